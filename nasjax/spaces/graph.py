@@ -1,0 +1,163 @@
+"""Padded directed-acyclic-graph operations shared by the cell search spaces.
+
+Every graph is a fixed-size, strictly upper-triangular boolean adjacency matrix
+``adj: bool[..., V, V]`` (``adj[i, j]`` is the edge ``i -> j``) over vertices in
+topological order, with a vertex mask ``present: bool[..., V]`` for padding.
+All functions are pure, batch over leading axes, and are safe under ``jit``/``vmap``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+# Odd 32-bit constants of the two independent hash lanes (murmur3/splitmix style).
+_LANE_SEEDS = np.array([0x9E3779B9, 0x7F4A7C15], dtype=np.uint32)
+_IN_SALT = np.array([0x85EBCA6B, 0xC2B2AE35], dtype=np.uint32)
+_OUT_SALT = np.array([0x27D4EB2F, 0x165667B1], dtype=np.uint32)
+_FINAL_SALT = np.array([0x61C88647, 0x2545F491], dtype=np.uint32)
+
+
+def fmix32(x: jax.Array) -> jax.Array:
+    """Murmur3's 32-bit finaliser: a cheap bijective avalanche mix of ``uint32`` values."""
+    x = x ^ (x >> 16)
+    x = x * jnp.uint32(0x85EBCA6B)
+    x = x ^ (x >> 13)
+    x = x * jnp.uint32(0xC2B2AE35)
+    return x ^ (x >> 16)
+
+
+def transitive_closure(adj: jax.Array) -> jax.Array:
+    """Reachability ``reach[i, j]``: a path of length >= 1 from ``i`` to ``j``.
+
+    Args:
+      adj: bool[..., V, V] adjacency of a DAG.
+    Returns:
+      bool[..., V, V].
+    """
+    num_vertices = adj.shape[-1]
+    reach = adj
+    steps = max(1, int(np.ceil(np.log2(max(num_vertices, 2)))))
+    for _ in range(steps):
+        hop = jnp.einsum("...ij,...jk->...ik", reach.astype(jnp.int32), reach.astype(jnp.int32)) > 0
+        reach = reach | hop
+    return reach
+
+
+def on_path(adj: jax.Array, source: jax.Array, sink: jax.Array) -> jax.Array:
+    """Which vertices lie on some ``source -> sink`` path (both endpoints included).
+
+    Args:
+      adj: bool[..., V, V].
+      source: int[...] index of the source vertex.
+      sink: int[...] index of the sink vertex.
+    Returns:
+      bool[..., V]; all False when the sink is not reachable from the source.
+    """
+    num_vertices = adj.shape[-1]
+    reach = transitive_closure(adj) | jnp.eye(num_vertices, dtype=bool)
+    from_source = jnp.take_along_axis(reach, source[..., None, None], axis=-2)[..., 0, :]
+    to_sink = jnp.take_along_axis(reach, sink[..., None, None], axis=-1)[..., :, 0]
+    return from_source & to_sink
+
+
+def compact(adj: jax.Array, labels: jax.Array, keep: jax.Array, pad_label: int):
+    """Move the kept vertices to the front, preserving their order, and pad the rest.
+
+    Args:
+      adj: bool[..., V, V].
+      labels: int[..., V].
+      keep: bool[..., V].
+      pad_label: label written into dropped slots.
+    Returns:
+      ``(adj, labels)`` with the same shapes; dropped vertices have no edges.
+    """
+    order = jnp.argsort(~keep, axis=-1, stable=True)
+    kept = jnp.take_along_axis(keep, order, axis=-1)
+    labels = jnp.where(kept, jnp.take_along_axis(labels, order, axis=-1), pad_label)
+    adj = adj & keep[..., :, None] & keep[..., None, :]
+    adj = jnp.take_along_axis(adj, order[..., :, None], axis=-2)
+    adj = jnp.take_along_axis(adj, order[..., None, :], axis=-1)
+    return adj, labels.astype(labels.dtype)
+
+
+def _aggregate(adj: jax.Array, values: jax.Array, axis: int) -> jax.Array:
+    """Order-independent sum (mod 2^32) of neighbour values along ``axis`` of ``adj``."""
+    # values: uint32[..., V, L]; adj: bool[..., V, V]
+    if axis == -2:  # in-neighbours: sum over u of adj[u, v] * values[u]
+        terms = jnp.where(adj[..., :, :, None], values[..., :, None, :], jnp.uint32(0))
+        return terms.sum(axis=-3, dtype=jnp.uint32)
+    terms = jnp.where(adj[..., :, :, None], values[..., None, :, :], jnp.uint32(0))
+    return terms.sum(axis=-2, dtype=jnp.uint32)
+
+
+def wl_hash(adj: jax.Array, labels: jax.Array, present: jax.Array) -> jax.Array:
+    """Isomorphism-invariant 64-bit Weisfeiler-Lehman hash of labelled DAGs.
+
+    Mirrors the refinement of the official NAS-Bench-101 module hash: vertex
+    colours start from ``(out-degree, in-degree, label)``, then each of ``n``
+    rounds (``n`` = number of vertices of that graph) combines the multiset of
+    in-neighbour colours, the multiset of out-neighbour colours and the own
+    colour; the graph hash is the multiset of final colours. Multisets are
+    aggregated as sums of mixed values, so the result does not depend on vertex
+    order. Two independent 32-bit lanes give 64 bits.
+
+    Args:
+      adj: bool[..., V, V] adjacency (padding rows/columns empty).
+      labels: int[..., V] vertex labels, small non-negative or negative ints.
+      present: bool[..., V] vertex mask.
+    Returns:
+      uint32[..., 2].
+    """
+    num_vertices = adj.shape[-1]
+    adj = adj & present[..., :, None] & present[..., None, :]
+    in_degree = adj.sum(-2).astype(jnp.uint32)
+    out_degree = adj.sum(-1).astype(jnp.uint32)
+    n = present.sum(-1)
+    seeds = jnp.asarray(_LANE_SEEDS)
+    label = (labels.astype(jnp.int32) + 64).astype(jnp.uint32)
+    initial = (out_degree * jnp.uint32(4099) + in_degree) * jnp.uint32(257) + label
+    colour = fmix32(initial[..., None] * jnp.uint32(2654435761) + seeds)  # [..., V, 2]
+    in_salt, out_salt = jnp.asarray(_IN_SALT), jnp.asarray(_OUT_SALT)
+    for step in range(num_vertices):
+        from_in = _aggregate(adj, fmix32(colour ^ in_salt), axis=-2)
+        from_out = _aggregate(adj, fmix32(colour ^ out_salt), axis=-1)
+        refined = fmix32(fmix32(from_in * jnp.uint32(3) + seeds) ^ (from_out * jnp.uint32(0x2F0B3A49)))
+        refined = fmix32(refined + colour * jnp.uint32(0x9E3779B1))
+        colour = jnp.where((step < n)[..., None, None], refined, colour)
+    final = jnp.where(present[..., None], fmix32(colour ^ jnp.asarray(_FINAL_SALT)), jnp.uint32(0))
+    total = final.sum(axis=-2, dtype=jnp.uint32)
+    return fmix32(total + n[..., None].astype(jnp.uint32) * jnp.uint32(0x632BE5AB))
+
+
+def hash_to_uint64(hashes: np.ndarray) -> np.ndarray:
+    """Host-side: pack ``uint32[..., 2]`` hashes into ``uint64[...]`` (lane 0 high)."""
+    hashes = np.asarray(hashes, dtype=np.uint64)
+    return (hashes[..., 0] << np.uint64(32)) | hashes[..., 1]
+
+
+def sorted_lookup(table: jax.Array, queries: jax.Array) -> jax.Array:
+    """Row of each query hash in a table of hashes sorted lexicographically, or -1.
+
+    Args:
+      table: uint32[K, 2] hashes sorted by (lane 0, lane 1), no duplicates.
+      queries: uint32[..., 2].
+    Returns:
+      int32[...]: index into ``table``, -1 where the hash is absent.
+    """
+    size = table.shape[0]
+    hi, lo = queries[..., 0], queries[..., 1]
+    left = jnp.zeros(hi.shape, jnp.int32)
+    right = jnp.full(hi.shape, size, jnp.int32)
+    # Lower-bound binary search: ceil(log2(K + 1)) halvings of [left, right).
+    for _ in range(max(1, int(np.ceil(np.log2(size + 1))))):
+        mid = (left + right) // 2
+        probe = table[jnp.minimum(mid, size - 1)]
+        less = (probe[..., 0] < hi) | ((probe[..., 0] == hi) & (probe[..., 1] < lo))
+        active = left < right
+        left = jnp.where(active & less, mid + 1, left)
+        right = jnp.where(active & ~less, mid, right)
+    found = table[jnp.minimum(left, size - 1)]
+    hit = (left < size) & (found[..., 0] == hi) & (found[..., 1] == lo)
+    return jnp.where(hit, left, -1).astype(jnp.int32)
