@@ -82,16 +82,6 @@ def compact(adj: jax.Array, labels: jax.Array, keep: jax.Array, pad_label: int):
     return adj, labels.astype(labels.dtype)
 
 
-def _aggregate(adj: jax.Array, values: jax.Array, axis: int) -> jax.Array:
-    """Order-independent sum (mod 2^32) of neighbour values along ``axis`` of ``adj``."""
-    # values: uint32[..., V, L]; adj: bool[..., V, V]
-    if axis == -2:  # in-neighbours: sum over u of adj[u, v] * values[u]
-        terms = jnp.where(adj[..., :, :, None], values[..., :, None, :], jnp.uint32(0))
-        return terms.sum(axis=-3, dtype=jnp.uint32)
-    terms = jnp.where(adj[..., :, :, None], values[..., None, :, :], jnp.uint32(0))
-    return terms.sum(axis=-2, dtype=jnp.uint32)
-
-
 def wl_hash(adj: jax.Array, labels: jax.Array, present: jax.Array) -> jax.Array:
     """Isomorphism-invariant 64-bit Weisfeiler-Lehman hash of labelled DAGs.
 
@@ -100,8 +90,8 @@ def wl_hash(adj: jax.Array, labels: jax.Array, present: jax.Array) -> jax.Array:
     rounds (``n`` = number of vertices of that graph) combines the multiset of
     in-neighbour colours, the multiset of out-neighbour colours and the own
     colour; the graph hash is the multiset of final colours. Multisets are
-    aggregated as sums of mixed values, so the result does not depend on vertex
-    order. Two independent 32-bit lanes give 64 bits.
+    aggregated as sums (mod 2^32) of mixed values, so the result does not depend
+    on vertex order. Two independent 32-bit lanes give 64 bits.
 
     Args:
       adj: bool[..., V, V] adjacency (padding rows/columns empty).
@@ -110,25 +100,54 @@ def wl_hash(adj: jax.Array, labels: jax.Array, present: jax.Array) -> jax.Array:
     Returns:
       uint32[..., 2].
     """
-    num_vertices = adj.shape[-1]
-    adj = adj & present[..., :, None] & present[..., None, :]
-    in_degree = adj.sum(-2).astype(jnp.uint32)
-    out_degree = adj.sum(-1).astype(jnp.uint32)
+    batch_shape, num_vertices = labels.shape[:-1], labels.shape[-1]
+    # Unrolled over vertices and edges, each term a [B] vector: the whole hash is one
+    # elementwise XLA fusion that vectorises across cells.
+    adj = adj.reshape(-1, num_vertices, num_vertices)
+    present = present.reshape(-1, num_vertices)
+    labels = labels.reshape(-1, num_vertices)
+    pairs = [(u, v) for u in range(num_vertices) for v in range(u + 1, num_vertices)]
+    edge = {(u, v): adj[:, u, v] & present[:, u] & present[:, v] for u, v in pairs}
+    zero = jnp.uint32(0)
+    in_degree = [sum((edge[u, v].astype(jnp.uint32) for u in range(v)), zero) for v in range(num_vertices)]
+    out_degree = [
+        sum((edge[u, v].astype(jnp.uint32) for v in range(u + 1, num_vertices)), zero)
+        for u in range(num_vertices)
+    ]
     n = present.sum(-1)
-    seeds = jnp.asarray(_LANE_SEEDS)
-    label = (labels.astype(jnp.int32) + 64).astype(jnp.uint32)
-    initial = (out_degree * jnp.uint32(4099) + in_degree) * jnp.uint32(257) + label
-    colour = fmix32(initial[..., None] * jnp.uint32(2654435761) + seeds)  # [..., V, 2]
-    in_salt, out_salt = jnp.asarray(_IN_SALT), jnp.asarray(_OUT_SALT)
-    for step in range(num_vertices):
-        from_in = _aggregate(adj, fmix32(colour ^ in_salt), axis=-2)
-        from_out = _aggregate(adj, fmix32(colour ^ out_salt), axis=-1)
-        refined = fmix32(fmix32(from_in * jnp.uint32(3) + seeds) ^ (from_out * jnp.uint32(0x2F0B3A49)))
+    # Both lanes at once: per-vertex colours are uint32[2, B].
+    def salt(values):
+        return jnp.asarray(values, jnp.uint32)[:, None]
+
+    seed = salt(_LANE_SEEDS)
+    colour = jnp.stack([
+        fmix32(
+            ((out_degree[v] * jnp.uint32(4099) + in_degree[v]) * jnp.uint32(257)
+             + (labels[:, v].astype(jnp.int32) + 64).astype(jnp.uint32))[None]
+            * jnp.uint32(2654435761) + seed
+        )
+        for v in range(num_vertices)
+    ])  # [V, 2, B]
+
+    def refine(step, colour):
+        to_succ = fmix32(colour ^ salt(_IN_SALT))
+        to_pred = fmix32(colour ^ salt(_OUT_SALT))
+        from_in = [zero] * num_vertices
+        from_out = [zero] * num_vertices
+        for u, v in pairs:
+            from_in[v] = from_in[v] + jnp.where(edge[u, v], to_succ[u], zero)
+            from_out[u] = from_out[u] + jnp.where(edge[u, v], to_pred[v], zero)
+        from_in = jnp.stack([jnp.broadcast_to(x, colour.shape[1:]) for x in from_in])
+        from_out = jnp.stack([jnp.broadcast_to(x, colour.shape[1:]) for x in from_out])
+        refined = fmix32(fmix32(from_in * jnp.uint32(3) + seed) ^ (from_out * jnp.uint32(0x2F0B3A49)))
         refined = fmix32(refined + colour * jnp.uint32(0x9E3779B1))
-        colour = jnp.where((step < n)[..., None, None], refined, colour)
-    final = jnp.where(present[..., None], fmix32(colour ^ jnp.asarray(_FINAL_SALT)), jnp.uint32(0))
-    total = final.sum(axis=-2, dtype=jnp.uint32)
-    return fmix32(total + n[..., None].astype(jnp.uint32) * jnp.uint32(0x632BE5AB))
+        return jnp.where(step < n, refined, colour)
+
+    colour = jax.lax.fori_loop(0, num_vertices, refine, colour)
+    final = jnp.where(present.T[:, None, :], fmix32(colour ^ salt(_FINAL_SALT)), zero)
+    total = final.sum(0, dtype=jnp.uint32)  # [2, B]
+    hashed = fmix32(total + n.astype(jnp.uint32) * jnp.uint32(0x632BE5AB))
+    return hashed.T.reshape(batch_shape + (2,))
 
 
 def hash_to_uint64(hashes: np.ndarray) -> np.ndarray:
