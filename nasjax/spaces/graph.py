@@ -94,7 +94,8 @@ def wl_hash(adj: jax.Array, labels: jax.Array, present: jax.Array) -> jax.Array:
     on vertex order. Two independent 32-bit lanes give 64 bits.
 
     Args:
-      adj: bool[..., V, V] adjacency (padding rows/columns empty).
+      adj: bool[..., V, V] strictly upper-triangular adjacency (vertices in a
+        topological order; any topological order gives the same hash).
       labels: int[..., V] vertex labels, small non-negative or negative ints.
       present: bool[..., V] vertex mask.
     Returns:

@@ -449,3 +449,15 @@ def enumerate_cells(data_dir=None, progress: bool = True) -> Cell:
 def space_hashes(data_dir=None, progress: bool = True) -> jax.Array:
     """uint32[423624, 2]: the sorted hashes of :func:`enumerate_cells`, the table of :func:`index_of`."""
     return jnp.asarray(load_enumeration(data_dir, progress)[2])
+
+
+_NEIGHBOUR_NAMES = ("all_neighbours", "neighbours", "select_neighbours", "MAX_NEIGHBOURS",
+                    "MAX_CANDIDATES", "FREE_PAIRS")
+
+
+def __getattr__(name):  # the neighbour functions live in nb101_neighbours (it imports this module)
+    if name in _NEIGHBOUR_NAMES:
+        from nasjax.spaces import nb101_neighbours
+
+        return getattr(nb101_neighbours, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,208 @@
+"""Neighbours of a NAS-Bench-101 cell: the five edits of seed 000, section 3.2.1.
+
+Every edit is generated as a fixed-size block of candidate cells with a validity
+flag, in this deterministic order:
+
+1. change a label (``10`` = 5 interior slots x 2 other ops; never input/output),
+2. remove an edge (``21`` pairs; only if source and target keep an out- and an
+   in-edge, so the graph stays connected and needs no pruning),
+3. add an edge (``21`` pairs; acyclic by construction, at most 9 edges),
+4. add a vertex (``63`` = 21 (predecessor i, successor j) pairs x 3 ops; the new
+   vertex sits just before j with the edges i -> new -> j),
+5. remove a vertex (``5 x 2^FREE_PAIRS`` = 5 vertices x every subset of the
+   rewiring edges predecessor -> successor that are not already edges, Fig. 2;
+   a selection is kept when every remaining vertex keeps an in- and an out-edge).
+
+Each result is valid and pruned by construction (in a DAG, every vertex lies on an
+input -> output path exactly when all but the input have an in-edge and all but the
+output an out-edge), and is checked with :func:`nb101.is_valid`. The valid
+candidates are packed into ``MAX_CANDIDATES`` slots, hashed, and duplicates under
+isomorphism (and the cell itself) removed, keeping the first in candidate order.
+
+Bounds, derived by exhausting all 423,624 cells (a slow test re-checks them):
+``FREE_PAIRS = 6`` (most rewiring pairs of one removed vertex), at most
+``MAX_CANDIDATES = 77`` valid candidates per cell, and so at most
+``MAX_NEIGHBOURS = M = 77`` distinct neighbours (the cell reaching 77 has no
+duplicate candidates; the mean is 25.4, the minimum 3). A priori the blocks allow
+10 + 21 + 21 + 63 + 320 = 435 raw candidates, but at most 9 edges and 7 vertices
+leave no cell more than 77 valid ones.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nasjax.spaces import nb101
+from nasjax.spaces.nb101 import NUM_OPS, NUM_VERTICES, PAD, Cell
+
+FREE_PAIRS = 6
+MAX_CANDIDATES = 77
+MAX_NEIGHBOURS = 77
+
+_PAIRS = np.stack([nb101.TRIU_ROWS, nb101.TRIU_COLS], -1)  # [21, 2]
+_INTERIOR = np.arange(1, NUM_VERTICES - 1)  # slots that may hold an op
+_LABEL_EDITS = np.array(list(itertools.product(_INTERIOR, range(1, NUM_OPS))))  # [10, 2]
+_ADD_VERTEX = np.array([(i, j, op) for i, j in _PAIRS for op in range(NUM_OPS)])  # [63, 3]
+_REMOVE_VERTEX = np.array(list(itertools.product(_INTERIOR, range(1 << FREE_PAIRS))))  # [320, 2]
+
+
+def _change_label(cell: Cell, n):
+    slot, shift = _LABEL_EDITS[:, 0], _LABEL_EDITS[:, 1]
+    rows = jnp.arange(len(slot))
+    ops = jnp.broadcast_to(cell.ops, (len(slot), NUM_VERTICES))
+    new = ((ops[rows, slot].astype(jnp.int32) + shift) % NUM_OPS).astype(jnp.int8)
+    ops = ops.at[rows, slot].set(new)
+    adj = jnp.broadcast_to(cell.adj, (len(slot),) + cell.adj.shape)
+    return Cell(adj=adj, ops=ops), jnp.asarray(slot) < n - 1
+
+
+def _toggle_edge(cell: Cell, n, add: bool):
+    u, v = _PAIRS[:, 0], _PAIRS[:, 1]
+    rows = jnp.arange(len(u))
+    adj = jnp.broadcast_to(cell.adj, (len(u),) + cell.adj.shape).at[rows, u, v].set(add)
+    ops = jnp.broadcast_to(cell.ops, (len(u), NUM_VERTICES))
+    present_edge = cell.adj[u, v]
+    if add:
+        ok = ~present_edge & (jnp.asarray(v) < n)
+    else:
+        ok = present_edge & (cell.adj.sum(1)[u] > 1) & (cell.adj.sum(0)[v] > 1)
+    return Cell(adj=adj, ops=ops), ok
+
+
+def _reindex(adj, ops, source):
+    """Gather vertices: new slot a takes old slot ``source[a]`` (``-1`` = empty slot)."""
+    safe = jnp.maximum(source, 0)
+    keep = source >= 0
+    adj = adj[..., safe[:, None], safe[None, :]] & keep[:, None] & keep[None, :]
+    ops = jnp.where(keep, ops[..., safe], PAD).astype(jnp.int8)
+    return adj, ops
+
+
+def _add_vertex(cell: Cell, n):
+    slots = jnp.arange(NUM_VERTICES)
+
+    def one(edit):
+        i, j, op = edit[0], edit[1], edit[2]
+        source = jnp.where(slots < j, slots, jnp.where(slots == j, -1, slots - 1))
+        adj, ops = _reindex(cell.adj, cell.ops, source)
+        adj = adj.at[i, j].set(True).at[j, j + 1].set(True)
+        ops = ops.at[j].set(op.astype(jnp.int8))
+        return Cell(adj=adj, ops=ops), (j < n) & (n < NUM_VERTICES)
+
+    return jax.vmap(one)(jnp.asarray(_ADD_VERTEX))
+
+
+def _remove_vertex(cell: Cell, n):
+    slots = jnp.arange(NUM_VERTICES)
+
+    def one(edit):
+        v, subset = edit[0], edit[1]
+        free = cell.adj[:, v][:, None] & cell.adj[v, :][None, :] & ~cell.adj  # [7, 7]
+        rank = jnp.cumsum(free.reshape(-1)).reshape(free.shape) - 1
+        chosen = free & (((subset >> jnp.maximum(rank, 0)) & 1) == 1)
+        adj = (cell.adj | chosen) & (slots != v)[:, None] & (slots != v)[None, :]
+        source = jnp.where(slots < v, slots, slots + 1)
+        source = jnp.where(source < NUM_VERTICES, source, -1)
+        adj, ops = _reindex(adj, cell.ops, source)
+        in_range = subset < (1 << free.sum())
+        return Cell(adj=adj, ops=ops), (v < n - 1) & in_range
+
+    return jax.vmap(one)(jnp.asarray(_REMOVE_VERTEX))
+
+
+def _candidates(cell: Cell):
+    """All raw candidates of one cell: (Cell[435], bool[435]) in the documented order."""
+    n = nb101.num_vertices(cell)
+    blocks = [
+        _change_label(cell, n),
+        _toggle_edge(cell, n, add=False),
+        _toggle_edge(cell, n, add=True),
+        _add_vertex(cell, n),
+        _remove_vertex(cell, n),
+    ]
+    cells = jax.tree.map(lambda *x: jnp.concatenate(x), *[b[0] for b in blocks])
+    ok = jnp.concatenate([b[1] for b in blocks])
+    return cells, ok & nb101.is_valid(cells)
+
+
+def _pack(cells: Cell, keep: jax.Array, size: int):
+    """Move kept entries to the front (stable) into ``size`` slots; PAD-fill the rest."""
+    position = jnp.where(keep, jnp.cumsum(keep) - 1, size)
+    empty = Cell(
+        adj=jnp.zeros((size, NUM_VERTICES, NUM_VERTICES), bool),
+        ops=jnp.full((size, NUM_VERTICES), PAD, jnp.int8),
+    )
+    packed = jax.tree.map(lambda e, x: e.at[position].set(x, mode="drop"), empty, cells)
+    mask = jnp.arange(size) < keep.sum()
+    return packed, mask
+
+
+def _all_neighbours_one(cell: Cell):
+    cells, ok = _candidates(cell)
+    cells, ok = _pack(cells, ok, MAX_CANDIDATES)
+    hashes = nb101.hash_cells(cells)  # [C, 2]
+    own = nb101.hash_cells(cell)
+    same = (hashes[:, None, :] == hashes[None, :, :]).all(-1)  # [C, C]
+    earlier = jnp.tril(jnp.ones((MAX_CANDIDATES, MAX_CANDIDATES), bool), k=-1)
+    duplicate = (same & earlier & ok[None, :]).any(-1)
+    keep = ok & ~duplicate & ~(hashes == own).all(-1)
+    return _pack(cells, keep, MAX_NEIGHBOURS)
+
+
+@jax.jit
+def all_neighbours(cells: Cell) -> tuple[Cell, jax.Array]:
+    """Every neighbour of each cell under the five edits, distinct up to isomorphism.
+
+    Args:
+      cells: Cell[...], valid.
+    Returns:
+      ``(Cell[..., M], bool[..., M])`` with ``M = MAX_NEIGHBOURS``: the neighbours in
+      the deterministic order of the module docstring, packed to the front, and
+      their mask. Each is valid, pruned, not isomorphic to the cell or to another.
+    """
+    batch = cells.shape
+    flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[len(batch):]), cells)
+    out, mask = jax.vmap(_all_neighbours_one)(flat)
+    reshape = lambda x: x.reshape(batch + x.shape[1:])
+    return jax.tree.map(reshape, out), reshape(mask)
+
+
+def select_neighbours(key: jax.Array, neighbours: Cell, mask: jax.Array,
+                      max_neighbours: int) -> tuple[Cell, jax.Array]:
+    """A uniform random subset of ``max_neighbours`` masked entries, in their original order.
+
+    Args:
+      key: PRNG key.
+      neighbours: Cell[M].
+      mask: bool[M].
+      max_neighbours: N.
+    Returns:
+      ``(Cell[N], bool[N])``: all entries when at most N are masked, padded.
+    """
+    size = mask.shape[-1]
+    score = jnp.where(mask, jax.random.uniform(key, (size,)), 2.0)
+    if max_neighbours < size:
+        _, chosen = jax.lax.top_k(-score, max_neighbours)
+        chosen = jnp.sort(chosen)
+    else:
+        chosen = jnp.concatenate([jnp.arange(size), jnp.zeros(max_neighbours - size, int)])
+    valid = mask[chosen] & (jnp.arange(max_neighbours) < mask.sum())
+    picked = jax.tree.map(lambda x: x[chosen], neighbours)
+    picked = Cell(adj=picked.adj & valid[:, None, None],
+                  ops=jnp.where(valid[:, None], picked.ops, PAD).astype(jnp.int8))
+    return picked, valid
+
+
+@jax.jit(static_argnames="max_neighbours")
+def neighbours(cell: Cell, key: jax.Array, max_neighbours: int = 50) -> tuple[Cell, jax.Array]:
+    """Up to ``max_neighbours`` neighbours of one cell: a uniform random subset when it has more.
+
+    Deterministic given ``key``; padded cells are all-PAD and masked out.
+    Returns ``(Cell[N], bool[N])``.
+    """
+    everything, mask = all_neighbours(cell)
+    return select_neighbours(key, everything, mask, max_neighbours)
