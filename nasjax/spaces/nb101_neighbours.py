@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nasjax.spaces import nb101
-from nasjax.spaces.nb101 import NUM_OPS, NUM_VERTICES, PAD, Cell
+from nasjax.spaces.nb101 import MAX_EDGES, NUM_OPS, NUM_VERTICES, PAD, Cell
 
 FREE_PAIRS = 6
 MAX_CANDIDATES = 77
@@ -46,11 +46,9 @@ MAX_NEIGHBOURS = 77
 _PAIRS = np.stack([nb101.TRIU_ROWS, nb101.TRIU_COLS], -1)  # [21, 2]
 _INTERIOR = np.arange(1, NUM_VERTICES - 1)  # slots that may hold an op
 _LABEL_EDITS = np.array(list(itertools.product(_INTERIOR, range(1, NUM_OPS))))  # [10, 2]
-_ADD_VERTEX = np.array([(i, j, op) for i, j in _PAIRS for op in range(NUM_OPS)])  # [63, 3]
-_REMOVE_VERTEX = np.array(list(itertools.product(_INTERIOR, range(1 << FREE_PAIRS))))  # [320, 2]
 
 
-def _change_label(cell: Cell, n):
+def _change_label(cell: Cell, n, edges):
     slot, shift = _LABEL_EDITS[:, 0], _LABEL_EDITS[:, 1]
     rows = jnp.arange(len(slot))
     ops = jnp.broadcast_to(cell.ops, (len(slot), NUM_VERTICES))
@@ -60,73 +58,83 @@ def _change_label(cell: Cell, n):
     return Cell(adj=adj, ops=ops), jnp.asarray(slot) < n - 1
 
 
-def _toggle_edge(cell: Cell, n, add: bool):
+def _toggle_edge(cell: Cell, n, edges, add: bool):
     u, v = _PAIRS[:, 0], _PAIRS[:, 1]
     rows = jnp.arange(len(u))
     adj = jnp.broadcast_to(cell.adj, (len(u),) + cell.adj.shape).at[rows, u, v].set(add)
     ops = jnp.broadcast_to(cell.ops, (len(u), NUM_VERTICES))
     present_edge = cell.adj[u, v]
     if add:
-        ok = ~present_edge & (jnp.asarray(v) < n)
+        ok = ~present_edge & (jnp.asarray(v) < n) & (edges < MAX_EDGES)
     else:
         ok = present_edge & (cell.adj.sum(1)[u] > 1) & (cell.adj.sum(0)[v] > 1)
     return Cell(adj=adj, ops=ops), ok
 
 
-def _reindex(adj, ops, source):
-    """Gather vertices: new slot a takes old slot ``source[a]`` (``-1`` = empty slot)."""
-    safe = jnp.maximum(source, 0)
-    keep = source >= 0
-    adj = adj[..., safe[:, None], safe[None, :]] & keep[:, None] & keep[None, :]
-    ops = jnp.where(keep, ops[..., safe], PAD).astype(jnp.int8)
-    return adj, ops
+def _insert_slot(x, j: int, axis: int):
+    """Insert an empty slot at static index ``j`` along ``axis``, dropping the last slot."""
+    x = jnp.moveaxis(x, axis, 0)
+    x = jnp.concatenate([x[:j], jnp.zeros_like(x[:1]), x[j:-1]])
+    return jnp.moveaxis(x, 0, axis)
 
 
-def _add_vertex(cell: Cell, n):
-    slots = jnp.arange(NUM_VERTICES)
+def _delete_slot(x, v: int, axis: int, fill):
+    """Delete the slot at static index ``v`` along ``axis``, appending a ``fill`` slot."""
+    x = jnp.moveaxis(x, axis, 0)
+    x = jnp.concatenate([x[:v], x[v + 1:], jnp.full_like(x[:1], fill)])
+    return jnp.moveaxis(x, 0, axis)
 
-    def one(edit):
-        i, j, op = edit[0], edit[1], edit[2]
-        source = jnp.where(slots < j, slots, jnp.where(slots == j, -1, slots - 1))
-        adj, ops = _reindex(cell.adj, cell.ops, source)
+
+def _add_vertex(cell: Cell, n, edges):
+    cells, oks = [], []
+    for i, j in _PAIRS:  # static: the new vertex takes slot j, i -> new -> old j
+        adj = _insert_slot(_insert_slot(cell.adj, j, 0), j, 1)
         adj = adj.at[i, j].set(True).at[j, j + 1].set(True)
-        ops = ops.at[j].set(op.astype(jnp.int8))
-        return Cell(adj=adj, ops=ops), (j < n) & (n < NUM_VERTICES)
+        ops = _insert_slot(cell.ops, j, 0)
+        for op in range(NUM_OPS):
+            cells.append(Cell(adj=adj, ops=ops.at[j].set(op)))
+            oks.append((j < n) & (n < NUM_VERTICES) & (edges + 2 <= MAX_EDGES))
+    return jax.tree.map(lambda *x: jnp.stack(x), *cells), jnp.stack(oks)
 
-    return jax.vmap(one)(jnp.asarray(_ADD_VERTEX))
 
-
-def _remove_vertex(cell: Cell, n):
+def _remove_vertex(cell: Cell, n, edges):
+    subsets = jnp.arange(1 << FREE_PAIRS)[:, None, None]
     slots = jnp.arange(NUM_VERTICES)
-
-    def one(edit):
-        v, subset = edit[0], edit[1]
+    cells, oks = [], []
+    for v in _INTERIOR:  # static
         free = cell.adj[:, v][:, None] & cell.adj[v, :][None, :] & ~cell.adj  # [7, 7]
-        rank = jnp.cumsum(free.reshape(-1)).reshape(free.shape) - 1
-        chosen = free & (((subset >> jnp.maximum(rank, 0)) & 1) == 1)
-        adj = (cell.adj | chosen) & (slots != v)[:, None] & (slots != v)[None, :]
-        source = jnp.where(slots < v, slots, slots + 1)
-        source = jnp.where(source < NUM_VERTICES, source, -1)
-        adj, ops = _reindex(adj, cell.ops, source)
-        in_range = subset < (1 << free.sum())
-        return Cell(adj=adj, ops=ops), (v < n - 1) & in_range
-
-    return jax.vmap(one)(jnp.asarray(_REMOVE_VERTEX))
+        rank = jnp.maximum(jnp.cumsum(free.reshape(-1)).reshape(free.shape) - 1, 0)
+        chosen = free[None] & (((subsets >> rank[None]) & 1) == 1)  # [64, 7, 7]
+        others = (slots != v) & (slots < n)
+        adj = (cell.adj[None] | chosen) & (slots != v)[:, None] & (slots != v)[None, :]
+        has_in = ((adj.sum(1) > 0) | (slots == 0) | ~others).all(-1)
+        has_out = ((adj.sum(2) > 0) | (slots == n - 1) | ~others).all(-1)
+        ok = (v < n - 1) & (subsets[:, 0, 0] < (1 << free.sum())) & has_in & has_out
+        ok &= adj.sum((1, 2)) <= MAX_EDGES
+        adj = _delete_slot(_delete_slot(adj, v, 1, False), v, 2, False)
+        ops = _delete_slot(cell.ops, v, 0, PAD)
+        cells.append(Cell(adj=adj, ops=jnp.broadcast_to(ops, (len(adj), NUM_VERTICES))))
+        oks.append(ok)
+    return jax.tree.map(lambda *x: jnp.concatenate(x), *cells), jnp.concatenate(oks)
 
 
 def _candidates(cell: Cell):
-    """All raw candidates of one cell: (Cell[435], bool[435]) in the documented order."""
+    """All raw candidates of one cell: (Cell[435], bool[435]) in the documented order.
+
+    The flags are exact validity conditions of each edit (see the module docstring),
+    so every flagged candidate is a valid, pruned cell.
+    """
     n = nb101.num_vertices(cell)
+    edges = nb101.num_edges(cell)
     blocks = [
-        _change_label(cell, n),
-        _toggle_edge(cell, n, add=False),
-        _toggle_edge(cell, n, add=True),
-        _add_vertex(cell, n),
-        _remove_vertex(cell, n),
+        _change_label(cell, n, edges),
+        _toggle_edge(cell, n, edges, add=False),
+        _toggle_edge(cell, n, edges, add=True),
+        _add_vertex(cell, n, edges),
+        _remove_vertex(cell, n, edges),
     ]
     cells = jax.tree.map(lambda *x: jnp.concatenate(x), *[b[0] for b in blocks])
-    ok = jnp.concatenate([b[1] for b in blocks])
-    return cells, ok & nb101.is_valid(cells)
+    return cells, jnp.concatenate([b[1] for b in blocks])
 
 
 def _pack(cells: Cell, keep: jax.Array, size: int):
