@@ -1,0 +1,249 @@
+"""Specification of nasjax.evaluation.stats on hand-computed examples."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from nasjax.evaluation import stats
+
+NAN = np.nan
+
+
+# --- best_so_far -------------------------------------------------------------------------------
+
+VALUES = np.array([[NAN, 0.5, 0.4, 0.5, 0.7, NAN],
+                   [0.3, NAN, 0.6, 0.2, 0.6, 0.9]])
+REPORTED = np.array([[9.0, 1.0, 2.0, 3.0, 4.0, 5.0],
+                     [10.0, 11.0, 12.0, 13.0, 14.0, 15.0]])
+
+
+def test_best_so_far_is_the_running_max_skipping_invalid_queries():
+    best, _ = stats.best_so_far(VALUES, REPORTED)
+    np.testing.assert_array_equal(best, [[NAN, 0.5, 0.5, 0.5, 0.7, 0.7],
+                                         [0.3, 0.3, 0.6, 0.6, 0.6, 0.9]])
+
+
+def test_best_so_far_reports_the_cell_of_the_last_strict_improvement():
+    # Row 0: the tie at query 3 (0.5) keeps query 1's report; row 1: the tie at query 4 keeps 12.
+    _, reported = stats.best_so_far(VALUES, REPORTED)
+    np.testing.assert_array_equal(reported, [[NAN, 1.0, 1.0, 1.0, 4.0, 4.0],
+                                             [10.0, 10.0, 12.0, 12.0, 12.0, 15.0]])
+
+
+def test_best_so_far_without_reported_reports_the_value_itself():
+    best, reported = stats.best_so_far(VALUES)
+    np.testing.assert_array_equal(reported, best)
+
+
+def test_best_so_far_of_a_trial_without_valid_query_is_nan():
+    best, reported = stats.best_so_far(np.full((1, 3), NAN), np.ones((1, 3)))
+    assert np.isnan(best).all() and np.isnan(reported).all()
+
+
+@pytest.mark.parametrize("values, reported", [
+    (np.zeros(3), None),                 # 1-D
+    (np.zeros((0, 3)), None),            # empty
+    (np.zeros((2, 3)), np.zeros((2, 2))),  # shape mismatch
+])
+def test_best_so_far_rejects_bad_shapes(values, reported):
+    with pytest.raises(ValueError):
+        stats.best_so_far(values, reported)
+
+
+# --- bootstrap ---------------------------------------------------------------------------------
+
+def test_bootstrap_of_two_points_spans_the_three_possible_means():
+    # Resample means of {0, 1} are 0, 0.5, 1 with probability 1/4, 1/2, 1/4:
+    # the 2.5th percentile is 0, the 97.5th is 1, and the 30th..70th percentiles are 0.5.
+    assert stats.bootstrap_ci([0.0, 1.0]) == (0.0, 1.0)
+    assert stats.bootstrap_ci([0.0, 1.0], level=0.4) == (0.5, 0.5)
+
+
+def test_bootstrap_of_constant_sample_is_a_point():
+    assert stats.bootstrap_ci([0.93, 0.93, 0.93]) == pytest.approx((0.93, 0.93))
+
+
+def test_bootstrap_contains_the_mean_and_is_reproducible_per_seed():
+    sample = np.random.default_rng(1).normal(0.93, 0.01, size=200)
+    low, high = stats.bootstrap_ci(sample, seed=3)
+    assert low < sample.mean() < high
+    assert stats.bootstrap_ci(sample, seed=3) == (low, high)
+    assert stats.bootstrap_ci(sample, seed=4) != (low, high)
+
+
+def test_bootstrap_interval_shrinks_like_one_over_root_n():
+    rng = np.random.default_rng(2)
+    small = np.subtract(*stats.bootstrap_ci(rng.normal(size=50))[::-1])
+    large = np.subtract(*stats.bootstrap_ci(rng.normal(size=5000))[::-1])
+    assert 5 < small / large < 20  # sqrt(5000 / 50) = 10
+
+
+def test_bootstrap_widens_with_the_level():
+    sample = np.random.default_rng(3).normal(size=100)
+    low80, high80 = stats.bootstrap_ci(sample, level=0.8)
+    low99, high99 = stats.bootstrap_ci(sample, level=0.99)
+    assert low99 < low80 < high80 < high99
+
+
+def test_bootstrap_drops_nan():
+    assert stats.bootstrap_ci([0.0, NAN, 1.0]) == stats.bootstrap_ci([0.0, 1.0])
+
+
+def test_bootstrap_columns_matches_one_column_at_a_time():
+    samples = np.random.default_rng(4).normal(size=(30, 3))  # [T, B]
+    low, high = stats.bootstrap_ci_columns(samples, num_resamples=500, seed=7)
+    for b in range(3):
+        expected = stats.bootstrap_ci(samples[:, b], num_resamples=500, seed=7)
+        assert (low[b], high[b]) == pytest.approx(expected, rel=1e-12)
+
+
+def test_bootstrap_columns_gives_nan_for_an_all_nan_column():
+    samples = np.array([[0.0, NAN], [1.0, NAN]])
+    low, high = stats.bootstrap_ci_columns(samples)
+    assert (low[0], high[0]) == (0.0, 1.0)
+    assert np.isnan(low[1]) and np.isnan(high[1])
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(samples=[]), dict(samples=[[1.0, 2.0]]), dict(samples=[NAN, NAN]),
+    dict(samples=[1.0, 2.0], level=1.0), dict(samples=[1.0, 2.0], num_resamples=0),
+])
+def test_bootstrap_rejects_bad_input(kwargs):
+    with pytest.raises(ValueError):
+        stats.bootstrap_ci(**kwargs)
+
+
+# --- budget_table ------------------------------------------------------------------------------
+
+CURVES = {
+    # best-so-far curves [T=3, Q=3]; after 1 query: .90 .92 .94, after 3 queries: .94 .94 .97
+    "a": np.array([[0.90, 0.92, 0.94], [0.92, 0.93, 0.94], [0.94, 0.94, 0.97]]),
+    # trial 0 has no valid query at budget 1
+    "b": np.array([[NAN, 0.90], [0.80, 0.85]]),
+}
+
+
+def test_budget_table_rows_in_input_order_skipping_budgets_beyond_the_curve():
+    rows = stats.budget_table(CURVES, budgets=(1, 3))
+    assert [(r["algorithm"], r["budget"]) for r in rows] == [("a", 1), ("a", 3), ("b", 1)]
+
+
+def test_budget_table_mean_and_sample_std():
+    rows = stats.budget_table(CURVES, budgets=(1, 2, 3))
+    a1, a2, a3, b1, b2 = rows
+    assert a1["mean"] == pytest.approx(0.92) and a1["std"] == pytest.approx(0.02)
+    # .94 .94 .97: mean .95, squared deviations 1e-4 + 1e-4 + 4e-4 over (3 - 1) -> sqrt(3e-4)
+    assert a3["mean"] == pytest.approx(0.95) and a3["std"] == pytest.approx(math.sqrt(3e-4))
+    assert a3["num_trials"] == 3
+    # b after 1 query: only trial 1 has a value
+    assert b1["num_trials"] == 1 and b1["mean"] == pytest.approx(0.80) and math.isnan(b1["std"])
+    assert b2["mean"] == pytest.approx(0.875) and b2["std"] == pytest.approx(math.sqrt(2) * 0.025)
+
+
+def test_budget_table_ci_is_the_5000_resample_bootstrap_of_the_column():
+    a1, a3 = stats.budget_table({"a": CURVES["a"]}, budgets=(1, 3), seed=5)
+    expected = stats.bootstrap_ci(CURVES["a"][:, 2], num_resamples=5000, level=0.95, seed=5)
+    assert (a3["ci_low"], a3["ci_high"]) == pytest.approx(expected, rel=1e-12)
+    assert a1["ci_low"] <= a1["mean"] <= a1["ci_high"]
+
+
+@pytest.mark.parametrize("curves, budgets", [
+    ({}, (1,)), ({"a": np.zeros(3)}, (1,)), ({"a": np.zeros((2, 3))}, (0,)),
+])
+def test_budget_table_rejects_bad_input(curves, budgets):
+    with pytest.raises(ValueError):
+        stats.budget_table(curves, budgets)
+
+
+# --- improvement_stats -------------------------------------------------------------------------
+
+def test_improvement_of_0_to_100_has_exact_percentile_intervals():
+    # improvements 0, 1, ..., 100: the p-th percentile is exactly p.
+    result = stats.improvement_stats(np.zeros(101), np.arange(101.0), gof_mc_samples=0)
+    assert result["median"] == 50.0
+    assert result["intervals"] == {0.5: (25.0, 75.0), 0.8: (10.0, 90.0), 0.9: (5.0, 95.0),
+                                   0.95: (2.5, 97.5), 0.99: (0.5, 99.5)}
+    assert result["skew"] == pytest.approx(0.0, abs=1e-12)
+    assert result["mean"] == 50.0
+    assert result["std"] == pytest.approx(math.sqrt((101**2 - 1) / 12))  # discrete uniform
+    assert result["frac_improved"] == pytest.approx(100 / 101)
+    assert result["frac_unchanged"] == pytest.approx(1 / 101)
+    assert result["frac_worse"] == 0.0
+
+
+def test_improvement_skew_of_a_right_tail():
+    # 0, 0, 0, 3: m2 = 27/16, m3 = 81/32, skew = m3 / m2**1.5 = 2 / sqrt(3)
+    result = stats.improvement_stats([1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 4.0])
+    assert result["skew"] == pytest.approx(2 / math.sqrt(3))
+    assert result["median"] == 0.0
+    # too few episodes for the normality and t tests
+    assert math.isnan(result["normaltest_pvalue"]) and math.isnan(result["t_gof_pvalue"])
+
+
+def test_improvement_is_final_minus_initial_and_drops_nan_pairs():
+    result = stats.improvement_stats([0.9, NAN, 0.8], [0.8, 0.95, 0.85], gof_mc_samples=0)
+    assert result["num_episodes"] == 2
+    assert result["mean"] == pytest.approx((-0.1 + 0.05) / 2)
+    assert result["frac_improved"] == 0.5 and result["frac_worse"] == 0.5
+
+
+def test_symmetric_interval_is_the_central_percentile_range():
+    values = np.random.default_rng(6).standard_t(3, size=1001)
+    intervals = stats.symmetric_intervals(values, (0.5, 0.9))
+    assert intervals[0.5] == tuple(np.percentile(values, [25, 75]))
+    assert intervals[0.9] == tuple(np.percentile(values, [5, 95]))
+
+
+def test_improvement_tests_match_scipy_and_subsample_the_t_fit():
+    rng = np.random.default_rng(7)
+    final = rng.normal(size=300)
+    result = stats.improvement_stats(np.zeros(300), final, gof_max_samples=40, gof_mc_samples=9)
+    assert result["normaltest_pvalue"] == pytest.approx(sps.normaltest(final).pvalue)
+    assert result["skew"] == pytest.approx(sps.skew(final))
+    assert result["t_gof_num_samples"] == 40
+    assert result["t_gof_pvalue"] in {k / 10 for k in range(1, 11)}  # (hits + 1) / (9 + 1)
+    again = stats.improvement_stats(np.zeros(300), final, gof_max_samples=40, gof_mc_samples=9)
+    assert again["t_gof_pvalue"] == result["t_gof_pvalue"]
+
+
+@pytest.mark.parametrize("initial, final", [([], []), ([0.1, 0.2], [0.1]), ([NAN], [0.1])])
+def test_improvement_rejects_bad_input(initial, final):
+    with pytest.raises(ValueError):
+        stats.improvement_stats(initial, final)
+
+
+# --- correlations ------------------------------------------------------------------------------
+
+def test_correlations_by_hand():
+    # x = 1 2 3, y = 1 3 2: cov = 1, var = 2 each -> r = 0.5; 2 concordant, 1 discordant -> 1/3
+    result = stats.correlations([1, 2, 3], [1, 3, 2])
+    assert result["pearson_r"] == pytest.approx(0.5)
+    assert result["kendall_tau"] == pytest.approx(1 / 3)
+    assert result["n"] == 3
+
+
+def test_correlations_match_scipy_after_dropping_nan_pairs():
+    rng = np.random.default_rng(8)
+    x = rng.integers(10, 60, size=200).astype(float)
+    y = 0.9 + 0.001 * x + rng.normal(0, 0.02, size=200)
+    x_nan, y_nan = np.append(x, NAN), np.append(y, 0.5)
+    result = stats.correlations(x_nan, y_nan)
+    assert result["n"] == 200
+    assert result["pearson_r"] == pytest.approx(sps.pearsonr(x, y).statistic)
+    assert result["pearson_pvalue"] == pytest.approx(sps.pearsonr(x, y).pvalue)
+    assert result["kendall_tau"] == pytest.approx(sps.kendalltau(x, y).statistic)
+    assert result["kendall_pvalue"] == pytest.approx(sps.kendalltau(x, y).pvalue)
+
+
+def test_correlations_of_constant_input_are_nan():
+    assert math.isnan(stats.correlations([1, 1, 1], [1, 2, 3])["pearson_r"])
+
+
+@pytest.mark.parametrize("x, y", [([1.0], [1.0]), ([1.0, 2.0], [1.0]), ([], [])])
+def test_correlations_reject_bad_input(x, y):
+    with pytest.raises(ValueError):
+        stats.correlations(x, y)
