@@ -447,7 +447,7 @@ def convert(source: str | os.PathLike, dest: str | os.PathLike, progress: bool =
     each cell by the official module hash, hashes the cells with
     :func:`nb101.hash_cells` and writes, atomically, a table with ``val_acc``,
     ``test_acc`` and ``train_seconds`` (``[K, 3]``, end of training, NaN-padded),
-    ``params`` and the extras ``val_acc_halfway``, ``test_acc_halfway`` (``[K, 3]``),
+    ``params`` and the extras ``val_acc_halfway``, ``test_acc_halfway`` (float32[K, 3]),
     ``adj_packed`` (uint32[K]) and ``ops`` (int8[K, 7]). On any error nothing is
     written to ``dest``.
 
@@ -500,8 +500,8 @@ def convert(source: str | os.PathLike, dest: str | os.PathLike, progress: bool =
         name="nb101",
         info={"source": source.name, "records": records, "cells": cells,
               "metric": f"validation and test accuracy at {EPOCHS} epochs, {REPEATS} repeats"},
-        extra={"val_acc_halfway": columns.per_cell("val_acc_halfway"),
-               "test_acc_halfway": columns.per_cell("test_acc_halfway"),
+        extra={"val_acc_halfway": columns.per_cell("val_acc_halfway").astype(np.float32),
+               "test_acc_halfway": columns.per_cell("test_acc_halfway").astype(np.float32),
                "adj_packed": adj_packed, "ops": ops},
     )
     return {"records": records, "skipped": skipped, "cells": cells,

@@ -173,16 +173,14 @@ def test_rows_hold_repeats_in_file_order_nan_padded_with_halfway_extras(converte
     for name, spec in CELLS.items():
         cell, runs = cell_of(spec), repeats_of(spec)
         row = int(graph.sorted_lookup(bench.hashes, nb101.hash_cells(cell)))
-        pad = [np.nan] * (3 - len(runs))
-        expect = lambda field: np.float32([getattr(r, field) for r in runs] + pad)  # noqa: E731
-        np.testing.assert_array_equal(bench.val_acc[row], expect("val"), err_msg=name)
-        np.testing.assert_array_equal(bench.test_acc[row], expect("test"), err_msg=name)
-        np.testing.assert_array_equal(bench.train_seconds[row], expect("seconds"), err_msg=name)
         assert int(bench.num_values[row]) == len(runs)
-        np.testing.assert_allclose(extra["val_acc_halfway"][row],
-                                   [r.half_val for r in runs] + pad, err_msg=name)
-        np.testing.assert_allclose(extra["test_acc_halfway"][row],
-                                   [r.half_test for r in runs] + pad, err_msg=name)
+        for table, field in ((bench.val_acc, "val"), (bench.test_acc, "test"),
+                             (bench.train_seconds, "seconds"),
+                             (extra["val_acc_halfway"], "half_val"),
+                             (extra["test_acc_halfway"], "half_test")):
+            recorded = [getattr(r, field) for r in runs] + [np.nan] * (3 - len(runs))
+            np.testing.assert_array_equal(np.float32(table[row]), np.float32(recorded),
+                                          err_msg=f"{name} {field}")
         assert extra["adj_packed"].dtype == np.uint32 and extra["ops"].dtype == np.int8
         assert extra["adj_packed"][row] == nb101.pack_adjacency(np.asarray(cell.adj))
         np.testing.assert_array_equal(extra["ops"][row], cell.ops)
