@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy import stats as sps
@@ -24,7 +25,7 @@ MAX_SCATTER_POINTS = 20_000  # points drawn per agent in Fig. 7
 _DPI = 120
 
 
-def _save(fig: Figure, path) -> Path:
+def _save(fig: Figure, path: str | Path) -> Path:
     """Writes ``fig`` as PNG to ``path`` (parent folders created) and returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -44,7 +45,7 @@ def _panels(count: int, width: float = 4.5, height: float = 3.6) -> tuple[Figure
     return fig, list(fig.subplots(1, count, squeeze=False)[0])
 
 
-def best_vs_queries(curves: Mapping[str, np.ndarray], path, benchmark: str,
+def best_vs_queries(curves: Mapping[str, ArrayLike], path: str | Path, benchmark: str,
                     ylabel: str = "Best test accuracy found (%)",
                     num_resamples: int = BAND_RESAMPLES, seed: int = 0) -> Path:
     """Mean best-so-far accuracy vs number of queries with a 95% bootstrap band (seed Fig. 10).
@@ -88,7 +89,7 @@ def best_vs_queries(curves: Mapping[str, np.ndarray], path, benchmark: str,
     return _save(fig, path)
 
 
-def improvement_hist(improvements: Mapping[str, np.ndarray], path, benchmark: str,
+def improvement_hist(improvements: Mapping[str, ArrayLike], path: str | Path, benchmark: str,
                      bins: int = 50) -> Path:
     """Histogram of per-episode improvement, one panel per agent (seed Fig. 8).
 
@@ -139,8 +140,8 @@ def _subsample(rng: np.random.Generator, size: int, limit: int) -> np.ndarray:
     return np.sort(rng.choice(size, limit, replace=False))
 
 
-def initial_vs_improvement(initial: Mapping[str, np.ndarray], improvement: Mapping[str, np.ndarray],
-                           path, benchmark: str, max_points: int = MAX_SCATTER_POINTS,
+def initial_vs_improvement(initial: Mapping[str, ArrayLike], improvement: Mapping[str, ArrayLike],
+                           path: str | Path, benchmark: str, max_points: int = MAX_SCATTER_POINTS,
                            seed: int = 0) -> Path:
     """Initial accuracy vs improvement over the episode, one panel per agent (seed Fig. 7).
 
@@ -194,7 +195,8 @@ def initial_vs_improvement(initial: Mapping[str, np.ndarray], improvement: Mappi
     return _save(fig, path)
 
 
-def neighbours_vs_accuracy(num_neighbours, accuracy, path, benchmark: str,
+def neighbours_vs_accuracy(num_neighbours: ArrayLike, accuracy: ArrayLike, path: str | Path,
+                           benchmark: str,
                            ylabel: str = "Test accuracy (%)") -> Path:
     """Hexbin of an architecture's neighbour count vs its accuracy (seed Fig. 11).
 
@@ -229,7 +231,8 @@ def neighbours_vs_accuracy(num_neighbours, accuracy, path, benchmark: str,
     return _save(fig, path)
 
 
-def throughput(records: Sequence[Mapping], path, title: str = "Environment throughput") -> Path:
+def throughput(records: Sequence[Mapping], path: str | Path,
+               title: str = "Environment throughput") -> Path:
     """Steps per second vs number of parallel environments, log-log, one line per mode (Fig. 16).
 
     Args:

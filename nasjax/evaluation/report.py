@@ -20,7 +20,7 @@ from nasjax.evaluation.stats import BUDGET_RESAMPLES, CI_LEVEL
 MISSING = "N/A"
 
 
-def to_jsonable(value):
+def to_jsonable(value: object) -> object:
     """Converts a nested structure to plain JSON types.
 
     Mappings become dicts with string keys, sequences and arrays lists, numpy scalars Python
@@ -61,12 +61,12 @@ class RunDir:
       path: the directory.
     """
 
-    def __init__(self, path) -> None:
+    def __init__(self, path: str | Path) -> None:
         """Creates the directory ``path`` if it does not exist."""
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
 
-    def _write_json(self, name: str, content) -> Path:
+    def _write_json(self, name: str, content: Mapping) -> Path:
         target = self.path / name
         target.write_text(json.dumps(to_jsonable(content), indent=2, allow_nan=False) + "\n")
         return target
@@ -99,7 +99,7 @@ class RunDir:
         """
         return self._write_json("summary.json", summary)
 
-    def save_arrays(self, name: str, **arrays) -> Path:
+    def save_arrays(self, name: str, **arrays: np.ndarray) -> Path:
         """Writes ``<name>.npz`` holding the keyword arrays (uncompressed).
 
         Args:
@@ -134,7 +134,7 @@ class RunDir:
         return target
 
 
-def _cell(value, fmt: str | Callable | None) -> str:
+def _cell(value: object, fmt: str | Callable | None) -> str:
     """One table cell: MISSING for None, else ``fmt`` applied, with pipes escaped."""
     if value is None:
         return MISSING

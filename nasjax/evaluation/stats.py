@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats as sps
 
 BUDGETS = (50, 100, 150, 300)  # Table 1 query budgets
@@ -22,15 +23,16 @@ GOF_MAX_SAMPLES = 1000  # subsample size for that test (seconds per 1k points, n
 _BOOTSTRAP_CHUNK = 1 << 22  # resample-weight entries materialised at once
 
 
-def _as_2d(name: str, array) -> np.ndarray:
+def _as_2d(name: str, array: ArrayLike) -> np.ndarray:
     """float[T, Q] view of ``array``; ValueError when it is not a non-empty 2-D array."""
     out = np.asarray(array, dtype=np.float64)
     if out.ndim != 2 or out.size == 0:
-        raise ValueError(f"{name} must be a non-empty 2-D array [trials, queries], got shape {out.shape}")
+        raise ValueError(
+            f"{name} must be a non-empty 2-D array [trials, queries], got shape {out.shape}")
     return out
 
 
-def _as_1d(name: str, array) -> np.ndarray:
+def _as_1d(name: str, array: ArrayLike) -> np.ndarray:
     """float[N] view of ``array``; ValueError when it is not a non-empty 1-D array."""
     out = np.asarray(array, dtype=np.float64)
     if out.ndim != 1 or out.size == 0:
@@ -43,7 +45,8 @@ def _check_level(level: float) -> None:
         raise ValueError(f"level must lie strictly between 0 and 1, got {level}")
 
 
-def best_so_far(values, reported=None) -> tuple[np.ndarray, np.ndarray]:
+def best_so_far(values: ArrayLike,
+                reported: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Running best of the observed value and the reported value of the cell holding it.
 
     The searcher observes ``values`` (e.g. validation accuracy) and is judged on ``reported``
@@ -79,8 +82,8 @@ def best_so_far(values, reported=None) -> tuple[np.ndarray, np.ndarray]:
     return best_val, np.where(best_index >= 0, picked, np.nan)
 
 
-def bootstrap_ci_columns(samples, num_resamples: int = BUDGET_RESAMPLES, level: float = CI_LEVEL,
-                         seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def bootstrap_ci_columns(samples: ArrayLike, num_resamples: int = BUDGET_RESAMPLES,
+                         level: float = CI_LEVEL, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Percentile bootstrap CI of the mean of every column, resampling whole rows (trials).
 
     One set of row resamples serves all columns, so the cost is one [R, T] x [T, B] product.
@@ -99,7 +102,8 @@ def bootstrap_ci_columns(samples, num_resamples: int = BUDGET_RESAMPLES, level: 
       (low, high), each float[B].
 
     Raises:
-      ValueError: on a non-2-D or empty ``samples``, ``num_resamples < 1`` or a level outside (0, 1).
+      ValueError: on a non-2-D or empty ``samples``, ``num_resamples < 1`` or a level outside
+        (0, 1).
     """
     samples = _as_2d("samples", samples)
     if num_resamples < 1:
@@ -116,7 +120,8 @@ def bootstrap_ci_columns(samples, num_resamples: int = BUDGET_RESAMPLES, level: 
         rows = min(chunk, num_resamples - start)
         picks = rng.integers(0, num_rows, size=(rows, num_rows))
         flat = picks + num_rows * np.arange(rows)[:, None]
-        weights = np.bincount(flat.ravel(), minlength=rows * num_rows).reshape(rows, num_rows).astype(np.float64)
+        weights = np.bincount(flat.ravel(), minlength=rows * num_rows)
+        weights = weights.reshape(rows, num_rows).astype(np.float64)  # [rows, T] draw counts
         counts = weights @ finite_f  # [rows, B]
         with np.errstate(invalid="ignore", divide="ignore"):
             means.append((weights @ zeroed) / counts)
@@ -131,7 +136,7 @@ def bootstrap_ci_columns(samples, num_resamples: int = BUDGET_RESAMPLES, level: 
     return low, high
 
 
-def bootstrap_ci(samples, num_resamples: int = BUDGET_RESAMPLES, level: float = CI_LEVEL,
+def bootstrap_ci(samples: ArrayLike, num_resamples: int = BUDGET_RESAMPLES, level: float = CI_LEVEL,
                  seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap confidence interval of the mean of one sample.
 
@@ -207,7 +212,7 @@ def budget_table(curves: Mapping[str, np.ndarray], budgets: Sequence[int] = BUDG
     return rows
 
 
-def finite_values(values, name: str = "values") -> np.ndarray:
+def finite_values(values: ArrayLike, name: str = "values") -> np.ndarray:
     """The finite entries of a 1-D array.
 
     Args:
@@ -227,7 +232,8 @@ def finite_values(values, name: str = "values") -> np.ndarray:
     return values
 
 
-def finite_pairs(x, y, names: tuple[str, str] = ("x", "y")) -> tuple[np.ndarray, np.ndarray]:
+def finite_pairs(x: ArrayLike, y: ArrayLike,
+                 names: tuple[str, str] = ("x", "y")) -> tuple[np.ndarray, np.ndarray]:
     """The pairs (x[i], y[i]) where both entries are finite.
 
     Args:
@@ -250,7 +256,8 @@ def finite_pairs(x, y, names: tuple[str, str] = ("x", "y")) -> tuple[np.ndarray,
     return x[keep], y[keep]
 
 
-def symmetric_intervals(values, levels: Sequence[float] = INTERVALS) -> dict[float, tuple[float, float]]:
+def symmetric_intervals(values: ArrayLike,
+                        levels: Sequence[float] = INTERVALS) -> dict[float, tuple[float, float]]:
     """Intervals around the median holding a given share of the samples (seed Fig. 8).
 
     The interval of level p runs from the (50 - 50p)-th to the (50 + 50p)-th percentile, e.g.
@@ -273,7 +280,8 @@ def symmetric_intervals(values, levels: Sequence[float] = INTERVALS) -> dict[flo
                        float(np.percentile(values, 50.0 + 50.0 * p))) for p in levels}
 
 
-def improvement_stats(initial, final, seed: int = 0, intervals: Sequence[float] = INTERVALS,
+def improvement_stats(initial: ArrayLike, final: ArrayLike, seed: int = 0,
+                      intervals: Sequence[float] = INTERVALS,
                       gof_max_samples: int = GOF_MAX_SAMPLES,
                       gof_mc_samples: int = GOF_MC_SAMPLES) -> dict:
     """Distribution of the per-episode improvement ``final - initial`` (seed Fig. 8, sec. 4.2.2).
@@ -336,7 +344,7 @@ def improvement_stats(initial, final, seed: int = 0, intervals: Sequence[float] 
     }
 
 
-def correlations(x, y) -> dict:
+def correlations(x: ArrayLike, y: ArrayLike) -> dict:
     """Pearson r and Kendall tau (tau-b) of paired samples, e.g. neighbour count vs accuracy.
 
     Pairs with a NaN in either array are dropped. For constant input scipy's NaN is returned.
