@@ -83,8 +83,10 @@ def run_trials(searcher: Searcher, bench: bench_lib.Benchmark, key: jax.Array, n
                budget: int, mode: str = "mean", report: str = "test") -> TrialResult:
     """``num_trials`` independent trials, one jitted ``vmap`` of :func:`run_trial`."""
 
-    @jax.jit
-    def trials(keys):
-        return jax.vmap(lambda k: run_trial(searcher, bench, k, budget, mode, report))(keys)
+    return _trials(searcher, budget, mode, report, bench, jax.random.split(key, num_trials))
 
-    return trials(jax.random.split(key, num_trials))
+
+@jax.jit(static_argnums=(0, 1, 2, 3))
+def _trials(searcher, budget, mode, report, bench, keys):
+    # The benchmark is an argument, not a closed-over constant (those compile slowly).
+    return jax.vmap(lambda k: run_trial(searcher, bench, k, budget, mode, report))(keys)

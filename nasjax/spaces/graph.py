@@ -167,17 +167,22 @@ def sorted_lookup(table: jax.Array, queries: jax.Array) -> jax.Array:
       int32[...]: index into ``table``, -1 where the hash is absent.
     """
     size = table.shape[0]
-    hi, lo = queries[..., 0], queries[..., 1]
-    left = jnp.zeros(hi.shape, jnp.int32)
-    right = jnp.full(hi.shape, size, jnp.int32)
-    # Lower-bound binary search: ceil(log2(K + 1)) halvings of [left, right).
-    for _ in range(max(1, int(np.ceil(np.log2(size + 1))))):
+    batch_shape = queries.shape[:-1]
+    hi, lo = queries.reshape(-1, 2)[:, 0], queries.reshape(-1, 2)[:, 1]
+    table_hi, table_lo = table[:, 0], table[:, 1]
+
+    def halve(_, bounds):  # lower-bound binary search on [left, right)
+        left, right = bounds
         mid = (left + right) // 2
-        probe = table[jnp.minimum(mid, size - 1)]
-        less = (probe[..., 0] < hi) | ((probe[..., 0] == hi) & (probe[..., 1] < lo))
+        probe = jnp.minimum(mid, size - 1)
+        probe_hi, probe_lo = table_hi[probe], table_lo[probe]
+        less = (probe_hi < hi) | ((probe_hi == hi) & (probe_lo < lo))
         active = left < right
-        left = jnp.where(active & less, mid + 1, left)
-        right = jnp.where(active & ~less, mid, right)
-    found = table[jnp.minimum(left, size - 1)]
-    hit = (left < size) & (found[..., 0] == hi) & (found[..., 1] == lo)
-    return jnp.where(hit, left, -1).astype(jnp.int32)
+        return jnp.where(active & less, mid + 1, left), jnp.where(active & ~less, mid, right)
+
+    steps = max(1, int(np.ceil(np.log2(size + 1))))
+    start = (jnp.zeros(hi.shape, jnp.int32), jnp.full(hi.shape, size, jnp.int32))
+    left, _ = jax.lax.fori_loop(0, steps, halve, start)
+    found = jnp.minimum(left, size - 1)
+    hit = (left < size) & (table_hi[found] == hi) & (table_lo[found] == lo)
+    return jnp.where(hit, left, -1).astype(jnp.int32).reshape(batch_shape)

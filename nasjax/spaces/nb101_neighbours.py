@@ -179,26 +179,32 @@ def all_neighbours(cells: Cell) -> tuple[Cell, jax.Array]:
     return jax.tree.map(reshape, out), reshape(mask)
 
 
-def select_neighbours(key: jax.Array, neighbours: Cell, mask: jax.Array,
-                      max_neighbours: int) -> tuple[Cell, jax.Array]:
+def subset(key: jax.Array, mask: jax.Array, max_neighbours: int) -> tuple[jax.Array, jax.Array]:
     """A uniform random subset of ``max_neighbours`` masked entries, in their original order.
 
     Args:
       key: PRNG key.
-      neighbours: Cell[M].
-      mask: bool[M].
+      mask: bool[M], masked entries packed to the front.
       max_neighbours: N.
     Returns:
-      ``(Cell[N], bool[N])``: all entries when at most N are masked, padded.
+      ``(int32[N] indices into M, bool[N] validity)``: all masked entries when there
+      are at most N, padded.
     """
     size = mask.shape[-1]
-    score = jnp.where(mask, jax.random.uniform(key, (size,)), 2.0)
     if max_neighbours < size:
+        score = jnp.where(mask, jax.random.uniform(key, (size,)), 2.0)
         _, chosen = jax.lax.top_k(-score, max_neighbours)
         chosen = jnp.sort(chosen)
     else:
         chosen = jnp.concatenate([jnp.arange(size), jnp.zeros(max_neighbours - size, int)])
     valid = mask[chosen] & (jnp.arange(max_neighbours) < mask.sum())
+    return chosen.astype(jnp.int32), valid
+
+
+def select_neighbours(key: jax.Array, neighbours: Cell, mask: jax.Array,
+                      max_neighbours: int) -> tuple[Cell, jax.Array]:
+    """The cells of :func:`subset`: ``(Cell[N], bool[N])``, padding all-PAD."""
+    chosen, valid = subset(key, mask, max_neighbours)
     picked = jax.tree.map(lambda x: x[chosen], neighbours)
     picked = Cell(adj=picked.adj & valid[:, None, None],
                   ops=jnp.where(valid[:, None], picked.ops, PAD).astype(jnp.int8))
