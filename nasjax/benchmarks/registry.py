@@ -6,7 +6,7 @@ from nasjax.benchmarks import base
 from nasjax.paths import data_dir as resolve_data_dir
 
 DEFAULT = "nb101-surrogate"
-NAMES = ("nb101-surrogate", "nb101-real-20k", "nb101")
+NAMES = ("nb101-surrogate", "nb101-real-20k", "nb101", "nb101-synthetic")
 
 
 def load(name: str = DEFAULT, data_dir=None, progress: bool = True) -> base.Benchmark:
@@ -17,6 +17,7 @@ def load(name: str = DEFAULT, data_dir=None, progress: bool = True) -> base.Benc
     - ``nb101-real-20k``: the 20,001 real NAS-Bench-101 cells shipped with nasjax
       (validation accuracy only).
     - ``nb101``: the official data set, converted by ``launch.prepare_data``.
+    - ``nb101-synthetic``: a SYNTHETIC objective over all cells (tests and plumbing only).
 
     Raises:
       ValueError for an unknown name; FileNotFoundError with the exact
@@ -40,4 +41,8 @@ def load(name: str = DEFAULT, data_dir=None, progress: bool = True) -> base.Benc
                 f"--source=PATH/nasbench_only108.tfrecord --data_dir={directory}"
             )
         return base.load_table(path)
+    if name == "nb101-synthetic":
+        from nasjax.benchmarks import synthetic
+
+        return synthetic.make(directory)
     raise ValueError(f"unknown benchmark {name!r}; choose one of {', '.join(NAMES)}")

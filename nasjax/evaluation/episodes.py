@@ -32,6 +32,9 @@ class EpisodeStats:
     steps: jax.Array  # int32: steps taken (the final "stay" included)
     queries: jax.Array  # int32: benchmark queries spent
     num_neighbours: jax.Array  # int32: all neighbours of the initial cell
+    trace_queries: jax.Array  # int32[L]: queries spent after each step (0 = step not taken)
+    trace_best_val: jax.Array  # float32[L]: best validation accuracy seen after each step
+    trace_best: jax.Array  # float32[L]: reported accuracy of that best cell
 
 
 def run_episode(policy: Policy, policy_params, params: env.EnvParams, initial: nb101.Cell,
@@ -55,14 +58,16 @@ def run_episode(policy: Policy, policy_params, params: env.EnvParams, initial: n
         best_val = jnp.where(better, new_state.acc, best_val)
         steps = steps + alive.astype(jnp.int32)
         queries = queries + jnp.where(alive, spent, 0)
-        return (obs, state, alive & ~done, best, best_val, steps, queries), None
+        trace = (jnp.where(alive, queries, 0), best_val, best)
+        return (obs, state, alive & ~done, best, best_val, steps, queries), trace
 
     carry = (obs, state, jnp.bool_(True), start[0], start[1], jnp.int32(0), jnp.int32(1))
     keys = jax.random.split(key_scan, params.episode_length)
-    (_, final, _, best, best_val, steps, queries), _ = jax.lax.scan(body, carry, keys)
+    (_, final, _, best, best_val, steps, queries), trace = jax.lax.scan(body, carry, keys)
     return EpisodeStats(initial=start[0], final=final.report_acc, best=best,
                         initial_val=start[1], final_val=final.acc, best_val=best_val,
-                        steps=steps, queries=queries, num_neighbours=state.num_neighbours)
+                        steps=steps, queries=queries, num_neighbours=state.num_neighbours,
+                        trace_queries=trace[0], trace_best_val=trace[1], trace_best=trace[2])
 
 
 def random_search_episode(params: env.EnvParams, initial: nb101.Cell, key: jax.Array) -> EpisodeStats:
@@ -71,11 +76,16 @@ def random_search_episode(params: env.EnvParams, initial: nb101.Cell, key: jax.A
     _, state = env.reset(key_reset, params, initial)
     _, final = env.reset(key_sample, params)
     better = final.acc > state.acc
+    best = jnp.where(better, final.report_acc, state.report_acc)
+    best_val = jnp.maximum(final.acc, state.acc)
+    length = params.episode_length
+    first = jnp.arange(length) == 0
     return EpisodeStats(
-        initial=state.report_acc, final=final.report_acc,
-        best=jnp.where(better, final.report_acc, state.report_acc),
-        initial_val=state.acc, final_val=final.acc, best_val=jnp.maximum(final.acc, state.acc),
-        steps=jnp.int32(1), queries=jnp.int32(1), num_neighbours=state.num_neighbours)
+        initial=state.report_acc, final=final.report_acc, best=best,
+        initial_val=state.acc, final_val=final.acc, best_val=best_val,
+        steps=jnp.int32(1), queries=jnp.int32(1), num_neighbours=state.num_neighbours,
+        trace_queries=jnp.where(first, 1, 0).astype(jnp.int32),
+        trace_best_val=jnp.full(length, best_val), trace_best=jnp.full(length, best))
 
 
 AGENTS = ("random_walk", "local_search", "random_search")
