@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from nasjax.benchmarks import base as bench_lib
-from nasjax.spaces import graph, nb101
+from nasjax.spaces import nb101
 from nasjax.spaces.neighbour_table import NeighbourTable
 from nasjax.spaces.nb101_neighbours import subset
 
@@ -56,7 +56,7 @@ def make_params(bench: bench_lib.Benchmark, table: NeighbourTable | None = None,
         raise ValueError(f"query_mode must be 'mean' or 'noisy', got {query_mode!r}")
     enum_to_bench = None
     if table is not None:
-        enum_to_bench = graph.sorted_lookup(bench.hashes, table.hashes)
+        enum_to_bench = bench.lookup(table.hashes)
     return EnvParams(bench=bench, table=table, enum_to_bench=enum_to_bench,
                      max_neighbours=max_neighbours, alpha=alpha, episode_length=episode_length,
                      query_mode=query_mode, report=report)
@@ -101,7 +101,7 @@ def _present(key, params: EnvParams, cell: nb101.Cell, enum_row):
         hashes = nb101.hash_cells(nb101.Cell(
             adj=jnp.concatenate([cell.adj[None], neighbours.adj]),
             ops=jnp.concatenate([cell.ops[None], neighbours.ops])))
-        rows = graph.sorted_lookup(params.bench.hashes, hashes)
+        rows = params.bench.lookup(hashes)
         enum_rows = jnp.full(n + 1, -1, jnp.int32)
     else:
         all_rows, mask = params.table.neighbour_rows(enum_row)

@@ -47,6 +47,20 @@ class Benchmark:
     num_values: jax.Array  # int32[K], how many of the R values are recorded (>= 1)
     name: str = flax.struct.field(pytree_node=False, default="benchmark")
     info: tuple = flax.struct.field(pytree_node=False, default=())  # ((key, value), ...)
+    buckets: jax.Array | None = None  # int32[2^16 + 1], first-level index (graph.bucket_index)
+    search_steps: int = flax.struct.field(pytree_node=False, default=0)
+
+    def __post_init__(self):
+        # Every benchmark gets the first-level hash index, however it was built.
+        if self.buckets is None and isinstance(self.hashes, (np.ndarray, jax.Array)) \
+                and not isinstance(self.hashes, jax.core.Tracer):
+            offsets, steps = graph.bucket_index(np.asarray(self.hashes))
+            object.__setattr__(self, "buckets", jnp.asarray(offsets))
+            object.__setattr__(self, "search_steps", steps)
+
+    def lookup(self, hashes: jax.Array) -> jax.Array:
+        """int32[...]: table rows of cell hashes ``uint32[..., 2]``, -1 when absent."""
+        return graph.sorted_lookup(self.hashes, hashes, self.buckets, self.search_steps)
 
     @property
     def size(self) -> int:
@@ -111,8 +125,7 @@ def query(bench: Benchmark, cells: nb101.Cell, key: jax.Array | None = None,
       Metrics[...]; a cell absent from the table has ``valid=False`` and NaN values,
       never another cell's numbers.
     """
-    rows = graph.sorted_lookup(bench.hashes, nb101.hash_cells(cells))
-    return query_index(bench, rows, key, mode)
+    return query_index(bench, bench.lookup(nb101.hash_cells(cells)), key, mode)
 
 
 # ----------------------------------------------------------------------------- budget

@@ -102,8 +102,8 @@ def wl_hash(adj: jax.Array, labels: jax.Array, present: jax.Array) -> jax.Array:
       uint32[..., 2].
     """
     batch_shape, num_vertices = labels.shape[:-1], labels.shape[-1]
-    # Unrolled over vertices and edges, each term a [B] vector: the whole hash is one
-    # elementwise XLA fusion that vectorises across cells.
+    # Unrolled over lanes, rounds, vertices and edges, each term a [B] vector: the whole
+    # hash is elementwise XLA code that vectorises across cells (8x a looped version).
     adj = adj.reshape(-1, num_vertices, num_vertices)
     present = present.reshape(-1, num_vertices)
     labels = labels.reshape(-1, num_vertices)
@@ -116,39 +116,38 @@ def wl_hash(adj: jax.Array, labels: jax.Array, present: jax.Array) -> jax.Array:
         for u in range(num_vertices)
     ]
     n = present.sum(-1)
-    # Both lanes at once: per-vertex colours are uint32[2, B].
-    def salt(values):
-        return jnp.asarray(values, jnp.uint32)[:, None]
-
-    seed = salt(_LANE_SEEDS)
-    colour = jnp.stack([
-        fmix32(
-            ((out_degree[v] * jnp.uint32(4099) + in_degree[v]) * jnp.uint32(257)
-             + (labels[:, v].astype(jnp.int32) + 64).astype(jnp.uint32))[None]
-            * jnp.uint32(2654435761) + seed
-        )
-        for v in range(num_vertices)
-    ])  # [V, 2, B]
-
-    def refine(step, colour):
-        to_succ = fmix32(colour ^ salt(_IN_SALT))
-        to_pred = fmix32(colour ^ salt(_OUT_SALT))
-        from_in = [zero] * num_vertices
-        from_out = [zero] * num_vertices
-        for u, v in pairs:
-            from_in[v] = from_in[v] + jnp.where(edge[u, v], to_succ[u], zero)
-            from_out[u] = from_out[u] + jnp.where(edge[u, v], to_pred[v], zero)
-        from_in = jnp.stack([jnp.broadcast_to(x, colour.shape[1:]) for x in from_in])
-        from_out = jnp.stack([jnp.broadcast_to(x, colour.shape[1:]) for x in from_out])
-        refined = fmix32(fmix32(from_in * jnp.uint32(3) + seed) ^ (from_out * jnp.uint32(0x2F0B3A49)))
-        refined = fmix32(refined + colour * jnp.uint32(0x9E3779B1))
-        return jnp.where(step < n, refined, colour)
-
-    colour = jax.lax.fori_loop(0, num_vertices, refine, colour)
-    final = jnp.where(present.T[:, None, :], fmix32(colour ^ salt(_FINAL_SALT)), zero)
-    total = final.sum(0, dtype=jnp.uint32)  # [2, B]
-    hashed = fmix32(total + n.astype(jnp.uint32) * jnp.uint32(0x632BE5AB))
-    return hashed.T.reshape(batch_shape + (2,))
+    lanes = []
+    for lane in range(2):  # two independent 32-bit lanes
+        seed = jnp.uint32(_LANE_SEEDS[lane])
+        colour = [
+            fmix32(((out_degree[v] * jnp.uint32(4099) + in_degree[v]) * jnp.uint32(257)
+                    + (labels[:, v].astype(jnp.int32) + 64).astype(jnp.uint32))
+                   * jnp.uint32(2654435761) + seed)
+            for v in range(num_vertices)
+        ]
+        for step in range(num_vertices):
+            to_succ = [fmix32(c ^ jnp.uint32(_IN_SALT[lane])) for c in colour]
+            to_pred = [fmix32(c ^ jnp.uint32(_OUT_SALT[lane])) for c in colour]
+            from_in = [zero] * num_vertices
+            from_out = [zero] * num_vertices
+            for u, v in pairs:
+                from_in[v] = from_in[v] + jnp.where(edge[u, v], to_succ[u], zero)
+                from_out[u] = from_out[u] + jnp.where(edge[u, v], to_pred[v], zero)
+            active = step < n
+            colour = [
+                jnp.where(active, fmix32(
+                    fmix32(fmix32(from_in[v] * jnp.uint32(3) + seed)
+                           ^ (from_out[v] * jnp.uint32(0x2F0B3A49)))
+                    + colour[v] * jnp.uint32(0x9E3779B1)), colour[v])
+                for v in range(num_vertices)
+            ]
+        final = [jnp.where(present[:, v], fmix32(colour[v] ^ jnp.uint32(_FINAL_SALT[lane])), zero)
+                 for v in range(num_vertices)]
+        total = sum(final[1:], final[0])
+        lanes.append(fmix32(total + n.astype(jnp.uint32) * jnp.uint32(0x632BE5AB)))
+    # The barrier materialises the hash: otherwise XLA may fuse (and so recompute) this long
+    # elementwise expression into every consumer, e.g. each step of a binary search.
+    return jax.lax.optimization_barrier(jnp.stack(lanes, -1).reshape(batch_shape + (2,)))
 
 
 def hash_to_uint64(hashes: np.ndarray) -> np.ndarray:
@@ -157,12 +156,32 @@ def hash_to_uint64(hashes: np.ndarray) -> np.ndarray:
     return (hashes[..., 0] << np.uint64(32)) | hashes[..., 1]
 
 
-def sorted_lookup(table: jax.Array, queries: jax.Array) -> jax.Array:
+BUCKET_BITS = 16  # first-level index of sorted hash tables: buckets by the top bits of lane 0
+
+
+def bucket_index(table: np.ndarray) -> tuple[np.ndarray, int]:
+    """Host-side first-level index of a sorted hash table, for :func:`sorted_lookup`.
+
+    Returns:
+      ``(offsets int32[2^16 + 1], steps)``: bucket ``b`` (top 16 bits of lane 0) spans rows
+      ``offsets[b]:offsets[b + 1]``; ``steps`` binary-search halvings cover the largest bucket.
+    """
+    top = np.asarray(table)[:, 0] >> np.uint32(32 - BUCKET_BITS)
+    offsets = np.searchsorted(top, np.arange((1 << BUCKET_BITS) + 1), side="left").astype(np.int32)
+    largest = int(np.diff(offsets).max(initial=0))
+    return offsets, max(1, int(np.ceil(np.log2(largest + 1))))
+
+
+def sorted_lookup(table: jax.Array, queries: jax.Array, buckets: jax.Array | None = None,
+                  steps: int | None = None) -> jax.Array:
     """Row of each query hash in a table of hashes sorted lexicographically, or -1.
 
     Args:
       table: uint32[K, 2] hashes sorted by (lane 0, lane 1), no duplicates.
       queries: uint32[..., 2].
+      buckets: optional int32[2^16 + 1] offsets of :func:`bucket_index`; with ``steps``
+        the search starts inside the query's bucket (about 4x fewer probes).
+      steps: halvings that cover the largest bucket (from :func:`bucket_index`).
     Returns:
       int32[...]: index into ``table``, -1 where the hash is absent.
     """
@@ -180,9 +199,13 @@ def sorted_lookup(table: jax.Array, queries: jax.Array) -> jax.Array:
         active = left < right
         return jnp.where(active & less, mid + 1, left), jnp.where(active & ~less, mid, right)
 
-    steps = max(1, int(np.ceil(np.log2(size + 1))))
-    start = (jnp.zeros(hi.shape, jnp.int32), jnp.full(hi.shape, size, jnp.int32))
-    left, _ = jax.lax.fori_loop(0, steps, halve, start)
+    if buckets is None:
+        steps = max(1, int(np.ceil(np.log2(size + 1))))
+        start = (jnp.zeros(hi.shape, jnp.int32), jnp.full(hi.shape, size, jnp.int32))
+    else:
+        top = (hi >> (32 - BUCKET_BITS)).astype(jnp.int32)
+        start = (buckets[top], buckets[top + 1])
+    left, _ = jax.lax.fori_loop(0, steps, halve, start, unroll=True)
     found = jnp.minimum(left, size - 1)
     hit = (left < size) & (table_hi[found] == hi) & (table_lo[found] == lo)
     return jnp.where(hit, left, -1).astype(jnp.int32).reshape(batch_shape)
