@@ -1,0 +1,213 @@
+"""ReMAADE as a query-budget searcher (seed 004, section 7, with eqs. 1 and 10-14).
+
+One step of the algorithm listing is one ``update``: learn from the rewards of the batch
+just queried, then sample the next batch with the new policy and keep it in the state;
+``propose`` returns that stored batch (``init`` samples the first). Details the seed leaves
+open, fixed here:
+
+- **Valid strings** (line 6, "sample B valid strings"): each round draws ``pool_factor * B``
+  candidates, each with its own order from ``Z_S`` (eq. 13), and keeps valid ones in draw
+  order, in a bounded ``lax.while_loop`` of at most ``max_rounds`` rounds, until ``B`` are
+  found: rejection sampling from the policy restricted to valid strings. If a policy ever
+  puts so little mass on valid strings that ``max_rounds`` rounds fall short, the valid
+  strings found are repeated to fill the batch (sampling with replacement among them), or
+  if there is none, the input -> output cell fills it. Every step proposes exactly ``B``
+  valid cells, each one query.
+- **Orders**: ``Z_S`` is ``S`` uniform random permutations drawn at ``init`` and fixed for
+  the trial; every string draws its order uniformly from ``Z_S``. ``S = 0`` stands for
+  ``S = N!``: a fresh uniform permutation per string.
+- **Reward** ``f(a)``: the validation accuracy the searcher sees, as a fraction in [0, 1]
+  (Adam makes the update insensitive to a constant reward scale).
+- **Baseline** ``b``: a bias-corrected EMA over batches of the mean reward, updated with the
+  current batch before the advantages ``A = f(a) - b`` are taken (as the NAS-Bench-101
+  REINFORCE baseline does per sample), so the first batch is centred on its own mean.
+- **PPO**: ``ppo_epochs`` full-batch Adam steps on the clipped surrogate per batch; with
+  ``ppo_epochs = 1`` PPO's gradient equals REINFORCE's (the ratio is 1).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from nasjax.agents.base import Searcher
+from nasjax.agents.remaade import losses
+from nasjax.agents.remaade.policy import Policy
+from nasjax.benchmarks import base as bench_lib
+from nasjax.spaces import nb101, nb101_string
+
+OBJECTIVES = ("reinforce", "ppo")
+ALL_ORDERS = 0  # num_orders value meaning S = N! (a fresh permutation per string)
+
+
+def _shortcut_string() -> np.ndarray:
+    """int32[N]: the string of the smallest valid cell, input -> output (no other edge)."""
+    pairs = list(zip(nb101.TRIU_ROWS.tolist(), nb101.TRIU_COLS.tolist()))
+    string = np.zeros(nb101_string.NUM_HPARAMS, np.int32)
+    string[nb101_string.NUM_OP_SLOTS + pairs.index((0, nb101_string.OUTPUT_SLOT))] = 1
+    return string
+
+
+SHORTCUT_STRING = _shortcut_string()
+
+
+@flax.struct.dataclass
+class ReMAADEState:
+    """Searcher state; the batch to propose next is sampled by the previous update."""
+
+    params: Any  # policy parameters theta
+    opt_state: Any  # Adam state
+    baseline: losses.EmaBaseline  # b of eq. 1
+    orders: jax.Array  # int32[max(S, 1), N]: the fixed set Z_S
+    strings: jax.Array  # int32[B, N]: the pending batch of valid strings
+    string_orders: jax.Array  # int32[B, N]: the order each pending string was sampled in
+    cells: nb101.Cell  # Cell[B]: the pending strings decoded
+    key: jax.Array  # PRNG key for the next sampling
+
+
+def make_remaade(policy: Policy, *, name: str = "remaade", batch_size: int = 30,
+                 num_orders: int = 1, learning_rate: float = 1e-2,
+                 objective: str = "reinforce", clip_eps: float = 0.1, ppo_epochs: int = 4,
+                 ema_decay: float = 0.9, pool_factor: int = 2,
+                 max_rounds: int = 16) -> Searcher:
+    """The ReMAADE searcher over the NAS-Bench-101 string encoding.
+
+    Args:
+      policy: density over strings with ``nb101_string.CARDINALITIES``.
+      name: the searcher's name.
+      batch_size: ``B``, strings sampled and queried per update.
+      num_orders: ``S``, size of the set of factorization orders (0 = all ``N!``).
+      learning_rate: Adam's ``alpha``.
+      objective: ``"reinforce"`` (eq. 1) or ``"ppo"`` (eq. 11).
+      clip_eps: PPO's ``epsilon``.
+      ppo_epochs: Adam steps per batch with PPO.
+      ema_decay: decay of the baseline's moving average.
+      pool_factor: candidates per sampling round, in units of ``B``.
+      max_rounds: bound on sampling rounds per batch.
+    Returns:
+      A :class:`~nasjax.agents.base.Searcher` with ``batch = batch_size``.
+    """
+    if tuple(policy.cardinalities) != nb101_string.CARDINALITIES:
+        raise ValueError(f"policy cardinalities {policy.cardinalities} are not the NAS-Bench-101 "
+                         f"string encoding's {nb101_string.CARDINALITIES}")
+    if objective not in OBJECTIVES:
+        raise ValueError(f"unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)}")
+    if min(batch_size, ppo_epochs, pool_factor, max_rounds) < 1 or num_orders < 0:
+        raise ValueError("batch_size, ppo_epochs, pool_factor and max_rounds must be >= 1 and "
+                         f"num_orders >= 0; got {batch_size}, {ppo_epochs}, {pool_factor}, "
+                         f"{max_rounds}, {num_orders}")
+    if not 0.0 <= ema_decay < 1.0 or clip_eps <= 0.0:
+        raise ValueError(f"need 0 <= ema_decay < 1 and clip_eps > 0; got {ema_decay}, {clip_eps}")
+    n = nb101_string.NUM_HPARAMS
+    pool = pool_factor * batch_size
+    optimizer = optax.adam(learning_rate)
+    epochs = ppo_epochs if objective == "ppo" else 1
+
+    def draw_orders(key, orders, count):
+        if num_orders == ALL_ORDERS:
+            return jax.vmap(lambda k: jax.random.permutation(k, n))(jax.random.split(key, count))
+        return orders[jax.random.randint(key, (count,), 0, num_orders)]
+
+    def policy_sampler(params):
+        return lambda key, cand_orders: jax.vmap(policy.sample, in_axes=(None, 0, 0))(
+            params, jax.random.split(key, pool), cand_orders)[0]
+
+    def uniform_sampler(key, cand_orders):
+        return nb101_string.uniform(key, cand_orders.shape[:1])
+
+    def sample_batch(sampler, key, orders):
+        """``B`` valid strings from ``sampler(key, orders) -> int32[pool, N]``, their orders
+        and cells (see the module docstring)."""
+        slots = jnp.arange(batch_size)
+
+        def cond(carry):
+            _, _, found, rounds, _ = carry
+            return (found < batch_size) & (rounds < max_rounds)
+
+        def body(carry):
+            strings, string_orders, found, rounds, key = carry
+            key, key_orders, key_sample = jax.random.split(key, 3)
+            cand_orders = draw_orders(key_orders, orders, pool)
+            cand = sampler(key_sample, cand_orders)
+            _, valid = nb101_string.decode(cand)
+            slot = found + jnp.cumsum(valid) - 1
+            slot = jnp.where(valid & (slot < batch_size), slot, batch_size)  # out of range: drop
+            strings = strings.at[slot].set(cand, mode="drop")
+            string_orders = string_orders.at[slot].set(cand_orders, mode="drop")
+            found = jnp.minimum(found + valid.sum(), batch_size)
+            return strings, string_orders, found, rounds + 1, key
+
+        empty = jnp.zeros((batch_size, n), jnp.int32)
+        strings, string_orders, found, _, _ = jax.lax.while_loop(
+            cond, body, (empty, empty, jnp.int32(0), jnp.int32(0), key))
+        # Short after max_rounds: repeat the valid strings found, or use the input -> output cell.
+        repeat = jnp.where(slots < found, slots, slots % jnp.maximum(found, 1))
+        strings = jnp.where(found > 0, strings[repeat], SHORTCUT_STRING)
+        string_orders = jnp.where(found > 0, string_orders[repeat], orders[0])
+        cells, _ = nb101_string.decode(strings)
+        return strings, string_orders, cells
+
+    def init(key):
+        key_params, key_orders, key_sample, key_next = jax.random.split(key, 4)
+        params = policy.init(key_params)
+        orders = jax.vmap(lambda k: jax.random.permutation(k, n))(
+            jax.random.split(key_orders, max(num_orders, 1))).astype(jnp.int32)
+        # Every policy starts uniform (zero density layer), so the first batch is drawn
+        # from uniform strings: the same distribution, without a second copy of the sampler.
+        strings, string_orders, cells = sample_batch(uniform_sampler, key_sample, orders)
+        return ReMAADEState(params=params, opt_state=optimizer.init(params),
+                            baseline=losses.ema_init(), orders=orders, strings=strings,
+                            string_orders=string_orders, cells=cells, key=key_next)
+
+    def propose(state, key):
+        del key  # the batch was sampled when the state was made
+        return state.cells
+
+    def batch_log_prob(params, strings, string_orders):
+        return jax.vmap(policy.log_prob, in_axes=(None, 0, 0))(params, strings, string_orders)
+
+    def update(state, cells, metrics: bench_lib.Metrics):
+        del cells  # the state holds the strings behind them
+        counted = metrics.valid & jnp.isfinite(metrics.val_acc)  # absent cells teach nothing
+        weight = counted.astype(jnp.float32)
+        reward = jnp.where(counted, metrics.val_acc, 0.0)
+        count = weight.sum()
+        baseline = jax.tree.map(
+            lambda new, old: jnp.where(count > 0, new, old),
+            losses.ema_update(state.baseline, (reward * weight).sum() / jnp.maximum(count, 1.0),
+                              ema_decay),
+            state.baseline)
+        adv = (reward - losses.ema_value(baseline)) * weight
+        log_pi_old = batch_log_prob(state.params, state.strings, state.string_orders)
+
+        def loss_fn(params):
+            log_pi = batch_log_prob(params, state.strings, state.string_orders)
+            if objective == "ppo":
+                per_string = jax.vmap(functools.partial(losses.ppo_clip_loss, epsilon=clip_eps))(
+                    log_pi, log_pi_old, adv)
+            else:
+                per_string = jax.vmap(losses.reinforce_loss)(log_pi, adv)
+            return (per_string * weight).sum() / batch_size  # the 1/B sum of eq. 13
+
+        def adam_step(_, carry):
+            params, opt_state = carry
+            grads = jax.grad(loss_fn)(params)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            return optax.apply_updates(params, updates), opt_state
+
+        params, opt_state = jax.lax.fori_loop(0, epochs, adam_step,
+                                              (state.params, state.opt_state))
+        key_sample, key_next = jax.random.split(state.key)
+        strings, string_orders, next_cells = sample_batch(policy_sampler(params), key_sample,
+                                                           state.orders)
+        return ReMAADEState(params=params, opt_state=opt_state, baseline=baseline,
+                            orders=state.orders, strings=strings, string_orders=string_orders,
+                            cells=next_cells, key=key_next)
+
+    return Searcher(name=name, batch=batch_size, init=init, propose=propose, update=update)
