@@ -24,16 +24,17 @@ def get_config(preset: str = "full") -> ml_collections.ConfigDict:
     config.max_neighbours = 50  # N
     config.alpha = 6.0  # reward shaping exponent for NAS-Bench-101
     config.query_mode = "mean"  # reduced-noise setting of the seed
-    config.neighbour_mode = "table"  # 'table' (precomputed) or 'on_the_fly'
+    config.neighbour_mode = "table"  # 'table' (precomputed) or 'on_the_fly' (same episodes)
     config.episodes_per_chunk = 10_000  # episodes per jitted call
     config.max_queries = 300  # best-vs-queries trials
     config.budgets = (50, 100, 150, 300)  # Table 1 columns
-    config.gof_samples = 1000  # subsample for the t goodness-of-fit test (0 = skip)
+    config.gof_max_samples = 1000  # episodes the t goodness-of-fit test sees (a subsample)
+    config.gof_mc_samples = 1000  # its Monte-Carlo samples, as the seed (0 = skip the test)
     config.seed = 0  # bootstrap seed
     if preset == "quick":
         config.agent_seeds, config.num_sets, config.episodes_per_set = 1, 1, 2000
         config.episodes_per_chunk = 2000
-        config.gof_samples = 0
+        config.gof_mc_samples = 0
     elif preset != "full":
         raise ValueError(f"unknown preset {preset!r}; choose full or quick")
     return config

@@ -154,57 +154,78 @@ def bench_nb101_query(quick: bool, data_dir) -> dict:
                   baseline, {"batch": batch, "table_rows": bench.size, "baseline_queries": queries})
 
 
-def bench_env_steps(quick: bool, data_dir) -> list[dict]:
-    """Random-action environment steps/s for 1 ... 4,096 environments, on the fly and with
-    the neighbour table, beside a plain-Python step loop (seed Fig. 16)."""
+def _random_walk_rollout(params, num_envs: int, steps: int, full_observation: bool):
+    """A jitted ``key -> float`` rollout of random-walk actions through ``step_auto_reset``.
+
+    The scan carries the states only. With ``full_observation`` the neighbour cells
+    are materialised and encoded each step (what a network policy reads); otherwise
+    the policy reads only the action mask, as the random walk does.
+    """
     from nasjax import env
     from nasjax.agents import random_walk
+
+    observe = jax.vmap(env.observe, in_axes=(0, None))
+    act = jax.vmap(random_walk.act, in_axes=(None, 0, 0))
+    step = jax.vmap(env.step_auto_reset, in_axes=(0, 0, 0, None))
+
+    @jax.jit
+    def rollout(key, params):
+        _, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(key, num_envs), params)
+
+        def body(state, key):
+            act_keys, step_keys = jax.random.split(key, (2, num_envs))
+            obs = observe(state, params)
+            total = env.encode(obs.neighbours).sum() if full_observation else 0.0
+            _, state, reward, _, _ = step(step_keys, state, act(None, obs, act_keys), params)
+            return state, reward.sum() + total
+
+        _, rewards = jax.lax.scan(body, state, jax.random.split(key, steps))
+        return rewards.sum()
+
+    return lambda: rollout(jax.random.key(0), params)
+
+
+def bench_env_steps(quick: bool, data_dir) -> list[dict]:
+    """Random-walk environment steps/s (auto-reset, 16-step training episodes) for 1 ... 4,096
+    environments, with the neighbour table and on the fly, beside a plain-Python step loop
+    (seed Fig. 16). The record's value is table mode at the largest size."""
+    from nasjax import env
     from nasjax.benchmarks import synthetic
     from nasjax.spaces import nb101, neighbour_table
 
     bench = synthetic.make(data_dir)
     table = neighbour_table.load(data_dir)
-    sizes = (1, 16, 256) if quick else (1, 16, 256, 4096)
     steps = 8 if quick else 32
-    records = []
-    for mode, tbl in (("on_the_fly", None), ("table", table)):
-        params = env.make_params(bench, tbl)
-
-        def rollout(key, params, num_envs):
-            keys = jax.random.split(key, num_envs)
-            obs, state = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
-
-            def body(carry, key):
-                obs, state = carry
-                act_keys, step_keys = jax.random.split(key, (2, num_envs))
-                action = jax.vmap(random_walk.act, in_axes=(None, 0, 0))(None, obs, act_keys)
-                obs, state, reward, done, _ = jax.vmap(
-                    env.step_auto_reset, in_axes=(0, 0, 0, None))(step_keys, state, action, params)
-                return (obs, state), reward.sum()
-
-            _, rewards = jax.lax.scan(body, (obs, state), jax.random.split(key, steps))
-            return rewards.sum()
-
+    plans = [  # (mode, neighbour table, full observation, numbers of environments)
+        ("table", table, False, (1, 16, 256) if quick else (1, 16, 256, 4096)),
+        ("table, neighbour cells encoded", table, True, (16, 256) if quick else (16, 256, 4096)),
+        ("on the fly", None, False, (1, 16) if quick else (1, 16, 256)),
+    ]
+    sweep = []
+    for mode, neighbours, full, sizes in plans:
+        params = env.make_params(bench, neighbours, episode_length=env.TRAIN_EPISODE_LENGTH)
         for num_envs in sizes:
-            if mode == "on_the_fly" and num_envs > 256 and quick:
-                continue
-            fn = jax.jit(lambda k, p, n=num_envs: rollout(k, p, n))
-            rate = num_envs * steps / timed(lambda: fn(jax.random.key(0), params), repeats=2)
-            records.append({"mode": mode, "num_envs": num_envs, "steps_per_second": rate})
+            rollout = _random_walk_rollout(params, num_envs, steps, full)
+            rate = num_envs * steps / timed(rollout, repeats=2)
+            sweep.append({"mode": mode, "num_envs": num_envs, "steps_per_second": rate})
     rng = np.random.default_rng(0)
     specs = _specs(nb101.sample(jax.random.key(3), (40,)), 10 if quick else 40)
     start = time.perf_counter()
     done = _python_step_reference(specs, rng, {})
     baseline = done / (time.perf_counter() - start)
-    best_table = max(r["steps_per_second"] for r in records if r["mode"] == "table")
-    return [record("env_steps", best_table, "steps/s",
+    largest = [r for r in sweep if r["mode"] == "table"][-1]
+    return [record("env_steps", largest["steps_per_second"], "steps/s",
                    "plain-Python step (reference neighbours + md5 lookup), one environment",
-                   baseline, {"steps_per_rollout": steps, "sweep": records,
-                              "benchmark": bench.name})]
+                   baseline, {"num_envs": largest["num_envs"], "steps_per_rollout": steps,
+                              "policy": "random walk", "auto_reset": True,
+                              "episode_length": env.TRAIN_EPISODE_LENGTH,
+                              "max_neighbours": env.MAX_NEIGHBOURS, "sweep": sweep,
+                              "benchmark": f"{bench.name} (SYNTHETIC)"})]
 
 
 def bench_eval_250k(quick: bool, data_dir) -> dict:
-    """Wall time of the full 250,000-episode evaluation of random walk and local search."""
+    """Wall time of the 250,000-episode evaluation (5 seeds x 5 sets x 10^4 initial states,
+    32 steps, table mode) of random walk and local search, compilation included."""
     from nasjax import env
     from nasjax.benchmarks import synthetic
     from nasjax.evaluation import episodes
@@ -212,20 +233,22 @@ def bench_eval_250k(quick: bool, data_dir) -> dict:
 
     bench = synthetic.make(data_dir)
     params = env.make_params(bench, neighbour_table.load(data_dir))
+    agents = ("random_walk", "local_search")
     seeds, sets, per_set, chunk = (1, 1, 2000, 2000) if quick else (5, 5, 10_000, 10_000)
     initial = [nb101.sample(jax.random.key(1000 + s), (per_set,)) for s in range(sets)]
-    for agent in ("random_walk", "local_search"):  # compile outside the timing
-        jax.block_until_ready(episodes.run_episodes(agent, params, initial[0][:chunk], jax.random.key(0)))
     start = time.perf_counter()
-    total = 0
-    for agent in ("random_walk", "local_search"):
+    total, agent_seconds = 0, {}
+    for agent in agents:
+        begin = time.perf_counter()
         for seed in range(seeds):
             for s in range(sets):
+                key = jax.random.fold_in(jax.random.key(seed), s)
                 for lo in range(0, per_set, chunk):
                     out = episodes.run_episodes(agent, params, initial[s][lo:lo + chunk],
-                                                jax.random.fold_in(jax.random.key(seed), s * per_set + lo))
+                                                jax.random.fold_in(key, lo))
                     jax.block_until_ready(out)
-                    total += chunk
+                    total += len(out.final)
+        agent_seconds[agent] = time.perf_counter() - begin
     seconds = time.perf_counter() - start
     # Plain reference: Python random-walk episodes of up to 32 steps, timed on a few episodes.
     rng = np.random.default_rng(0)
@@ -241,9 +264,90 @@ def bench_eval_250k(quick: bool, data_dir) -> dict:
             "baseline": "plain-Python episodes (32 reference steps each), extrapolated",
             "baseline_value": baseline_seconds, "ratio": baseline_seconds / seconds,
             "device": device_name(),
-            "settings": {"episodes": total, "agents": ["random_walk", "local_search"],
-                         "episode_length": 32, "neighbours": "table", "benchmark": bench.name,
+            "settings": {"episodes": total, "agents": list(agents), "seconds": agent_seconds,
+                         "episode_length": env.EVAL_EPISODE_LENGTH, "neighbours": "table",
+                         "episodes_per_call": chunk, "compilation": "included",
+                         "benchmark": f"{bench.name} (SYNTHETIC)",
                          "seed_reported_seconds_per_episode": 0.50}}
+
+
+# Seed 004's ReMAADE settings when configs/search.py has no remaade presets (Tables 3 and 5).
+_REMAADE_SEED = {
+    "remaade_short": dict(learning_rate=1e-2, embed_dim=36, num_layers=1, num_orders=1,
+                          batch_size=30, objective="reinforce", clip_eps=0.1, ppo_epochs=4,
+                          ema_decay=0.9, policy="maade"),
+    "remaade_medium": dict(learning_rate=1e-3, embed_dim=45, num_layers=1, num_orders=4,
+                           batch_size=64, objective="ppo", clip_eps=0.1, ppo_epochs=4,
+                           ema_decay=0.9, policy="maade"),
+}
+
+
+def _remaade_config(preset: str):
+    import ml_collections
+
+    from configs import search
+
+    try:
+        return search.get_config(preset).remaade
+    except (ValueError, AttributeError):
+        return ml_collections.ConfigDict(_REMAADE_SEED[preset])
+
+
+def bench_remaade_trials(quick: bool, data_dir) -> list[dict]:
+    """ReMAADE trials/s: 500 trials as one jitted vmap of scans, beside the same searcher
+    stepped by a Python loop over trials and steps (a jitted per-step update, the usual
+    PyTorch shape), timed on a few trials and extrapolated per trial. Short run: 500 x 150
+    queries of ``remaade_short``; medium: ``remaade_medium`` (500 x 3,200) timed on a
+    fraction of the budget and extrapolated per batch (every step does the same work)."""
+    from nasjax.agents import base, remaade
+    from nasjax.benchmarks import base as bench_lib, synthetic
+    from nasjax.spaces import nb101
+
+    bench = synthetic.make(data_dir)  # needs only the enumeration; same table size as nb101
+    trials = 50 if quick else 500
+    records = []
+    for preset, budget, timed_budget in (("remaade_short", 150, 150),
+                                         ("remaade_medium", 3200, 640 if not quick else 128)):
+        config = _remaade_config(preset)
+        searcher = remaade.make_searcher("remaade", config)
+        key = jax.random.key(0)
+        start = time.perf_counter()
+        jax.block_until_ready(base.run_trials(searcher, bench, key, trials, timed_budget))
+        first = time.perf_counter() - start  # compilation + one run
+        seconds = timed(lambda: base.run_trials(searcher, bench, key, trials, timed_budget), 1)
+        steps, timed_steps = -(-budget // searcher.batch), -(-timed_budget // searcher.batch)
+        full_seconds = seconds * steps / timed_steps
+        # Plain reference: Python loops over trials and steps around jitted per-step functions.
+        init, propose, update = (jax.jit(searcher.init), jax.jit(searcher.propose),
+                                 jax.jit(searcher.update))
+        query = jax.jit(lambda bench, cells: bench_lib.query_index(
+            bench, bench.lookup(nb101.hash_cells(cells)), None, "mean"))
+        loop_trials, loop_steps = 2, min(steps, 5)
+
+        def python_loop():
+            for trial in range(loop_trials):
+                state = init(jax.random.key(trial))
+                for step in range(loop_steps):
+                    cells = propose(state, jax.random.key(step))
+                    state = update(state, cells, query(bench, cells))
+            return state
+
+        jax.block_until_ready(python_loop())  # compile outside the timing
+        start = time.perf_counter()
+        jax.block_until_ready(python_loop())
+        loop_seconds = (time.perf_counter() - start) / loop_trials * steps / loop_steps
+        name = "remaade_trials" if preset == "remaade_short" else "remaade_trials_medium"
+        records.append(record(
+            name, trials / full_seconds, "trials/s",
+            "Python loop over trials and steps, jitted per-step propose/query/update "
+            "(extrapolated per trial)", 1.0 / loop_seconds,
+            {"preset": preset, "trials": trials, "budget": budget, "batch": searcher.batch,
+             "timed_budget": timed_budget, "wall_seconds": full_seconds,
+             "wall_seconds_extrapolated": timed_budget < budget,
+             "first_call_seconds": first, "baseline_trials": loop_trials,
+             "baseline_steps": loop_steps, "baseline_seconds_per_trial": loop_seconds,
+             "benchmark": bench.name, "config": config.to_dict()}))
+    return records
 
 
 BENCHMARKS: dict[str, Callable[[bool, object], dict]] = {
@@ -253,6 +357,7 @@ BENCHMARKS: dict[str, Callable[[bool, object], dict]] = {
     "nb101_query": bench_nb101_query,
     "env_steps": bench_env_steps,
     "eval_250k": bench_eval_250k,
+    "remaade_trials": bench_remaade_trials,
 }
 
 

@@ -2,10 +2,13 @@
 
   python -m launch.evaluate --config=configs/evaluate.py --workdir=runs/evaluate
 
-Writes ``config.json``, ``initial_states.npz``, ``episodes.npz``, ``summary.json``
-(per agent: median improvement, symmetric intervals, skew, normality and t tests,
-Table 1 rows), ``improvement_hist.png``, ``initial_vs_improvement.png``,
-``best_vs_queries.png``, ``neighbours_vs_accuracy.png`` and ``report.md``.
+Writes ``config.json``, ``initial_states.npz`` (the fixed sets), ``episodes.npz`` (per
+agent, per episode: initial, final and best accuracy, steps, queries, neighbour count of
+the initial cell; streams in (agent seed, set) order), ``curves.npz`` (best-vs-queries
+trials), ``summary.json`` (per agent: median improvement, symmetric intervals, skew,
+normality and t tests, Table 1 rows; neighbour-count correlations),
+``improvement_hist.png``, ``initial_vs_improvement.png``, ``best_vs_queries.png``,
+``neighbours_vs_accuracy.png`` and ``report.md``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,14 @@ _CONFIG = config_flags.DEFINE_config_file("config", "configs/evaluate.py", "Eval
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (default runs/evaluate-<time>).")
 
 PER_STEP_QUERIES = {"local_search"}  # agents whose every presented neighbour is a query
+EPISODE_FIELDS = ("initial", "final", "best", "initial_val", "final_val", "best_val", "steps",
+                  "queries", "num_neighbours")
+
+
+def benchmark_label(bench) -> str:
+    """The benchmark's name, marked SYNTHETIC when its data is not measured accuracy."""
+    synthetic = "SYNTHETIC" in str(bench.metadata.get("data", ""))
+    return f"{bench.name} (SYNTHETIC)" if synthetic else bench.name
 
 
 def initial_sets(config) -> list[nb101.Cell]:
@@ -66,12 +77,16 @@ def main(argv):
     if bench.size < nb101.NUM_CELLS:
         raise app.UsageError(f"{bench.name} covers {bench.size:,} of {nb101.NUM_CELLS:,} cells; "
                              "episodes move anywhere, so evaluate on a full-space benchmark")
+    if config.neighbour_mode not in ("table", "on_the_fly"):
+        raise app.UsageError(f"neighbour_mode must be 'table' or 'on_the_fly', "
+                             f"got {config.neighbour_mode!r}")
     table = neighbour_table.load(data_dir) if config.neighbour_mode == "table" else None
     params = env.make_params(bench, table, max_neighbours=config.max_neighbours,
                              alpha=config.alpha, episode_length=config.episode_length,
                              query_mode=config.query_mode)
     metric = "test accuracy" if params.report == "test" else "validation accuracy"
-    print(f"benchmark: {bench.name}; reporting {metric}; neighbours: {config.neighbour_mode}")
+    label = benchmark_label(bench)
+    print(f"benchmark: {label}; reporting {metric}; neighbours: {config.neighbour_mode}")
     sets = initial_sets(config)
     run_dir.save_arrays("initial_states", **{
         f"set{s}/adj_packed": np.asarray(nb101.pack_adjacency(cells.adj)) for s, cells in enumerate(sets)},
@@ -84,14 +99,13 @@ def main(argv):
             start = time.perf_counter()
             results[agent] = evaluate_agent(agent, params, sets, config, bar)
             seconds[agent] = time.perf_counter() - start
-    summary = summarise(results, seconds, config, bench.name, metric)
+    summary, curves = summarise(results, seconds, config, label, metric)
     run_dir.save_arrays("episodes", **{
-        f"{agent}/{field}": np.concatenate([getattr(s, field) for s in streams])
-        for agent, streams in results.items()
-        for field in ("initial", "final", "best", "initial_val", "final_val", "steps", "queries",
-                      "num_neighbours")})
+        f"{agent}/{field}": _flat(streams, field)
+        for agent, streams in results.items() for field in EPISODE_FIELDS})
+    run_dir.save_arrays("curves", **curves)
     run_dir.write_summary(summary)
-    write_figures(results, summary, workdir, bench.name, metric, config)
+    write_figures(results, curves, workdir, label, metric, config)
     run_dir.write_report(render_report(summary, config))
     print(render_report(summary, config))
     print(f"run directory: {workdir}")
@@ -101,8 +115,17 @@ def _flat(streams, field):
     return np.concatenate([np.asarray(getattr(s, field)) for s in streams])
 
 
-def summarise(results, seconds, config, bench_name, metric) -> dict:
-    """Per agent: improvement statistics, Table-1 rows, timings; plus the neighbour correlation."""
+def _initial_cells_once(results, config):
+    """The streams of the first agent's first seed: every initial state exactly once."""
+    return next(iter(results.values()))[:config.num_sets]
+
+
+def summarise(results, seconds, config, bench_name, metric) -> tuple[dict, dict]:
+    """Per agent: improvement statistics, Table-1 rows, timings; plus the neighbour correlation.
+
+    Returns ``(summary, curves)``: the JSON summary and each agent's best-so-far
+    curves ``float[trials, max_queries]``.
+    """
     curves = {agent: query_curves.agent_curves(streams, agent in PER_STEP_QUERIES,
                                                config.max_queries)
               for agent, streams in results.items()}
@@ -112,7 +135,7 @@ def summarise(results, seconds, config, bench_name, metric) -> dict:
     for agent, streams in results.items():
         improvement = stats.improvement_stats(
             _flat(streams, "initial"), _flat(streams, "final"), seed=config.seed,
-            gof_max_samples=max(config.gof_samples, 8), gof_mc_samples=config.gof_samples)
+            gof_max_samples=config.gof_max_samples, gof_mc_samples=config.gof_mc_samples)
         agents[agent] = {
             "episodes": int(len(_flat(streams, "final"))),
             "seconds": seconds[agent],
@@ -121,17 +144,16 @@ def summarise(results, seconds, config, bench_name, metric) -> dict:
             "improvement": improvement,
             "trials": int(len(curves[agent])),
         }
-    first = next(iter(results.values()))
-    correlation = stats.correlations(_flat(first, "num_neighbours"), _flat(first, "initial"))
-    return {"benchmark": bench_name, "metric": metric, "agents": agents, "table": rows,
-            "neighbours_vs_accuracy": correlation, "curves_mean": {
-                agent: np.nanmean(curve, 0) for agent, curve in curves.items()},
-            "_curves": curves}
+    once = _initial_cells_once(results, config)
+    correlation = stats.correlations(_flat(once, "num_neighbours"), _flat(once, "initial"))
+    summary = {"benchmark": bench_name, "metric": metric, "agents": agents, "table": rows,
+               "neighbours_vs_accuracy": correlation,
+               "curves_mean": {agent: np.nanmean(curve, 0) for agent, curve in curves.items()}}
+    return summary, curves
 
 
-def write_figures(results, summary, workdir, bench_name, metric, config) -> None:
+def write_figures(results, curves, workdir, bench_name, metric, config) -> None:
     """The four figures of seed 000's section 4."""
-    curves = summary.pop("_curves")
     improvement = {a: _flat(s, "final") - _flat(s, "initial") for a, s in results.items()}
     initial = {a: _flat(s, "initial") for a, s in results.items()}
     plots.improvement_hist(improvement, workdir / "improvement_hist.png", bench_name)
@@ -139,8 +161,8 @@ def write_figures(results, summary, workdir, bench_name, metric, config) -> None
                                  bench_name)
     plots.best_vs_queries(curves, workdir / "best_vs_queries.png", bench_name,
                           ylabel=f"Best {metric} found (%)")
-    first = next(iter(results.values()))
-    plots.neighbours_vs_accuracy(_flat(first, "num_neighbours"), _flat(first, "initial"),
+    once = _initial_cells_once(results, config)
+    plots.neighbours_vs_accuracy(_flat(once, "num_neighbours"), _flat(once, "initial"),
                                  workdir / "neighbours_vs_accuracy.png", bench_name,
                                  ylabel=f"{metric.capitalize()} (%)")
 
@@ -150,28 +172,40 @@ def render_report(summary, config) -> str:
     rows = []
     for agent, info in summary["agents"].items():
         imp = info["improvement"]
+        low, high = imp["intervals"][0.95]
         rows.append({"agent": agent, "episodes": info["episodes"],
-                     "median": 100 * imp["median"], "skew": imp["skew"],
+                     "median": 100 * imp["median"], "interval": (100 * low, 100 * high),
+                     "improved": 100 * imp["frac_improved"], "skew": imp["skew"],
+                     "normaltest": imp["normaltest_pvalue"], "t_gof": imp["t_gof_pvalue"],
                      "steps": info["mean_steps"], "queries": info["mean_queries"],
                      "seconds": info["seconds"]})
     improvement_table = report.markdown_table(
-        rows, ["agent", "episodes", "median", "skew", "steps", "queries", "seconds"],
-        {"median": "{:+.2f} pp", "skew": "{:.3f}", "steps": "{:.2f}", "queries": "{:.1f}",
-         "seconds": "{:.1f}"})
+        rows, ["agent", "episodes", "median", "interval", "improved", "skew", "normaltest",
+               "t_gof", "steps", "queries", "seconds"],
+        {"median": "{:+.2f} pp", "interval": lambda v: f"[{v[0]:+.2f}, {v[1]:+.2f}] pp",
+         "improved": "{:.1f}%", "skew": "{:.3f}", "normaltest": "{:.3g}", "t_gof": "{:.3g}",
+         "steps": "{:.2f}", "queries": "{:.1f}", "seconds": "{:.1f}"})
     corr = summary["neighbours_vs_accuracy"]
+    warning = ("**SYNTHETIC benchmark: a known function of the cell, not measured accuracy. "
+               "Numbers test the plumbing only.**\n\n" if "SYNTHETIC" in summary["benchmark"]
+               else "")
     return (
-        f"# Evaluation on {summary['benchmark']}\n\n"
+        f"# Evaluation on {summary['benchmark']}\n\n{warning}"
         f"{config.agent_seeds} agent seeds x {config.num_sets} sets x {config.episodes_per_set} "
-        f"initial states, {config.episode_length} steps, N = {config.max_neighbours}; "
-        f"accuracies are {summary['metric']}.\n\n"
-        f"## Improvement over an episode (final - initial)\n\n{improvement_table}\n\n"
+        f"initial states, episodes of up to {config.episode_length} steps, N = "
+        f"{config.max_neighbours} neighbours, reward shaping alpha = {config.alpha}; "
+        f"accuracies are {summary['metric']} ({config.query_mode} of the recorded values).\n\n"
+        f"## Improvement over an episode (final - initial)\n\n"
+        f"Median, the 95% interval around it, share of improved episodes, skewness, the p-values "
+        f"of `scipy.stats.normaltest` and of `goodness_of_fit` against a Student t "
+        f"(seed Fig. 8); mean steps and queries per episode.\n\n{improvement_table}\n\n"
         f"![improvement histogram](improvement_hist.png)\n\n"
         f"![initial vs improvement](initial_vs_improvement.png)\n\n"
         f"## Best accuracy vs queries\n\n"
         f"{report.format_budget_table(summary['table'], summary['benchmark'], summary['metric'])}\n\n"
         f"![best vs queries](best_vs_queries.png)\n\n"
-        f"## Neighbours vs accuracy\n\nPearson r = {corr.get('pearson_r', float('nan')):.3f}, "
-        f"Kendall tau = {corr.get('kendall_tau', float('nan')):.3f}.\n\n"
+        f"## Neighbours vs accuracy\n\nOver the {corr['n']:,} initial states: "
+        f"Pearson r = {corr['pearson_r']:.3f}, Kendall tau = {corr['kendall_tau']:.3f}.\n\n"
         f"![neighbours vs accuracy](neighbours_vs_accuracy.png)\n")
 
 

@@ -39,34 +39,38 @@ class EpisodeStats:
 
 def run_episode(policy: Policy, policy_params, params: env.EnvParams, initial: nb101.Cell,
                 key: jax.Array, query_count: QueryCount | None = None) -> EpisodeStats:
-    """One episode from ``initial``. Queries: 1, plus ``query_count(obs)`` at every step taken
-    (local search counts every presented neighbour; other agents spend 1 query an episode)."""
+    """One episode from ``initial`` (a valid cell), ``params.episode_length`` steps at most.
+
+    Queries: 1 for the initial cell, plus ``query_count(obs)`` at every step taken
+    (local search counts every presented neighbour; other agents spend 1 query an
+    episode, the seed's convention). The scan carries only the state; the
+    observation is rebuilt each step, so unused parts of it cost nothing.
+    """
     key_reset, key_scan = jax.random.split(key)
-    obs, state = env.reset(key_reset, params, initial)
-    start = (state.report_acc, state.acc)
+    _, start = env.reset(key_reset, params, initial)
 
     def body(carry, key):
-        obs, state, alive, best, best_val, steps, queries = carry
+        state, alive, best, best_val, steps, queries = carry
         key_act, key_step = jax.random.split(key)
+        obs = env.observe(state, params)
         action = policy(policy_params, obs, key_act)
         spent = query_count(obs) if query_count is not None else jnp.int32(0)
-        new_obs, new_state, _, done, _ = env.step(key_step, state, action, params)
-        keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(alive, a, b), new, old)
-        obs, state = keep(new_obs, obs), keep(new_state, state)
+        _, new_state, _, done, _ = env.step(key_step, state, action, params)
+        state = jax.tree.map(lambda a, b: jnp.where(alive, a, b), new_state, state)
         better = alive & (new_state.acc > best_val)
         best = jnp.where(better, new_state.report_acc, best)
         best_val = jnp.where(better, new_state.acc, best_val)
         steps = steps + alive.astype(jnp.int32)
         queries = queries + jnp.where(alive, spent, 0)
         trace = (jnp.where(alive, queries, 0), best_val, best)
-        return (obs, state, alive & ~done, best, best_val, steps, queries), trace
+        return (state, alive & ~done, best, best_val, steps, queries), trace
 
-    carry = (obs, state, jnp.bool_(True), start[0], start[1], jnp.int32(0), jnp.int32(1))
+    carry = (start, jnp.bool_(True), start.report_acc, start.acc, jnp.int32(0), jnp.int32(1))
     keys = jax.random.split(key_scan, params.episode_length)
-    (_, final, _, best, best_val, steps, queries), trace = jax.lax.scan(body, carry, keys)
-    return EpisodeStats(initial=start[0], final=final.report_acc, best=best,
-                        initial_val=start[1], final_val=final.acc, best_val=best_val,
-                        steps=steps, queries=queries, num_neighbours=state.num_neighbours,
+    (final, _, best, best_val, steps, queries), trace = jax.lax.scan(body, carry, keys)
+    return EpisodeStats(initial=start.report_acc, final=final.report_acc, best=best,
+                        initial_val=start.acc, final_val=final.acc, best_val=best_val,
+                        steps=steps, queries=queries, num_neighbours=start.num_neighbours,
                         trace_queries=trace[0], trace_best_val=trace[1], trace_best=trace[2])
 
 

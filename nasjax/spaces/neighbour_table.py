@@ -5,10 +5,17 @@ Row ``r`` of the enumeration has neighbours ``rows[offsets[r]:offsets[r + 1]]``
 an environment step in table mode is a few gathers and gives the same episodes as
 generating neighbours on the fly. Stored compactly (CSR: 10.7M int32, mean 25.4
 neighbours per cell) under the data directory.
+
+A cell's neighbours depend on its representation, not only on the architecture
+("add an edge" only adds edges forward in the representation's vertex order), so
+the table lists the neighbours of each class's *representative* (the enumeration's
+cell). :func:`canonical` computes that representative without the table, so that
+on-the-fly neighbour generation walks the same graph over architectures.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 
@@ -17,10 +24,60 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nasjax.spaces import nb101
+from nasjax.spaces import graph, nb101
 
 TABLE_FILE = "nb101_neighbours_v1.npz"  # tied to the enumeration order (SPACE_FILE)
 _BATCH = 8192
+_INTERIOR = nb101.NUM_VERTICES - 2  # vertex slots between input and output
+# Orders of the interior slots of the "output last" form: every relabelling to try.
+_PERMUTATIONS = np.array([(0,) + order + (nb101.NUM_VERTICES - 1,)
+                          for order in itertools.permutations(range(1, _INTERIOR + 1))])
+_NUM_LABELLINGS = nb101.NUM_OPS ** _INTERIOR  # labelling index < 3^5 = 243
+
+
+def _canonical_one(cell: nb101.Cell) -> nb101.Cell:
+    v = nb101.NUM_VERTICES
+    n = nb101.num_vertices(cell)
+    slots = jnp.arange(v)
+    # "Output last" form: the output moves to slot 6, padding to slots n-1..5.
+    wide = jnp.where(slots == n - 1, v - 1, jnp.where(slots >= n, slots - 1, slots))
+    ops = jnp.full(v, nb101.PAD, jnp.int8).at[wide].set(cell.ops)
+    adj = jnp.zeros((v, v), bool).at[wide[:, None], wide[None, :]].set(cell.adj)
+    perms = jnp.asarray(_PERMUTATIONS)  # [P, 7]: old slot placed at each new slot
+    ops_p = ops[perms]
+    adj_p = adj[perms[:, :, None], perms[:, None, :]]
+    ok = ~(adj_p & ~jnp.triu(jnp.ones((v, v), bool), 1)).any((-2, -1))  # still upper-triangular
+    ok &= ((ops_p[:, 1:-1] == nb101.PAD) == (slots[1:-1] >= n - 1)).all(-1)  # padding stays last
+    # Back to the compact form, then the enumeration's order: (packed adjacency, labelling).
+    compact = jnp.where(slots == v - 1, n - 1, jnp.where(slots >= n - 1, slots + 1, slots))
+    count = len(_PERMUTATIONS)
+    ops_c = jnp.full((count, v), nb101.PAD, jnp.int8).at[:, compact].set(ops_p)
+    adj_c = jnp.zeros((count, v, v), bool).at[:, compact[:, None], compact[None, :]].set(adj_p)
+    interior = (slots >= 1) & (slots <= n - 2)
+    weight = jnp.where(interior, nb101.NUM_OPS ** jnp.clip(n - 2 - slots, 0, v), 0)
+    labelling = (jnp.where(interior, ops_c, 0).astype(jnp.int32) * weight).sum(-1)
+    order = nb101.pack_adjacency(adj_c).astype(jnp.int32) * _NUM_LABELLINGS + labelling
+    best = jnp.argmin(jnp.where(ok, order, jnp.iinfo(jnp.int32).max))
+    return nb101.Cell(adj=adj_c[best], ops=ops_c[best])
+
+
+@jax.jit
+def canonical(cells: nb101.Cell) -> nb101.Cell:
+    """The enumeration's representative of each cell, computed without the enumeration.
+
+    :func:`nb101.enumerate_cells` represents each isomorphism class by its first
+    member in the order (packed adjacency, op labelling) among the compact
+    relabellings of its vertex count; this tries every order of the interior
+    vertices (120) and keeps that first one.
+
+    Args:
+      cells: Cell[...], valid and pruned.
+    Returns:
+      Cell[...]: isomorphic cells, equal to ``enumerate_cells()[index_of(...)]``.
+    """
+    flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[len(cells.shape):]), cells)
+    out = jax.vmap(_canonical_one)(flat)
+    return jax.tree.map(lambda x: x.reshape(cells.shape + x.shape[1:]), out)
 
 
 @flax.struct.dataclass
@@ -32,6 +89,21 @@ class NeighbourTable:
     adj_packed: jax.Array  # uint32[K], cells of the enumeration (packed adjacency)
     ops: jax.Array  # int8[K, 7]
     hashes: jax.Array  # uint32[K, 2], sorted: the table of nb101.index_of
+    buckets: jax.Array | None = None  # int32[2^16 + 1], first-level index of hashes
+    search_steps: int = flax.struct.field(pytree_node=False, default=0)
+
+    def __post_init__(self):
+        # The first-level hash index (as in Benchmark) makes index_of ~2x faster.
+        if self.buckets is None and isinstance(self.hashes, (np.ndarray, jax.Array)) \
+                and not isinstance(self.hashes, jax.core.Tracer):
+            offsets, steps = graph.bucket_index(np.asarray(self.hashes))
+            object.__setattr__(self, "buckets", jnp.asarray(offsets))
+            object.__setattr__(self, "search_steps", steps)
+
+    def index_of(self, cells: nb101.Cell) -> jax.Array:
+        """int32[...]: enumeration rows of cells (any representation), -1 when not valid."""
+        return graph.sorted_lookup(self.hashes, nb101.hash_cells(cells), self.buckets,
+                                   self.search_steps)
 
     def cells(self, rows: jax.Array) -> nb101.Cell:
         """Cells of enumeration rows (any shape); row -1 gives an all-PAD cell."""
@@ -42,9 +114,13 @@ class NeighbourTable:
         return nb101.Cell(adj=adj, ops=ops)
 
     def neighbour_rows(self, rows: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """``(int32[..., M], bool[..., M])``: neighbour rows of each row, padded with -1."""
-        start = self.offsets[rows]
-        count = self.offsets[rows + 1] - start
+        """``(int32[..., M], bool[..., M])``: neighbour rows of each row, padded with -1.
+
+        Row -1 (a cell outside the enumeration) has no neighbours.
+        """
+        safe = jnp.maximum(rows, 0)
+        start = self.offsets[safe]
+        count = jnp.where(rows >= 0, self.offsets[safe + 1] - start, 0)
         slots = jnp.arange(nb101.MAX_NEIGHBOURS)
         mask = slots < count[..., None]
         index = jnp.where(mask, start[..., None] + slots, 0)
