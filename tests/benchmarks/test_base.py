@@ -1,0 +1,132 @@
+"""The Benchmark interface on a hand-built table: lookup, modes, budget, files."""
+
+from __future__ import annotations
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nasjax.benchmarks import base
+from nasjax.spaces import nb101
+
+C3, C1, MP = nb101.OP_NAMES
+SPECS = [  # (matrix, ops), three distinct pruned cells
+    ([[0, 1], [0, 0]], ["input", "output"]),
+    ([[0, 1, 1], [0, 0, 1], [0, 0, 0]], ["input", C3, "output"]),
+    ([[0, 1, 1, 0], [0, 0, 0, 1], [0, 0, 0, 1], [0, 0, 0, 0]], ["input", MP, C1, "output"]),
+]
+ABSENT = ([[0, 1, 0], [0, 0, 1], [0, 0, 0]], ["input", C1, "output"])  # not in the table
+# Recorded values per cell: 3 repeats, the last cell has only 2 (NaN-padded).
+VAL = np.array([[0.80, 0.82, 0.84], [0.90, 0.91, 0.92], [0.70, 0.74, np.nan]], np.float32)
+SECONDS = np.array([[100.0, 110.0, 120.0], [200.0, 210.0, 220.0], [300.0, 310.0, np.nan]])
+PARAMS = np.array([1e5, 2e5, 3e5])
+
+
+SWAPPED = ([[0, 1, 1, 0], [0, 0, 0, 1], [0, 0, 0, 1], [0, 0, 0, 0]], ["input", C1, MP, "output"])
+# The parallel max-pool / conv1x1 cell (SPECS[2]) with its two branches swapped: the same cell.
+query = jax.jit(base.query, static_argnames="mode")
+
+
+def stack(specs) -> nb101.Cell:
+    cells = [nb101.from_official(m, o) for m, o in specs]
+    return nb101.Cell(adj=jnp.stack([c.adj for c in cells]), ops=jnp.stack([c.ops for c in cells]))
+
+
+ALL = SPECS + [ABSENT, SWAPPED]  # one batch shape for every query: one compilation per mode
+
+
+@pytest.fixture(scope="module")
+def bench() -> base.Benchmark:
+    return base.from_function(stack(SPECS), VAL, name="hand-built", train_seconds=SECONDS,
+                              params=PARAMS)
+
+
+@pytest.fixture(scope="module")
+def mean(bench) -> base.Metrics:
+    return query(bench, stack(ALL), mode="mean")
+
+
+def test_exact_lookup_in_mean_mode_averages_recorded_values(mean):
+    assert mean.valid.tolist() == [True, True, True, False, True]
+    np.testing.assert_allclose(mean.val_acc[:3], [0.82, 0.91, 0.72], rtol=1e-6)
+    np.testing.assert_allclose(mean.train_seconds[:3], [110.0, 210.0, 305.0], rtol=1e-6)
+    np.testing.assert_allclose(mean.params[:3], PARAMS)
+    assert np.isnan(mean.test_acc).all()  # no test accuracy given
+
+
+def test_lookup_is_isomorphism_invariant(mean):
+    assert float(mean.val_acc[4]) == pytest.approx(0.72)
+
+
+def test_absent_cell_is_invalid_and_nan(mean):
+    for value in (mean.val_acc, mean.test_acc, mean.train_seconds, mean.params):
+        assert np.isnan(value[3])
+
+
+def test_noisy_mode_draws_recorded_values_deterministically(bench):
+    cells = jax.tree.map(lambda x: jnp.broadcast_to(x, (60,) + x.shape), stack(ALL))
+    draws = np.asarray(query(bench, cells, jax.random.key(0), mode="noisy").val_acc)
+    for column, recorded in enumerate(VAL):
+        seen = set(np.round(draws[:, column], 6).tolist())
+        assert seen == set(np.round(recorded[np.isfinite(recorded)], 6).tolist())
+    assert np.isnan(draws[:, 3]).all()
+    again = query(bench, cells, jax.random.key(0), mode="noisy").val_acc
+    np.testing.assert_array_equal(again, draws)
+    other = query(bench, cells, jax.random.key(1), mode="noisy").val_acc
+    assert not np.array_equal(np.nan_to_num(other), np.nan_to_num(draws))
+
+
+def test_bad_mode_and_missing_key_raise(bench):
+    with pytest.raises(ValueError, match="needs a PRNG key"):
+        base.query(bench, stack(SPECS), mode="noisy")
+    with pytest.raises(ValueError, match="unknown query mode"):
+        base.query(bench, stack(SPECS), jax.random.key(0), mode="median")
+
+
+def test_charge_in_scan_counts_every_query(bench):
+    # 4 steps of 5 queries (4 present cells, 1 absent): 20 queries, seconds of valid ones.
+    cells = stack(ALL)
+
+    def step(budget, key):
+        metrics = base.query(bench, cells, key, mode="mean")
+        return base.charge(budget, metrics), None
+
+    scan = jax.jit(lambda keys: jax.lax.scan(step, base.Budget.zeros(), keys)[0])
+    budget = scan(jax.random.split(jax.random.key(0), 4))
+    assert int(budget.queries) == 20
+    assert float(budget.train_seconds) == pytest.approx(4 * (110.0 + 210.0 + 305.0 + 305.0))
+
+
+def test_jitted_query_traces_once(bench):
+    @jax.jit
+    @chex.assert_max_traces(n=1)
+    def noisy(table, cells, key):
+        return base.query(table, cells, key, mode="noisy")
+
+    cells = stack(ALL)
+    for k in range(3):
+        noisy(bench, cells, jax.random.key(k))
+
+
+def test_save_load_round_trip(bench, tmp_path):
+    path = tmp_path / "table.npz"
+    base.save_table(path, hashes=bench.hashes, val_acc=bench.val_acc, test_acc=bench.test_acc,
+                    train_seconds=bench.train_seconds, params=bench.params, name="hand-built",
+                    info={"source": "hand-built test table"},
+                    extra={"half": np.arange(3, dtype=np.float32)})
+    loaded = base.load_table(path)
+    assert loaded.name == "hand-built" and loaded.metadata["source"] == "hand-built test table"
+    for field in ("hashes", "val_acc", "test_acc", "train_seconds", "params", "num_values"):
+        np.testing.assert_array_equal(getattr(loaded, field), getattr(bench, field))
+    np.testing.assert_allclose(query(loaded, stack(ALL), mode="mean").val_acc[:3],
+                               [0.82, 0.91, 0.72], rtol=1e-6)
+    np.testing.assert_array_equal(sorted(base.load_extra(path)["half"]), [0.0, 1.0, 2.0])
+
+
+def test_corrupt_file_raises_naming_it(tmp_path):
+    path = tmp_path / "broken.npz"
+    path.write_bytes(b"not a table")
+    with pytest.raises(ValueError, match="broken.npz is corrupt"):
+        base.load_table(path)
