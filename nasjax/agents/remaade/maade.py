@@ -160,17 +160,17 @@ class MAADE(nn.Module):
           tables: :meth:`tables` of these parameters (computed here when None).
         """
         tables = self.tables() if tables is None else tables
-        n = len(self.cardinalities)
         rank = policy_lib.ranks(order)
         before = rank[None, :] < rank[:, None]  # [i, j]: j precedes i in z
         upto = rank[None, :] <= rank[:, None]
-        k = self.queries + self.values[string]  # k^(0)
-        cols = jnp.arange(n)
+        # One-hot contractions instead of gathers: their gradients need no scatter.
+        one_hot = jax.nn.one_hot(string, self.values.shape[0], dtype=self.values.dtype)  # [N, D]
+        k = self.queries + one_hot @ self.values  # k^(0)
         first = self.blocks[0]
-        q = first.feed_forward(self.queries,
-                               masked_average(tables["query"][:, cols, string], before, k))
+        energy = jnp.einsum("ijb,jb->ij", tables["query"], one_hot)
+        q = first.feed_forward(self.queries, masked_average(energy, before, k))
         if self.num_layers > 1:
-            energy = tables["key"][cols, string][:, cols, string]
+            energy = jnp.einsum("iajb,ia,jb->ij", tables["key"], one_hot, one_hot)
             k = first.feed_forward(k, masked_average(energy, upto, k))
         for m, block in enumerate(self.blocks[1:], start=1):
             k_proj = block.attention.project_keys(k)

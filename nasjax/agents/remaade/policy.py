@@ -54,7 +54,8 @@ def string_log_prob(logits: jax.Array, string: jax.Array) -> jax.Array:
       string: int32[N].
     """
     log_p = jax.nn.log_softmax(logits, axis=-1)
-    return jnp.take_along_axis(log_p, string[:, None], axis=-1).sum()
+    chosen = jax.nn.one_hot(string, logits.shape[-1], dtype=bool)  # no scatter in the gradient
+    return jnp.where(chosen, log_p, 0.0).sum()
 
 
 def ranks(order: jax.Array) -> jax.Array:
