@@ -62,7 +62,7 @@ CONFIG = Config()
 
 def _to_target(acc: np.ndarray) -> np.ndarray:
     """Regression target ``-log(1 - acc)``: spreads the dense top of the accuracy range
-    (held-out tau 0.87 against 0.84 on raw accuracy and 0.85 on logit)."""
+    (one model, full path encoding: held-out tau 0.858 against 0.838 raw and 0.853 logit)."""
     return -np.log(np.maximum(1.0 - acc, ACC_FLOOR))
 
 
