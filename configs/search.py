@@ -20,9 +20,9 @@ Presets (seed 004 = ReMAADE, section 8):
 Seed 004 tracks the best *noisy* validation accuracy ("the best random validation error")
 and reports the test error of that cell, so its presets use ``mode = 'noisy'``. Tables
 report error = 100 - accuracy (%), mean +- std over trials with the 95% percentile-bootstrap
-CI of the mean (5,000 resamples, ``nasjax.evaluation.stats.budget_table``). A benchmark without test accuracy (``nb101-surrogate``,
-``nb101-real-20k``) reports the mean validation error of the selected cell instead, and
-every output says which.
+CI of the mean (5,000 resamples, ``nasjax.evaluation.stats.budget_table``). A benchmark
+without test accuracy (``nb101-surrogate``, ``nb101-real-20k``) reports the mean validation
+error of the selected cell instead, and every output says which.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ def _regularized_evolution() -> ml_collections.ConfigDict:
     config.population_size = 50  # P: members kept; the oldest dies (run_evolution_search default)
     config.tournament_size = 10  # T: members sampled per tournament (same source)
     config.mutation_rate = 1.0  # r: edges flip w.p. r/7, ops change w.p. r/5 (mutate_spec default)
-    config.initial = "uniform_string"  # first P members: 'uniform_string' (official) | 'seed_sampler'
-    config.require_change = True  # redraw children whose cell equals the parent's (ours; see module)
+    config.initial = "uniform_string"  # first P: 'uniform_string' (official) | 'seed_sampler'
+    config.require_change = True  # redraw children whose cell is the parent's (ours; see module)
     return config
 
 

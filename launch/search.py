@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
@@ -34,6 +35,12 @@ from nasjax.evaluation import plots, report, stats
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/search.py", "Search config.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (default runs/search-<time>).")
+
+
+def benchmark_label(bench) -> str:
+    """The benchmark's name, marked SYNTHETIC when its data is not measured accuracy."""
+    synthetic = "SYNTHETIC" in str(bench.metadata.get("data", ""))
+    return f"{bench.name} (SYNTHETIC)" if synthetic else bench.name
 
 
 def run_algorithm(searcher: agents_base.Searcher, config, bench, key,
@@ -50,7 +57,7 @@ def run_algorithm(searcher: agents_base.Searcher, config, bench, key,
         for start in range(0, config.num_trials, size):
             chunk = keys[start:start + size]
             if len(chunk) < size:  # keep one compiled shape
-                chunk = np.concatenate([chunk, keys[: size - len(chunk)]])
+                chunk = jnp.concatenate([chunk, keys[: size - len(chunk)]])
             result = agents_base._trials(searcher, config.budget, config.mode, report_metric,
                                          bench, chunk)
             count = min(size, config.num_trials - start)
@@ -79,14 +86,15 @@ def final_table(rows: list[dict], budget: int, metric: str) -> str:
     return report.markdown_table(lines, list(lines[0]))
 
 
-def summarise(results: dict, config, bench, metric: str, seconds: dict) -> tuple[dict, str, dict]:
+def summarise(results: dict, config, bench, metric: str,
+              seconds: dict) -> tuple[dict, str, dict]:
     """Error curves, the summary dict and the Markdown tables."""
     curves, observed = error_curves(results)
     budgets = sorted({b for b in config.budgets if b < config.budget} | {config.budget})
     rows = stats.budget_table(curves, budgets, seed=config.seed)
     final = [row for row in rows if row["budget"] == config.budget]
     summary = {
-        "benchmark": bench.name,
+        "benchmark": benchmark_label(bench),
         "metric": metric,
         "units": "fraction (error = 1 - accuracy); the report shows percent",
         "selection": f"cell with the best {config.mode} validation accuracy observed so far",
@@ -104,7 +112,7 @@ def summarise(results: dict, config, bench, metric: str, seconds: dict) -> tuple
     tables = (f"### {metric.capitalize()} after {config.budget} queries\n\n"
               f"{final_table(rows, config.budget, metric)}\n"
               f"### By number of queries\n\n"
-              f"{report.format_budget_table(rows, bench.name, metric)}")
+              f"{report.format_budget_table(rows, benchmark_label(bench), metric)}")
     return curves, tables, summary
 
 
@@ -119,7 +127,7 @@ def main(argv):
     bench = benchmarks.load(config.benchmark, config.data_dir or None)
     report_metric = "test" if bench.has_test else "val"
     metric = "test error" if bench.has_test else "validation error"
-    print(f"benchmark: {bench.name} ({bench.size:,} cells; reporting {metric})")
+    print(f"benchmark: {benchmark_label(bench)} ({bench.size:,} cells; reporting {metric})")
     key = jax.random.key(config.seed)
     results, seconds = {}, {}
     for index, (name, searcher) in enumerate(searchers.items()):
@@ -131,7 +139,8 @@ def main(argv):
                                           for field, value in arrays.items()})
     curves, tables, summary = summarise(results, config, bench, metric, seconds)
     run_dir.write_summary(summary)
-    plots.best_vs_queries(curves, workdir / "best_vs_queries.png", bench.name,
+    label = benchmark_label(bench)
+    plots.best_vs_queries(curves, workdir / "best_vs_queries.png", label,
                           ylabel=f"Best-so-far {metric} (%)", seed=config.seed)
     noisy = ("one noisy draw (a random repeat or ensemble member) per query"
              if config.mode == "noisy" else "the mean over repeats / ensemble members")
@@ -140,8 +149,10 @@ def main(argv):
                  if bench.has_test else
                  f"the mean validation accuracy of the selected cell: {bench.name} has no test "
                  "accuracy, so the tables show validation error, not the seed's test error")
+    warning = ("**SYNTHETIC benchmark: a known function of the cell, not measured accuracy. "
+               "Numbers test the plumbing only.**\n\n" if "SYNTHETIC" in label else "")
     run_dir.write_report(
-        f"# Search on {bench.name}: {', '.join(algorithms)}\n\n"
+        f"# Search on {label}: {', '.join(algorithms)}\n\n{warning}"
         f"Preset `{config.preset}`. {config.num_trials} trials x {config.budget} queries per "
         f"algorithm. Searchers see the validation accuracy of {noisy}. After each query the "
         f"cell with the best observed validation accuracy so far is selected; the tables report "

@@ -87,7 +87,7 @@ def encode(cells: nb101.Cell) -> jax.Array:
 
 
 def uniform(key: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
-    """int32[*shape, 26]: strings with each hyperparameter uniform over its values (may be invalid)."""
+    """int32[*shape, 26]: each hyperparameter uniform over its values (strings may be invalid)."""
     return jax.random.randint(key, shape + (NUM_HPARAMS,), 0, jnp.asarray(CARDINALITIES))
 
 

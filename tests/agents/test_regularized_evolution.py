@@ -134,8 +134,10 @@ def test_improves_over_random_search_on_a_synthetic_benchmark(target_benchmark,
 
 @pytest.mark.slow
 def test_trials_are_deterministic_per_seed(target_benchmark, evolution):
-    run = lambda seed: base.run_trials(evolution, target_benchmark, jax.random.key(seed), 16,  # noqa: E731
-                                       300, report="val").observed
+    def run(seed):
+        return base.run_trials(evolution, target_benchmark, jax.random.key(seed), 16, 300,
+                               report="val").observed
+
     first = np.asarray(run(7))
     np.testing.assert_array_equal(first, np.asarray(run(7)))
     assert not np.array_equal(first, np.asarray(run(8)))

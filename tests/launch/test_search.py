@@ -1,0 +1,95 @@
+"""``configs/search.py`` presets and, end to end, ``python -m launch.search`` on a tiny
+SYNTHETIC run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from configs import search as search_config
+from nasjax.agents import registry
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("preset", search_config.PRESETS)
+def test_every_preset_builds_all_its_searchers(preset):
+    config = search_config.get_config(preset)
+    names = config.algorithms.split(",")
+    searchers = [registry.make_searcher(name, config) for name in names]
+    assert [s.name for s in searchers] == names
+    assert config.mode == "noisy"  # seed 004 selects by one noisy validation draw
+    assert max(config.budgets) <= config.budget
+
+
+def test_presets_hold_the_seed_settings():
+    short, medium = (search_config.get_config(p) for p in ("remaade_short", "remaade_medium"))
+    assert (short.budget, short.num_trials) == (150, 500)
+    assert (short.remaade.learning_rate, short.remaade.embed_dim, short.remaade.num_orders,
+            short.remaade.batch_size, short.remaade.objective) == (1e-2, 36, 1, 30, "reinforce")
+    assert (medium.budget, medium.num_trials) == (3200, 500)
+    assert (medium.remaade.learning_rate, medium.remaade.embed_dim, medium.remaade.num_orders,
+            medium.remaade.batch_size, medium.remaade.objective) == (1e-3, 45, 4, 64, "ppo")
+    assert short.remaade.num_layers == 1 and short.remaade.clip_eps == 0.1
+    assert search_config.get_config("orders").algorithms == (
+        "remaade_s1,remaade_s2,remaade_s4,remaade_s6,remaade_s8,remaade_s16")
+    assert search_config.get_config("ablation").algorithms.split(",")[1:] == [
+        "reinforce", "reinforce_made", "remaade_reinforce", "remaade_ppo"]
+    re_config = short.regularized_evolution
+    assert (re_config.population_size, re_config.tournament_size,
+            re_config.mutation_rate) == (50, 10, 1.0)
+
+
+def test_unknown_preset_and_algorithm_are_named():
+    with pytest.raises(ValueError, match="unknown preset 'bogus'"):
+        search_config.get_config("bogus")
+    with pytest.raises(ValueError, match="unknown algorithm 'bogus'.*regularized_evolution"):
+        registry.make_searcher("bogus", search_config.get_config())
+
+
+@pytest.mark.slow  # three searchers compile (about a minute on 2 cores)
+def test_tiny_search_writes_the_run_directory(tmp_path, data_dir):
+    workdir = tmp_path / "run"
+    algorithms = ("random_search", "regularized_evolution", "remaade")
+    command = [sys.executable, "-m", "launch.search",
+               f"--config={ROOT / 'configs' / 'search.py'}", f"--workdir={workdir}",
+               "--config.benchmark=nb101-synthetic", f"--config.data_dir={data_dir}",
+               f"--config.algorithms={','.join(algorithms)}", "--config.num_trials=3",
+               "--config.trials_per_chunk=2", "--config.budget=24", "--config.budgets=(8, 16)",
+               "--config.regularized_evolution.population_size=6",
+               "--config.regularized_evolution.tournament_size=3",
+               "--config.remaade.batch_size=8", "--config.remaade.embed_dim=8"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in ("config.json", "results.npz", "summary.json", "best_vs_queries.png",
+                 "report.md"):
+        assert (workdir / name).stat().st_size > 0, name
+    summary = json.loads((workdir / "summary.json").read_text())
+    assert summary["benchmark"] == "nb101-synthetic (SYNTHETIC)"
+    assert summary["metric"] == "test error"
+    assert summary["algorithms"] == list(algorithms)
+    assert (summary["num_trials"], summary["budget"], summary["mode"]) == (3, 24, "noisy")
+    assert set(summary["final"]) == set(algorithms)
+    assert {(row["algorithm"], row["budget"]) for row in summary["table"]} == {
+        (a, b) for a in algorithms for b in (8, 16, 24)}
+    for row in summary["table"]:
+        assert 0.0 < row["mean"] < 1.0 and row["ci_low"] <= row["mean"] <= row["ci_high"]
+        assert row["num_trials"] == 3
+    for name in algorithms:  # the best observed validation error never rises with queries
+        means = [r["mean"] for r in summary["best_observed_validation_error_table"]
+                 if r["algorithm"] == name]
+        assert means == sorted(means, reverse=True)
+    with np.load(workdir / "results.npz") as data:
+        for name in algorithms:
+            assert data[f"{name}/observed"].shape == (3, 24)
+            assert data[f"{name}/valid"].all()
+    markdown = (workdir / "report.md").read_text()
+    assert "nb101-synthetic (SYNTHETIC)" in markdown and "test error" in markdown
+    assert all(name in markdown for name in algorithms)
