@@ -38,3 +38,62 @@ def real_specs(graphs_1k) -> list[tuple[np.ndarray, list[str], str]]:
         n = int((ops != nb101.PAD).sum())
         specs.append((adj[:n, :n].astype(int), [names[int(o)] for o in ops[:n]], str(key)))
     return specs
+
+
+# ----------------------------------------------------------------------------- environments
+
+
+def chain(*ops: int) -> nb101.Cell:
+    """The cell input -> ops[0] -> ... -> output (a hand-built test cell)."""
+    n = len(ops) + 2
+    adj = np.zeros((nb101.NUM_VERTICES, nb101.NUM_VERTICES), bool)
+    adj[np.arange(n - 1), np.arange(1, n)] = True
+    labels = np.full(nb101.NUM_VERTICES, nb101.PAD, np.int8)
+    labels[0], labels[1:n - 1], labels[n - 1] = nb101.INPUT, ops, nb101.OUTPUT
+    return nb101.Cell(adj=adj, ops=labels)
+
+
+# A hand-built world of six cells: name -> (cell ops, validation accuracy, neighbour names).
+# From "start" the best neighbour is "peak", whose neighbours are all worse: local search
+# moves once and stops there.
+SMALL_WORLD = {
+    "start": ((nb101.CONV3X3,), 0.50, ("b", "c", "peak", "e")),
+    "b": ((nb101.CONV1X1,), 0.70, ("start", "peak")),
+    "peak": ((nb101.MAXPOOL3X3,), 0.90, ("start", "f", "b")),
+    "c": ((nb101.CONV3X3, nb101.CONV3X3), 0.60, ("start", "e")),
+    "e": ((nb101.CONV3X3, nb101.CONV1X1), 0.80, ("c", "start", "f")),
+    "f": ((nb101.CONV1X1, nb101.CONV1X1), 0.65, ("e", "peak")),
+}
+TEST_GAP = 0.02  # test accuracy = validation accuracy - TEST_GAP in the small world
+
+
+@pytest.fixture(scope="session")
+def small_world() -> dict:
+    """The hand-built world as a benchmark and a neighbour table, plus its cells by name."""
+    from nasjax.benchmarks import base
+    from nasjax.spaces import neighbour_table
+
+    names = list(SMALL_WORLD)
+    cells = [chain(*SMALL_WORLD[name][0]) for name in names]
+    stacked = nb101.Cell(adj=np.stack([c.adj for c in cells]), ops=np.stack([c.ops for c in cells]))
+    val = np.array([SMALL_WORLD[name][1] for name in names])
+    bench = base.from_function(stacked, val, test_acc=val - TEST_GAP, name="hand-built")
+    lists = [[names.index(other) for other in SMALL_WORLD[name][2]] for name in names]
+    return {"bench": bench, "table": neighbour_table.from_lists(stacked, lists),
+            "cells": dict(zip(names, cells)), "val": dict(zip(names, val))}
+
+
+@pytest.fixture(scope="session")
+def full_neighbour_table(data_dir):
+    """The precomputed NAS-Bench-101 neighbour table (built once into ``data_dir``; slow)."""
+    from nasjax.spaces import neighbour_table
+
+    return neighbour_table.load(data_dir, progress=False)
+
+
+@pytest.fixture(scope="session")
+def synthetic_bench(data_dir):
+    """The SYNTHETIC full-space benchmark (needs the enumeration; slow without a cache)."""
+    from nasjax.benchmarks import synthetic
+
+    return synthetic.make(data_dir)

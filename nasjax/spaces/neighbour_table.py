@@ -174,6 +174,37 @@ def build(data_dir=None, progress: bool = True) -> dict:
             "neighbours_max": int(counts.max()), "seconds": round(time.perf_counter() - start, 1)}
 
 
+def from_lists(cells: nb101.Cell, neighbours) -> NeighbourTable:
+    """A table over given cells with given neighbour lists (hand-built worlds for tests).
+
+    Args:
+      cells: Cell[K], valid, pairwise non-isomorphic.
+      neighbours: K sequences of indices into ``cells`` (at most ``MAX_NEIGHBOURS`` each),
+        in presentation order.
+    Raises:
+      ValueError on isomorphic cells, a bad index or too many neighbours.
+    """
+    hashes = np.asarray(nb101.hash_cells(cells))
+    order = np.lexsort((hashes[:, 1], hashes[:, 0]))
+    if len(np.unique(hashes, axis=0)) != len(hashes):
+        raise ValueError("from_lists: two cells are isomorphic (equal hashes)")
+    if len(neighbours) != len(hashes):
+        raise ValueError(f"from_lists: {len(hashes)} cells but {len(neighbours)} neighbour lists")
+    position = np.empty(len(order), np.int32)
+    position[order] = np.arange(len(order))
+    lists = [np.asarray(neighbours[i], np.int64).reshape(-1) for i in order]
+    for items in lists:
+        if len(items) > nb101.MAX_NEIGHBOURS or ((items < 0) | (items >= len(hashes))).any():
+            raise ValueError(f"from_lists: bad neighbour list {items.tolist()} (indices into "
+                             f"{len(hashes)} cells, at most {nb101.MAX_NEIGHBOURS})")
+    offsets = np.concatenate([[0], np.cumsum([len(items) for items in lists])]).astype(np.int32)
+    rows = np.concatenate([position[items] for items in lists] + [np.zeros(0, np.int32)])
+    packed = np.asarray(nb101.pack_adjacency(cells.adj))[order]
+    return NeighbourTable(offsets=jnp.asarray(offsets), rows=jnp.asarray(rows.astype(np.int32)),
+                          adj_packed=jnp.asarray(packed), ops=jnp.asarray(cells.ops)[order],
+                          hashes=jnp.asarray(hashes[order]))
+
+
 def load(data_dir=None, progress: bool = True) -> NeighbourTable:
     """The cached table, built first when missing."""
     from nasjax.paths import data_dir as resolve

@@ -1,0 +1,72 @@
+"""Jitted evaluation episodes (seed 000, section 4) on the hand-built world."""
+
+from __future__ import annotations
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nasjax import env
+from nasjax.agents import random_walk
+from nasjax.evaluation import episodes, query_curves
+from tests.conftest import TEST_GAP
+
+
+@pytest.fixture(scope="module")
+def params(small_world):
+    return env.make_params(small_world["bench"], small_world["table"], episode_length=6)
+
+
+def _starts(world, count):
+    return jax.tree.map(lambda x: jnp.stack([jnp.asarray(x)] * count), world["cells"]["start"])
+
+
+def test_random_walk_episodes(params, small_world):
+    out = episodes.run_episodes("random_walk", params, _starts(small_world, 256), jax.random.key(0))
+    steps = np.asarray(out.steps)
+    assert ((steps >= 1) & (steps <= 6)).all() and len(set(steps.tolist())) > 3
+    np.testing.assert_array_equal(out.queries, 1)  # one query an episode (seed section 4.1.2)
+    np.testing.assert_array_equal(out.num_neighbours, 4)
+    np.testing.assert_allclose(out.initial, 0.50 - TEST_GAP, rtol=1e-6)
+    assert (np.asarray(out.best_val) >= np.asarray(out.final_val)).all()
+    assert (np.asarray(out.best_val) >= 0.5).all()
+    np.testing.assert_allclose(np.asarray(out.best), np.asarray(out.best_val) - TEST_GAP, atol=1e-6)
+    # Traces stop after the episode ends.
+    taken = np.asarray(out.trace_queries) > 0
+    np.testing.assert_array_equal(taken.sum(1), steps)
+
+
+def test_random_search_is_one_sampled_cell(params, small_world):
+    out = episodes.run_episodes("random_search", params, _starts(small_world, 8), jax.random.key(0))
+    np.testing.assert_array_equal(out.steps, 1)
+    np.testing.assert_array_equal(out.queries, 1)
+    # The sampled cell is usually outside the six-cell benchmark (NaN, never "better").
+    final_val = np.asarray(out.final_val)
+    better = np.isfinite(final_val) & (final_val > 0.5)
+    np.testing.assert_allclose(out.best, np.where(better, out.final, 0.50 - TEST_GAP), rtol=1e-6)
+    np.testing.assert_allclose(out.initial, 0.50 - TEST_GAP, rtol=1e-6)
+
+
+def test_unknown_agent_is_named(params, small_world):
+    with pytest.raises(ValueError, match="unknown agent 'greedy'"):
+        episodes.run_episodes("greedy", params, _starts(small_world, 2), jax.random.key(0))
+
+
+def test_episodes_are_traced_once(params, small_world):
+    run = jax.jit(chex.assert_max_traces(
+        lambda p, cell, key: episodes.run_episode(random_walk.act, None, p, cell, key), n=1))
+    for seed in range(3):
+        run(params, small_world["cells"]["start"], jax.random.key(seed))
+
+
+def test_best_vs_queries_curves_of_local_search(small_world):
+    params = env.make_params(small_world["bench"], small_world["table"])
+    out = episodes.run_episodes("local_search", params, _starts(small_world, 4), jax.random.key(0))
+    stream = jax.tree.map(np.asarray, out)
+    curves = query_curves.agent_curves([stream], per_step=True, max_queries=16)
+    # Episodes of 8 queries: 2 per trial; the best is "start" until query 5, then "peak".
+    assert curves.shape == (2, 16)
+    expected = np.array([0.5] * 4 + [0.9] * 12) - TEST_GAP
+    np.testing.assert_allclose(curves, np.stack([expected] * 2), rtol=1e-6)

@@ -1,0 +1,286 @@
+"""The incremental MDP (seed 000, section 3.2) on a hand-built world and on NAS-Bench-101."""
+
+from __future__ import annotations
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nasjax import env
+from nasjax.agents import local_search, random_walk
+from nasjax.evaluation import episodes
+from nasjax.spaces import nb101, neighbour_table
+from tests.conftest import SMALL_WORLD, TEST_GAP, chain
+
+
+reset = jax.jit(env.reset)  # one compilation per parameter set, shared by the tests
+step = jax.jit(env.step)
+
+
+def _params(world, **kwargs):
+    return env.make_params(world["bench"], world["table"], **kwargs)
+
+
+def _action(state, world, name):
+    """The action that moves to the named cell (it must be presented)."""
+    row = int(np.asarray(world["bench"].lookup(nb101.hash_cells(world["cells"][name]))))
+    (index,) = np.flatnonzero(np.asarray(state.rows) == row)
+    assert index > 0
+    return jnp.int32(index)
+
+
+def _same(a, b) -> bool:
+    return all(jax.tree.leaves(jax.tree.map(
+        lambda x, y: bool(np.array_equal(np.asarray(x), np.asarray(y), equal_nan=True)), a, b)))
+
+
+def test_shaped_reward_by_hand():
+    np.testing.assert_allclose(env.shaped_reward(jnp.float32(0.9), 6.0), np.exp(5.4), rtol=1e-6)
+    np.testing.assert_allclose(env.shaped_reward(jnp.float32(0.5), 2.0), np.e, rtol=1e-6)
+    assert env.shaped_reward(jnp.float32(0.9), None) == jnp.float32(0.9)
+
+
+def test_defaults_are_the_seeds():
+    assert (env.MAX_NEIGHBOURS, env.ALPHA) == (50, 6.0)
+    assert (env.TRAIN_EPISODE_LENGTH, env.EVAL_EPISODE_LENGTH) == (16, 32)
+
+
+def test_make_params_checks_its_arguments(small_world):
+    params = _params(small_world)
+    assert (params.max_neighbours, params.alpha, params.episode_length) == (50, 6.0, 32)
+    assert (params.query_mode, params.report) == ("mean", "test")
+    with pytest.raises(ValueError, match="query_mode"):
+        _params(small_world, query_mode="median")
+    with pytest.raises(ValueError, match="max_neighbours"):
+        _params(small_world, max_neighbours=0)
+    with pytest.raises(ValueError, match="report"):
+        _params(small_world, report="train")
+
+
+def test_reset_at_a_given_cell(small_world):
+    params = _params(small_world)
+    obs, state = reset(jax.random.key(0), params, small_world["cells"]["start"])
+    assert _same(obs.cell, small_world["cells"]["start"])
+    np.testing.assert_allclose(state.acc, 0.50, rtol=1e-6)
+    np.testing.assert_allclose(state.report_acc, 0.50 - TEST_GAP, rtol=1e-6)
+    assert int(state.t) == 0 and int(state.num_neighbours) == 4
+    # Four neighbours shown (N = 50 > 4): mask = stay + 4, padding is all-PAD with row -1.
+    np.testing.assert_array_equal(obs.action_mask, [True] * 5 + [False] * 46)
+    assert (np.asarray(obs.rows[5:]) == -1).all() and (np.asarray(obs.rows[:5]) >= 0).all()
+    assert (np.asarray(obs.neighbours.ops[4:]) == nb101.PAD).all()
+    assert not np.asarray(obs.neighbours.adj[4:]).any()
+    # In presentation order (fewer than N: nothing dropped).
+    for slot, name in enumerate(SMALL_WORLD["start"][2]):
+        assert _same(obs.neighbours[slot], small_world["cells"][name])
+
+
+@pytest.mark.parametrize("alpha", [6.0, None])
+def test_reward_is_zero_first_then_the_shaped_difference(small_world, alpha):
+    params = _params(small_world, alpha=alpha)
+    shaped = (lambda a: np.exp(alpha * a)) if alpha else (lambda a: a)
+    _, state = reset(jax.random.key(0), params, small_world["cells"]["start"])
+    _, state, reward, done, info = step(jax.random.key(1), state,
+                                            _action(state, small_world, "peak"), params)
+    assert float(reward) == 0.0  # first step: no previous architecture
+    assert not done and bool(info["moved"]) and int(state.t) == 1
+    _, state, reward, done, _ = step(jax.random.key(2), state,
+                                         _action(state, small_world, "f"), params)
+    np.testing.assert_allclose(reward, shaped(0.65) - shaped(0.90), rtol=1e-5)
+    _, state, reward, done, _ = step(jax.random.key(3), state,
+                                         _action(state, small_world, "e"), params)
+    np.testing.assert_allclose(reward, shaped(0.80) - shaped(0.65), rtol=1e-5)
+    assert _same(state.cell, small_world["cells"]["e"]) and int(state.t) == 3
+
+
+def test_stay_terminates_with_zero_reward(small_world):
+    params = _params(small_world)
+    _, state = reset(jax.random.key(0), params, small_world["cells"]["start"])
+    _, state, _, _, _ = step(jax.random.key(1), state, _action(state, small_world, "b"),
+                                 params)
+    _, after, reward, done, info = step(jax.random.key(2), state, jnp.int32(0), params)
+    assert bool(done) and not bool(info["moved"]) and not bool(info["invalid_action"])
+    assert float(reward) == 0.0 and _same(after.cell, small_world["cells"]["b"])
+    assert int(after.rows[0]) == int(state.rows[0])
+
+
+@pytest.mark.parametrize("action", [4, 6, 50, 51, 1000, -1])
+def test_masked_or_out_of_range_action_stays_and_ends(small_world, action):
+    params = _params(small_world)  # "start" has 4 neighbours: actions 5..50 are padding
+    _, state = reset(jax.random.key(0), params, small_world["cells"]["start"])
+    _, state, _, _, _ = step(jax.random.key(1), state, _action(state, small_world, "e"),
+                                 params)  # now at "e" (3 neighbours: 4..50 are padding), t = 1
+    _, after, reward, done, info = step(jax.random.key(2), state, jnp.int32(action), params)
+    assert bool(info["invalid_action"]) and not bool(info["moved"]) and bool(done)
+    assert _same(after.cell, small_world["cells"]["e"]) and float(reward) == 0.0
+    assert int(after.rows[0]) == int(state.rows[0]) and int(after.rows[0]) >= 0
+
+
+def test_episode_is_cut_at_its_length(small_world):
+    params = _params(small_world, episode_length=2)
+    _, state = reset(jax.random.key(0), params, small_world["cells"]["start"])
+    _, state, _, done, _ = step(jax.random.key(1), state, jnp.int32(1), params)
+    assert not bool(done)
+    _, state, _, done, info = step(jax.random.key(2), state, jnp.int32(1), params)
+    assert bool(done) and bool(info["moved"]) and int(state.t) == 2
+
+
+def test_subset_is_a_uniform_subset_in_range():
+    n, size = 5, 12
+    draws = jax.vmap(lambda s: env.subset(s, jnp.int32(9), size, n))(
+        jnp.arange(20000, dtype=jnp.uint32) * jnp.uint32(2654435761))
+    chosen, valid = map(np.asarray, draws)
+    assert valid.all() and (chosen < 9).all()
+    assert all(len(set(row)) == n for row in chosen)  # distinct entries
+    frequency = np.bincount(chosen.ravel(), minlength=9) / len(chosen)
+    np.testing.assert_allclose(frequency, n / 9, atol=0.02)  # each entry kept w.p. N / count
+    few, few_valid = env.subset(jnp.uint32(7), jnp.int32(3), size, n)
+    np.testing.assert_array_equal(few_valid, [True, True, True, False, False])
+    np.testing.assert_array_equal(few[:3], [0, 1, 2])  # count <= N: all, in order
+
+
+def test_subset_of_presented_neighbours_varies_with_the_key(small_world):
+    params = _params(small_world, max_neighbours=2)
+    keys = jax.random.split(jax.random.key(0), 40)
+    obs, state = jax.jit(jax.vmap(env.reset, in_axes=(0, None, None)))(
+        keys, params, small_world["cells"]["start"])
+    np.testing.assert_array_equal(obs.action_mask.sum(-1), 3)
+    np.testing.assert_array_equal(state.num_neighbours, 4)
+    shown = {tuple(sorted(rows)) for rows in np.asarray(obs.rows[:, 1:]).tolist()}
+    assert len(shown) == 6  # every pair of the 4 neighbours appears
+
+
+def test_auto_reset_is_step_or_reset(small_world):
+    params = _params(small_world, episode_length=3)
+    keys = jax.random.split(jax.random.key(0), 16)
+    start = nb101.Cell(*(jnp.broadcast_to(x, (16,) + x.shape)
+                         for x in (jnp.asarray(small_world["cells"]["start"].adj),
+                                   jnp.asarray(small_world["cells"]["start"].ops))))
+    _, state = jax.vmap(env.reset, in_axes=(0, None, 0))(keys, params, start)
+    actions = jnp.arange(16, dtype=jnp.int32) % 3  # stays, moves
+    step_keys = jax.random.split(jax.random.key(1), 16)
+    obs, auto, reward, done, info = jax.vmap(env.step_auto_reset, in_axes=(0, 0, 0, None))(
+        step_keys, state, actions, params)
+    split = jax.vmap(jax.random.split)(step_keys)
+    stepped = jax.vmap(env.step, in_axes=(0, 0, 0, None))(split[:, 0], state, actions, params)
+    fresh_obs, fresh = jax.vmap(env.reset, in_axes=(0, None))(split[:, 1], params)
+    expected = jax.tree.map(lambda a, b: jnp.where(
+        done.reshape(done.shape + (1,) * (a.ndim - 1)), a, b), fresh, stepped[1])
+    assert _same(auto, expected)
+    assert _same(reward, stepped[2]) and _same(done, stepped[3])
+    np.testing.assert_array_equal(done, actions == 0)
+    assert (np.asarray(auto.t)[np.asarray(done)] == 0).all()
+
+
+def test_same_keys_same_episodes(small_world):
+    params = _params(small_world, max_neighbours=2)
+    cells = jax.tree.map(lambda x: jnp.stack([jnp.asarray(x)] * 64), small_world["cells"]["start"])
+    first = episodes.run_episodes("random_walk", params, cells, jax.random.key(3))
+    again = episodes.run_episodes("random_walk", params, cells, jax.random.key(3))
+    other = episodes.run_episodes("random_walk", params, cells, jax.random.key(4))
+    assert _same(first, again) and not _same(first, other)
+
+
+def test_step_is_traced_once(small_world):
+    params = _params(small_world)
+    traced_step = jax.jit(chex.assert_max_traces(env.step, n=1))
+    _, state = reset(jax.random.key(0), params, small_world["cells"]["start"])
+    for seed, action in enumerate([1, 2, 0, 7]):
+        _, state, *_ = traced_step(jax.random.key(seed), state, jnp.int32(action), params)
+    traced_reset = jax.jit(chex.assert_max_traces(env.reset, n=1))
+    for seed in range(3):
+        traced_reset(jax.random.key(seed), params, small_world["cells"]["peak"])
+
+
+def test_random_walk_never_takes_a_masked_action(small_world):
+    params = _params(small_world, episode_length=8)
+
+    @jax.jit
+    def walk(key):
+        _, state = env.reset(key, params, small_world["cells"]["start"])
+
+        def body(state, key):
+            key_act, key_step = jax.random.split(key)
+            action = random_walk.act(None, env.observe(state, params), key_act)
+            _, state, _, done, info = env.step_auto_reset(key_step, state, action, params)
+            return state, (info["invalid_action"], done)
+
+        return jax.lax.scan(body, state, jax.random.split(key, 64))[1]
+
+    invalid, done = jax.vmap(walk)(jax.random.split(jax.random.key(0), 32))
+    assert not np.asarray(invalid).any() and np.asarray(done).any()
+
+
+def test_encode_a_hand_built_cell():
+    cell = chain(nb101.CONV3X3, nb101.CONV1X1)  # 0 -> 1 -> 2 -> 3
+    features = np.asarray(env.encode(nb101.Cell(adj=jnp.asarray(cell.adj),
+                                                ops=jnp.asarray(cell.ops))))
+    assert features.shape == (env.ENCODING_SIZE,) == (63,)
+    # Lower triangle row by row: (1,0) (2,0) (2,1) (3,0) (3,1) (3,2) (4,0) ... (6,5).
+    adjacency = np.zeros(21)
+    adjacency[[0, 2, 5]] = 1  # 1 <- 0, 2 <- 1, 3 <- 2
+    one_hot = {nb101.INPUT: 0, nb101.OUTPUT: 1, nb101.CONV3X3: 2, nb101.CONV1X1: 3,
+               nb101.MAXPOOL3X3: 4, nb101.PAD: 5}
+    labels = np.zeros((7, 6))
+    for vertex, op in enumerate([nb101.INPUT, nb101.CONV3X3, nb101.CONV1X1, nb101.OUTPUT,
+                                 nb101.PAD, nb101.PAD, nb101.PAD]):
+        labels[vertex, one_hot[op]] = 1
+    np.testing.assert_array_equal(features, np.concatenate([adjacency, labels.ravel()]))
+    batch = nb101.sample(jax.random.key(0), (3, 4))
+    assert env.encode(batch).shape == (3, 4, 63)
+
+
+def test_canonical_is_the_first_relabelling():
+    a = chain(nb101.CONV3X3, nb101.MAXPOOL3X3)
+    # Two branches input -> x -> output, in both orders: isomorphic, the pool-first one is
+    # not first in the enumeration's order (labelling conv3x3 = 0 < maxpool = 2 first).
+    def fork(first, second):
+        adj = np.zeros((7, 7), bool)
+        adj[0, 1] = adj[0, 2] = adj[1, 3] = adj[2, 3] = True
+        ops = np.array([nb101.INPUT, first, second, nb101.OUTPUT] + [nb101.PAD] * 3, np.int8)
+        return nb101.Cell(adj=jnp.asarray(adj), ops=jnp.asarray(ops))
+
+    cells = jax.tree.map(lambda *x: jnp.stack(x), fork(nb101.MAXPOOL3X3, nb101.CONV3X3),
+                         fork(nb101.CONV3X3, nb101.MAXPOOL3X3),
+                         nb101.Cell(adj=jnp.asarray(a.adj), ops=jnp.asarray(a.ops)))
+    out = neighbour_table.canonical(cells)
+    assert _same(out[0], fork(nb101.CONV3X3, nb101.MAXPOOL3X3))
+    assert _same(out[1], out[0]) and _same(out[2], cells[2])
+    np.testing.assert_array_equal(nb101.hash_cells(out), nb101.hash_cells(cells))
+
+
+@jax.jit
+def _trajectories(params, cells, key):
+    """Observations, rewards and dones of 12 auto-reset steps from each cell; even cells walk
+    at random, odd cells follow local search."""
+    def one(index, cell, key):
+        key_reset, key_steps = jax.random.split(key)
+        _, state = env.reset(key_reset, params, cell)
+
+        def body(state, key):
+            key_act, key_step = jax.random.split(key)
+            obs = env.observe(state, params)
+            action = jnp.where(index % 2 == 0, random_walk.act(None, obs, key_act),
+                               local_search.act(params.bench, obs, key_act))
+            _, state, reward, done, _ = env.step_auto_reset(key_step, state, action, params)
+            return state, (obs, reward, done)
+
+        return jax.lax.scan(body, state, jax.random.split(key_steps, 12))[1]
+
+    keys = jax.random.split(key, cells.shape[0])
+    return jax.vmap(one)(jnp.arange(cells.shape[0]), cells, keys)
+
+
+@pytest.mark.slow
+def test_table_and_on_the_fly_give_identical_episodes(full_neighbour_table, synthetic_bench):
+    cells = nb101.sample(jax.random.key(7), (8,))
+    in_table = _trajectories(env.make_params(synthetic_bench, full_neighbour_table), cells,
+                             jax.random.key(3))
+    on_the_fly = _trajectories(env.make_params(synthetic_bench), cells, jax.random.key(3))
+    assert _same(in_table, on_the_fly)  # observations (cells included), rewards, dones
+    observations, _, done = in_table
+    assert np.asarray(done).any() and (np.asarray(observations.action_mask).sum(-1) > 1).all()
+    # The representative form is the enumeration's.
+    rows = full_neighbour_table.index_of(cells)
+    assert _same(neighbour_table.canonical(cells), full_neighbour_table.cells(rows))
