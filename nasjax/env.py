@@ -111,7 +111,7 @@ class EnvState:
     cell: nb101.Cell  # Cell[...]: current cell, in representative form
     rows: jax.Array  # int32[..., N + 1]: benchmark rows of cell and neighbours, -1 = padding
     enum_rows: jax.Array  # int32[..., N + 1]: enumeration rows (table mode), else -1
-    neighbours: nb101.Cell | None  # Cell[..., N] on the fly; None in table mode (from rows)
+    neighbours: nb101.Cell | None  # Cell[..., N] as generated (on the fly); None in table mode
     action_mask: jax.Array  # bool[..., N + 1]
     acc: jax.Array  # float32[...]: validation accuracy of the current cell (reward signal)
     report_acc: jax.Array  # float32[...]: reported accuracy of the current cell
@@ -179,10 +179,8 @@ def _present(seed, params: EnvParams, cell: nb101.Cell, row, enum_row, acc, repo
         everything, mask = nb101.all_neighbours(cell)
         count = mask.sum().astype(jnp.int32)
         chosen, valid = subset(seed, count, mask.shape[-1], n)
-        picked = canonical(jax.tree.map(lambda x: x[chosen], everything))
-        neighbours = nb101.Cell(adj=picked.adj & valid[:, None, None],
-                                ops=jnp.where(valid[:, None], picked.ops, nb101.PAD)
-                                .astype(jnp.int8))
+        neighbours = _padded(jax.tree.map(lambda x: x[chosen], everything), valid)
+        # As generated; the hash does not depend on the representation.
         neighbour_rows = jnp.where(valid, params.bench.lookup(nb101.hash_cells(neighbours)), -1)
         neighbour_enum = jnp.full(n, -1, jnp.int32)
     else:
@@ -201,10 +199,17 @@ def _present(seed, params: EnvParams, cell: nb101.Cell, row, enum_row, acc, repo
         acc=acc, report_acc=report, num_neighbours=count, t=t)
 
 
+def _padded(cells: nb101.Cell, valid: jax.Array) -> nb101.Cell:
+    """Cells with the invalid ones replaced by all-PAD padding."""
+    return nb101.Cell(adj=cells.adj & valid[..., None, None],
+                      ops=jnp.where(valid[..., None], cells.ops, nb101.PAD).astype(jnp.int8))
+
+
 def observe(state: EnvState, params: EnvParams) -> Observation:
-    """The observation of a state (neighbour cells rebuilt from the table in table mode)."""
+    """The observation of a state: neighbour cells in representative form, rebuilt from the
+    table (table mode) or canonicalised here (on the fly), only where a policy reads them."""
     if params.table is None:
-        neighbours = state.neighbours
+        neighbours = _padded(canonical(state.neighbours), state.action_mask[..., 1:])
     else:
         neighbours = params.table.cells(state.enum_rows[..., 1:])
     return Observation(cell=state.cell, neighbours=neighbours, action_mask=state.action_mask,
@@ -258,8 +263,8 @@ def _transition(key, state: EnvState, action: jax.Array, params: EnvParams):
     target = jnp.where(move, index, 0)
     row, enum_row = state.rows[target], state.enum_rows[target]
     if params.table is None:
-        cell = jax.tree.map(lambda now, there: jnp.where(move, there[target - 1], now),
-                            state.cell, state.neighbours)
+        there = canonical(jax.tree.map(lambda x: x[target - 1], state.neighbours))
+        cell = jax.tree.map(lambda a, b: jnp.where(move, a, b), there, state.cell)
     else:
         cell = params.table.cells(enum_row)
     acc, report = _accuracies(key, params, row)
