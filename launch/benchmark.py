@@ -271,105 +271,11 @@ def bench_eval_250k(quick: bool, data_dir) -> dict:
                          "seed_reported_seconds_per_episode": 0.50}}
 
 
-# Seed 004's ReMAADE settings when configs/search.py has no remaade presets (Tables 3 and 5).
-_REMAADE_SEED = {
-    "remaade_short": dict(learning_rate=1e-2, embed_dim=36, num_layers=1, num_orders=1,
-                          batch_size=30, objective="reinforce", clip_eps=0.1, ppo_epochs=4,
-                          ema_decay=0.9, policy="maade"),
-    "remaade_medium": dict(learning_rate=1e-3, embed_dim=45, num_layers=1, num_orders=4,
-                           batch_size=64, objective="ppo", clip_eps=0.1, ppo_epochs=4,
-                           ema_decay=0.9, policy="maade"),
-}
-
-
 def _remaade_config(preset: str):
-    import ml_collections
-
+    """The ``config.remaade`` block of a seed-004 search preset (configs/search.py)."""
     from configs import search
 
-    try:
-        return search.get_config(preset).remaade
-    except (ValueError, AttributeError):
-        return ml_collections.ConfigDict(_REMAADE_SEED[preset])
-
-
-def bench_remaade_trials(quick: bool, data_dir) -> list[dict]:
-    """ReMAADE trials/s: 500 trials as one jitted vmap of scans, beside the same searcher
-    stepped by a Python loop over trials and steps (a jitted per-step update, the usual
-    PyTorch shape), timed on a few trials and extrapolated per trial. Short run: 500 x 150
-    queries of ``remaade_short``; medium: ``remaade_medium`` (500 x 3,200) timed on a
-    fraction of the budget and extrapolated per batch (every step does the same work)."""
-    from nasjax.agents import base, remaade
-    from nasjax.benchmarks import base as bench_lib, synthetic
-    from nasjax.spaces import nb101
-
-    bench = synthetic.make(data_dir)  # needs only the enumeration; same table size as nb101
-    trials = 50 if quick else 500
-    records = []
-    for preset, budget, timed_budget in (("remaade_short", 150, 150),
-                                         ("remaade_medium", 3200, 640 if not quick else 128)):
-        config = _remaade_config(preset)
-        searcher = remaade.make_searcher("remaade", config)
-        key = jax.random.key(0)
-        start = time.perf_counter()
-        jax.block_until_ready(base.run_trials(searcher, bench, key, trials, timed_budget))
-        first = time.perf_counter() - start  # compilation + one run
-        seconds = timed(lambda: base.run_trials(searcher, bench, key, trials, timed_budget), 1)
-        steps, timed_steps = -(-budget // searcher.batch), -(-timed_budget // searcher.batch)
-        full_seconds = seconds * steps / timed_steps
-        # Plain reference: Python loops over trials and steps around jitted per-step functions.
-        init, propose, update = (jax.jit(searcher.init), jax.jit(searcher.propose),
-                                 jax.jit(searcher.update))
-        query = jax.jit(lambda bench, cells: bench_lib.query_index(
-            bench, bench.lookup(nb101.hash_cells(cells)), None, "mean"))
-        loop_trials, loop_steps = 2, min(steps, 5)
-
-        def python_loop():
-            for trial in range(loop_trials):
-                state = init(jax.random.key(trial))
-                for step in range(loop_steps):
-                    cells = propose(state, jax.random.key(step))
-                    state = update(state, cells, query(bench, cells))
-            return state
-
-        jax.block_until_ready(python_loop())  # compile outside the timing
-        start = time.perf_counter()
-        jax.block_until_ready(python_loop())
-        loop_seconds = (time.perf_counter() - start) / loop_trials * steps / loop_steps
-        name = "remaade_trials" if preset == "remaade_short" else "remaade_trials_medium"
-        records.append(record(
-            name, trials / full_seconds, "trials/s",
-            "Python loop over trials and steps, jitted per-step propose/query/update "
-            "(extrapolated per trial)", 1.0 / loop_seconds,
-            {"preset": preset, "trials": trials, "budget": budget, "batch": searcher.batch,
-             "timed_budget": timed_budget, "wall_seconds": full_seconds,
-             "wall_seconds_extrapolated": timed_budget < budget,
-             "first_call_seconds": first, "baseline_trials": loop_trials,
-             "baseline_steps": loop_steps, "baseline_seconds_per_trial": loop_seconds,
-             "benchmark": bench.name, "config": config.to_dict()}))
-    return records
-
-
-# Seed 004's ReMAADE settings when configs/search.py has no remaade presets (Tables 3 and 5).
-_REMAADE_SEED = {
-    "remaade_short": dict(learning_rate=1e-2, embed_dim=36, num_layers=1, num_orders=1,
-                          batch_size=30, objective="reinforce", clip_eps=0.1, ppo_epochs=4,
-                          ema_decay=0.9, policy="maade"),
-    "remaade_medium": dict(learning_rate=1e-3, embed_dim=45, num_layers=1, num_orders=4,
-                           batch_size=64, objective="ppo", clip_eps=0.1, ppo_epochs=4,
-                           ema_decay=0.9, policy="maade"),
-}
-
-
-def _remaade_config(preset: str):
-    import ml_collections
-
-    from configs import search
-
-    try:
-        return search.get_config(preset).remaade
-    except (ValueError, AttributeError):
-        return ml_collections.ConfigDict(_REMAADE_SEED[preset])
+    return search.get_config(preset).remaade
 
 
 def bench_remaade_trials(quick: bool, data_dir) -> list[dict]:
@@ -436,7 +342,6 @@ BENCHMARKS: dict[str, Callable[[bool, object], dict]] = {
     "nb101_query": bench_nb101_query,
     "env_steps": bench_env_steps,
     "eval_250k": bench_eval_250k,
-    "remaade_trials": bench_remaade_trials,
     "remaade_trials": bench_remaade_trials,
 }
 
