@@ -52,11 +52,7 @@ class Benchmark:
 
     def __post_init__(self):
         # Every benchmark gets the first-level hash index, however it was built.
-        if self.buckets is None and isinstance(self.hashes, (np.ndarray, jax.Array)) \
-                and not isinstance(self.hashes, jax.core.Tracer):
-            offsets, steps = graph.bucket_index(np.asarray(self.hashes))
-            object.__setattr__(self, "buckets", jnp.asarray(offsets))
-            object.__setattr__(self, "search_steps", steps)
+        graph.attach_bucket_index(self)
 
     def lookup(self, hashes: jax.Array) -> jax.Array:
         """int32[...]: table rows of cell hashes ``uint32[..., 2]``, -1 when absent."""

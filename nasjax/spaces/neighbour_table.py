@@ -94,11 +94,7 @@ class NeighbourTable:
 
     def __post_init__(self):
         # The first-level hash index (as in Benchmark) makes index_of ~2x faster.
-        if self.buckets is None and isinstance(self.hashes, (np.ndarray, jax.Array)) \
-                and not isinstance(self.hashes, jax.core.Tracer):
-            offsets, steps = graph.bucket_index(np.asarray(self.hashes))
-            object.__setattr__(self, "buckets", jnp.asarray(offsets))
-            object.__setattr__(self, "search_steps", steps)
+        graph.attach_bucket_index(self)
 
     def index_of(self, cells: nb101.Cell) -> jax.Array:
         """int32[...]: enumeration rows of cells (any representation), -1 when not valid."""
