@@ -289,14 +289,4 @@ def make_policy(cardinalities: tuple[int, ...], embed_dim: int, num_layers: int 
         raise ValueError(f"MAADE needs embed_dim >= 1 and num_layers >= 1, "
                          f"got {embed_dim} and {num_layers}")
     model = MAADE(tuple(cardinalities), embed_dim, num_layers, ff_dim)
-    n = len(cardinalities)
-
-    def init(key):
-        return model.init(key, jnp.zeros(n, jnp.int32), jnp.arange(n, dtype=jnp.int32))
-
-    def log_prob(params, string, order):
-        return policy_lib.string_log_prob(model.apply(params, string, order), string)
-
-    return policy_lib.Policy(
-        name="maade", cardinalities=tuple(cardinalities), init=init, log_prob=log_prob,
-        sample=lambda params, key, order: sample(model, params, key, order))
+    return policy_lib.from_module("maade", model, sample)

@@ -104,17 +104,7 @@ def make_made_policy(cardinalities: tuple[int, ...],
     if hidden < 1:
         raise ValueError(f"MADE needs hidden >= 1, got {hidden}")
     model = MADE(tuple(cardinalities), hidden)
-    n = len(cardinalities)
-
-    def init(key):
-        return model.init(key, jnp.zeros(n, jnp.int32), jnp.arange(n, dtype=jnp.int32))
-
-    def log_prob(params, string, order):
-        return policy_lib.string_log_prob(model.apply(params, string, order), string)
-
-    return policy_lib.Policy(
-        name="made", cardinalities=tuple(cardinalities), init=init, log_prob=log_prob,
-        sample=lambda params, key, order: _sample_made(model, params, key, order))
+    return policy_lib.from_module("made", model, _sample_made)
 
 
 def make_independent_policy(cardinalities: tuple[int, ...]) -> policy_lib.Policy:

@@ -33,6 +33,29 @@ class Policy:
     sample: Callable[[Any, jax.Array, jax.Array], tuple[jax.Array, jax.Array]]
 
 
+def from_module(name: str, model, sample: Callable[[Any, Any, jax.Array, jax.Array], Any]
+                ) -> Policy:
+    """A :class:`Policy` of a Flax module ``model(string, order) -> logits float[N, D]``.
+
+    Args:
+      name: the policy's name.
+      model: a module with a ``cardinalities`` field, applied as ``model.apply(params,
+        string, order)``.
+      sample: ``sample(model, params, key, order) -> (string, log_prob)``.
+    """
+    n = len(model.cardinalities)
+
+    def init(key):
+        return model.init(key, jnp.zeros(n, jnp.int32), jnp.arange(n, dtype=jnp.int32))
+
+    def log_prob(params, string, order):
+        return string_log_prob(model.apply(params, string, order), string)
+
+    return Policy(name=name, cardinalities=tuple(model.cardinalities), init=init,
+                  log_prob=log_prob,
+                  sample=lambda params, key, order: sample(model, params, key, order))
+
+
 def value_mask(cardinalities: tuple[int, ...]) -> np.ndarray:
     """bool[N, D]: which values of the shared vocabulary each hyperparameter can take."""
     if not cardinalities or min(cardinalities) < 1:
