@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import flax.struct
@@ -19,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nasjax.paths import atomic_write
 from nasjax.spaces import graph, nb101
 
 TABLE_FORMAT = 1  # version of the on-disk table layout written by save_table
@@ -191,15 +191,8 @@ def save_table(path: str | os.PathLike, *, hashes, val_acc, test_acc, train_seco
     )
     for key, value in (extra or {}).items():
         arrays[f"extra_{key}"] = np.asarray(value)[order]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_write(path) as handle:
+        np.savez_compressed(handle, **arrays)
 
 
 def load_table(path: str | os.PathLike) -> Benchmark:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nasjax.benchmarks import base
-from nasjax.paths import PACKAGE_DATA
+from nasjax.paths import PACKAGE_DATA, atomic_write
 from nasjax.spaces import graph, nb101
 
 NAME = "nb101-real-20k"
@@ -122,16 +121,9 @@ def write_shipped(source: str | os.PathLike, path: str | os.PathLike,
         **{f"val_acc_{e}": columns[f"val_acc_{e}"] for e in EPOCH_BUDGETS},
     )
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
-        os.chmod(tmp, 0o644)  # package data: readable by everyone
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_write(path) as handle:
+        np.savez_compressed(handle, **arrays)
+    os.chmod(path, 0o644)  # package data: readable by everyone
     return {"benchmark": NAME, "cells": len(rows), "file": str(path),
             "bytes": path.stat().st_size, **{k: v for k, v in meta.items() if k != "format"},
             "seconds": round(time.perf_counter() - start, 1)}

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,6 +27,7 @@ import numpy as np
 import scipy.stats
 
 from nasjax.benchmarks import base, nb101_features, nb101_real
+from nasjax.paths import atomic_write
 from nasjax.spaces import nb101
 
 NAME = "nb101-surrogate"
@@ -173,14 +172,8 @@ def build(data_dir, progress: bool = True, config: Config = CONFIG) -> dict:
 
 def _write_json(path: Path, content: dict) -> None:
     """Write JSON atomically (temporary file, then rename)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".json.tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(content, handle, indent=2)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_write(path, "w") as handle:
+        json.dump(content, handle, indent=2)
 
 
 def load(directory, progress: bool = True) -> base.Benchmark:

@@ -409,8 +409,7 @@ def _space_path(data_dir=None):
 
 def load_enumeration(data_dir=None, progress: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The cached enumeration ``(adj_packed, ops, hashes)``, built and cached when missing."""
-    import os
-    import tempfile
+    from nasjax.paths import atomic_write
 
     path = _space_path(data_dir)
     if path.exists():
@@ -425,11 +424,8 @@ def load_enumeration(data_dir=None, progress: bool = True) -> tuple[np.ndarray, 
                              "delete it and it will be rebuilt")
         return packed, ops, hashes
     packed, ops, hashes = build_enumeration(progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    with os.fdopen(fd, "wb") as handle:
+    with atomic_write(path) as handle:
         np.savez_compressed(handle, adj_packed=packed, ops=ops, hashes=hashes)
-    os.replace(tmp, path)
     return packed, ops, hashes
 
 

@@ -16,14 +16,13 @@ on-the-fly neighbour generation walks the same graph over architectures.
 from __future__ import annotations
 
 import itertools
-import os
-import tempfile
 
 import flax.struct
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nasjax.paths import atomic_write
 from nasjax.spaces import graph, nb101
 
 TABLE_FILE = "nb101_neighbours_v1.npz"  # tied to the enumeration order (SPACE_FILE)
@@ -159,11 +158,8 @@ def build(data_dir=None, progress: bool = True) -> dict:
     start = time.perf_counter()
     offsets, rows = _compute(data_dir, progress)
     path = resolve(data_dir) / TABLE_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    with os.fdopen(fd, "wb") as handle:
+    with atomic_write(path) as handle:
         np.savez_compressed(handle, offsets=offsets, rows=rows)
-    os.replace(tmp, path)
     counts = np.diff(offsets)
     return {"benchmark": "nb101-neighbours", "file": str(path), "cells": int(len(counts)),
             "neighbours_total": int(len(rows)), "neighbours_mean": float(counts.mean()),
