@@ -220,7 +220,7 @@ def bench_env_steps(quick: bool, data_dir) -> list[dict]:
                               "policy": "random walk", "auto_reset": True,
                               "episode_length": env.TRAIN_EPISODE_LENGTH,
                               "max_neighbours": env.MAX_NEIGHBOURS, "sweep": sweep,
-                              "benchmark": f"{bench.name} (SYNTHETIC)"})]
+                              "benchmark": bench.label})]
 
 
 def bench_eval_250k(quick: bool, data_dir) -> dict:
@@ -267,7 +267,7 @@ def bench_eval_250k(quick: bool, data_dir) -> dict:
             "settings": {"episodes": total, "agents": list(agents), "seconds": agent_seconds,
                          "episode_length": env.EVAL_EPISODE_LENGTH, "neighbours": "table",
                          "episodes_per_call": chunk, "compilation": "included",
-                         "benchmark": f"{bench.name} (SYNTHETIC)",
+                         "benchmark": bench.label,
                          "seed_reported_seconds_per_episode": 0.50}}
 
 

@@ -35,12 +35,6 @@ EPISODE_FIELDS = ("initial", "final", "best", "initial_val", "final_val", "best_
                   "queries", "num_neighbours")
 
 
-def benchmark_label(bench) -> str:
-    """The benchmark's name, marked SYNTHETIC when its data is not measured accuracy."""
-    synthetic = "SYNTHETIC" in str(bench.metadata.get("data", ""))
-    return f"{bench.name} (SYNTHETIC)" if synthetic else bench.name
-
-
 def initial_sets(config) -> list[nb101.Cell]:
     """The fixed sets of initial states: set s from key ``set_seed + s``."""
     return [nb101.sample(jax.random.key(config.set_seed + s), (config.episodes_per_set,))
@@ -85,7 +79,7 @@ def main(argv):
                              alpha=config.alpha, episode_length=config.episode_length,
                              query_mode=config.query_mode)
     metric = "test accuracy" if params.report == "test" else "validation accuracy"
-    label = benchmark_label(bench)
+    label = bench.label
     print(f"benchmark: {label}; reporting {metric}; neighbours: {config.neighbour_mode}")
     sets = initial_sets(config)
     run_dir.save_arrays("initial_states", **{
@@ -186,9 +180,7 @@ def render_report(summary, config) -> str:
          "improved": "{:.1f}%", "skew": "{:.3f}", "normaltest": "{:.3g}", "t_gof": "{:.3g}",
          "steps": "{:.2f}", "queries": "{:.1f}", "seconds": "{:.1f}"})
     corr = summary["neighbours_vs_accuracy"]
-    warning = ("**SYNTHETIC benchmark: a known function of the cell, not measured accuracy. "
-               "Numbers test the plumbing only.**\n\n" if "SYNTHETIC" in summary["benchmark"]
-               else "")
+    warning = report.synthetic_warning(summary["benchmark"])
     return (
         f"# Evaluation on {summary['benchmark']}\n\n{warning}"
         f"{config.agent_seeds} agent seeds x {config.num_sets} sets x {config.episodes_per_set} "

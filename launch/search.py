@@ -37,12 +37,6 @@ _CONFIG = config_flags.DEFINE_config_file("config", "configs/search.py", "Search
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (default runs/search-<time>).")
 
 
-def benchmark_label(bench) -> str:
-    """The benchmark's name, marked SYNTHETIC when its data is not measured accuracy."""
-    synthetic = "SYNTHETIC" in str(bench.metadata.get("data", ""))
-    return f"{bench.name} (SYNTHETIC)" if synthetic else bench.name
-
-
 def run_algorithm(searcher: agents_base.Searcher, config, bench, key,
                   report_metric: str) -> dict[str, np.ndarray]:
     """All trials of one algorithm, in jitted chunks of trials with a progress bar.
@@ -94,7 +88,7 @@ def summarise(results: dict, config, bench, metric: str,
     rows = stats.budget_table(curves, budgets, seed=config.seed)
     final = [row for row in rows if row["budget"] == config.budget]
     summary = {
-        "benchmark": benchmark_label(bench),
+        "benchmark": bench.label,
         "metric": metric,
         "units": "fraction (error = 1 - accuracy); the report shows percent",
         "selection": f"cell with the best {config.mode} validation accuracy observed so far",
@@ -112,7 +106,7 @@ def summarise(results: dict, config, bench, metric: str,
     tables = (f"### {metric.capitalize()} after {config.budget} queries\n\n"
               f"{final_table(rows, config.budget, metric)}\n"
               f"### By number of queries\n\n"
-              f"{report.format_budget_table(rows, benchmark_label(bench), metric)}")
+              f"{report.format_budget_table(rows, bench.label, metric)}")
     return curves, tables, summary
 
 
@@ -127,7 +121,7 @@ def main(argv):
     bench = benchmarks.load(config.benchmark, config.data_dir or None)
     report_metric = "test" if bench.has_test else "val"
     metric = "test error" if bench.has_test else "validation error"
-    print(f"benchmark: {benchmark_label(bench)} ({bench.size:,} cells; reporting {metric})")
+    print(f"benchmark: {bench.label} ({bench.size:,} cells; reporting {metric})")
     key = jax.random.key(config.seed)
     results, seconds = {}, {}
     for index, (name, searcher) in enumerate(searchers.items()):
@@ -139,7 +133,7 @@ def main(argv):
                                           for field, value in arrays.items()})
     curves, tables, summary = summarise(results, config, bench, metric, seconds)
     run_dir.write_summary(summary)
-    label = benchmark_label(bench)
+    label = bench.label
     plots.best_vs_queries(curves, workdir / "best_vs_queries.png", label,
                           ylabel=f"Best-so-far {metric} (%)", seed=config.seed)
     noisy = ("one noisy draw (a random repeat or ensemble member) per query"
@@ -149,8 +143,7 @@ def main(argv):
                  if bench.has_test else
                  f"the mean validation accuracy of the selected cell: {bench.name} has no test "
                  "accuracy, so the tables show validation error, not the seed's test error")
-    warning = ("**SYNTHETIC benchmark: a known function of the cell, not measured accuracy. "
-               "Numbers test the plumbing only.**\n\n" if "SYNTHETIC" in label else "")
+    warning = report.synthetic_warning(label)
     run_dir.write_report(
         f"# Search on {label}: {', '.join(algorithms)}\n\n{warning}"
         f"Preset `{config.preset}`. {config.num_trials} trials x {config.budget} queries per "

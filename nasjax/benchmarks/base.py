@@ -73,6 +73,12 @@ class Benchmark:
         """The ``info`` pairs as a dict."""
         return dict(self.info)
 
+    @property
+    def label(self) -> str:
+        """The name for tables and plots, marked SYNTHETIC when the data is not measured."""
+        synthetic = "SYNTHETIC" in str(self.metadata.get("data", ""))
+        return f"{self.name} (SYNTHETIC)" if synthetic else self.name
+
 
 def _gather(values: jax.Array, row: jax.Array, column: jax.Array | None) -> jax.Array:
     if column is None:

@@ -142,6 +142,14 @@ def _cell(value: object, fmt: str | Callable | None) -> str:
     return text.replace("|", "\\|")
 
 
+def synthetic_warning(label: str) -> str:
+    """The Markdown warning that opens the report of a run on a SYNTHETIC benchmark ('' else)."""
+    if "SYNTHETIC" not in label:
+        return ""
+    return ("**SYNTHETIC benchmark: a known function of the cell, not measured accuracy. "
+            "Numbers test the plumbing only.**\n\n")
+
+
 def markdown_table(rows: Sequence[Mapping], columns: Sequence[str],
                    formats: Mapping[str, str | Callable] | None = None) -> str:
     """Renders rows as a GitHub-flavoured Markdown table.
