@@ -1,0 +1,94 @@
+"""One registry for search spaces, benchmarks and agents (jumanji's ``register`` / ``make``).
+
+Launch scripts and configs name things; they never branch on names. A new space, benchmark or
+agent is a module plus one :func:`register` call. A factory may be given as a callable or as a
+``"module:attribute"`` string, imported on first :func:`make`, so that registering costs
+nothing and importing nasjax does not import every algorithm.
+
+  >>> from nasjax import registry
+  >>> space = registry.make("space", "nb101")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Any, Callable
+
+KINDS = ("space", "benchmark", "agent")
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """A registered item: its kind, name, factory and static facts (``info``)."""
+
+    kind: str
+    name: str
+    factory: Callable[..., Any] | str
+    info: dict
+
+    def load(self) -> Callable[..., Any]:
+        """The factory, imported if it was registered as ``"module:attribute"``."""
+        if callable(self.factory):
+            return self.factory
+        module, _, attribute = self.factory.partition(":")
+        return getattr(importlib.import_module(module), attribute)
+
+
+_REGISTRY: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"unknown registry kind {kind!r}; choose one of {', '.join(KINDS)}")
+
+
+def register(kind: str, name: str, factory: Callable[..., Any] | str, **info) -> Entry:
+    """Register ``factory`` as the ``kind`` called ``name``.
+
+    Args:
+      kind: ``"space"``, ``"benchmark"`` or ``"agent"``.
+      name: the name configs and command lines use.
+      factory: builds the item (``make`` passes its keyword arguments), or
+        ``"module:attribute"`` naming it.
+      **info: static facts shown by :func:`entry` (for a benchmark its ``space``; for an agent
+        its ``type``, ``queries`` per step and ``config``).
+    Raises:
+      ValueError when the name is taken by a different factory.
+    """
+    _check_kind(kind)
+    old = _REGISTRY[kind].get(name)
+    if old is not None and old.factory != factory:
+        raise ValueError(f"{kind} {name!r} is already registered (by {old.factory!r})")
+    entry = Entry(kind=kind, name=name, factory=factory, info=dict(info))
+    _REGISTRY[kind][name] = entry
+    return entry
+
+
+def entry(kind: str, name: str) -> Entry:
+    """The registered entry; ValueError listing the known names when ``name`` is unknown."""
+    _check_kind(kind)
+    _load_builtins()
+    if name not in _REGISTRY[kind]:
+        raise ValueError(f"unknown {kind} {name!r}; registered: {', '.join(names(kind))}")
+    return _REGISTRY[kind][name]
+
+
+def make(kind: str, name: str, **kwargs) -> Any:
+    """Build the registered ``kind`` called ``name`` with ``kwargs``."""
+    return entry(kind, name).load()(**kwargs)
+
+
+def names(kind: str) -> tuple[str, ...]:
+    """Registered names of a kind, in registration order."""
+    _check_kind(kind)
+    _load_builtins()
+    return tuple(_REGISTRY[kind])
+
+
+def _load_builtins() -> None:
+    """Import the packages whose ``__init__`` registers nasjax's own spaces, benchmarks and
+    agents (cheap: they register ``"module:attribute"`` strings)."""
+    import nasjax.agents  # noqa: F401
+    import nasjax.benchmarks  # noqa: F401
+    import nasjax.spaces  # noqa: F401

@@ -1,0 +1,131 @@
+"""The SearchSpace interface: one frozen dataclass of pure functions per search space.
+
+An *architecture* is a pytree of fixed-shape arrays with leading batch dimensions (NAS-Bench-101:
+``nb101.Cell``; NAS-Bench-301: ``nb301.Genotype``). A :class:`SearchSpace` bundles everything
+the rest of nasjax may ask of a space (DESIGN.md "Interfaces"): sampling, validity, the
+representative form, an isomorphism-invariant hash, neighbours (Cassimon et al. §3.2.1), the
+Q-network's token features (§3.2.3) and the string encoding of regularized evolution and
+ReMAADE (ReMAADE §8).
+
+Neighbours go through a :class:`Neighbourhood` strategy, chosen once: NAS-Bench-101's
+precomputed table and the on-the-fly edits are two neighbourhoods of the same space and give
+the same neighbours. A neighbourhood names an architecture by a *node*, a pytree of its own
+choosing (a table row, or the representative architecture itself), so that an environment
+step never converts more than it must. Array fields of a neighbourhood are pytree leaves, so
+they reach ``jit`` as arguments, not as baked-in constants.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Protocol
+
+import jax
+import jax.numpy as jnp
+
+Arch = Any  # a pytree of arrays with leading batch dimensions
+Node = Any  # a neighbourhood's handle of an architecture (pytree)
+
+
+class Neighbourhood(Protocol):
+    """How a space's neighbours are found (a pytree: arrays are leaves, the rest static).
+
+    Every method takes one unbatched node or architecture unless it says otherwise; callers
+    ``vmap``. Neighbours are distinct up to isomorphism, valid, never the architecture itself,
+    and presented in the neighbourhood's deterministic order (the random subset keeps it).
+    """
+
+    def locate(self, arch: Arch) -> Node:
+        """The node of one valid architecture (its representative form)."""
+
+    def arch(self, node: Node) -> Arch:
+        """The representative architecture of node(s), any batch shape."""
+
+    def present(self, seed: jax.Array, node: Node, n: int) -> tuple[Node, jax.Array, jax.Array]:
+        """A uniform random subset of at most ``n`` neighbours, from one ``uint32`` word.
+
+        Returns:
+          ``(Node[n], bool[n] mask, int32[] count of all neighbours)``; padding nodes
+          (``mask`` False) are the neighbourhood's padding.
+        """
+
+    def bind(self, bench) -> Any:
+        """An oracle for ``bench`` over nodes (``oracle.metrics(node, key, mode)``); a table
+        neighbourhood may join a table benchmark once so that a query is a gather."""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SearchSpace:
+    """A search space as pure functions and static sizes (one instance per space).
+
+    Fields (architectures batch over leading axes unless "one" is said):
+
+    - ``sample(key, shape) -> Arch[*shape]``: the space's sampler (the initial-state
+      distribution of Cassimon et al. §3.2.1 and their random search);
+    - ``is_valid(arch) -> bool[...]``;
+    - ``canonical(arch) -> Arch[...]``: the representative form (isomorphic architectures
+      have the same hash; representatives of the same class are identical);
+    - ``hash(arch) -> uint32[..., 2]``: 64-bit, isomorphism-invariant;
+    - ``neighbours(key, arch, n) -> (Arch[n], bool[n])``: a uniform random subset of at most
+      ``n`` distinct neighbours of one architecture, through ``neighbourhood``;
+    - ``num_neighbours(arch) -> int32``: how many neighbours one architecture has;
+    - ``max_neighbours``: an upper bound of ``num_neighbours`` over the space;
+    - ``tokens(arch) -> float32[..., token_size]``: the Q-network's features (§3.2.3);
+    - ``choices``: the cardinality of each position of the string encoding;
+    - ``encode(arch) -> int32[..., len(choices)]`` and
+      ``decode(strings) -> (Arch[...], bool[...] valid)``;
+    - ``padding(shape) -> Arch[*shape]``: an invalid all-padding architecture;
+    - ``neighbourhood``: the strategy behind ``neighbours`` (see :meth:`with_neighbourhood`).
+    """
+
+    name: str
+    sample: Callable[[jax.Array, tuple[int, ...]], Arch]
+    is_valid: Callable[[Arch], jax.Array]
+    canonical: Callable[[Arch], Arch]
+    hash: Callable[[Arch], jax.Array]
+    num_neighbours: Callable[[Arch], jax.Array]
+    max_neighbours: int
+    tokens: Callable[[Arch], jax.Array]
+    token_size: int
+    choices: tuple[int, ...]
+    encode: Callable[[Arch], jax.Array]
+    decode: Callable[[jax.Array], tuple[Arch, jax.Array]]
+    padding: Callable[[tuple[int, ...]], Arch]
+    neighbourhood: Neighbourhood
+    description: str = ""
+
+    def neighbours(self, key: jax.Array, arch: Arch, n: int) -> tuple[Arch, jax.Array]:
+        """``(Arch[n], bool[n])``: a uniform random subset of at most ``n`` distinct neighbours
+        of one valid architecture (Cassimon et al. §3.2.1), padding where the mask is False."""
+        node = self.neighbourhood.locate(arch)
+        nodes, mask, _ = self.neighbourhood.present(jax.random.bits(key, dtype=jnp.uint32),
+                                                    node, n)
+        return self.neighbourhood.arch(nodes), mask
+
+    def with_neighbourhood(self, neighbourhood: Neighbourhood) -> "SearchSpace":
+        """The same space with another neighbour strategy (e.g. a precomputed table)."""
+        return dataclasses.replace(self, neighbourhood=neighbourhood)
+
+    def __repr__(self) -> str:
+        strategy = type(self.neighbourhood).__name__
+        return (f"SearchSpace({self.name!r}: {self.description} tokens of size "
+                f"{self.token_size}, at most {self.max_neighbours:,} neighbours ({strategy}), "
+                f"string encoding of {len(self.choices)} choices)")
+
+
+def select(condition: jax.Array, a: Arch, b: Arch) -> Arch:
+    """``a`` where ``condition`` else ``b``, leaf by leaf (``condition`` has the batch shape)."""
+    def pick(x, y):
+        c = jnp.reshape(condition, condition.shape + (1,) * (x.ndim - condition.ndim))
+        return jnp.where(c, x, y)
+    return jax.tree.map(pick, a, b)
+
+
+def take(arch: Arch, index: jax.Array) -> Arch:
+    """Architectures at ``index`` along the first batch axis."""
+    return jax.tree.map(lambda x: x[index], arch)
+
+
+def stack(archs: list[Arch]) -> Arch:
+    """Stack architectures along a new leading axis."""
+    return jax.tree.map(lambda *x: jnp.stack(x), *archs)
