@@ -1,40 +1,42 @@
-"""The 250,000-episode evaluation of seed 000 (section 4): random walk, local search, random search.
+"""The 250,000-episode evaluation of Cassimon et al. §4: random search, random walk, local search.
 
-  python -m launch.evaluate --config=configs/evaluate.py --workdir=DIR
+  python -m launch.evaluate --config=configs/evaluate.py[:PRESET] --workdir=DIR
 
-Defaults are the full protocol: 5 agent seeds x 5 sets x 10^4 initial states, 32 steps.
+Presets: ``full`` (the protocol on NAS-Bench-101: 5 agent seeds x 5 sets x 10^4 initial
+states, 32-step episodes; §4.1.1), ``quick`` (a small smoke run of the same).
 """
 
 from __future__ import annotations
 
 import ml_collections
 
+from configs import environment
+
+PRESETS = ("full", "quick")
+
 
 def get_config(preset: str = "full") -> ml_collections.ConfigDict:
-    """The evaluation config; ``preset='quick'`` is a small smoke run."""
+    """The evaluation config of a preset (see the module docstring)."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
     config = ml_collections.ConfigDict()
+    config.preset = preset
     config.benchmark = "nb101-surrogate"  # must cover the whole space (episodes wander)
     config.data_dir = ""  # '' = $NASJAX_DATA or ~/.cache/nasjax
-    config.agents = "random_walk,local_search,random_search"
-    config.agent_seeds = 5  # seeds 0..4, as the seed trains/evaluates 5 agents
-    config.num_sets = 5  # sets of initial states
-    config.episodes_per_set = 10_000  # initial states per set
+    config.agents = "random_walk,local_search,random_search"  # registered agents with a policy
+    config.agent_seeds = 5  # seeds 0..4, as the paper trains/evaluates 5 agents (§4.1.1)
+    config.num_sets = 5  # sets of initial states (§4.1.1)
+    config.episodes_per_set = 10_000  # initial states per set (§4.1.1)
     config.set_seed = 1000  # set s is drawn from PRNG key set_seed + s (fixed, saved)
-    config.episode_length = 32  # evaluation episodes (training uses 16)
-    config.max_neighbours = 50  # N
-    config.alpha = 6.0  # reward shaping exponent for NAS-Bench-101
-    config.query_mode = "mean"  # reduced-noise setting of the seed
-    config.neighbour_mode = "table"  # 'table' (precomputed) or 'on_the_fly' (same episodes)
+    config.env = environment.get("nb101")  # N, alpha, episode lengths, query mode, neighbours
     config.episodes_per_chunk = 10_000  # episodes per jitted call
-    config.max_queries = 300  # best-vs-queries trials
+    config.max_queries = 300  # best-vs-queries trials (Fig. 10)
     config.budgets = (50, 100, 150, 300)  # Table 1 columns
     config.gof_max_samples = 1000  # episodes the t goodness-of-fit test sees (a subsample)
-    config.gof_mc_samples = 1000  # its Monte-Carlo samples, as the seed (0 = skip the test)
+    config.gof_mc_samples = 1000  # its Monte-Carlo samples, as the paper (0 = skip the test)
     config.seed = 0  # bootstrap seed
     if preset == "quick":
         config.agent_seeds, config.num_sets, config.episodes_per_set = 1, 1, 2000
         config.episodes_per_chunk = 2000
         config.gof_mc_samples = 0
-    elif preset != "full":
-        raise ValueError(f"unknown preset {preset!r}; choose full or quick")
     return config

@@ -2,22 +2,22 @@
 
   python -m launch.search --config=configs/search.py[:PRESET] --workdir=DIR
 
-Presets (seed 004 = ReMAADE, section 8):
+Presets (ReMAADE §8):
 
-- ``default``: the main comparison at seed 004's short-term budget (150 queries): random
+- ``default``: the main comparison at ReMAADE's short-term budget (150 queries): random
   search, regularized evolution and ReMAADE, 100 trials each (minutes on 2 CPU cores).
-- ``remaade_short``: seed Table 3 (budget 150, 500 trials), ReMAADE with REINFORCE,
+- ``remaade_short``: ReMAADE Table 3 (budget 150, 500 trials), ReMAADE with REINFORCE,
   ``alpha = 1e-2, d = 36, S = 1, B = 30``, against random search, regularized evolution and
   plain REINFORCE.
-- ``remaade_medium``: seed Table 5 (budget 3,200, 500 trials), ReMAADE with PPO,
+- ``remaade_medium``: ReMAADE Table 5 (budget 3,200, 500 trials), ReMAADE with PPO,
   ``alpha = 1e-3, d = 45, S = 4, B = 64``.
-- ``ablation``: seed Table 4 (budget 150, short-term hyperparameters): random search, plain
+- ``ablation``: ReMAADE Table 4 (budget 150, short-term hyperparameters): random search, plain
   REINFORCE, REINFORCE with MADE, ReMAADE with and without PPO.
-- ``orders``: seed Table 6, ReMAADE with ``S`` = 1, 2, 4, 6, 8, 16 orders. Its errors (5.91% at
+- ``orders``: ReMAADE Table 6, ReMAADE with ``S`` = 1, 2, 4, 6, 8, 16 orders. Its errors (5.91% at
   ``S = 4``, as Table 5) show it ran at the medium-term setting: budget 3,200, PPO,
   ``alpha = 1e-3, d = 45, B = 64``.
 
-Seed 004 tracks the best *noisy* validation accuracy ("the best random validation error")
+ReMAADE tracks the best *noisy* validation accuracy ("the best random validation error")
 and reports the test error of that cell, so its presets use ``mode = 'noisy'``. Tables
 report error = 100 - accuracy (%), mean +- std over trials with the 95% percentile-bootstrap
 CI of the mean (5,000 resamples, ``nasjax.evaluation.stats.budget_table``). A benchmark
@@ -29,48 +29,19 @@ from __future__ import annotations
 
 import ml_collections
 
+from configs import agents
+
 PRESETS = ("default", "remaade_short", "remaade_medium", "ablation", "orders")
 SHORT_BUDGETS = (50, 100, 150)  # table rows for the 150-query budget
 MEDIUM_BUDGETS = (150, 400, 800, 1600, 3200)  # table rows for the 3,200-query budget
 
 
-def _regularized_evolution() -> ml_collections.ConfigDict:
-    """Regularized evolution as the NAS-Bench-101 authors ran it (official ``NASBench.ipynb``)."""
-    config = ml_collections.ConfigDict()
-    config.population_size = 50  # P: members kept; the oldest dies (run_evolution_search default)
-    config.tournament_size = 10  # T: members sampled per tournament (same source)
-    config.mutation_rate = 1.0  # r: edges flip w.p. r/7, ops change w.p. r/5 (mutate_spec default)
-    config.initial = "uniform_string"  # first P: 'uniform_string' (official) | 'seed_sampler'
-    config.require_change = True  # redraw children whose cell is the parent's (ours; see module)
-    return config
-
-
-def _remaade_short() -> ml_collections.ConfigDict:
-    """ReMAADE at seed 004's short-term setting (Table 3)."""
-    config = ml_collections.ConfigDict()
-    config.learning_rate = 1e-2  # alpha, Adam (Table 3 text)
-    config.embed_dim = 36  # d, MAADE embedding dimension (Table 3 text)
-    config.num_layers = 1  # M, transformer blocks ("in all experiments, we set M = 1")
-    config.num_orders = 1  # S, autoregressive orders to sample from; 0 = all N! (Table 3 text)
-    config.batch_size = 30  # B, strings sampled and queried per update (Table 3 text)
-    config.objective = "reinforce"  # 'reinforce' (eq. 1) | 'ppo' (eq. 11); short term: REINFORCE
-    config.clip_eps = 0.1  # PPO epsilon ("in all experiments ... epsilon = 0.1")
-    config.ppo_epochs = 4  # Adam steps per batch with PPO; not in the seed (our default)
-    config.ema_decay = 0.9  # decay of the EMA reward baseline b; not in the seed (our default)
-    config.policy = "maade"  # 'maade' | 'made' | 'independent' (plain REINFORCE, eq. 15)
-    return config
-
-
 def _medium(config: ml_collections.ConfigDict) -> None:
-    """Seed 004's medium-term setting (Table 5): budget 3,200, PPO, alpha 1e-3, d 45, S 4, B 64."""
+    """ReMAADE's medium-term setting (Table 5): budget 3,200, PPO, alpha 1e-3, d 45, S 4, B 64."""
     config.budget = 3200
     config.budgets = MEDIUM_BUDGETS
     config.trials_per_chunk = 50  # smaller jitted chunks for the long trials
-    config.remaade.objective = "ppo"
-    config.remaade.learning_rate = 1e-3
-    config.remaade.embed_dim = 45
-    config.remaade.num_orders = 4
-    config.remaade.batch_size = 64
+    agents.remaade_medium(config.remaade)
 
 
 def get_config(preset: str = "default") -> ml_collections.ConfigDict:
@@ -79,18 +50,18 @@ def get_config(preset: str = "default") -> ml_collections.ConfigDict:
         raise ValueError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
     config = ml_collections.ConfigDict()
     config.preset = preset
-    config.benchmark = "nb101-surrogate"  # a name of nasjax.benchmarks.NAMES
+    config.benchmark = "nb101-surrogate"  # a registered benchmark (nasjax.benchmarks.names())
     config.data_dir = ""  # '' = $NASJAX_DATA or ~/.cache/nasjax
     config.seed = 0  # every trial key derives from it
     config.num_trials = 100  # independent trials per algorithm
-    config.budget = 150  # queries per trial (seed 004 short term)
+    config.budget = 150  # queries per trial (ReMAADE short term)
     config.budgets = SHORT_BUDGETS  # query counts of the summary table rows
-    # Comma-separated names of nasjax.agents.registry (ReMAADE variants: nasjax.agents.remaade).
+    # Comma-separated registered agents with a searcher (nasjax.registry.names("agent")).
     config.algorithms = "random_search,regularized_evolution,remaade"
-    config.mode = "noisy"  # what searchers see: one 'noisy' draw (seed 004) or the 'mean'
+    config.mode = "noisy"  # what searchers see: one 'noisy' draw (ReMAADE) or the 'mean'
     config.trials_per_chunk = 100  # trials vmapped per jitted call (progress bar granularity)
-    config.regularized_evolution = _regularized_evolution()
-    config.remaade = _remaade_short()
+    config.regularized_evolution = agents.regularized_evolution()
+    config.remaade = agents.remaade()
     if preset == "remaade_short":
         config.num_trials = 500  # "metrics averaged over 500 trials"
         config.algorithms = "random_search,regularized_evolution,reinforce,remaade"

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import jax
 import numpy as np
@@ -285,7 +285,8 @@ def bench_remaade_trials(quick: bool, data_dir) -> list[dict]:
     queries of ``remaade_short``; medium: ``remaade_medium`` (500 x 3,200) timed on a
     fraction of the budget and extrapolated per batch (every step does the same work)."""
     from nasjax.agents import base, remaade
-    from nasjax.benchmarks import base as bench_lib, synthetic
+    from nasjax.benchmarks import base as bench_lib
+    from nasjax.benchmarks import synthetic
     from nasjax.spaces import nb101
 
     bench = synthetic.make(data_dir)  # needs only the enumeration; same table size as nb101

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 KINDS = ("space", "benchmark", "agent")
 
@@ -25,14 +26,20 @@ class Entry:
     kind: str
     name: str
     factory: Callable[..., Any] | str
+    kwargs: dict  # passed to the factory by make (before make's own keyword arguments)
     info: dict
 
     def load(self) -> Callable[..., Any]:
         """The factory, imported if it was registered as ``"module:attribute"``."""
-        if callable(self.factory):
-            return self.factory
-        module, _, attribute = self.factory.partition(":")
-        return getattr(importlib.import_module(module), attribute)
+        return resolve(self.factory)
+
+
+def resolve(reference: Callable[..., Any] | str) -> Callable[..., Any]:
+    """A callable, or the attribute a ``"module:attribute"`` string names (imported now)."""
+    if callable(reference):
+        return reference
+    module, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module), attribute)
 
 
 _REGISTRY: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
@@ -43,7 +50,8 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"unknown registry kind {kind!r}; choose one of {', '.join(KINDS)}")
 
 
-def register(kind: str, name: str, factory: Callable[..., Any] | str, **info) -> Entry:
+def register(kind: str, name: str, factory: Callable[..., Any] | str, *,
+             kwargs: dict | None = None, **info) -> Entry:
     """Register ``factory`` as the ``kind`` called ``name``.
 
     Args:
@@ -51,6 +59,7 @@ def register(kind: str, name: str, factory: Callable[..., Any] | str, **info) ->
       name: the name configs and command lines use.
       factory: builds the item (``make`` passes its keyword arguments), or
         ``"module:attribute"`` naming it.
+      kwargs: keyword arguments always passed to the factory (one factory, several names).
       **info: static facts shown by :func:`entry` (for a benchmark its ``space``; for an agent
         its ``type``, ``queries`` per step and ``config``).
     Raises:
@@ -58,9 +67,10 @@ def register(kind: str, name: str, factory: Callable[..., Any] | str, **info) ->
     """
     _check_kind(kind)
     old = _REGISTRY[kind].get(name)
-    if old is not None and old.factory != factory:
+    kwargs = dict(kwargs or {})
+    if old is not None and (old.factory, old.kwargs) != (factory, kwargs):
         raise ValueError(f"{kind} {name!r} is already registered (by {old.factory!r})")
-    entry = Entry(kind=kind, name=name, factory=factory, info=dict(info))
+    entry = Entry(kind=kind, name=name, factory=factory, kwargs=kwargs, info=dict(info))
     _REGISTRY[kind][name] = entry
     return entry
 
@@ -76,7 +86,8 @@ def entry(kind: str, name: str) -> Entry:
 
 def make(kind: str, name: str, **kwargs) -> Any:
     """Build the registered ``kind`` called ``name`` with ``kwargs``."""
-    return entry(kind, name).load()(**kwargs)
+    found = entry(kind, name)
+    return found.load()(**{**found.kwargs, **kwargs})
 
 
 def names(kind: str) -> tuple[str, ...]:

@@ -69,9 +69,10 @@ TEST_GAP = 0.02  # test accuracy = validation accuracy - TEST_GAP in the small w
 
 @pytest.fixture(scope="session")
 def small_world() -> dict:
-    """The hand-built world as a benchmark and a neighbour table, plus its cells by name."""
+    """The hand-built world as a benchmark, a neighbour table and the NAS-Bench-101 space with
+    that table as its neighbourhood, plus its cells by name."""
     from nasjax.benchmarks import base
-    from nasjax.spaces import neighbour_table
+    from nasjax.spaces import nb101_space, neighbour_table
 
     names = list(SMALL_WORLD)
     cells = [chain(*SMALL_WORLD[name][0]) for name in names]
@@ -79,7 +80,8 @@ def small_world() -> dict:
     val = np.array([SMALL_WORLD[name][1] for name in names])
     bench = base.from_function(stacked, val, test_acc=val - TEST_GAP, name="hand-built")
     lists = [[names.index(other) for other in SMALL_WORLD[name][2]] for name in names]
-    return {"bench": bench, "table": neighbour_table.from_lists(stacked, lists),
+    table = neighbour_table.from_lists(stacked, lists)
+    return {"bench": bench, "table": table, "space": nb101_space.make_space(table),
             "cells": dict(zip(names, cells)), "val": dict(zip(names, val))}
 
 
@@ -96,4 +98,4 @@ def synthetic_bench(data_dir):
     """The SYNTHETIC full-space benchmark (needs the enumeration; slow without a cache)."""
     from nasjax.benchmarks import synthetic
 
-    return synthetic.make(data_dir)
+    return synthetic.make(data_dir, progress=False)

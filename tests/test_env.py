@@ -8,27 +8,32 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from configs import environment
 from nasjax import env
 from nasjax.agents import local_search, random_walk
 from nasjax.evaluation import episodes
-from nasjax.spaces import nb101, neighbour_table
+from nasjax.spaces import nb101, nb101_canonical, nb101_space, presentation
 from tests.conftest import SMALL_WORLD, TEST_GAP, chain
-
 
 reset = jax.jit(env.reset)  # one compilation per parameter set, shared by the tests
 step = jax.jit(env.step)
+ENV = environment.get("nb101")  # N = 50, alpha = 6, episodes of 16 / 32 steps
 
 
 def _params(world, **kwargs):
-    return env.make_params(world["bench"], world["table"], **kwargs)
+    settings = dict(max_neighbours=ENV.max_neighbours, alpha=ENV.alpha,
+                    episode_length=ENV.eval_episode_length)
+    return env.make_params(world["space"], world["bench"], **{**settings, **kwargs})
+
+
+def _node(world, name):
+    return int(np.asarray(world["table"].locate(world["cells"][name])))
 
 
 def _action(state, world, name):
     """The action that moves to the named cell (it must be presented)."""
-    row = int(np.asarray(world["bench"].lookup(nb101.hash_cells(world["cells"][name]))))
-    (index,) = np.flatnonzero(np.asarray(state.rows) == row)
-    assert index > 0
-    return jnp.int32(index)
+    (index,) = np.flatnonzero(np.asarray(state.neighbours) == _node(world, name))
+    return jnp.int32(index + 1)
 
 
 def _same(a, b) -> bool:
@@ -36,21 +41,28 @@ def _same(a, b) -> bool:
         lambda x, y: bool(np.array_equal(np.asarray(x), np.asarray(y), equal_nan=True)), a, b)))
 
 
+def shaped(acc, alpha):
+    return np.exp(alpha * (acc - 1.0)) if alpha else acc
+
+
 def test_shaped_reward_by_hand():
-    np.testing.assert_allclose(env.shaped_reward(jnp.float32(0.9), 6.0), np.exp(5.4), rtol=1e-6)
-    np.testing.assert_allclose(env.shaped_reward(jnp.float32(0.5), 2.0), np.e, rtol=1e-6)
+    np.testing.assert_allclose(env.shaped_reward(jnp.float32(0.9), 6.0), np.exp(-0.6), rtol=1e-6)
+    np.testing.assert_allclose(env.shaped_reward(jnp.float32(0.5), 2.0), np.exp(-1.0), rtol=1e-6)
+    np.testing.assert_allclose(env.shaped_reward(jnp.float32(1.0), 32.0), 1.0)
     assert env.shaped_reward(jnp.float32(0.9), None) == jnp.float32(0.9)
 
 
-def test_defaults_are_the_seeds():
-    assert (env.MAX_NEIGHBOURS, env.ALPHA) == (50, 6.0)
-    assert (env.TRAIN_EPISODE_LENGTH, env.EVAL_EPISODE_LENGTH) == (16, 32)
+def test_config_holds_the_papers_settings():
+    assert (ENV.max_neighbours, ENV.alpha) == (50, 6.0)
+    assert (ENV.train_episode_length, ENV.eval_episode_length) == (16, 32)
+    assert environment.get("nb301").alpha == 32.0
 
 
 def test_make_params_checks_its_arguments(small_world):
     params = _params(small_world)
     assert (params.max_neighbours, params.alpha, params.episode_length) == (50, 6.0, 32)
     assert (params.query_mode, params.report) == ("mean", "test")
+    assert env.num_actions(params) == 51
     with pytest.raises(ValueError, match="query_mode"):
         _params(small_world, query_mode="median")
     with pytest.raises(ValueError, match="max_neighbours"):
@@ -62,80 +74,107 @@ def test_make_params_checks_its_arguments(small_world):
 def test_reset_at_a_given_cell(small_world):
     params = _params(small_world)
     obs, state = reset(jax.random.key(0), params, small_world["cells"]["start"])
-    assert _same(obs.cell, small_world["cells"]["start"])
+    assert _same(obs.arch, small_world["cells"]["start"])
     np.testing.assert_allclose(state.acc, 0.50, rtol=1e-6)
     np.testing.assert_allclose(state.report_acc, 0.50 - TEST_GAP, rtol=1e-6)
-    assert int(state.t) == 0 and int(state.num_neighbours) == 4
-    # Four neighbours shown (N = 50 > 4): mask = stay + 4, padding is all-PAD with row -1.
+    assert int(state.t) == 0 and int(state.num_neighbours) == 4 and bool(state.valid)
+    # Four neighbours shown (N = 50 > 4): mask = stay + 4, padding is all-PAD with node -1.
     np.testing.assert_array_equal(obs.action_mask, [True] * 5 + [False] * 46)
-    assert (np.asarray(obs.rows[5:]) == -1).all() and (np.asarray(obs.rows[:5]) >= 0).all()
+    assert (np.asarray(obs.nodes[5:]) == -1).all() and (np.asarray(obs.nodes[:5]) >= 0).all()
     assert (np.asarray(obs.neighbours.ops[4:]) == nb101.PAD).all()
     assert not np.asarray(obs.neighbours.adj[4:]).any()
+    # Tokens: the current cell first, then the neighbours; zeros at padding.
+    assert obs.tokens.shape == (51, nb101_space.TOKEN_SIZE)
+    np.testing.assert_array_equal(obs.tokens[0], nb101_space.tokens(obs.arch))
+    np.testing.assert_array_equal(obs.tokens[1:5], nb101_space.tokens(obs.neighbours[:4]))
+    assert not np.asarray(obs.tokens[5:]).any()
     # In presentation order (fewer than N: nothing dropped).
     for slot, name in enumerate(SMALL_WORLD["start"][2]):
         assert _same(obs.neighbours[slot], small_world["cells"][name])
 
 
 @pytest.mark.parametrize("alpha", [6.0, None])
-def test_reward_is_zero_first_then_the_shaped_difference(small_world, alpha):
+def test_reward_is_the_shaped_difference_from_the_first_move(small_world, alpha):
     params = _params(small_world, alpha=alpha)
-    shaped = (lambda a: np.exp(alpha * a)) if alpha else (lambda a: a)
     _, state = reset(jax.random.key(0), params, small_world["cells"]["start"])
-    _, state, reward, done, info = step(jax.random.key(1), state,
-                                            _action(state, small_world, "peak"), params)
-    assert float(reward) == 0.0  # first step: no previous architecture
-    assert not done and bool(info["moved"]) and int(state.t) == 1
-    _, state, reward, done, _ = step(jax.random.key(2), state,
-                                         _action(state, small_world, "f"), params)
-    np.testing.assert_allclose(reward, shaped(0.65) - shaped(0.90), rtol=1e-5)
-    _, state, reward, done, _ = step(jax.random.key(3), state,
-                                         _action(state, small_world, "e"), params)
-    np.testing.assert_allclose(reward, shaped(0.80) - shaped(0.65), rtol=1e-5)
-    assert _same(state.cell, small_world["cells"]["e"]) and int(state.t) == 3
+    _, state, reward, terminated, truncated, info = step(
+        jax.random.key(1), state, _action(state, small_world, "peak"), params)
+    np.testing.assert_allclose(reward, shaped(0.90, alpha) - shaped(0.50, alpha), rtol=1e-5)
+    assert not terminated and not truncated and bool(info["moved"]) and int(state.t) == 1
+    _, state, reward, *_ = step(jax.random.key(2), state, _action(state, small_world, "f"), params)
+    np.testing.assert_allclose(reward, shaped(0.65, alpha) - shaped(0.90, alpha), rtol=1e-5)
+    _, state, reward, *_ = step(jax.random.key(3), state, _action(state, small_world, "e"), params)
+    np.testing.assert_allclose(reward, shaped(0.80, alpha) - shaped(0.65, alpha), rtol=1e-5)
+    assert _same(env.observe(state, params).arch, small_world["cells"]["e"])
+    assert int(state.t) == 3
+
+
+def test_return_is_the_shaped_final_minus_initial(small_world):
+    params = _params(small_world)
+    _, state = reset(jax.random.key(0), params, small_world["cells"]["start"])
+    total = 0.0
+    for seed, name in enumerate(("b", "peak", "f", "e")):
+        _, state, reward, *_ = step(jax.random.key(seed), state,
+                                    _action(state, small_world, name), params)
+        total += float(reward)
+    _, state, reward, *_ = step(jax.random.key(9), state, jnp.int32(0), params)
+    total += float(reward)
+    np.testing.assert_allclose(total, shaped(0.80, 6.0) - shaped(0.50, 6.0), rtol=1e-5)
 
 
 def test_stay_terminates_with_zero_reward(small_world):
     params = _params(small_world)
     _, state = reset(jax.random.key(0), params, small_world["cells"]["start"])
-    _, state, _, _, _ = step(jax.random.key(1), state, _action(state, small_world, "b"),
-                                 params)
-    _, after, reward, done, info = step(jax.random.key(2), state, jnp.int32(0), params)
-    assert bool(done) and not bool(info["moved"]) and not bool(info["invalid_action"])
-    assert float(reward) == 0.0 and _same(after.cell, small_world["cells"]["b"])
-    assert int(after.rows[0]) == int(state.rows[0])
+    _, state, *_ = step(jax.random.key(1), state, _action(state, small_world, "b"), params)
+    _, after, reward, terminated, truncated, info = step(jax.random.key(2), state, jnp.int32(0),
+                                                         params)
+    assert bool(terminated) and not bool(truncated)
+    assert not bool(info["moved"]) and not bool(info["invalid_action"])
+    assert float(reward) == 0.0 and _same(env.observe(after, params).arch,
+                                          small_world["cells"]["b"])
+    assert int(after.node) == int(state.node)
 
 
 @pytest.mark.parametrize("action", [4, 6, 50, 51, 1000, -1])
-def test_masked_or_out_of_range_action_stays_and_ends(small_world, action):
+def test_masked_or_out_of_range_action_stays_and_terminates(small_world, action):
     params = _params(small_world)  # "start" has 4 neighbours: actions 5..50 are padding
     _, state = reset(jax.random.key(0), params, small_world["cells"]["start"])
-    _, state, _, _, _ = step(jax.random.key(1), state, _action(state, small_world, "e"),
-                                 params)  # now at "e" (3 neighbours: 4..50 are padding), t = 1
-    _, after, reward, done, info = step(jax.random.key(2), state, jnp.int32(action), params)
-    assert bool(info["invalid_action"]) and not bool(info["moved"]) and bool(done)
-    assert _same(after.cell, small_world["cells"]["e"]) and float(reward) == 0.0
-    assert int(after.rows[0]) == int(state.rows[0]) and int(after.rows[0]) >= 0
+    _, state, *_ = step(jax.random.key(1), state, _action(state, small_world, "e"), params)
+    # now at "e" (3 neighbours: 4..50 are padding), t = 1
+    _, after, reward, terminated, truncated, info = step(jax.random.key(2), state,
+                                                         jnp.int32(action), params)
+    assert bool(info["invalid_action"]) and not bool(info["moved"])
+    assert bool(terminated) and not bool(truncated)
+    assert _same(env.observe(after, params).arch, small_world["cells"]["e"])
+    assert float(reward) == 0.0 and int(after.node) == int(state.node) >= 0
 
 
-def test_episode_is_cut_at_its_length(small_world):
+def test_time_limit_truncates_without_terminating(small_world):
     params = _params(small_world, episode_length=2)
     _, state = reset(jax.random.key(0), params, small_world["cells"]["start"])
-    _, state, _, done, _ = step(jax.random.key(1), state, jnp.int32(1), params)
-    assert not bool(done)
-    _, state, _, done, info = step(jax.random.key(2), state, jnp.int32(1), params)
-    assert bool(done) and bool(info["moved"]) and int(state.t) == 2
+    _, state, _, terminated, truncated, _ = step(jax.random.key(1), state, jnp.int32(1), params)
+    assert not bool(terminated) and not bool(truncated)
+    obs, state, _, terminated, truncated, info = step(jax.random.key(2), state, jnp.int32(1),
+                                                      params)
+    assert bool(truncated) and not bool(terminated) and bool(info["moved"]) and int(state.t) == 2
+    assert _same(info["final_obs"], obs)
+    # "stay" at the time limit terminates (no bootstrap), it is not a truncation.
+    params = _params(small_world, episode_length=1)
+    _, state = reset(jax.random.key(0), params, small_world["cells"]["start"])
+    _, _, _, terminated, truncated, _ = step(jax.random.key(1), state, jnp.int32(0), params)
+    assert bool(terminated) and not bool(truncated)
 
 
 def test_subset_is_a_uniform_subset_in_range():
     n, size = 5, 12
-    draws = jax.vmap(lambda s: env.subset(s, jnp.int32(9), size, n))(
+    draws = jax.vmap(lambda s: presentation.subset(s, jnp.int32(9), size, n))(
         jnp.arange(20000, dtype=jnp.uint32) * jnp.uint32(2654435761))
     chosen, valid = map(np.asarray, draws)
     assert valid.all() and (chosen < 9).all()
     assert all(len(set(row)) == n for row in chosen)  # distinct entries
     frequency = np.bincount(chosen.ravel(), minlength=9) / len(chosen)
     np.testing.assert_allclose(frequency, n / 9, atol=0.02)  # each entry kept w.p. N / count
-    few, few_valid = env.subset(jnp.uint32(7), jnp.int32(3), size, n)
+    few, few_valid = presentation.subset(jnp.uint32(7), jnp.int32(3), size, n)
     np.testing.assert_array_equal(few_valid, [True, True, True, False, False])
     np.testing.assert_array_equal(few[:3], [0, 1, 2])  # count <= N: all, in order
 
@@ -147,7 +186,7 @@ def test_subset_of_presented_neighbours_varies_with_the_key(small_world):
         keys, params, small_world["cells"]["start"])
     np.testing.assert_array_equal(obs.action_mask.sum(-1), 3)
     np.testing.assert_array_equal(state.num_neighbours, 4)
-    shown = {tuple(sorted(rows)) for rows in np.asarray(obs.rows[:, 1:]).tolist()}
+    shown = {tuple(sorted(nodes)) for nodes in np.asarray(obs.nodes[:, 1:]).tolist()}
     assert len(shown) == 6  # every pair of the 4 neighbours appears
 
 
@@ -160,25 +199,42 @@ def test_auto_reset_is_step_or_reset(small_world):
     _, state = jax.vmap(env.reset, in_axes=(0, None, 0))(keys, params, start)
     actions = jnp.arange(16, dtype=jnp.int32) % 3  # stays, moves
     step_keys = jax.random.split(jax.random.key(1), 16)
-    obs, auto, reward, done, info = jax.vmap(env.step_auto_reset, in_axes=(0, 0, 0, None))(
-        step_keys, state, actions, params)
+    obs, auto, reward, terminated, truncated, info = jax.vmap(
+        env.step_auto_reset, in_axes=(0, 0, 0, None))(step_keys, state, actions, params)
     split = jax.vmap(jax.random.split)(step_keys)
     stepped = jax.vmap(env.step, in_axes=(0, 0, 0, None))(split[:, 0], state, actions, params)
     fresh_obs, fresh = jax.vmap(env.reset, in_axes=(0, None))(split[:, 1], params)
+    done = terminated | truncated
     expected = jax.tree.map(lambda a, b: jnp.where(
         done.reshape(done.shape + (1,) * (a.ndim - 1)), a, b), fresh, stepped[1])
     assert _same(auto, expected)
-    assert _same(reward, stepped[2]) and _same(done, stepped[3])
-    np.testing.assert_array_equal(done, actions == 0)
+    assert _same(reward, stepped[2]) and _same(terminated, stepped[3])
+    assert _same(truncated, stepped[4])
+    np.testing.assert_array_equal(terminated, actions == 0)
     assert (np.asarray(auto.t)[np.asarray(done)] == 0).all()
+    # The ended episodes' last observations are kept; the others continue from them.
+    assert _same(info["final_obs"], stepped[0])
+    assert not _same(obs, stepped[0])
+
+
+def test_auto_reset_keeps_the_truncated_observation(small_world):
+    params = _params(small_world, episode_length=1)
+    _, state = reset(jax.random.key(0), params, small_world["cells"]["start"])
+    action = _action(state, small_world, "peak")
+    obs, after, _, terminated, truncated, info = jax.jit(env.step_auto_reset)(
+        jax.random.key(1), state, action, params)
+    assert bool(truncated) and not bool(terminated) and int(after.t) == 0
+    assert _same(info["final_obs"].arch, small_world["cells"]["peak"])
+    assert not _same(obs, info["final_obs"])
 
 
 def test_same_keys_same_episodes(small_world):
     params = _params(small_world, max_neighbours=2)
     cells = jax.tree.map(lambda x: jnp.stack([jnp.asarray(x)] * 64), small_world["cells"]["start"])
-    first = episodes.run_episodes("random_walk", params, cells, jax.random.key(3))
-    again = episodes.run_episodes("random_walk", params, cells, jax.random.key(3))
-    other = episodes.run_episodes("random_walk", params, cells, jax.random.key(4))
+    policy = random_walk.make_policy()
+    first = episodes.run_episodes(policy, params, cells, jax.random.key(3))
+    again = episodes.run_episodes(policy, params, cells, jax.random.key(3))
+    other = episodes.run_episodes(policy, params, cells, jax.random.key(4))
     assert _same(first, again) and not _same(first, other)
 
 
@@ -203,8 +259,9 @@ def test_random_walk_never_takes_a_masked_action(small_world):
         def body(state, key):
             key_act, key_step = jax.random.split(key)
             action = random_walk.act(None, env.observe(state, params), key_act)
-            _, state, _, done, info = env.step_auto_reset(key_step, state, action, params)
-            return state, (info["invalid_action"], done)
+            _, state, _, terminated, truncated, info = env.step_auto_reset(key_step, state,
+                                                                           action, params)
+            return state, (info["invalid_action"], terminated | truncated)
 
         return jax.lax.scan(body, state, jax.random.split(key, 64))[1]
 
@@ -212,11 +269,11 @@ def test_random_walk_never_takes_a_masked_action(small_world):
     assert not np.asarray(invalid).any() and np.asarray(done).any()
 
 
-def test_encode_a_hand_built_cell():
+def test_tokens_of_a_hand_built_cell():
     cell = chain(nb101.CONV3X3, nb101.CONV1X1)  # 0 -> 1 -> 2 -> 3
-    features = np.asarray(env.encode(nb101.Cell(adj=jnp.asarray(cell.adj),
-                                                ops=jnp.asarray(cell.ops))))
-    assert features.shape == (env.ENCODING_SIZE,) == (63,)
+    features = np.asarray(nb101_space.tokens(nb101.Cell(adj=jnp.asarray(cell.adj),
+                                                        ops=jnp.asarray(cell.ops))))
+    assert features.shape == (nb101_space.TOKEN_SIZE,) == (63,)
     # Lower triangle row by row: (1,0) (2,0) (2,1) (3,0) (3,1) (3,2) (4,0) ... (6,5).
     adjacency = np.zeros(21)
     adjacency[[0, 2, 5]] = 1  # 1 <- 0, 2 <- 1, 3 <- 2
@@ -228,7 +285,7 @@ def test_encode_a_hand_built_cell():
         labels[vertex, one_hot[op]] = 1
     np.testing.assert_array_equal(features, np.concatenate([adjacency, labels.ravel()]))
     batch = nb101.sample(jax.random.key(0), (3, 4))
-    assert env.encode(batch).shape == (3, 4, 63)
+    assert nb101_space.tokens(batch).shape == (3, 4, 63)
 
 
 def test_canonical_is_the_first_relabelling():
@@ -244,7 +301,7 @@ def test_canonical_is_the_first_relabelling():
     cells = jax.tree.map(lambda *x: jnp.stack(x), fork(nb101.MAXPOOL3X3, nb101.CONV3X3),
                          fork(nb101.CONV3X3, nb101.MAXPOOL3X3),
                          nb101.Cell(adj=jnp.asarray(a.adj), ops=jnp.asarray(a.ops)))
-    out = neighbour_table.canonical(cells)
+    out = nb101_canonical.canonical(cells)
     assert _same(out[0], fork(nb101.CONV3X3, nb101.MAXPOOL3X3))
     assert _same(out[1], out[0]) and _same(out[2], cells[2])
     np.testing.assert_array_equal(nb101.hash_cells(out), nb101.hash_cells(cells))
@@ -252,7 +309,7 @@ def test_canonical_is_the_first_relabelling():
 
 @jax.jit
 def _trajectories(params, cells, key):
-    """Observations, rewards and dones of 12 auto-reset steps from each cell; even cells walk
+    """Observations, rewards and flags of 12 auto-reset steps from each cell; even cells walk
     at random, odd cells follow local search."""
     def one(index, cell, key):
         key_reset, key_steps = jax.random.split(key)
@@ -262,9 +319,13 @@ def _trajectories(params, cells, key):
             key_act, key_step = jax.random.split(key)
             obs = env.observe(state, params)
             action = jnp.where(index % 2 == 0, random_walk.act(None, obs, key_act),
-                               local_search.act(params.bench, obs, key_act))
-            _, state, reward, done, _ = env.step_auto_reset(key_step, state, action, params)
-            return state, (obs, reward, done)
+                               local_search.act(params.oracle, obs, key_act))
+            _, state, reward, terminated, truncated, info = env.step_auto_reset(
+                key_step, state, action, params)
+            observed = env.Observation(arch=obs.arch, neighbours=obs.neighbours,
+                                       tokens=obs.tokens, action_mask=obs.action_mask,
+                                       nodes=None)  # nodes: rows or cells, by strategy
+            return state, (observed, reward, terminated, truncated, info["final_obs"].tokens)
 
         return jax.lax.scan(body, state, jax.random.split(key_steps, 12))[1]
 
@@ -275,12 +336,17 @@ def _trajectories(params, cells, key):
 @pytest.mark.slow
 def test_table_and_on_the_fly_give_identical_episodes(full_neighbour_table, synthetic_bench):
     cells = nb101.sample(jax.random.key(7), (8,))
-    in_table = _trajectories(env.make_params(synthetic_bench, full_neighbour_table), cells,
+    settings = dict(max_neighbours=ENV.max_neighbours, alpha=ENV.alpha,
+                    episode_length=ENV.train_episode_length)
+    table_space = nb101_space.make_space(full_neighbour_table)
+    in_table = _trajectories(env.make_params(table_space, synthetic_bench, **settings), cells,
                              jax.random.key(3))
-    on_the_fly = _trajectories(env.make_params(synthetic_bench), cells, jax.random.key(3))
-    assert _same(in_table, on_the_fly)  # observations (cells included), rewards, dones
-    observations, _, done = in_table
-    assert np.asarray(done).any() and (np.asarray(observations.action_mask).sum(-1) > 1).all()
+    on_the_fly = _trajectories(env.make_params(nb101_space.make_space(), synthetic_bench,
+                                               **settings), cells, jax.random.key(3))
+    assert _same(in_table, on_the_fly)  # observations (cells, tokens), rewards, flags
+    observations, _, terminated, truncated, _ = in_table
+    assert np.asarray(terminated).any() and np.asarray(truncated).any()
+    assert (np.asarray(observations.action_mask).sum(-1) > 1).all()
     # The representative form is the enumeration's.
     rows = full_neighbour_table.index_of(cells)
-    assert _same(neighbour_table.canonical(cells), full_neighbour_table.cells(rows))
+    assert _same(nb101_canonical.canonical(cells), full_neighbour_table.cells(rows))

@@ -1,0 +1,30 @@
+"""Agents: episodic policies over the incremental MDP and query-budget searchers.
+
+Each is registered by name (``nasjax.registry.make("agent", name)`` gives its
+:class:`~nasjax.agents.base.Agent`): random search, random walk and local search (Cassimon
+et al. §3.2.3), regularized evolution and ReMAADE with its ablations (ReMAADE §§7-8).
+"""
+
+from nasjax import registry
+from nasjax.agents.base import Agent, Policy, Searcher, TrialResult, run_trial, run_trials
+
+__all__ = ["Agent", "Policy", "Searcher", "TrialResult", "run_trial", "run_trials"]
+
+registry.register("agent", "random_search", "nasjax.agents.random_search:agent", type="both")
+registry.register("agent", "random_walk", "nasjax.agents.random_walk:agent", type="policy")
+registry.register("agent", "local_search", "nasjax.agents.local_search:agent", type="policy")
+registry.register("agent", "regularized_evolution", "nasjax.agents.regularized_evolution:agent",
+                  type="searcher")
+# ReMAADE and its ablations (ReMAADE Tables 3-6): one config block, per-variant overrides.
+_REMAADE_VARIANTS = {
+    "remaade": (),
+    "remaade_reinforce": (("objective", "reinforce"),),
+    "remaade_ppo": (("objective", "ppo"),),
+    "reinforce_made": (("policy", "made"), ("objective", "reinforce")),
+    "reinforce": (("policy", "independent"), ("objective", "reinforce")),
+    **{f"remaade_s{s}": (("num_orders", s),) for s in (1, 2, 4, 6, 8, 16)},  # Table 6
+    "remaade_sall": (("num_orders", 0),),  # S = N!
+}
+for _name, _overrides in _REMAADE_VARIANTS.items():
+    registry.register("agent", _name, "nasjax.agents.remaade:agent", type="searcher",
+                      kwargs={"variant": _name, "overrides": _overrides})

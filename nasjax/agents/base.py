@@ -1,37 +1,87 @@
-"""The searcher interface of query-budget algorithms, and the scan that runs a trial.
+"""What an agent is, and the scan that runs a search trial.
 
-A searcher is a frozen dataclass of pure functions (flashbax style):
+Two kinds of agents (DESIGN.md "Agents"), each usable on any registered search space:
 
-- ``init(key) -> state``: a pytree (the searcher's config is bound by its factory);
-- ``propose(state, key) -> Cell[batch]``: the next ``batch`` cells to query, all valid;
-- ``update(state, cells, metrics) -> state``: learn from their metrics.
+- an **episodic policy** (:class:`Policy`: random walk, local search, Ape-X) acts on the
+  incremental MDP's observations: ``act(params, obs, key) -> action``; ``queries(obs)`` says
+  how many benchmark queries it spends per step (local search: every presented neighbour),
+  or it is None when an episode costs one query (Cassimon et al. §4.1.2);
+- a **query-budget searcher** (:class:`Searcher`: random search, regularized evolution,
+  ReMAADE) is a frozen dataclass of pure functions (flashbax style): ``init(key) -> state``,
+  ``propose(state, key) -> Arch[batch]`` (all valid) and
+  ``update(state, archs, metrics) -> state``.
 
-:func:`run_trial` runs one trial as a single ``lax.scan`` over ``budget / batch``
-steps; :func:`run_trials` vmaps it over trials. Every proposed cell is one query.
+An :class:`Agent` is what the registry holds: the factories of an agent's policy and/or
+searcher, the name of the ``configs/agents.py`` block with its hyperparameters, and how it
+counts queries. :func:`run_trial` runs one trial of a searcher as a single ``lax.scan``;
+:func:`run_trials` vmaps trials (and shards them over devices: :mod:`nasjax.sharding`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import flax.struct
 import jax
-import jax.numpy as jnp
 
 from nasjax.benchmarks import base as bench_lib
-from nasjax.spaces import nb101
 
 
 @dataclasses.dataclass(frozen=True)
 class Searcher:
-    """A query-budget search algorithm as pure functions."""
+    """A query-budget search algorithm as pure functions (its config bound by its factory)."""
 
     name: str
-    batch: int  # cells proposed per step
+    batch: int  # architectures proposed per step
     init: Callable[[jax.Array], Any]
-    propose: Callable[[Any, jax.Array], nb101.Cell]
-    update: Callable[[Any, nb101.Cell, bench_lib.Metrics], Any]
+    propose: Callable[[Any, jax.Array], Any]
+    update: Callable[[Any, Any, bench_lib.Metrics], Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    """An episodic policy over the incremental MDP (evaluated by
+    :func:`nasjax.evaluation.episodes.run_episodes`)."""
+
+    name: str
+    act: Callable[[Any, Any, jax.Array], jax.Array]  # (params, obs, key) -> int32 action
+    params: Any = None  # a pytree (network weights, an oracle), passed to act under jit
+    queries: Callable[[Any], jax.Array] | None = None  # per-step queries; None: 1 per episode
+    # A custom evaluation episode (env_params, initial, key) -> EpisodeStats, for agents that
+    # do not step the MDP (random search jumps to a sampled architecture); None: act stepwise.
+    episode: Callable[..., Any] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Agent:
+    """A registered agent: its factories, its config block and how it counts queries.
+
+    ``make_policy(env_params, config) -> Policy`` and ``make_searcher(space, config) ->
+    Searcher``; either may be None. ``config`` names its block in ``configs/agents.py``
+    (None: no hyperparameters); ``overrides`` are applied to that block for this agent (the
+    ReMAADE ablations of ReMAADE Tables 4 and 6 are variants of one block).
+    """
+
+    name: str
+    description: str
+    queries: str  # how a query is counted, for reports
+    config: str | None = None
+    overrides: tuple = ()  # ((field, value), ...)
+    make_policy: Callable[..., Policy] | None = None
+    make_searcher: Callable[..., Searcher] | None = None
+
+    def block(self, config):
+        """This agent's hyperparameters: its block of ``config`` with the overrides applied
+        (an unlocked copy; ``config`` is left as it is)."""
+        if self.config is None:
+            return None
+        block = config[self.config].copy_and_resolve_references()
+        with block.unlocked():
+            for field, value in self.overrides:
+                block[field] = value
+        return block
 
 
 @flax.struct.dataclass
@@ -39,13 +89,13 @@ class TrialResult:
     """Per-query record of trials: leading axes ``[trials, queries]``."""
 
     observed: jax.Array  # float32: validation accuracy the searcher saw (noisy or mean)
-    reported: jax.Array  # float32: accuracy reported for that cell (mean test, else mean val)
-    valid: jax.Array  # bool: the cell was in the benchmark table
+    reported: jax.Array  # float32: the accuracy reported for that query (see run_trial)
+    valid: jax.Array  # bool: the architecture was valid and in the benchmark
     train_seconds: jax.Array  # float32: simulated training time charged for the query
 
 
-def run_trial(searcher: Searcher, bench: bench_lib.Benchmark, key: jax.Array, budget: int,
-              mode: str = "mean", report: str = "test") -> TrialResult:
+def run_trial(searcher: Searcher, bench, key: jax.Array, budget: int, mode: str = "mean",
+              report: str = "test") -> TrialResult:
     """One trial of ``budget`` queries as one ``lax.scan`` (``budget`` rounded up to batches).
 
     Args:
@@ -54,8 +104,9 @@ def run_trial(searcher: Searcher, bench: bench_lib.Benchmark, key: jax.Array, bu
       key: PRNG key of the trial.
       budget: number of queries.
       mode: ``"mean"`` or ``"noisy"``.
-      report: ``"test"`` reports the mean test accuracy of each queried cell,
-        ``"val"`` its mean validation accuracy.
+      report: ``"test"``: the test accuracy of the same query (with ``mode="noisy"`` the
+        same drawn repeat, ReMAADE §8: "the corresponding random test error"); ``"val"``:
+        the mean validation accuracy of the queried architecture.
     Returns:
       TrialResult with leading axis ``[budget]``.
     """
@@ -64,29 +115,30 @@ def run_trial(searcher: Searcher, bench: bench_lib.Benchmark, key: jax.Array, bu
 
     def step(state, key):
         key_propose, key_query = jax.random.split(key)
-        cells = searcher.propose(state, key_propose)
-        rows = bench.lookup(nb101.hash_cells(cells))
-        seen = bench_lib.query_index(bench, rows, key_query, mode)
-        state = searcher.update(state, cells, seen)
-        if mode == "mean":
-            mean = seen
+        archs = searcher.propose(state, key_propose)
+        seen = bench_lib.query(bench, archs, key_query, mode)
+        state = searcher.update(state, archs, seen)
+        if report == "test":
+            reported = seen.test_acc
         else:
-            mean = bench_lib.query_index(bench, rows, None, "mean")
-        reported = mean.test_acc if report == "test" else mean.val_acc
+            reported = (seen if mode == "mean" else bench_lib.query(bench, archs)).val_acc
         return state, TrialResult(seen.val_acc, reported, seen.valid, seen.train_seconds)
 
     _, result = jax.lax.scan(step, searcher.init(key_init), jax.random.split(key_scan, steps))
     return jax.tree.map(lambda x: x.reshape(-1)[:budget], result)
 
 
-def run_trials(searcher: Searcher, bench: bench_lib.Benchmark, key: jax.Array, num_trials: int,
-               budget: int, mode: str = "mean", report: str = "test") -> TrialResult:
-    """``num_trials`` independent trials, one jitted ``vmap`` of :func:`run_trial`."""
+def run_trials(searcher: Searcher, bench, keys: jax.Array, budget: int, mode: str = "mean",
+               report: str = "test") -> TrialResult:
+    """Trials of ``keys`` (one per trial), vmapped and sharded over the local devices.
 
-    return _trials(searcher, budget, mode, report, bench, jax.random.split(key, num_trials))
+    The benchmark is an argument of the compiled function, not a baked-in constant.
+    """
+    from nasjax import sharding
+
+    return sharding.map_batch(_trials, keys, bench, static=(searcher, budget, mode, report))
 
 
-@jax.jit(static_argnums=(0, 1, 2, 3))
-def _trials(searcher, budget, mode, report, bench, keys):
-    # The benchmark is an argument, not a closed-over constant (those compile slowly).
+def _trials(keys, bench, searcher, budget, mode, report):
     return jax.vmap(lambda k: run_trial(searcher, bench, k, budget, mode, report))(keys)
+

@@ -1,24 +1,70 @@
-"""Random search with the seed's sampler (seed 000, section 3.2.3)."""
+"""Random search (Cassimon et al. §3.2.3): every query a fresh architecture from the sampler.
+
+As a searcher it proposes samples of the space's sampler (for NAS-Bench-101 the vertex-count
+uniform sampler of Cassimon et al. §3.2.3). In the incremental-MDP evaluation (§4) an
+"episode" jumps from its initial architecture to one sampled architecture: one query.
+"""
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 
-from nasjax.agents.base import Searcher
-from nasjax.spaces import nb101
+from nasjax import env
+from nasjax.agents.base import Agent, Policy, Searcher
 
 
-def make_random_search(batch: int = 1) -> Searcher:
-    """Random search: every query a fresh cell from :func:`nb101.sample`; no state."""
+def make_searcher(space, config=None, batch: int = 1) -> Searcher:
+    """Random search with the space's sampler; no state but a query count."""
+    del config
 
     def init(key):
         return jnp.zeros((), jnp.int32)
 
     def propose(state, key):
-        return nb101.sample(key, (batch,))
+        return space.sample(key, (batch,))
 
-    def update(state, cells, metrics):
-        return state + cells.ops.shape[0]
+    def update(state, archs, metrics):
+        return state + batch
 
     return Searcher(name="random_search", batch=batch, init=init, propose=propose, update=update)
+
+
+def episode(policy: Policy, params: env.EnvParams, initial, key: jax.Array):
+    """The random-search "episode": from ``initial``, jump to one sampled architecture
+    (1 query)."""
+    from nasjax.evaluation.episodes import EpisodeStats
+
+    key_reset, key_sample = jax.random.split(key)
+    _, state = env.reset(key_reset, params, initial)
+    _, final = env.reset(key_sample, params)
+    better = final.acc > state.acc
+    best = jnp.where(better, final.report_acc, state.report_acc)
+    best_val = jnp.maximum(final.acc, state.acc)
+    length = params.episode_length
+    first = jnp.arange(length) == 0
+    return EpisodeStats(
+        initial=state.report_acc, final=final.report_acc, best=best,
+        initial_val=state.acc, final_val=final.acc, best_val=best_val,
+        steps=jnp.int32(1), queries=jnp.int32(1), num_neighbours=state.num_neighbours,
+        trace_queries=jnp.where(first, 1, 0).astype(jnp.int32),
+        trace_best_val=jnp.full(length, best_val), trace_best=jnp.full(length, best))
+
+
+def _stay(params, obs, key: jax.Array) -> jax.Array:
+    """The action random search would take in the MDP: none (it does not step)."""
+    del params, obs, key
+    return jnp.int32(0)
+
+
+def make_policy(env_params=None, config=None) -> Policy:
+    """Random search as an evaluation "policy": it jumps instead of stepping."""
+    del env_params, config
+    return Policy(name="random_search", act=_stay, episode=episode)
+
+
+def agent() -> Agent:
+    """The random-search agent (searcher and evaluation episodes)."""
+    return Agent(name="random_search", description="samples of the space's sampler",
+                 queries="one query per sampled architecture", make_policy=make_policy,
+                 make_searcher=make_searcher)

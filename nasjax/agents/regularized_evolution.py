@@ -1,17 +1,20 @@
-"""Regularized (ageing) evolution (Real et al. 2019), the NAS-Bench-101 baseline of seed 004.
+"""Regularized (ageing) evolution (Real et al. 2019), the NAS-Bench-101 baseline of ReMAADE §8.
 
 As the NAS-Bench-101 authors ran it (the ``run_evolution_search`` / ``mutate_spec`` example
 of the official repository, google-research/nasbench ``NASBench.ipynb``), over the string
-encoding of :mod:`nasjax.spaces.nb101_string`:
+encoding of any search space (``space.choices``, ``encode``, ``decode``; NAS-Bench-101's is
+:mod:`nasjax.spaces.nb101_string`):
 
 - the first ``P`` (population size) queries are random valid strings;
 - every later query mutates the best of ``T`` (tournament size) members drawn without
   replacement from the population, and the child replaces the *oldest* member (ageing);
 - the defaults are that code's: ``P = 50``, ``T = 10``, ``r = 1.0`` (``run_evolution_search``
-  and ``mutate_spec`` defaults); seed 004 does not state its own;
-- a mutation with rate ``r`` flips each of the 21 edges with probability ``r / 7`` and
-  resamples each of the 5 interior ops, with probability ``r / 5``, to a different op;
-  it is redrawn until the child is valid. Mutations act on the full string, so pruned-away
+  and ``mutate_spec`` defaults); ReMAADE does not state its own;
+- a mutation with rate ``r`` changes each string position ``i`` with probability
+  ``r * space.mutation_rates[i]`` to a uniformly drawn *other* value (NAS-Bench-101: each of
+  the 21 edges flips with probability ``r / 7``, each of the 5 interior ops changes with
+  probability ``r / 5``); binary positions draw from one random stream, the others from a
+  second one; the child is redrawn until valid. Mutations act on the full string, so pruned-away
   vertices and edges are inherited and can come back later, as in the official code.
 
 One deviation, on by default (``require_change``): the official code accepts a child whose
@@ -31,15 +34,18 @@ fitness (the validation accuracy the searcher saw), and the next query is prepar
 
 from __future__ import annotations
 
+from typing import Any
+
 import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from nasjax.agents.base import Searcher
+from nasjax.agents.base import Agent, Searcher
 from nasjax.benchmarks import base as bench_lib
-from nasjax.spaces import nb101, nb101_string
+from nasjax.spaces import base as space_lib
 
-INITIAL = ("uniform_string", "seed_sampler")  # how the first population is drawn
+INITIAL = ("uniform_string", "sampler")  # how the first population is drawn
 CANDIDATES = 16  # iid candidates per rejection round (mutations and initial strings)
 MAX_ROUNDS = 1024  # bound on rejection rounds per query (16,384 candidates)
 
@@ -48,11 +54,11 @@ MAX_ROUNDS = 1024  # bound on rejection rounds per query (16,384 candidates)
 class EvolutionState:
     """Population ring buffer; slot ``count % P`` holds the oldest member once full."""
 
-    population: jax.Array  # int32[P, 26]: member strings
+    population: jax.Array  # int32[P, L]: member strings
     fitness: jax.Array  # float32[P]: their observed validation accuracy, -inf if unusable
     count: jax.Array  # int32[]: members added so far
-    pending: jax.Array  # int32[26]: the string proposed next
-    cell: nb101.Cell  # Cell[1]: ``pending`` decoded
+    pending: jax.Array  # int32[L]: the string proposed next
+    arch: Any  # Arch[1]: ``pending`` decoded
     key: jax.Array  # PRNG key for the next proposal
 
 
@@ -60,12 +66,12 @@ def _first_accepted(draw, accept, key, fallback):
     """The first accepted of a stream of iid draws (exact rejection sampling, bounded).
 
     Args:
-      draw: ``key -> int32[CANDIDATES, 26]`` iid candidate strings.
-      accept: ``int32[CANDIDATES, 26] -> bool[CANDIDATES]``.
+      draw: ``key -> int32[CANDIDATES, L]`` iid candidate strings.
+      accept: ``int32[CANDIDATES, L] -> bool[CANDIDATES]``.
       key: PRNG key.
-      fallback: int32[26] returned when :data:`MAX_ROUNDS` rounds accept nothing.
+      fallback: int32[L] returned when :data:`MAX_ROUNDS` rounds accept nothing.
     Returns:
-      int32[26].
+      int32[L].
     """
 
     def cond(carry):
@@ -84,51 +90,53 @@ def _first_accepted(draw, accept, key, fallback):
     return jnp.where(found, string, fallback)
 
 
-def _mutations(key: jax.Array, parent: jax.Array, mutation_rate: float) -> jax.Array:
-    """int32[CANDIDATES, 26]: iid mutations of ``parent`` (valid or not); see :func:`mutate`."""
-    num_ops = nb101_string.NUM_OP_SLOTS
-    key_edges, key_ops, key_shift = jax.random.split(key, 3)
-    shape = (CANDIDATES, nb101_string.NUM_HPARAMS)
-    flip_edge = jax.random.bernoulli(key_edges, mutation_rate / nb101.NUM_VERTICES, shape)
-    flip_op = jax.random.bernoulli(key_ops, mutation_rate / num_ops, shape)
-    shift = jax.random.randint(key_shift, shape, 1, nb101.NUM_OPS)  # to a different op
-    ops = jnp.where(flip_op, (parent + shift) % nb101.NUM_OPS, parent)
-    edges = jnp.where(flip_edge, 1 - parent, parent)
-    is_op = jnp.arange(nb101_string.NUM_HPARAMS) < num_ops
-    return jnp.where(is_op, ops, edges).astype(jnp.int32)
+def _mutations(space: space_lib.SearchSpace, key: jax.Array, parent: jax.Array,
+               mutation_rate: float) -> jax.Array:
+    """int32[CANDIDATES, L]: iid mutations of ``parent`` (valid or not); see :func:`mutate`."""
+    choices = np.asarray(space.choices)
+    probability = jnp.asarray(mutation_rate * np.asarray(space.mutation_rates), jnp.float32)
+    key_binary, key_other, key_shift = jax.random.split(key, 3)
+    shape = (CANDIDATES, len(choices))
+    uniform = jnp.where(choices == 2, jax.random.uniform(key_binary, shape),
+                        jax.random.uniform(key_other, shape))
+    mutate = uniform < probability
+    shift = jax.random.randint(key_shift, shape, 1, jnp.asarray(np.maximum(choices, 2)))
+    return jnp.where(mutate, (parent + shift) % choices, parent).astype(jnp.int32)
 
 
-def _acceptable(candidates: jax.Array, parent: jax.Array, require_change) -> jax.Array:
-    """bool[C]: valid candidates, and (where ``require_change``) cells other than the parent's."""
-    cells, valid = nb101_string.decode(jnp.concatenate([parent[None], candidates]))
-    hashes = nb101.hash_cells(cells)  # one hash call: parent first (compiles once)
+def _acceptable(space: space_lib.SearchSpace, candidates: jax.Array, parent: jax.Array,
+                require_change) -> jax.Array:
+    """bool[C]: valid candidates, and (where ``require_change``) not the parent's architecture."""
+    archs, valid = space.decode(jnp.concatenate([parent[None], candidates]))
+    hashes = space.hash(archs)  # one hash call: parent first (compiles once)
     changed = (hashes[1:] != hashes[0]).any(-1)
     return valid[1:] & (changed | ~jnp.asarray(require_change))
 
 
-def mutate(key: jax.Array, parent: jax.Array, mutation_rate: float,
-           require_change: bool = True) -> jax.Array:
+def mutate(space: space_lib.SearchSpace, key: jax.Array, parent: jax.Array,
+           mutation_rate: float, require_change: bool = True) -> jax.Array:
     """A valid mutated child of one string (``mutate_spec`` of the official NAS-Bench-101 code).
 
     Args:
+      space: the search space (its string encoding).
       key: PRNG key.
-      parent: int32[26], a valid string.
-      mutation_rate: ``r``: each edge flips with probability ``r / 7``, each interior op
-        changes to a uniformly drawn *other* op with probability ``r / 5``.
-      require_change: also redraw children whose pruned cell equals the parent's.
+      parent: int32[L], a valid string.
+      mutation_rate: ``r``: position ``i`` changes, with probability
+        ``r * space.mutation_rates[i]``, to a uniformly drawn *other* value.
+      require_change: also redraw children whose architecture equals the parent's.
     Returns:
-      int32[26], a valid string.
+      int32[L], a valid string.
     """
-    return _first_accepted(lambda k: _mutations(k, parent, mutation_rate),
-                           lambda c: _acceptable(c, parent, require_change), key, parent)
+    return _first_accepted(lambda k: _mutations(space, k, parent, mutation_rate),
+                           lambda c: _acceptable(space, c, parent, require_change), key, parent)
 
 
-def uniform_valid_string(key: jax.Array) -> jax.Array:
-    """int32[26]: a uniform valid string (``random_spec`` of the official code): every
-    hyperparameter uniform, redrawn until valid."""
-    return _first_accepted(lambda k: nb101_string.uniform(k, (CANDIDATES,)),
-                           lambda c: nb101_string.decode(c)[1], key,
-                           nb101_string.encode(nb101.sample(key)))
+def uniform_valid_string(space: space_lib.SearchSpace, key: jax.Array) -> jax.Array:
+    """int32[L]: a uniform valid string (``random_spec`` of the official code): every
+    position uniform, redrawn until valid."""
+    return _first_accepted(lambda k: space_lib.uniform_strings(space, k, (CANDIDATES,)),
+                           lambda c: space.decode(c)[1], key,
+                           space.encode(space.sample(key, ())))
 
 
 def tournament(key: jax.Array, fitness: jax.Array, tournament_size: int) -> jax.Array:
@@ -143,18 +151,20 @@ def tournament(key: jax.Array, fitness: jax.Array, tournament_size: int) -> jax.
     return sample[jnp.argmax(fitness[sample])].astype(jnp.int32)
 
 
-def make_regularized_evolution(population_size: int = 50, tournament_size: int = 10,
-                               mutation_rate: float = 1.0, initial: str = "uniform_string",
+def make_regularized_evolution(space: space_lib.SearchSpace, population_size: int = 50,
+                               tournament_size: int = 10, mutation_rate: float = 1.0,
+                               initial: str = "uniform_string",
                                require_change: bool = True) -> Searcher:
-    """Regularized evolution over the NAS-Bench-101 string encoding, one query per step.
+    """Regularized evolution over a space's string encoding, one query per step.
 
     Args:
+      space: the search space.
       population_size: ``P``, members kept (the oldest dies when a child is born).
       tournament_size: ``T``, members sampled (without replacement) per tournament.
       mutation_rate: ``r`` of :func:`mutate`.
-      initial: ``"uniform_string"`` (uniform valid strings, as the official code) or
-        ``"seed_sampler"`` (canonical strings of :func:`nb101.sample` cells, seed 000).
-      require_change: children must differ from their parent as cells.
+      initial: ``"uniform_string"`` (uniform valid strings, as the official NAS-Bench-101
+        code) or ``"sampler"`` (strings of the space's sampler, Cassimon et al. §3.2.3).
+      require_change: children must differ from their parent as architectures.
     Returns:
       A :class:`~nasjax.agents.base.Searcher` with ``batch = 1``.
     Raises:
@@ -169,10 +179,10 @@ def make_regularized_evolution(population_size: int = 50, tournament_size: int =
         raise ValueError(f"unknown initial population {initial!r}; choose one of "
                          f"{', '.join(INITIAL)}")
 
-    def fresh(key):  # int32[CANDIDATES, 26]: candidates for the initial population
+    def fresh(key):  # int32[CANDIDATES, L]: candidates for the initial population
         if initial == "uniform_string":
-            return nb101_string.uniform(key, (CANDIDATES,))
-        return nb101_string.encode(nb101.sample(key, (CANDIDATES,)))
+            return space_lib.uniform_strings(space, key, (CANDIDATES,))
+        return space.encode(space.sample(key, (CANDIDATES,)))
 
     def next_string(population, fitness, count, key):
         """A random member while the population fills, then a tournament winner's child."""
@@ -183,35 +193,35 @@ def make_regularized_evolution(population_size: int = 50, tournament_size: int =
         def draw(key):
             key_fresh, key_mutate = jax.random.split(key)
             return jnp.where(filling, fresh(key_fresh),
-                             _mutations(key_mutate, parent, mutation_rate))
+                             _mutations(space, key_mutate, parent, mutation_rate))
 
         def accept(candidates):
-            return _acceptable(candidates, parent, require_change & ~filling)
+            return _acceptable(space, candidates, parent, require_change & ~filling)
 
-        fallback = jnp.where(filling, nb101_string.encode(nb101.sample(key_fallback)), parent)
+        fallback = jnp.where(filling, space.encode(space.sample(key_fallback, ())), parent)
         return _first_accepted(draw, accept, key_loop, fallback)
 
     def prepared(population, fitness, count, key, pending):
-        cell, _ = nb101_string.decode(pending[None])
+        arch, _ = space.decode(pending[None])
         return EvolutionState(population=population, fitness=fitness, count=count,
-                              pending=pending, cell=cell, key=key)
+                              pending=pending, arch=arch, key=key)
 
     def init(key):
         key_next, key_first = jax.random.split(key)
-        population = jnp.zeros((population_size, nb101_string.NUM_HPARAMS), jnp.int32)
+        population = jnp.zeros((population_size, len(space.choices)), jnp.int32)
         fitness = jnp.full((population_size,), -jnp.inf, jnp.float32)
         if initial == "uniform_string":
-            first = uniform_valid_string(key_first)
+            first = uniform_valid_string(space, key_first)
         else:
-            first = nb101_string.encode(nb101.sample(key_first))
+            first = space.encode(space.sample(key_first, ()))
         return prepared(population, fitness, jnp.int32(0), key_next, first)
 
     def propose(state, key):
         del key  # the query was drawn by the update that made the state
-        return state.cell
+        return state.arch
 
-    def update(state, cells, metrics: bench_lib.Metrics):
-        del cells  # the state holds the string behind the cell
+    def update(state, archs, metrics: bench_lib.Metrics):
+        del archs  # the state holds the string behind the architecture
         usable = metrics.valid[0] & jnp.isfinite(metrics.val_acc[0])
         slot = state.count % population_size  # the oldest member, once the population is full
         population = state.population.at[slot].set(state.pending)
@@ -223,3 +233,19 @@ def make_regularized_evolution(population_size: int = 50, tournament_size: int =
 
     return Searcher(name="regularized_evolution", batch=1, init=init, propose=propose,
                     update=update)
+
+
+def make_searcher(space: space_lib.SearchSpace, config) -> Searcher:
+    """Regularized evolution with the hyperparameters of a ``configs/agents.py`` block."""
+    return make_regularized_evolution(
+        space, population_size=config.population_size, tournament_size=config.tournament_size,
+        mutation_rate=config.mutation_rate, initial=config.initial,
+        require_change=config.require_change)
+
+
+def agent() -> Agent:
+    """The regularized-evolution agent."""
+    return Agent(name="regularized_evolution",
+                 description="regularized (ageing) evolution, official NAS-Bench-101 settings",
+                 queries="one query per child", config="regularized_evolution",
+                 make_searcher=make_searcher)

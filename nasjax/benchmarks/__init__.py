@@ -1,6 +1,47 @@
-"""Benchmarks: tables over cells with a pure, jitted ``query`` (see :mod:`nasjax.benchmarks.base`)."""
+"""Benchmarks: a pure, jitted ``query(bench, arch, key, mode)`` for every space.
 
-from nasjax.benchmarks.base import Benchmark, Budget, Metrics, charge, query, query_index
-from nasjax.benchmarks.registry import NAMES, load
+Registered by name; ``load(name, data_dir)`` builds or reads one (see the README's table).
+"""
 
-__all__ = ["Benchmark", "Budget", "Metrics", "NAMES", "charge", "load", "query", "query_index"]
+from __future__ import annotations
+
+from nasjax import registry
+from nasjax.benchmarks.base import Benchmark, Metrics, TableBenchmark, query
+from nasjax.paths import data_dir as resolve_data_dir
+
+__all__ = ["Benchmark", "DEFAULT", "Metrics", "TableBenchmark", "load", "names", "query"]
+
+DEFAULT = "nb101-surrogate"
+
+registry.register(
+    "benchmark", "nb101-surrogate", "nasjax.benchmarks.nb101_surrogate:load", space="nb101",
+    description="SURROGATE over all 423,624 cells: XGBoost ensemble fitted on the 20,001 real "
+                "cells shipped with nasjax (validation accuracy only)",
+    prepare="nasjax.benchmarks.nb101_surrogate:prepare")
+registry.register(
+    "benchmark", "nb101-real-20k", "nasjax.benchmarks.nb101_real:load", space="nb101",
+    description="the 20,001 real NAS-Bench-101 cells shipped with nasjax (validation accuracy)",
+    prepare="nasjax.benchmarks.nb101_real:prepare")
+registry.register(
+    "benchmark", "nb101", "nasjax.benchmarks.nb101_official:load", space="nb101",
+    description="the official NAS-Bench-101 data set (nasbench_only108.tfrecord, converted once)",
+    prepare="nasjax.benchmarks.nb101_official:prepare")
+registry.register(
+    "benchmark", "nb101-synthetic", "nasjax.benchmarks.synthetic:make", space="nb101",
+    description="a SYNTHETIC objective over all cells, for tests and plumbing only")
+
+
+def load(name: str = DEFAULT, data_dir=None, progress: bool = True) -> Benchmark:
+    """The registered benchmark ``name``, read from (or built into) the data directory.
+
+    Raises:
+      ValueError for an unknown name; FileNotFoundError with the exact ``prepare_data``
+      command when a converted official file is missing.
+    """
+    return registry.make("benchmark", name, data_dir=resolve_data_dir(data_dir),
+                         progress=progress)
+
+
+def names() -> tuple[str, ...]:
+    """Registered benchmark names."""
+    return registry.names("benchmark")

@@ -1,10 +1,25 @@
-"""The Benchmark interface: a pytree of arrays and a pure, jitted ``query``.
+"""The Benchmark interface: ``query(bench, arch, key, mode) -> Metrics`` for every space.
 
-A benchmark is a table over cells, keyed by the 64-bit cell hash
-(:func:`nasjax.spaces.nb101.hash_cells`), sorted so that lookup is a binary
-search. Each row holds ``R`` recorded values (training repeats, or surrogate
-ensemble members); rows with fewer than ``R`` values are NaN-padded.
-Accuracies are fractions in [0, 1].
+A benchmark is a pytree (arrays are leaves, so they reach ``jit`` as arguments) with static
+``name``, ``space`` (the registered search space it scores) and ``info``, and a method
+``query(arch, key, mode)``. Two kinds ship with nasjax:
+
+- :class:`TableBenchmark`: a table over architectures keyed by the space's 64-bit hash,
+  sorted so that a lookup is a binary search. Each row holds ``R`` recorded values (training
+  repeats, or the members of a surrogate ensemble evaluated over the whole space),
+  NaN-padded. NAS-Bench-101's official data, its real 20k subset and its surrogate.
+- surrogate benchmarks that compute from the architecture (the NAS-Bench-301 tree
+  ensembles, :mod:`nasjax.benchmarks.surrogate`).
+
+Accuracies are fractions in [0, 1]. ``valid`` is False for every architecture the space's
+``is_valid`` rejects or the benchmark lacks, with NaN values: never another architecture's
+numbers. ``mode="mean"`` averages the repeats or members (the papers' reduced-noise setting),
+``mode="noisy"`` draws one; every field of one noisy query comes from the same draw, so the
+test accuracy reported for a noisy validation accuracy is that repeat's (ReMAADE §8).
+
+An *oracle* scores a neighbourhood's nodes (:meth:`Neighbourhood.bind`); the generic
+:class:`Oracle` queries the node's architecture, :class:`RowOracle` is a table benchmark
+joined once to a table neighbourhood, so that an environment step is a gather.
 """
 
 from __future__ import annotations
@@ -12,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any, Protocol
 
 import flax.struct
 import jax
@@ -19,54 +35,68 @@ import jax.numpy as jnp
 import numpy as np
 
 from nasjax.paths import atomic_write
-from nasjax.spaces import graph, nb101
+from nasjax.spaces import graph
 
 TABLE_FORMAT = 1  # version of the on-disk table layout written by save_table
+QUERY_MODES = ("mean", "noisy")
 
 
 @flax.struct.dataclass
 class Metrics:
     """What one query of a benchmark returns; every field has the batch shape."""
 
-    valid: jax.Array  # bool[...], False when the cell is not in the table
+    valid: jax.Array  # bool[...], False when the architecture is invalid or not in the benchmark
     val_acc: jax.Array  # float32[...], validation accuracy in [0, 1], NaN when invalid
     test_acc: jax.Array  # float32[...], NaN when invalid or when the benchmark has none
     train_seconds: jax.Array  # float32[...], simulated training time
     params: jax.Array  # float32[...], trainable parameters
 
 
-@flax.struct.dataclass
-class Benchmark:
-    """A table benchmark over cells. ``name`` and ``info`` are static metadata."""
+class Benchmark(Protocol):
+    """What every benchmark offers (see the module docstring)."""
 
-    hashes: jax.Array  # uint32[K, 2], sorted lexicographically, unique
-    val_acc: jax.Array  # float32[K, R], NaN-padded recorded values
-    test_acc: jax.Array  # float32[K, R], all NaN when the source has no test accuracy
-    train_seconds: jax.Array  # float32[K, R]
-    params: jax.Array  # float32[K]
-    num_values: jax.Array  # int32[K], how many of the R values are recorded (>= 1)
-    name: str = flax.struct.field(pytree_node=False, default="benchmark")
-    info: tuple = flax.struct.field(pytree_node=False, default=())  # ((key, value), ...)
-    buckets: jax.Array | None = None  # int32[2^16 + 1], first-level index (graph.bucket_index)
-    search_steps: int = flax.struct.field(pytree_node=False, default=0)
+    name: str
+    space: str
 
-    def __post_init__(self):
-        # Every benchmark gets the first-level hash index, however it was built.
-        graph.attach_bucket_index(self)
-
-    def lookup(self, hashes: jax.Array) -> jax.Array:
-        """int32[...]: table rows of cell hashes ``uint32[..., 2]``, -1 when absent."""
-        return graph.sorted_lookup(self.hashes, hashes, self.buckets, self.search_steps)
+    def query(self, arch: Any, key: jax.Array | None, mode: str) -> Metrics:
+        """Metrics of architectures (any batch shape)."""
 
     @property
-    def size(self) -> int:
-        """Number of cells in the table."""
-        return self.hashes.shape[0]
+    def label(self) -> str:
+        """The name for tables and plots, marked SYNTHETIC when the data is not measured."""
 
     @property
     def has_test(self) -> bool:
-        """Whether the source records test accuracy (host-side check)."""
-        return bool(np.isfinite(np.asarray(self.test_acc)).any())
+        """Whether the benchmark records test accuracy."""
+
+
+def query(bench: Benchmark, arch: Any, key: jax.Array | None = None,
+          mode: str = "mean") -> Metrics:
+    """Metrics of architectures ``Arch[...]``; batch-shaped and jittable.
+
+    Args:
+      bench: any benchmark.
+      arch: architectures of the benchmark's space.
+      key: PRNG key, needed for ``mode="noisy"``.
+      mode: ``"mean"`` averages the recorded repeats or ensemble members (the papers'
+        reduced-noise setting); ``"noisy"`` draws one per architecture.
+    Returns:
+      Metrics[...]; an invalid or absent architecture has ``valid=False`` and NaN values.
+    """
+    check_mode(mode, key)
+    return bench.query(arch, key, mode)
+
+
+def check_mode(mode: str, key) -> None:
+    """Raise ValueError for an unknown query mode or a noisy query without a key."""
+    if mode not in QUERY_MODES:
+        raise ValueError(f"unknown query mode {mode!r}; use 'mean' or 'noisy'")
+    if mode == "noisy" and key is None:
+        raise ValueError("mode='noisy' needs a PRNG key")
+
+
+class _Described:
+    """``metadata``/``label`` of a benchmark with ``name`` and ``info`` fields."""
 
     @property
     def metadata(self) -> dict:
@@ -80,29 +110,67 @@ class Benchmark:
         return f"{self.name} (SYNTHETIC)" if synthetic else self.name
 
 
-def _gather(values: jax.Array, row: jax.Array, column: jax.Array | None) -> jax.Array:
-    if column is None:
-        return jnp.nanmean(values[row], axis=-1)
-    return values[row, column]
+@flax.struct.dataclass
+class TableBenchmark(_Described):
+    """A table benchmark over the architectures of one space."""
+
+    hashes: jax.Array  # uint32[K, 2], the space's hashes, sorted lexicographically, unique
+    val_acc: jax.Array  # float32[K, R], NaN-padded recorded values
+    test_acc: jax.Array  # float32[K, R], all NaN when the source has no test accuracy
+    train_seconds: jax.Array  # float32[K, R]
+    params: jax.Array  # float32[K]
+    num_values: jax.Array  # int32[K], how many of the R values are recorded (>= 1)
+    name: str = flax.struct.field(pytree_node=False, default="benchmark")
+    space: str = flax.struct.field(pytree_node=False, default="nb101")
+    info: tuple = flax.struct.field(pytree_node=False, default=())  # ((key, value), ...)
+    buckets: jax.Array | None = None  # int32[2^16 + 1], first-level index (graph.bucket_index)
+    search_steps: int = flax.struct.field(pytree_node=False, default=0)
+
+    def __post_init__(self):
+        # Every table gets the first-level hash index, however it was built.
+        graph.attach_bucket_index(self)
+
+    def lookup(self, hashes: jax.Array) -> jax.Array:
+        """int32[...]: table rows of hashes ``uint32[..., 2]``, -1 when absent."""
+        return graph.sorted_lookup(self.hashes, hashes, self.buckets, self.search_steps)
+
+    def rows(self, arch: Any) -> jax.Array:
+        """int32[...]: table rows of architectures, -1 when invalid or absent."""
+        from nasjax import spaces
+
+        space = spaces.get(self.space)
+        return jnp.where(space.is_valid(arch), self.lookup(space.hash(arch)), -1)
+
+    def query(self, arch: Any, key: jax.Array | None = None, mode: str = "mean") -> Metrics:
+        """Exact lookup of architectures through the space's hash (see :func:`query`)."""
+        return query_rows(self, self.rows(arch), key, mode)
+
+    @property
+    def size(self) -> int:
+        """Number of architectures in the table."""
+        return self.hashes.shape[0]
+
+    @property
+    def has_test(self) -> bool:
+        """Whether the source records test accuracy (host-side check)."""
+        return bool(np.isfinite(np.asarray(self.test_acc)).any())
 
 
-def query_index(bench: Benchmark, rows: jax.Array, key: jax.Array | None = None,
-                mode: str = "mean") -> Metrics:
-    """Metrics of table rows (-1 = not in the table), as :func:`query` does for cells."""
+def query_rows(bench: TableBenchmark, rows: jax.Array, key: jax.Array | None = None,
+               mode: str = "mean") -> Metrics:
+    """Metrics of table rows (-1 = invalid or absent), as :func:`query` gives for architectures."""
+    check_mode(mode, key)
     valid = rows >= 0
     row = jnp.maximum(rows, 0)
-    if mode == "mean":
-        column = None
-    elif mode == "noisy":
-        if key is None:
-            raise ValueError("mode='noisy' needs a PRNG key")
-        column = jax.random.randint(key, rows.shape, 0, bench.num_values[row])
-    else:
-        raise ValueError(f"unknown query mode {mode!r}; use 'mean' or 'noisy'")
     nan = jnp.float32(jnp.nan)
+    if mode == "mean":
+        gather = lambda values: jnp.nanmean(values[row], axis=-1)  # noqa: E731
+    else:
+        column = jax.random.randint(key, rows.shape, 0, bench.num_values[row])
+        gather = lambda values: values[row, column]  # noqa: E731
 
     def pick(values):
-        return jnp.where(valid, _gather(values, row, column), nan).astype(jnp.float32)
+        return jnp.where(valid, gather(values), nan).astype(jnp.float32)
 
     return Metrics(
         valid=valid,
@@ -113,66 +181,46 @@ def query_index(bench: Benchmark, rows: jax.Array, key: jax.Array | None = None,
     )
 
 
-def query(bench: Benchmark, cells: nb101.Cell, key: jax.Array | None = None,
-          mode: str = "mean") -> Metrics:
-    """Exact lookup of cells through the 64-bit hash; batch-shaped, jittable.
-
-    Args:
-      bench: the benchmark table.
-      cells: Cell[...].
-      key: PRNG key, needed for ``mode="noisy"``.
-      mode: ``"mean"`` averages the recorded values (the seeds' reduced-noise
-        setting); ``"noisy"`` draws one recorded repeat or ensemble member per cell.
-    Returns:
-      Metrics[...]; a cell absent from the table has ``valid=False`` and NaN values,
-      never another cell's numbers.
-    """
-    return query_index(bench, bench.lookup(nb101.hash_cells(cells)), key, mode)
-
-
-# ----------------------------------------------------------------------------- budget
+# ----------------------------------------------------------------------------- oracles
 
 
 @flax.struct.dataclass
-class Budget:
-    """Counters like the official API's: queries made and simulated training seconds."""
+class Oracle:
+    """Scores a neighbourhood's nodes by querying their architectures."""
 
-    queries: jax.Array  # int32[...]
-    train_seconds: jax.Array  # float32[...]
+    bench: Any
+    neighbourhood: Any
 
-    @classmethod
-    def zeros(cls, shape: tuple[int, ...] = ()) -> "Budget":
-        """A fresh budget of the given batch shape."""
-        return cls(queries=jnp.zeros(shape, jnp.int32), train_seconds=jnp.zeros(shape, jnp.float32))
+    def metrics(self, node: Any, key: jax.Array | None = None, mode: str = "mean") -> Metrics:
+        """Metrics of node(s) of ``neighbourhood``, any batch shape."""
+        return query(self.bench, self.neighbourhood.arch(node), key, mode)
 
 
-def charge(budget: Budget, metrics: Metrics, counted: jax.Array | None = None) -> Budget:
-    """Add queries to the budget; works inside ``lax.scan``.
+@flax.struct.dataclass
+class RowOracle:
+    """A table benchmark joined once to a table neighbourhood: node ``r`` scores as table row
+    ``node_rows[r]`` (-1: not in the benchmark), so scoring a node is a gather, not a hash."""
 
-    Args:
-      budget: Budget[...].
-      metrics: Metrics[..., Q] of Q queries per budget entry.
-      counted: bool[..., Q], which of them count (default: all).
-    """
-    if counted is None:
-        counted = jnp.ones(metrics.valid.shape, bool)
-    seconds = jnp.where(counted & metrics.valid, metrics.train_seconds, 0.0)
-    return Budget(
-        queries=budget.queries + counted.sum(-1).astype(jnp.int32),
-        train_seconds=budget.train_seconds + seconds.sum(-1).astype(jnp.float32),
-    )
+    bench: TableBenchmark
+    node_rows: jax.Array  # int32[K]: benchmark row of each node of the neighbourhood
+
+    def metrics(self, node: jax.Array, key: jax.Array | None = None,
+                mode: str = "mean") -> Metrics:
+        """Metrics of nodes ``int32[...]`` (-1 = padding)."""
+        rows = jnp.where(node >= 0, self.node_rows[jnp.maximum(node, 0)], -1)
+        return query_rows(self.bench, rows, key, mode)
 
 
 # ----------------------------------------------------------------------------- tables on disk
 
 
 def save_table(path: str | os.PathLike, *, hashes, val_acc, test_acc, train_seconds, params,
-               name: str, info: dict, extra: dict | None = None) -> None:
-    """Write a benchmark table as ``.npz`` atomically (temporary file, then rename).
+               name: str, space: str, info: dict, extra: dict | None = None) -> None:
+    """Write a table benchmark as ``.npz`` atomically (temporary file, then rename).
 
     ``hashes`` are sorted here; ``val_acc``/``test_acc``/``train_seconds`` are
     ``[K, R]`` NaN-padded; ``info`` is JSON metadata (source, metric notes, quality);
-    ``extra`` holds further per-cell arrays (leading axis K, e.g. halfway-epoch
+    ``extra`` holds further per-architecture arrays (leading axis K, e.g. halfway-epoch
     accuracies), stored as ``extra_<name>`` and read back by :func:`load_extra`.
     """
     path = Path(path)
@@ -180,11 +228,12 @@ def save_table(path: str | os.PathLike, *, hashes, val_acc, test_acc, train_seco
     order = np.argsort(graph.hash_to_uint64(hashes), kind="stable")
     sorted_keys = graph.hash_to_uint64(hashes[order])
     if (np.diff(sorted_keys) == 0).any():
-        raise ValueError(f"table {name!r} has duplicate cells (equal hashes)")
+        raise ValueError(f"table {name!r} has duplicate architectures (equal hashes)")
     val_acc = np.asarray(val_acc, np.float32).reshape(len(hashes), -1)[order]
     num_values = np.isfinite(val_acc).sum(-1).astype(np.int32)
     if (num_values == 0).any():
-        raise ValueError(f"table {name!r} has cells with no recorded validation accuracy")
+        raise ValueError(f"table {name!r} has architectures with no recorded validation accuracy")
+    meta = {"format": TABLE_FORMAT, "name": name, "space": space, **info}
     arrays = dict(
         hashes=hashes[order],
         val_acc=val_acc,
@@ -192,8 +241,7 @@ def save_table(path: str | os.PathLike, *, hashes, val_acc, test_acc, train_seco
         train_seconds=np.asarray(train_seconds, np.float32).reshape(len(hashes), -1)[order],
         params=np.asarray(params, np.float32)[order],
         num_values=num_values,
-        meta=np.frombuffer(json.dumps({"format": TABLE_FORMAT, "name": name, **info}).encode(),
-                           dtype=np.uint8),
+        meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
     )
     for key, value in (extra or {}).items():
         arrays[f"extra_{key}"] = np.asarray(value)[order]
@@ -201,7 +249,7 @@ def save_table(path: str | os.PathLike, *, hashes, val_acc, test_acc, train_seco
         np.savez_compressed(handle, **arrays)
 
 
-def load_table(path: str | os.PathLike) -> Benchmark:
+def load_table(path: str | os.PathLike) -> TableBenchmark:
     """Read a table written by :func:`save_table`; a corrupt file raises ``ValueError`` naming it."""
     path = Path(path)
     try:
@@ -215,11 +263,11 @@ def load_table(path: str | os.PathLike) -> Benchmark:
     if meta.get("format") != TABLE_FORMAT:
         raise ValueError(f"benchmark table {path} has format {meta.get('format')}, "
                          f"expected {TABLE_FORMAT}; rebuild it with launch.prepare_data")
-    name = meta.pop("name")
+    name, space = meta.pop("name"), meta.pop("space", "nb101")  # format 1 predates NB301
     meta.pop("format")
     info = tuple(sorted((k, json.dumps(v) if isinstance(v, (dict, list)) else v)
                         for k, v in meta.items()))
-    return Benchmark(
+    return TableBenchmark(
         hashes=jnp.asarray(arrays["hashes"]),
         val_acc=jnp.asarray(arrays["val_acc"]),
         test_acc=jnp.asarray(arrays["test_acc"]),
@@ -227,6 +275,7 @@ def load_table(path: str | os.PathLike) -> Benchmark:
         params=jnp.asarray(arrays["params"]),
         num_values=jnp.asarray(arrays["num_values"]),
         name=name,
+        space=space,
         info=info,
     )
 
@@ -237,19 +286,21 @@ def load_extra(path: str | os.PathLike) -> dict[str, np.ndarray]:
         return {key[len("extra_"):]: data[key] for key in data.files if key.startswith("extra_")}
 
 
-def from_function(cells: nb101.Cell, val_acc, *, test_acc=None, name="synthetic",
-                  train_seconds=None, params=None) -> Benchmark:
-    """An in-memory benchmark over given cells (tests, hand-built and synthetic objectives).
+def from_function(arch: Any, val_acc, *, space: str = "nb101", test_acc=None, name="synthetic",
+                  train_seconds=None, params=None) -> TableBenchmark:
+    """An in-memory table over given architectures (tests, hand-built and synthetic objectives).
 
     ``val_acc`` is ``float[K]`` or ``float[K, R]``. Synthetic tables must say so in ``name``.
     """
-    hashes = np.asarray(nb101.hash_cells(cells))
+    from nasjax import spaces
+
+    hashes = np.asarray(jax.jit(spaces.get(space).hash)(arch))
     k = len(hashes)
     val_acc = np.asarray(val_acc, np.float32).reshape(k, -1)
     nan = np.full_like(val_acc, np.nan)
     order = np.argsort(graph.hash_to_uint64(hashes), kind="stable")
     fill = (lambda x, default: np.asarray(default if x is None else x, np.float32).reshape(k, -1))
-    return Benchmark(
+    return TableBenchmark(
         hashes=jnp.asarray(hashes[order]),
         val_acc=jnp.asarray(val_acc[order]),
         test_acc=jnp.asarray(fill(test_acc, nan)[order]),
@@ -257,4 +308,5 @@ def from_function(cells: nb101.Cell, val_acc, *, test_acc=None, name="synthetic"
         params=jnp.asarray(fill(params, np.zeros(k)).reshape(k)[order]),
         num_values=jnp.asarray(np.isfinite(val_acc[order]).sum(-1).astype(np.int32)),
         name=name,
+        space=space,
     )

@@ -19,8 +19,9 @@ import os
 import struct
 import time
 from array import array
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -29,6 +30,8 @@ import numpy as np
 from nasjax.benchmarks import base
 from nasjax.spaces import graph, nb101
 
+NAME = "nb101"
+FILE = "nb101.npz"  # the converted table, in the data directory
 EPOCHS = 108  # the training budget kept by convert
 REPEATS = 3  # training repeats per cell in the official data
 MAX_RECORD_BYTES = 1 << 26  # larger lengths are rejected before reading (bounded memory)
@@ -453,8 +456,7 @@ def convert(source: str | os.PathLike, dest: str | os.PathLike, progress: bool =
 
     Args:
       source: the official TFRecord file.
-      dest: the ``.npz`` table to write (``<data_dir>/nb101.npz`` for
-        ``registry.load("nb101")``).
+      dest: the ``.npz`` table to write (``<data_dir>/nb101.npz`` for :func:`load`).
       progress: show a progress bar over the file's bytes.
     Returns:
       ``{"records": records read, "skipped": records of other epoch budgets,
@@ -497,7 +499,8 @@ def convert(source: str | os.PathLike, dest: str | os.PathLike, progress: bool =
         test_acc=columns.per_cell("test_acc"),
         train_seconds=columns.per_cell("train_seconds"),
         params=np.asarray(columns.params, np.float64),
-        name="nb101",
+        name=NAME,
+        space="nb101",
         info={"source": source.name, "records": records, "cells": cells,
               "metric": f"validation and test accuracy at {EPOCHS} epochs, {REPEATS} repeats"},
         extra={"val_acc_halfway": columns.per_cell("val_acc_halfway").astype(np.float32),
@@ -506,3 +509,24 @@ def convert(source: str | os.PathLike, dest: str | os.PathLike, progress: bool =
     )
     return {"records": records, "skipped": skipped, "cells": cells,
             "seconds": time.perf_counter() - start, "dest": str(dest)}
+
+
+def prepare(source: str | os.PathLike | None, data_dir: Path, progress: bool = True) -> dict:
+    """``launch.prepare_data --benchmark=nb101``: convert ``source`` into the data directory."""
+    if not source:
+        raise ValueError("--benchmark=nb101 needs --source=PATH/nasbench_only108.tfrecord")
+    if not Path(source).is_file():
+        raise ValueError(f"--source={source}: no such file (the official nasbench_only108.tfrecord)")
+    return convert(source, Path(data_dir) / FILE, progress=progress)
+
+
+def load(data_dir: Path, progress: bool = True) -> base.TableBenchmark:
+    """The converted official table; FileNotFoundError with the command that makes it."""
+    del progress
+    path = Path(data_dir) / FILE
+    if not path.exists():
+        raise FileNotFoundError(
+            f"NAS-Bench-101 table {path} not found. Convert the official file once with:\n"
+            f"  python -m launch.prepare_data --benchmark=nb101 "
+            f"--source=PATH/nasbench_only108.tfrecord --data_dir={data_dir}")
+    return base.load_table(path)

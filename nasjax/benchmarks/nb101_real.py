@@ -173,18 +173,22 @@ def _hashes(cells: nb101.Cell) -> np.ndarray:
     return hashes
 
 
-def load(path: str | os.PathLike = SHIPPED) -> base.Benchmark:
+def load(data_dir=None, progress: bool = True,
+         path: str | os.PathLike = SHIPPED) -> base.TableBenchmark:
     """The ``nb101-real-20k`` benchmark: 20,001 real cells, 108-epoch validation accuracy.
+
+    Read from the file shipped with nasjax (``data_dir`` is not used).
 
     ``val_acc`` holds one value per cell (R = 1), ``test_acc`` is NaN (the source has none),
     ``train_seconds`` and ``params`` are the recorded ones. Other budgets: :func:`fidelities`.
     """
+    del data_dir, progress
     real = read_shipped(path)
     cells = nb101.Cell(adj=jnp.asarray(real["cells"].adj), ops=jnp.asarray(real["cells"].ops))
     hashes = _hashes(cells)
     order = np.argsort(graph.hash_to_uint64(hashes), kind="stable")
     column = lambda x: jnp.asarray(np.asarray(x, np.float32)[order][:, None])  # noqa: E731
-    return base.Benchmark(
+    return base.TableBenchmark(
         hashes=jnp.asarray(hashes[order]),
         val_acc=column(real[f"val_acc_{EPOCHS}"]),
         test_acc=column(np.full(NUM_REAL, np.nan)),
@@ -192,6 +196,7 @@ def load(path: str | os.PathLike = SHIPPED) -> base.Benchmark:
         params=jnp.asarray(real["params"][order], jnp.float32),
         num_values=jnp.ones(NUM_REAL, jnp.int32),
         name=NAME,
+        space="nb101",
         info=(("metric", f"validation accuracy at {EPOCHS} epochs (fraction); no test accuracy"),
               ("source", real["meta"]["source"])),
     )
@@ -204,3 +209,14 @@ def fidelities(path: str | os.PathLike = SHIPPED) -> dict[int, np.ndarray]:
     hashes = np.asarray(jax.jit(nb101.hash_cells)(real["cells"]))
     order = np.argsort(graph.hash_to_uint64(hashes), kind="stable")
     return {e: real[f"val_acc_{e}"][order] for e in EPOCH_BUDGETS}
+
+
+def prepare(source: str | os.PathLike | None, data_dir=None, progress: bool = True) -> dict:
+    """``launch.prepare_data --benchmark=nb101-real-20k`` (maintainers): rewrite the shipped
+    file from the folder of real subsets ``source``."""
+    del data_dir
+    if not source:
+        raise ValueError(f"--benchmark={NAME} needs --source=FOLDER with {SOURCE_FILE}")
+    if not (Path(source) / SOURCE_FILE).is_file():
+        raise ValueError(f"--source={source}: no {SOURCE_FILE} in that folder")
+    return write_shipped(source, SHIPPED, progress=progress)

@@ -162,7 +162,7 @@ def build(data_dir, progress: bool = True, config: Config = CONFIG) -> dict:
         path, hashes=hashes, val_acc=members,
         test_acc=np.full((num, config.members), np.nan, np.float32),
         train_seconds=np.repeat(aux["train_seconds"][:, None], config.members, -1),
-        params=aux["params"], name=NAME, info=info)
+        params=aux["params"], name=NAME, space="nb101", info=info)
     summary = {"benchmark": NAME, "cells": num, "members": config.members,
                "held_out": quality, "file": str(path),
                "seconds": round(time.perf_counter() - start, 1)}
@@ -176,18 +176,24 @@ def _write_json(path: Path, content: dict) -> None:
         json.dump(content, handle, indent=2)
 
 
-def load(directory, progress: bool = True) -> base.Benchmark:
-    """The ``nb101-surrogate`` benchmark from ``directory``, built there first when missing.
+def prepare(source=None, data_dir=None, progress: bool = True) -> dict:
+    """``launch.prepare_data --benchmark=nb101-surrogate``: fit and write the table."""
+    del source
+    return build(data_dir, progress=progress)
+
+
+def load(data_dir, progress: bool = True) -> base.TableBenchmark:
+    """The ``nb101-surrogate`` benchmark from ``data_dir``, built there first when missing.
 
     Raises:
       ValueError naming the file when it is corrupt (delete it, or rebuild with
       ``python -m launch.prepare_data --benchmark=nb101-surrogate``).
     """
-    path = Path(directory) / TABLE_FILE
+    path = Path(data_dir) / TABLE_FILE
     if not path.exists():
-        build(directory, progress=progress)
+        build(data_dir, progress=progress)
     try:
         return base.load_table(path)
     except ValueError as error:
         raise ValueError(f"{error}. Delete it, or rebuild it with: {PREPARE_COMMAND} "
-                         f"--data_dir={directory}") from error
+                         f"--data_dir={data_dir}") from error

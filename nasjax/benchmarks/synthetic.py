@@ -37,9 +37,9 @@ def accuracy(cells: nb101.Cell, hashes: np.ndarray) -> np.ndarray:
     return np.clip(score + 0.02 * (_unit(hashes, 1) - 0.5), 0.0, 1.0)
 
 
-def make(data_dir=None) -> base.Benchmark:
+def make(data_dir=None, progress: bool = True) -> base.TableBenchmark:
     """The synthetic benchmark over the whole enumeration (named ``nb101-synthetic``)."""
-    packed, ops, hashes = nb101.load_enumeration(data_dir, progress=False)
+    packed, ops, hashes = nb101.load_enumeration(data_dir, progress=progress)
     cells = nb101.Cell(adj=nb101.unpack_adjacency(packed), ops=ops)
     mean = accuracy(cells, hashes)
     repeats = np.stack([mean + 0.004 * (_unit(hashes, 10 + r) - 0.5) for r in range(3)], -1)
@@ -47,9 +47,9 @@ def make(data_dir=None) -> base.Benchmark:
     seconds = np.repeat((600.0 + 40.0 * np.asarray(nb101.num_edges(cells)))[:, None], 3, -1)
     import jax.numpy as jnp
 
-    return base.Benchmark(
+    return base.TableBenchmark(
         hashes=jnp.asarray(hashes), val_acc=jnp.asarray(repeats, jnp.float32),
         test_acc=jnp.asarray(test, jnp.float32), train_seconds=jnp.asarray(seconds, jnp.float32),
         params=jnp.asarray(1e6 * (1 + (ops >= 0).sum(-1)), jnp.float32),
-        num_values=jnp.full(len(hashes), 3, jnp.int32), name=NAME,
+        num_values=jnp.full(len(hashes), 3, jnp.int32), name=NAME, space="nb101",
         info=(("data", "SYNTHETIC: a known function of the cell, not measured accuracy"),))

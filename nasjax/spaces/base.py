@@ -18,7 +18,8 @@ they reach ``jit`` as arguments, not as baked-in constants.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -74,6 +75,8 @@ class SearchSpace:
     - ``choices``: the cardinality of each position of the string encoding;
     - ``encode(arch) -> int32[..., len(choices)]`` and
       ``decode(strings) -> (Arch[...], bool[...] valid)``;
+    - ``mutation_rates``: per string position, the probability that regularized evolution
+      mutates it at mutation rate 1;
     - ``padding(shape) -> Arch[*shape]``: an invalid all-padding architecture;
     - ``neighbourhood``: the strategy behind ``neighbours`` (see :meth:`with_neighbourhood`).
     """
@@ -90,6 +93,7 @@ class SearchSpace:
     choices: tuple[int, ...]
     encode: Callable[[Arch], jax.Array]
     decode: Callable[[jax.Array], tuple[Arch, jax.Array]]
+    mutation_rates: tuple[float, ...]
     padding: Callable[[tuple[int, ...]], Arch]
     neighbourhood: Neighbourhood
     description: str = ""
@@ -102,9 +106,22 @@ class SearchSpace:
                                                     node, n)
         return self.neighbourhood.arch(nodes), mask
 
-    def with_neighbourhood(self, neighbourhood: Neighbourhood) -> "SearchSpace":
+    def with_neighbourhood(self, neighbourhood: Neighbourhood) -> SearchSpace:
         """The same space with another neighbour strategy (e.g. a precomputed table)."""
         return dataclasses.replace(self, neighbourhood=neighbourhood)
+
+    def _identity(self) -> tuple:
+        # Everything but the neighbourhood (a pytree of arrays, compared by type): spaces are
+        # static arguments of jitted functions, so equal spaces must not force a recompile.
+        fields = [getattr(self, f.name) for f in dataclasses.fields(self)
+                  if f.name != "neighbourhood"]
+        return tuple(fields) + (type(self.neighbourhood),)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, SearchSpace) and self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
 
     def __repr__(self) -> str:
         strategy = type(self.neighbourhood).__name__
@@ -129,3 +146,9 @@ def take(arch: Arch, index: jax.Array) -> Arch:
 def stack(archs: list[Arch]) -> Arch:
     """Stack architectures along a new leading axis."""
     return jax.tree.map(lambda *x: jnp.stack(x), *archs)
+
+
+def uniform_strings(space: SearchSpace, key: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
+    """int32[*shape, L]: each position of the string encoding uniform over its ``choices``
+    (strings may be invalid)."""
+    return jax.random.randint(key, shape + (len(space.choices),), 0, jnp.asarray(space.choices))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from typing import Sequence
+from collections.abc import Sequence
 
 import flax.struct
 import jax
@@ -46,7 +46,7 @@ class Cell:
         """Batch shape."""
         return self.ops.shape[:-1]
 
-    def __getitem__(self, index) -> "Cell":
+    def __getitem__(self, index) -> Cell:
         return Cell(adj=self.adj[index], ops=self.ops[index])
 
 
@@ -447,13 +447,21 @@ def space_hashes(data_dir=None, progress: bool = True) -> jax.Array:
     return jnp.asarray(load_enumeration(data_dir, progress)[2])
 
 
-_NEIGHBOUR_NAMES = ("all_neighbours", "neighbours", "select_neighbours", "MAX_NEIGHBOURS",
-                    "MAX_CANDIDATES", "FREE_PAIRS")
+def prepare(source=None, data_dir=None, progress: bool = True) -> dict:
+    """``launch.prepare_data --benchmark=nb101-space``: enumerate (or read) the cached space;
+    returns cells per vertex count and the edge histogram."""
+    import time
 
-
-def __getattr__(name):  # the neighbour functions live in nb101_neighbours (it imports this module)
-    if name in _NEIGHBOUR_NAMES:
-        from nasjax.spaces import nb101_neighbours
-
-        return getattr(nb101_neighbours, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    del source
+    start = time.perf_counter()
+    cells = enumerate_cells(data_dir, progress=progress)
+    vertices = np.bincount(np.asarray(num_vertices(cells)), minlength=NUM_VERTICES + 1)
+    edges = np.bincount(np.asarray(num_edges(cells)), minlength=MAX_EDGES + 1)
+    return {
+        "benchmark": "nb101-space",
+        "cells": int(cells.shape[0]),
+        "cells_per_vertex_count": {str(n): int(vertices[n]) for n in range(2, NUM_VERTICES + 1)},
+        "cells_per_edge_count": {str(e): int(edges[e]) for e in range(len(edges))},
+        "seconds": round(time.perf_counter() - start, 1),
+        "file": str(_space_path(data_dir)),
+    }

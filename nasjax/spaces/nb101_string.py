@@ -27,6 +27,10 @@ NUM_OP_SLOTS = nb101.NUM_VERTICES - 2  # 5 interior vertices
 NUM_HPARAMS = NUM_OP_SLOTS + nb101.NUM_PAIRS  # 26
 CARDINALITIES: tuple[int, ...] = (nb101.NUM_OPS,) * NUM_OP_SLOTS + (2,) * nb101.NUM_PAIRS
 MAX_CARDINALITY = max(CARDINALITIES)  # 3, the shared value vocabulary size D of seed 004
+# Regularized evolution's per-position mutation probability at rate 1, as the official
+# NAS-Bench-101 ``mutate_spec``: each op w.p. 1 / 5 (op spots), each edge w.p. 1 / 7 (vertices).
+MUTATION_RATES: tuple[float, ...] = ((1.0 / NUM_OP_SLOTS,) * NUM_OP_SLOTS
+                                     + (1.0 / nb101.NUM_VERTICES,) * nb101.NUM_PAIRS)
 UNUSED_OP = nb101.CONV3X3  # op :func:`encode` writes for interior vertices a cell does not use
 OUTPUT_SLOT = nb101.NUM_VERTICES - 1  # 6
 

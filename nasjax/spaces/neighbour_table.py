@@ -1,82 +1,31 @@
 """A precomputed neighbour table over the 423,624 NAS-Bench-101 cells.
 
 Row ``r`` of the enumeration has neighbours ``rows[offsets[r]:offsets[r + 1]]``
-(enumeration rows), in exactly the order of :func:`nb101.all_neighbours`, so that
+(enumeration rows), in exactly the order of :func:`nb101_neighbours.all_neighbours`, so that
 an environment step in table mode is a few gathers and gives the same episodes as
 generating neighbours on the fly. Stored compactly (CSR: 10.7M int32, mean 25.4
 neighbours per cell) under the data directory.
 
-A cell's neighbours depend on its representation, not only on the architecture
-("add an edge" only adds edges forward in the representation's vertex order), so
-the table lists the neighbours of each class's *representative* (the enumeration's
-cell). :func:`canonical` computes that representative without the table, so that
-on-the-fly neighbour generation walks the same graph over architectures.
+The table lists the neighbours of each class's *representative* (the enumeration's cell),
+in the order the edits generate them from it; :func:`nb101_canonical.canonical` computes that
+representative without the table, so that on-the-fly generation presents the same
+neighbours in the same order. The table is a :class:`~nasjax.spaces.base.Neighbourhood`:
+a node is an enumeration row (-1 for padding).
 """
 
 from __future__ import annotations
-
-import itertools
 
 import flax.struct
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nasjax.benchmarks import base as bench_lib
 from nasjax.paths import atomic_write
-from nasjax.spaces import graph, nb101
+from nasjax.spaces import graph, nb101, nb101_neighbours, nb101_space, presentation
 
 TABLE_FILE = "nb101_neighbours_v1.npz"  # tied to the enumeration order (SPACE_FILE)
 _BATCH = 8192
-_INTERIOR = nb101.NUM_VERTICES - 2  # vertex slots between input and output
-# Orders of the interior slots of the "output last" form: every relabelling to try.
-_PERMUTATIONS = np.array([(0,) + order + (nb101.NUM_VERTICES - 1,)
-                          for order in itertools.permutations(range(1, _INTERIOR + 1))])
-_NUM_LABELLINGS = nb101.NUM_OPS ** _INTERIOR  # labelling index < 3^5 = 243
-
-
-def _canonical_one(cell: nb101.Cell) -> nb101.Cell:
-    v = nb101.NUM_VERTICES
-    n = nb101.num_vertices(cell)
-    slots = jnp.arange(v)
-    # "Output last" form: the output moves to slot 6, padding to slots n-1..5.
-    wide = jnp.where(slots == n - 1, v - 1, jnp.where(slots >= n, slots - 1, slots))
-    ops = jnp.full(v, nb101.PAD, jnp.int8).at[wide].set(cell.ops)
-    adj = jnp.zeros((v, v), bool).at[wide[:, None], wide[None, :]].set(cell.adj)
-    perms = jnp.asarray(_PERMUTATIONS)  # [P, 7]: old slot placed at each new slot
-    ops_p = ops[perms]
-    adj_p = adj[perms[:, :, None], perms[:, None, :]]
-    ok = ~(adj_p & ~jnp.triu(jnp.ones((v, v), bool), 1)).any((-2, -1))  # still upper-triangular
-    ok &= ((ops_p[:, 1:-1] == nb101.PAD) == (slots[1:-1] >= n - 1)).all(-1)  # padding stays last
-    # Back to the compact form, then the enumeration's order: (packed adjacency, labelling).
-    compact = jnp.where(slots == v - 1, n - 1, jnp.where(slots >= n - 1, slots + 1, slots))
-    count = len(_PERMUTATIONS)
-    ops_c = jnp.full((count, v), nb101.PAD, jnp.int8).at[:, compact].set(ops_p)
-    adj_c = jnp.zeros((count, v, v), bool).at[:, compact[:, None], compact[None, :]].set(adj_p)
-    interior = (slots >= 1) & (slots <= n - 2)
-    weight = jnp.where(interior, nb101.NUM_OPS ** jnp.clip(n - 2 - slots, 0, v), 0)
-    labelling = (jnp.where(interior, ops_c, 0).astype(jnp.int32) * weight).sum(-1)
-    order = nb101.pack_adjacency(adj_c).astype(jnp.int32) * _NUM_LABELLINGS + labelling
-    best = jnp.argmin(jnp.where(ok, order, jnp.iinfo(jnp.int32).max))
-    return nb101.Cell(adj=adj_c[best], ops=ops_c[best])
-
-
-@jax.jit
-def canonical(cells: nb101.Cell) -> nb101.Cell:
-    """The enumeration's representative of each cell, computed without the enumeration.
-
-    :func:`nb101.enumerate_cells` represents each isomorphism class by its first
-    member in the order (packed adjacency, op labelling) among the compact
-    relabellings of its vertex count; this tries every order of the interior
-    vertices (120) and keeps that first one.
-
-    Args:
-      cells: Cell[...], valid and pruned.
-    Returns:
-      Cell[...]: isomorphic cells, equal to ``enumerate_cells()[index_of(...)]``.
-    """
-    flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[len(cells.shape):]), cells)
-    out = jax.vmap(_canonical_one)(flat)
-    return jax.tree.map(lambda x: x.reshape(cells.shape + x.shape[1:]), out)
 
 
 @flax.struct.dataclass
@@ -116,10 +65,39 @@ class NeighbourTable:
         safe = jnp.maximum(rows, 0)
         start = self.offsets[safe]
         count = jnp.where(rows >= 0, self.offsets[safe + 1] - start, 0)
-        slots = jnp.arange(nb101.MAX_NEIGHBOURS)
+        slots = jnp.arange(nb101_neighbours.MAX_NEIGHBOURS)
         mask = slots < count[..., None]
         index = jnp.where(mask, start[..., None] + slots, 0)
         return jnp.where(mask, self.rows[index], -1), mask
+
+    # The Neighbourhood strategy (nasjax.spaces.base): a node is an enumeration row, -1 padding.
+
+    def locate(self, arch: nb101.Cell) -> jax.Array:
+        """int32[...]: enumeration rows of cells (any representation); -1 when not valid."""
+        return jnp.where(nb101.is_valid(arch), self.index_of(arch), -1)
+
+    def settle(self, node: jax.Array) -> jax.Array:
+        """Rows are already representatives."""
+        return node
+
+    def arch(self, node: jax.Array) -> nb101.Cell:
+        """The representative cells of rows (:meth:`cells`)."""
+        return self.cells(node)
+
+    def present(self, seed: jax.Array, node: jax.Array, n: int):
+        """``(int32[n] rows, bool[n], int32[])``: a uniform random subset of the neighbours of
+        one row (padding -1), and their total count."""
+        everything, mask = self.neighbour_rows(node)
+        count = mask.sum().astype(jnp.int32)
+        chosen, valid = presentation.subset(seed, count, mask.shape[-1], n)
+        return jnp.where(valid, everything[chosen], -1), valid, count
+
+    def bind(self, bench):
+        """A NAS-Bench-101 table benchmark joined to the enumeration once (a node scores by a
+        gather); any other benchmark through the generic oracle."""
+        if isinstance(bench, bench_lib.TableBenchmark) and bench.space == nb101_space.NAME:
+            return bench_lib.RowOracle(bench=bench, node_rows=bench.lookup(self.hashes))
+        return bench_lib.Oracle(bench=bench, neighbourhood=self)
 
 
 def _compute(data_dir, progress: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -130,7 +108,7 @@ def _compute(data_dir, progress: bool) -> tuple[np.ndarray, np.ndarray]:
 
     @jax.jit
     def batch_rows(batch, table):  # the table is an argument: a closed-over constant compiles slowly
-        found, mask = nb101.all_neighbours(batch)
+        found, mask = nb101_neighbours.all_neighbours(batch)
         rows = nb101.index_of(table, found)
         return jnp.where(mask, rows, -1), mask.sum(-1)
 
@@ -166,6 +144,12 @@ def build(data_dir=None, progress: bool = True) -> dict:
             "neighbours_max": int(counts.max()), "seconds": round(time.perf_counter() - start, 1)}
 
 
+def prepare(source=None, data_dir=None, progress: bool = True) -> dict:
+    """``launch.prepare_data --benchmark=nb101-neighbours``: build and cache the table."""
+    del source
+    return build(data_dir, progress)
+
+
 def from_lists(cells: nb101.Cell, neighbours) -> NeighbourTable:
     """A table over given cells with given neighbour lists (hand-built worlds for tests).
 
@@ -186,9 +170,9 @@ def from_lists(cells: nb101.Cell, neighbours) -> NeighbourTable:
     position[order] = np.arange(len(order))
     lists = [np.asarray(neighbours[i], np.int64).reshape(-1) for i in order]
     for items in lists:
-        if len(items) > nb101.MAX_NEIGHBOURS or ((items < 0) | (items >= len(hashes))).any():
+        if len(items) > nb101_neighbours.MAX_NEIGHBOURS or ((items < 0) | (items >= len(hashes))).any():
             raise ValueError(f"from_lists: bad neighbour list {items.tolist()} (indices into "
-                             f"{len(hashes)} cells, at most {nb101.MAX_NEIGHBOURS})")
+                             f"{len(hashes)} cells, at most {nb101_neighbours.MAX_NEIGHBOURS})")
     offsets = np.concatenate([[0], np.cumsum([len(items) for items in lists])]).astype(np.int32)
     rows = np.concatenate([position[items] for items in lists] + [np.zeros(0, np.int32)])
     packed = np.asarray(nb101.pack_adjacency(cells.adj))[order]

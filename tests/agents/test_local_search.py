@@ -11,7 +11,6 @@ from nasjax.agents import local_search
 from nasjax.evaluation import episodes
 from tests.conftest import SMALL_WORLD, TEST_GAP
 
-
 reset = jax.jit(env.reset)
 
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from nasjax.agents.remaade import made, maade, policy as policy_lib
+from nasjax.agents.remaade import maade, made
+from nasjax.agents.remaade import policy as policy_lib
 from nasjax.spaces import nb101_string
 
 TINY = (2, 3, 2)  # cardinalities of a search space small enough to enumerate

@@ -13,8 +13,10 @@ import pytest
 import rlax
 
 from nasjax.agents import base, random_search, remaade
-from nasjax.agents.remaade import losses, made, searcher as searcher_lib
-from nasjax.benchmarks import base as bench_lib, synthetic
+from nasjax.agents.remaade import losses, made
+from nasjax.agents.remaade import searcher as searcher_lib
+from nasjax.benchmarks import base as bench_lib
+from nasjax.benchmarks import synthetic
 from nasjax.spaces import nb101, nb101_string
 
 

@@ -11,7 +11,7 @@ import base64
 import dataclasses
 import json
 import struct
-from typing import Sequence
+from collections.abc import Sequence
 
 from nasjax.spaces import nb101
 

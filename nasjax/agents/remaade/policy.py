@@ -9,7 +9,8 @@ size ``D = max(cardinalities)``; values ``>= cardinalities[i]`` get probability 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp

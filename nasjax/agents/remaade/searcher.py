@@ -1,4 +1,5 @@
-"""ReMAADE as a query-budget searcher (seed 004, section 7, with eqs. 1 and 10-14).
+"""ReMAADE as a query-budget searcher (ReMAADE §7, with eqs. 1 and 10-14), over any space's
+string encoding.
 
 One step of the algorithm listing is one ``update``: learn from the rewards of the batch
 just queried, then sample the next batch with the new policy and keep it in the state;
@@ -11,7 +12,7 @@ open, fixed here:
   found: rejection sampling from the policy restricted to valid strings. If a policy ever
   puts so little mass on valid strings that ``max_rounds`` rounds fall short, the valid
   strings found are repeated to fill the batch (sampling with replacement among them), or
-  if there is none, the input -> output cell fills it. Every step proposes exactly ``B``
+  if there is none, a fixed valid string (the space's sample of PRNG key 0) fills it. Every step proposes exactly ``B``
   valid cells, each one query.
 - **Orders**: ``Z_S`` is ``S`` uniform random permutations drawn at ``init`` and fixed for
   the trial; every string draws its order uniformly from ``Z_S``. ``S = 0`` stands for
@@ -40,21 +41,10 @@ from nasjax.agents.base import Searcher
 from nasjax.agents.remaade import losses
 from nasjax.agents.remaade.policy import Policy
 from nasjax.benchmarks import base as bench_lib
-from nasjax.spaces import nb101, nb101_string
+from nasjax.spaces import base as space_lib
 
 OBJECTIVES = ("reinforce", "ppo")
 ALL_ORDERS = 0  # num_orders value meaning S = N! (a fresh permutation per string)
-
-
-def _shortcut_string() -> np.ndarray:
-    """int32[N]: the string of the smallest valid cell, input -> output (no other edge)."""
-    pairs = list(zip(nb101.TRIU_ROWS.tolist(), nb101.TRIU_COLS.tolist()))
-    string = np.zeros(nb101_string.NUM_HPARAMS, np.int32)
-    string[nb101_string.NUM_OP_SLOTS + pairs.index((0, nb101_string.OUTPUT_SLOT))] = 1
-    return string
-
-
-SHORTCUT_STRING = _shortcut_string()
 
 
 @flax.struct.dataclass
@@ -67,19 +57,20 @@ class ReMAADEState:
     orders: jax.Array  # int32[max(S, 1), N]: the fixed set Z_S
     strings: jax.Array  # int32[B, N]: the pending batch of valid strings
     string_orders: jax.Array  # int32[B, N]: the order each pending string was sampled in
-    cells: nb101.Cell  # Cell[B]: the pending strings decoded
+    archs: Any  # Arch[B]: the pending strings decoded
     key: jax.Array  # PRNG key for the next sampling
 
 
-def make_remaade(policy: Policy, *, name: str = "remaade", batch_size: int = 30,
+def make_remaade(space: space_lib.SearchSpace, policy: Policy, *, name: str = "remaade", batch_size: int = 30,
                  num_orders: int = 1, learning_rate: float = 1e-2,
                  objective: str = "reinforce", clip_eps: float = 0.1, ppo_epochs: int = 4,
                  ema_decay: float = 0.9, pool_factor: int = 2,
                  max_rounds: int = 16) -> Searcher:
-    """The ReMAADE searcher over the NAS-Bench-101 string encoding.
+    """The ReMAADE searcher over a space's string encoding.
 
     Args:
-      policy: density over strings with ``nb101_string.CARDINALITIES``.
+      space: the search space (its ``choices``, ``decode`` and sampler).
+      policy: density over strings with the space's ``choices``.
       name: the searcher's name.
       batch_size: ``B``, strings sampled and queried per update.
       num_orders: ``S``, size of the set of factorization orders (0 = all ``N!``).
@@ -93,9 +84,9 @@ def make_remaade(policy: Policy, *, name: str = "remaade", batch_size: int = 30,
     Returns:
       A :class:`~nasjax.agents.base.Searcher` with ``batch = batch_size``.
     """
-    if tuple(policy.cardinalities) != nb101_string.CARDINALITIES:
-        raise ValueError(f"policy cardinalities {policy.cardinalities} are not the NAS-Bench-101 "
-                         f"string encoding's {nb101_string.CARDINALITIES}")
+    if tuple(policy.cardinalities) != tuple(space.choices):
+        raise ValueError(f"policy cardinalities {policy.cardinalities} are not the {space.name} "
+                         f"string encoding's {space.choices}")
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)}")
     if min(batch_size, ppo_epochs, pool_factor, max_rounds) < 1 or num_orders < 0:
@@ -104,7 +95,8 @@ def make_remaade(policy: Policy, *, name: str = "remaade", batch_size: int = 30,
                          f"{max_rounds}, {num_orders}")
     if not 0.0 <= ema_decay < 1.0 or clip_eps <= 0.0:
         raise ValueError(f"need 0 <= ema_decay < 1 and clip_eps > 0; got {ema_decay}, {clip_eps}")
-    n = nb101_string.NUM_HPARAMS
+    n = len(space.choices)
+    fallback = np.asarray(space.encode(space.sample(jax.random.key(0), ())), np.int32)
     pool = pool_factor * batch_size
     optimizer = optax.adam(learning_rate)
     epochs = ppo_epochs if objective == "ppo" else 1
@@ -119,7 +111,7 @@ def make_remaade(policy: Policy, *, name: str = "remaade", batch_size: int = 30,
             params, jax.random.split(key, pool), cand_orders)[0]
 
     def uniform_sampler(key, cand_orders):
-        return nb101_string.uniform(key, cand_orders.shape[:1])
+        return space_lib.uniform_strings(space, key, cand_orders.shape[:1])
 
     def sample_batch(sampler, key, orders):
         """``B`` valid strings from ``sampler(key, orders) -> int32[pool, N]``, their orders
@@ -135,7 +127,7 @@ def make_remaade(policy: Policy, *, name: str = "remaade", batch_size: int = 30,
             key, key_orders, key_sample = jax.random.split(key, 3)
             cand_orders = draw_orders(key_orders, orders, pool)
             cand = sampler(key_sample, cand_orders)
-            _, valid = nb101_string.decode(cand)
+            _, valid = space.decode(cand)
             slot = found + jnp.cumsum(valid) - 1
             slot = jnp.where(valid & (slot < batch_size), slot, batch_size)  # out of range: drop
             strings = strings.at[slot].set(cand, mode="drop")
@@ -146,12 +138,12 @@ def make_remaade(policy: Policy, *, name: str = "remaade", batch_size: int = 30,
         empty = jnp.zeros((batch_size, n), jnp.int32)
         strings, string_orders, found, _, _ = jax.lax.while_loop(
             cond, body, (empty, empty, jnp.int32(0), jnp.int32(0), key))
-        # Short after max_rounds: repeat the valid strings found, or use the input -> output cell.
+        # Short after max_rounds: repeat the valid strings found, or use the fallback string.
         repeat = jnp.where(slots < found, slots, slots % jnp.maximum(found, 1))
-        strings = jnp.where(found > 0, strings[repeat], SHORTCUT_STRING)
+        strings = jnp.where(found > 0, strings[repeat], fallback)
         string_orders = jnp.where(found > 0, string_orders[repeat], orders[0])
-        cells, _ = nb101_string.decode(strings)
-        return strings, string_orders, cells
+        archs, _ = space.decode(strings)
+        return strings, string_orders, archs
 
     def init(key):
         key_params, key_orders, key_sample, key_next = jax.random.split(key, 4)
@@ -160,20 +152,20 @@ def make_remaade(policy: Policy, *, name: str = "remaade", batch_size: int = 30,
             jax.random.split(key_orders, max(num_orders, 1))).astype(jnp.int32)
         # Every policy starts uniform (zero density layer), so the first batch is drawn
         # from uniform strings: the same distribution, without a second copy of the sampler.
-        strings, string_orders, cells = sample_batch(uniform_sampler, key_sample, orders)
+        strings, string_orders, archs = sample_batch(uniform_sampler, key_sample, orders)
         return ReMAADEState(params=params, opt_state=optimizer.init(params),
                             baseline=losses.ema_init(), orders=orders, strings=strings,
-                            string_orders=string_orders, cells=cells, key=key_next)
+                            string_orders=string_orders, archs=archs, key=key_next)
 
     def propose(state, key):
         del key  # the batch was sampled when the state was made
-        return state.cells
+        return state.archs
 
     def batch_log_prob(params, strings, string_orders):
         return jax.vmap(policy.log_prob, in_axes=(None, 0, 0))(params, strings, string_orders)
 
-    def update(state, cells, metrics: bench_lib.Metrics):
-        del cells  # the state holds the strings behind them
+    def update(state, archs, metrics: bench_lib.Metrics):
+        del archs  # the state holds the strings behind them
         counted = metrics.valid & jnp.isfinite(metrics.val_acc)  # absent cells teach nothing
         weight = counted.astype(jnp.float32)
         reward = jnp.where(counted, metrics.val_acc, 0.0)
@@ -204,10 +196,10 @@ def make_remaade(policy: Policy, *, name: str = "remaade", batch_size: int = 30,
         params, opt_state = jax.lax.fori_loop(0, epochs, adam_step,
                                               (state.params, state.opt_state))
         key_sample, key_next = jax.random.split(state.key)
-        strings, string_orders, next_cells = sample_batch(policy_sampler(params), key_sample,
+        strings, string_orders, next_archs = sample_batch(policy_sampler(params), key_sample,
                                                            state.orders)
         return ReMAADEState(params=params, opt_state=opt_state, baseline=baseline,
                             orders=state.orders, strings=strings, string_orders=string_orders,
-                            cells=next_cells, key=key_next)
+                            archs=next_archs, key=key_next)
 
     return Searcher(name=name, batch=batch_size, init=init, propose=propose, update=update)

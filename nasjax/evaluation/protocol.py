@@ -1,0 +1,162 @@
+"""The evaluation protocol of Cassimon et al. §4 over the incremental MDP, for any space.
+
+Every agent runs from the same fixed sets of initial architectures (§4.1.1: 5 sets of 10^4,
+one stream per agent seed and set); :func:`evaluate_agent` runs the streams in jitted chunks,
+:func:`summarise` turns them into the improvement statistics (Fig. 8), the best-vs-queries
+table (Table 1, Fig. 10) and the neighbour-count correlation (Fig. 11); :func:`write_figures`
+and :func:`render_report` write what a person reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import numpy as np
+
+from nasjax.agents.base import Policy
+from nasjax.evaluation import episodes as episodes_lib
+from nasjax.evaluation import plots, query_curves, report, stats
+
+EPISODE_FIELDS = ("initial", "final", "best", "initial_val", "final_val", "best_val", "steps",
+                  "queries", "num_neighbours")
+
+
+def initial_sets(space, config) -> list[Any]:
+    """The fixed sets of initial architectures: set s from PRNG key ``set_seed + s``."""
+    return [space.sample(jax.random.key(config.set_seed + s), (config.episodes_per_set,))
+            for s in range(config.num_sets)]
+
+
+def evaluate_agent(policy: Policy, env_params, sets: list, config, bar=None) -> list:
+    """Episodes of every (agent seed, set) stream of one agent, as numpy EpisodeStats.
+
+    Args:
+      policy: the agent's episodic policy.
+      env_params: the environment.
+      sets: the initial architectures, one batch per set.
+      config: ``agent_seeds``, ``episodes_per_set`` and ``episodes_per_chunk``.
+      bar: an optional progress bar, advanced by episodes.
+    """
+    streams = []
+    size = min(config.episodes_per_chunk, config.episodes_per_set)
+    for seed in range(config.agent_seeds):
+        for index, archs in enumerate(sets):
+            key = jax.random.fold_in(jax.random.key(seed), index)
+            chunks = []
+            for start in range(0, config.episodes_per_set, size):
+                rows = np.arange(start, start + size) % config.episodes_per_set
+                chunk = jax.tree.map(lambda x: x[rows], archs)
+                out = episodes_lib.run_episodes(policy, env_params, chunk,
+                                                jax.random.fold_in(key, start))
+                count = min(size, config.episodes_per_set - start)
+                chunks.append(jax.tree.map(lambda x: np.asarray(x)[:count], out))
+                if bar is not None:
+                    bar.update(count)
+            streams.append(jax.tree.map(lambda *x: np.concatenate(x), *chunks))
+    return streams
+
+
+def flat(streams: list, field: str) -> np.ndarray:
+    """One field of every episode of an agent's streams, concatenated."""
+    return np.concatenate([np.asarray(getattr(s, field)) for s in streams])
+
+
+def _initial_once(results: dict, config) -> list:
+    """The streams of the first agent's first seed: every initial state exactly once."""
+    return next(iter(results.values()))[:config.num_sets]
+
+
+def summarise(results: dict, per_step: dict, seconds: dict, config, label: str,
+              metric: str) -> tuple[dict, dict]:
+    """Per agent: improvement statistics, Table-1 rows, timings; plus the neighbour correlation.
+
+    Args:
+      results: agent -> its streams (:func:`evaluate_agent`).
+      per_step: agent -> whether it spends queries at every step (local search).
+      seconds: agent -> wall-clock seconds.
+      config: the evaluation config.
+      label: the benchmark's label; metric: the reported accuracy's name.
+    Returns:
+      ``(summary, curves)``: the JSON summary and each agent's best-so-far curves
+      ``float[trials, max_queries]``.
+    """
+    curves = {agent: query_curves.agent_curves(streams, per_step[agent], config.max_queries)
+              for agent, streams in results.items()}
+    rows = stats.budget_table(curves, [b for b in config.budgets if b <= config.max_queries],
+                              seed=config.seed)
+    agents = {}
+    for agent, streams in results.items():
+        improvement = stats.improvement_stats(
+            flat(streams, "initial"), flat(streams, "final"), seed=config.seed,
+            gof_max_samples=config.gof_max_samples, gof_mc_samples=config.gof_mc_samples)
+        agents[agent] = {
+            "episodes": int(len(flat(streams, "final"))),
+            "seconds": seconds[agent],
+            "mean_steps": float(flat(streams, "steps").mean()),
+            "mean_queries": float(flat(streams, "queries").mean()),
+            "improvement": improvement,
+            "trials": int(len(curves[agent])),
+        }
+    once = _initial_once(results, config)
+    correlation = stats.correlations(flat(once, "num_neighbours"), flat(once, "initial"))
+    summary = {"benchmark": label, "metric": metric, "agents": agents, "table": rows,
+               "neighbours_vs_accuracy": correlation,
+               "curves_mean": {agent: np.nanmean(curve, 0) for agent, curve in curves.items()}}
+    return summary, curves
+
+
+def write_figures(results: dict, curves: dict, workdir, label: str, metric: str, config) -> None:
+    """The four figures of Cassimon et al. §4 (Figs. 7, 8, 10, 11)."""
+    improvement = {a: flat(s, "final") - flat(s, "initial") for a, s in results.items()}
+    initial = {a: flat(s, "initial") for a, s in results.items()}
+    plots.improvement_hist(improvement, workdir / "improvement_hist.png", label)
+    plots.initial_vs_improvement(initial, improvement, workdir / "initial_vs_improvement.png",
+                                 label)
+    plots.best_vs_queries(curves, workdir / "best_vs_queries.png", label,
+                          ylabel=f"Best {metric} found (%)")
+    once = _initial_once(results, config)
+    plots.neighbours_vs_accuracy(flat(once, "num_neighbours"), flat(once, "initial"),
+                                 workdir / "neighbours_vs_accuracy.png", label,
+                                 ylabel=f"{metric.capitalize()} (%)")
+
+
+def render_report(summary: dict, config) -> str:
+    """report.md: the improvement table, Table 1, the correlation, the figures."""
+    rows = []
+    for agent, info in summary["agents"].items():
+        imp = info["improvement"]
+        low, high = imp["intervals"][0.95]
+        rows.append({"agent": agent, "episodes": info["episodes"],
+                     "median": 100 * imp["median"], "interval": (100 * low, 100 * high),
+                     "improved": 100 * imp["frac_improved"], "skew": imp["skew"],
+                     "normaltest": imp["normaltest_pvalue"], "t_gof": imp["t_gof_pvalue"],
+                     "steps": info["mean_steps"], "queries": info["mean_queries"],
+                     "seconds": info["seconds"]})
+    improvement_table = report.markdown_table(
+        rows, ["agent", "episodes", "median", "interval", "improved", "skew", "normaltest",
+               "t_gof", "steps", "queries", "seconds"],
+        {"median": "{:+.2f} pp", "interval": lambda v: f"[{v[0]:+.2f}, {v[1]:+.2f}] pp",
+         "improved": "{:.1f}%", "skew": "{:.3f}", "normaltest": "{:.3g}", "t_gof": "{:.3g}",
+         "steps": "{:.2f}", "queries": "{:.1f}", "seconds": "{:.1f}"})
+    corr = summary["neighbours_vs_accuracy"]
+    warning = report.synthetic_warning(summary["benchmark"])
+    env = config.env
+    return (
+        f"# Evaluation on {summary['benchmark']}\n\n{warning}"
+        f"{config.agent_seeds} agent seeds x {config.num_sets} sets x {config.episodes_per_set} "
+        f"initial states, episodes of up to {env.eval_episode_length} steps, N = "
+        f"{env.max_neighbours} neighbours, reward shaping alpha = {env.alpha}; "
+        f"accuracies are {summary['metric']} ({env.query_mode} of the recorded values).\n\n"
+        f"## Improvement over an episode (final - initial)\n\n"
+        f"Median, the 95% interval around it, share of improved episodes, skewness, the p-values "
+        f"of `scipy.stats.normaltest` and of `goodness_of_fit` against a Student t "
+        f"(Cassimon et al. Fig. 8); mean steps and queries per episode.\n\n{improvement_table}\n\n"
+        f"![improvement histogram](improvement_hist.png)\n\n"
+        f"![initial vs improvement](initial_vs_improvement.png)\n\n"
+        f"## Best accuracy vs queries\n\n"
+        f"{report.format_budget_table(summary['table'], summary['benchmark'], summary['metric'])}\n\n"
+        f"![best vs queries](best_vs_queries.png)\n\n"
+        f"## Neighbours vs accuracy\n\nOver the {corr['n']:,} initial states: "
+        f"Pearson r = {corr['pearson_r']:.3f}, Kendall tau = {corr['kendall_tau']:.3f}.\n\n"
+        f"![neighbours vs accuracy](neighbours_vs_accuracy.png)\n")
