@@ -177,62 +177,57 @@ OP_VERTEX = NUM_CELL_INPUTS + 3 * np.arange(NUM_NODES)[:, None] + np.arange(PAIR
 SUM_VERTEX = NUM_CELL_INPUTS + 3 * np.arange(NUM_NODES) + 2
 SOURCE_VERTEX = np.concatenate([np.arange(NUM_CELL_INPUTS), SUM_VERTEX])  # vertex of input i
 TRIL_ROWS, TRIL_COLS = np.tril_indices(NUM_TOKEN_VERTICES, k=-1)  # row-major lower triangle
-CELL_TOKEN_SIZE = len(TRIL_ROWS) + NUM_TOKEN_VERTICES * len(TOKEN_LABELS)  # 105 + 150 = 255
+NUM_EDGE_SLOTS = len(TRIL_ROWS)  # 105
+CELL_TOKEN_SIZE = NUM_EDGE_SLOTS + NUM_TOKEN_VERTICES * len(TOKEN_LABELS)  # 105 + 150 = 255
 TOKEN_SIZE = NUM_CELLS * CELL_TOKEN_SIZE  # 510
 
 
-def _static_graph() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The edges and labels shared by every cell, and where the input-dependent edges go."""
-    into = np.zeros((NUM_TOKEN_VERTICES, NUM_TOKEN_VERTICES), np.float32)  # into[dst, src]
-    labels = np.zeros((NUM_TOKEN_VERTICES, len(TOKEN_LABELS)), np.float32)
-    labels[:NUM_CELL_INPUTS, INPUT_LABEL] = 1
-    labels[OUTPUT_VERTEX, OUTPUT_LABEL] = 1
-    labels[SUM_VERTEX, SUM_LABEL] = 1
-    into[SUM_VERTEX[:, None], OP_VERTEX] = 1
-    into[OUTPUT_VERTEX, SUM_VERTEX] = 1
-    op_rows = np.zeros((NUM_TOKEN_VERTICES, NUM_NODES * PAIRS_PER_NODE), np.float32)
-    op_rows[OP_VERTEX.ravel(), np.arange(NUM_NODES * PAIRS_PER_NODE)] = 1
-    return into, labels, op_rows
+def _edge_slot(target, source):
+    """Position of the edge ``source -> target`` (``source < target``) in a cell's tokens."""
+    return target * (target - 1) // 2 + source
 
 
-_STATIC_INTO, _STATIC_LABELS, _OP_ROWS = _static_graph()
-_SOURCE_ONE_HOT = np.eye(NUM_TOKEN_VERTICES, dtype=np.float32)[SOURCE_VERTEX]  # [6, 15]
+def _label_slot(vertex, label):
+    """Position of ``label`` of ``vertex`` in a cell's tokens."""
+    return NUM_EDGE_SLOTS + vertex * len(TOKEN_LABELS) + label
 
 
-def cell_graph(inputs: jax.Array, ops: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """The operations-on-nodes graph of cells (vertex order in the comment above).
+def _token_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The tokens every cell shares, and the positions set by each pair's input and op."""
+    shared = np.zeros(CELL_TOKEN_SIZE, np.float32)
+    shared[_edge_slot(SUM_VERTEX[:, None], OP_VERTEX)] = 1  # op vertices -> their sum
+    shared[_edge_slot(OUTPUT_VERTEX, SUM_VERTEX)] = 1  # sums -> output
+    shared[_label_slot(np.arange(NUM_CELL_INPUTS), INPUT_LABEL)] = 1
+    shared[_label_slot(SUM_VERTEX, SUM_LABEL)] = 1
+    shared[_label_slot(OUTPUT_VERTEX, OUTPUT_LABEL)] = 1
+    from_input = _edge_slot(OP_VERTEX[..., None], SOURCE_VERTEX)  # [4, 2, 6], valid inputs only
+    with_op = _label_slot(OP_VERTEX[..., None], FIRST_OP_LABEL + np.arange(NUM_OPS))  # [4, 2, 7]
+    return shared, from_input, with_op
 
-    Args:
-      inputs, ops: int[..., 4, 2], one cell each.
-    Returns:
-      ``(into float32[..., 15, 15], labels float32[..., 15, 10])``: ``into[v, u] = 1`` for an
-      edge ``u -> v`` (lower-triangular) and one-hot labels over :data:`TOKEN_LABELS`.
-      ``PAD`` entries give no edge and no label.
-    """
-    batch = inputs.shape[:-2]
-    sources = jax.nn.one_hot(inputs.reshape(batch + (-1,)), NUM_INPUTS) @ _SOURCE_ONE_HOT
-    into = _STATIC_INTO + jnp.einsum("vj,...js->...vs", _OP_ROWS, sources)
-    op_labels = jax.nn.one_hot(ops.reshape(batch + (-1,)), NUM_OPS)  # [..., 8, 7]
-    op_labels = jnp.pad(op_labels, [(0, 0)] * len(batch) + [(0, 0), (FIRST_OP_LABEL, 0)])
-    labels = _STATIC_LABELS + jnp.einsum("vj,...jl->...vl", _OP_ROWS, op_labels)
-    return into, labels
+
+_SHARED_TOKENS, _INPUT_SLOT, _OP_SLOT = _token_tables()
 
 
 def tokens(genotypes: Genotype) -> jax.Array:
-    """float32[..., 510]: the Q-network's features of genotypes (Cassimon et al. §3.2.3).
+    """float32[..., 510]: the Q-network's features of valid genotypes (Cassimon et al. §3.2.3).
 
-    Per cell, of its canonical form's operations-on-nodes graph (:func:`cell_graph`, 15
-    vertices): the lower-triangular adjacency ``into[v, u]`` (edge ``u -> v``, ``u < v``)
-    flattened by rows (105 entries: ``(1,0), (2,0), (2,1), (3,0), ...``), then the one-hot
-    labels vertex by vertex (15 x 10: input, output, sum, then the 7 ops). Every cell has the
-    same 15 vertices, so no padding is needed. The normal cell's 255 values come first, then
-    the reduction cell's.
+    Per cell, of its canonical form's operations-on-nodes graph (15 vertices, order above):
+    the lower-triangular adjacency ``A[v, u]`` (edge ``u -> v``, ``u < v``) flattened by rows
+    (105 entries: ``(1,0), (2,0), (2,1), (3,0), ...``), then the one-hot labels vertex by vertex
+    (15 x 10 over :data:`TOKEN_LABELS`: input, output, sum, then the 7 ops). Every cell has
+    the same 15 vertices, so no padding is needed. The normal cell's 255 values come first,
+    then the reduction cell's. Each cell has 20 edges and 15 labels, so 70 ones in all.
     """
     genotypes = canonical(genotypes)
-    into, labels = cell_graph(genotypes.inputs, genotypes.ops)
-    batch = into.shape[:-2]
-    cells = jnp.concatenate([into[..., TRIL_ROWS, TRIL_COLS], labels.reshape(batch + (-1,))], -1)
-    return cells.reshape(batch[:-1] + (TOKEN_SIZE,)).astype(jnp.float32)
+    inputs, ops = genotypes.inputs.astype(jnp.int32), genotypes.ops.astype(jnp.int32)
+    pairs = np.arange(NUM_NODES * PAIRS_PER_NODE).reshape(NUM_NODES, PAIRS_PER_NODE)
+    edge = jnp.asarray(_INPUT_SLOT.ravel())[pairs * NUM_INPUTS + inputs]  # [..., 2, 4, 2]
+    label = jnp.asarray(_OP_SLOT.ravel())[pairs * NUM_OPS + ops]
+    cell_offset = CELL_TOKEN_SIZE * np.arange(NUM_CELLS)[:, None, None]
+    slots = jnp.stack([edge, label], -1) + cell_offset[..., None]  # [..., 2, 4, 2, 2]
+    slots = slots.reshape(genotypes.shape + (-1,))
+    shared = jnp.broadcast_to(np.tile(_SHARED_TOKENS, NUM_CELLS), genotypes.shape + (TOKEN_SIZE,))
+    return jnp.put_along_axis(shared, slots, 1.0, axis=-1, inplace=False)
 
 
 # ----------------------------------------------------------------------------- host side
