@@ -43,6 +43,23 @@ def real_specs(graphs_1k) -> list[tuple[np.ndarray, list[str], str]]:
 # ----------------------------------------------------------------------------- environments
 
 
+def env_params(space, bench, **overrides):
+    """Environment parameters with the paper's settings (``configs/environment.py``), evaluation
+    episodes unless ``episode_length`` is given."""
+    from configs import environment
+    from nasjax import env
+
+    settings = environment.get(space.name)
+    defaults = dict(max_neighbours=settings.max_neighbours, alpha=settings.alpha,
+                    episode_length=settings.eval_episode_length, query_mode=settings.query_mode)
+    return env.make_params(space, bench, **{**defaults, **overrides})
+
+
+def world_params(world, **overrides):
+    """:func:`env_params` of the hand-built world."""
+    return env_params(world["space"], world["bench"], **overrides)
+
+
 def chain(*ops: int) -> nb101.Cell:
     """The cell input -> ops[0] -> ... -> output (a hand-built test cell)."""
     n = len(ops) + 2

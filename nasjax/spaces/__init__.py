@@ -21,6 +21,8 @@ registry.register(
     neighbourhoods={"on_the_fly": None, "table": "nasjax.spaces.neighbour_table:load"},
     prepare={"nb101-space": "nasjax.spaces.nb101:prepare",
              "nb101-neighbours": "nasjax.spaces.neighbour_table:prepare"})
+registry.register("space", "nb301", "nasjax.spaces.nb301:make_space",
+                  neighbourhoods={"on_the_fly": None})
 
 
 @functools.cache

@@ -90,11 +90,6 @@ def encode(cells: nb101.Cell) -> jax.Array:
     return jnp.concatenate([interior, edges], axis=-1).astype(jnp.int32)
 
 
-def uniform(key: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
-    """int32[*shape, 26]: each hyperparameter uniform over its values (strings may be invalid)."""
-    return jax.random.randint(key, shape + (NUM_HPARAMS,), 0, jnp.asarray(CARDINALITIES))
-
-
 def valid_fraction_exact() -> float:
     """Fraction of uniformly random strings that are valid, by enumerating all 2^21 edge sets.
 

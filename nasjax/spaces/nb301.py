@@ -303,6 +303,7 @@ def make_space():
         choices=nb301_string.CARDINALITIES,
         encode=nb301_string.encode,
         decode=nb301_string.decode,
+        mutation_rates=nb301_string.MUTATION_RATES,
         padding=padding,
         neighbourhood=nb301_neighbours.OnTheFly(),
         description="NAS-Bench-301 / DARTS genotypes (normal + reduction cell, ~1.1e18),",

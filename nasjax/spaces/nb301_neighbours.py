@@ -25,13 +25,12 @@ subset of pair indices with Floyd's algorithm, never materialising the 3600 tupl
 
 from __future__ import annotations
 
-from typing import Any
-
 import flax.struct
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nasjax.benchmarks import base as bench_lib
 from nasjax.spaces import base, graph, nb301
 from nasjax.spaces.nb301 import NUM_NODES, NUM_OPS, PAIRS_PER_NODE, Genotype
 
@@ -133,19 +132,6 @@ def random_subset(seed: jax.Array, count: jax.Array, n: int) -> tuple[jax.Array,
 
 
 @flax.struct.dataclass
-class Oracle:
-    """A benchmark seen through a neighbourhood: ``metrics(node, key, mode)`` queries the
-    benchmark on ``neighbourhood.arch(node)`` (any batch shape)."""
-
-    bench: Any
-    neighbourhood: Any
-
-    def metrics(self, node, key: jax.Array | None = None, mode: str = "mean"):
-        """The benchmark's ``Metrics`` of node(s)."""
-        return self.bench.query(self.neighbourhood.arch(node), key, mode)
-
-
-@flax.struct.dataclass
 class OnTheFly:
     """NAS-Bench-301 neighbours computed on the fly; a node is the canonical genotype.
 
@@ -183,6 +169,6 @@ class OnTheFly:
         genotypes = jax.vmap(neighbour, in_axes=(None, 0))(node, index)
         return base.select(mask, genotypes, nb301.padding((n,))), mask, count
 
-    def bind(self, bench) -> Oracle:
+    def bind(self, bench) -> bench_lib.Oracle:
         """An oracle querying ``bench`` on the genotype of each node."""
-        return Oracle(bench=bench, neighbourhood=self)
+        return bench_lib.Oracle(bench=bench, neighbourhood=self)

@@ -27,6 +27,9 @@ CARDINALITIES: tuple[int, ...] = tuple(
     for _ in range(PAIRS_PER_NODE)
     for choice in (num_inputs, NUM_OPS))
 NUM_HPARAMS = len(CARDINALITIES)  # 32
+# Regularized evolution's per-position mutation probability at rate 1: one change expected
+# per mutation, as NASLib's DARTS mutation (one op or one input) does.
+MUTATION_RATES: tuple[float, ...] = (1.0 / NUM_HPARAMS,) * NUM_HPARAMS
 MAX_CARDINALITY = max(CARDINALITIES)  # 7
 
 

@@ -10,9 +10,16 @@ import numpy as np
 import pytest
 import scipy.stats
 
+from nasjax import spaces
 from nasjax.agents.remaade import maade, made
 from nasjax.agents.remaade import policy as policy_lib
 from nasjax.spaces import nb101_string
+from nasjax.spaces.base import uniform_strings
+
+
+def _uniform(key, shape):
+    """Uniform NAS-Bench-101 strings (each position uniform over its choices)."""
+    return uniform_strings(spaces.get("nb101"), key, shape)
 
 TINY = (2, 3, 2)  # cardinalities of a search space small enough to enumerate
 ALL_TINY = np.asarray(list(itertools.product(*[range(c) for c in TINY])), np.int32)  # [12, 3]
@@ -163,7 +170,7 @@ def test_every_policy_starts_uniform_on_nb101_strings(name):
     policy = {"maade": maade.make_policy(cards, 36), "made": made.make_made_policy(cards),
               "independent": made.make_independent_policy(cards)}[name]
     params = policy.init(jax.random.key(0))
-    strings = nb101_string.uniform(jax.random.key(1), (8,))
+    strings = _uniform(jax.random.key(1), (8,))
     orders = jax.vmap(lambda k: jax.random.permutation(k, len(cards)))(
         jax.random.split(jax.random.key(2), 8))
     log_p = jax.jit(jax.vmap(policy.log_prob, in_axes=(None, 0, 0)))(params, strings, orders)

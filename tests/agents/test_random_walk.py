@@ -1,4 +1,4 @@
-"""Random walk (seed 000, section 3.2.3): uniform over the valid actions, "stay" included."""
+"""Random walk (Cassimon et al. §3.2.3): uniform over the valid actions, "stay" included."""
 
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ import numpy as np
 
 from nasjax import env
 from nasjax.agents import random_walk
-from nasjax.spaces import nb101
+from nasjax.spaces import nb101_space
 
 
 def _obs(mask) -> env.Observation:
     size = len(mask) - 1
-    pad = nb101.Cell(adj=jnp.zeros((size, 7, 7), bool), ops=jnp.full((size, 7), nb101.PAD, jnp.int8))
-    return env.Observation(cell=pad[0], neighbours=pad, action_mask=jnp.asarray(mask),
-                           rows=jnp.where(jnp.asarray(mask), 0, -1))
+    pad = nb101_space.padding((size,))
+    return env.Observation(arch=pad[0], neighbours=pad, action_mask=jnp.asarray(mask),
+                           tokens=jnp.zeros((size + 1, nb101_space.TOKEN_SIZE)),
+                           nodes=jnp.where(jnp.asarray(mask), 0, -1))
 
 
 def _actions(mask, draws=6000):

@@ -8,11 +8,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from nasjax import spaces
 from nasjax.agents import base, random_search
 from nasjax.agents import regularized_evolution as re_lib
 from nasjax.benchmarks import base as bench_lib
 from nasjax.spaces import nb101
 from nasjax.spaces import nb101_string as strings_lib
+
+SPACE = spaces.get("nb101")
 
 
 def metrics(val_acc: float) -> bench_lib.Metrics:
@@ -36,7 +39,7 @@ def test_tournament_picks_the_best_of_the_sample():
 
 
 def test_ageing_removes_the_oldest_member():
-    searcher = re_lib.make_regularized_evolution(population_size=3, tournament_size=2)
+    searcher = re_lib.make_regularized_evolution(SPACE, population_size=3, tournament_size=2)
     update = jax.jit(chex.assert_max_traces(searcher.update, n=1))
     state = jax.jit(searcher.init)(jax.random.key(0))
     members = []
@@ -57,7 +60,7 @@ def test_mutations_are_valid_and_differ_from_the_parent():
     direct = jnp.zeros(26, jnp.int32).at[strings_lib.NUM_OP_SLOTS + 5].set(1)  # input -> output
     parents = jnp.concatenate([parents, direct[None]])
     keys = jax.random.split(jax.random.key(2), len(parents))
-    children = jax.jit(jax.vmap(lambda k, p: re_lib.mutate(k, p, 1.0)))(keys, parents)
+    children = jax.jit(jax.vmap(lambda k, p: re_lib.mutate(SPACE, k, p, 1.0)))(keys, parents)
     cells, valid = strings_lib.decode(children)
     assert bool(valid.all())
     parent_cells, _ = strings_lib.decode(parents)
@@ -70,7 +73,7 @@ def test_official_mutation_may_keep_the_cell():
     # cell: e.g. flips of edges that pruning removes again.
     parent = strings_lib.encode(nb101.sample(jax.random.key(3)))
     keys = jax.random.split(jax.random.key(4), 400)
-    children = jax.jit(jax.vmap(lambda k: re_lib.mutate(k, parent, 1.0, False)))(keys)
+    children = jax.jit(jax.vmap(lambda k: re_lib.mutate(SPACE, k, parent, 1.0, False)))(keys)
     cells, valid = strings_lib.decode(children)
     assert bool(valid.all())
     parent_hash = nb101.hash_cells(strings_lib.decode(parent)[0])
@@ -81,7 +84,7 @@ def test_mutation_rate_sets_the_expected_number_of_changes():
     # Before the validity filter, a mutation flips 21 * r / 7 edges and changes 5 * r / 5 ops
     # on average (official mutate_spec); r = 0.5 here.
     parent = jnp.asarray(strings_lib.encode(nb101.sample(jax.random.key(5))))
-    draws = jax.vmap(lambda k: re_lib._mutations(k, parent, 0.5))(
+    draws = jax.vmap(lambda k: re_lib._mutations(SPACE, k, parent, 0.5))(
         jax.random.split(jax.random.key(6), 2000)).reshape(-1, 26)
     changed = np.asarray(draws != parent)
     assert abs(changed[:, 5:].sum(1).mean() - 1.5) < 0.05
@@ -95,7 +98,7 @@ def test_mutation_rate_sets_the_expected_number_of_changes():
 ])
 def test_bad_hyperparameters_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        re_lib.make_regularized_evolution(**kwargs)
+        re_lib.make_regularized_evolution(SPACE, **kwargs)
 
 
 # ----------------------------------------------------------------------------- end to end
@@ -114,16 +117,17 @@ def target_benchmark(data_dir):
 
 @pytest.fixture(scope="module")
 def evolution():
-    return re_lib.make_regularized_evolution(population_size=20, tournament_size=5)
+    return re_lib.make_regularized_evolution(SPACE, population_size=20, tournament_size=5)
 
 
 @pytest.mark.slow
 def test_improves_over_random_search_on_a_synthetic_benchmark(target_benchmark,
                                                                      evolution):
     key, trials, budget = jax.random.key(7), 16, 300
-    re_result = base.run_trials(evolution, target_benchmark, key, trials, budget, report="val")
-    rs_result = base.run_trials(random_search.make_random_search(), target_benchmark, key,
-                                trials, budget, report="val")
+    keys = jax.random.split(key, trials)
+    re_result = base.run_trials(evolution, target_benchmark, keys, budget, report="val")
+    rs_result = base.run_trials(random_search.make_searcher(SPACE), target_benchmark, keys,
+                                budget, report="val")
     re_seen, rs_seen = np.asarray(re_result.observed), np.asarray(rs_result.observed)
     assert bool(re_result.valid.all())  # every proposal is a valid cell of the space
     # Evolution exploits: its late queries are far better than random ones ...
@@ -135,8 +139,8 @@ def test_improves_over_random_search_on_a_synthetic_benchmark(target_benchmark,
 @pytest.mark.slow
 def test_trials_are_deterministic_per_seed(target_benchmark, evolution):
     def run(seed):
-        return base.run_trials(evolution, target_benchmark, jax.random.key(seed), 16, 300,
-                               report="val").observed
+        keys = jax.random.split(jax.random.key(seed), 16)
+        return base.run_trials(evolution, target_benchmark, keys, 300, report="val").observed
 
     first = np.asarray(run(7))
     np.testing.assert_array_equal(first, np.asarray(run(7)))

@@ -1,4 +1,4 @@
-"""ReMAADE's losses, baseline, batch sampler and searcher variants (seed 004, sections 3, 6-8)."""
+"""ReMAADE's losses, baseline, batch sampler and searcher variants (ReMAADE §§3, 6-8)."""
 
 from __future__ import annotations
 
@@ -12,21 +12,31 @@ import numpy as np
 import pytest
 import rlax
 
-from nasjax.agents import base, random_search, remaade
+from configs import agents as agent_configs
+from nasjax import registry, spaces
+from nasjax.agents import base, random_search
 from nasjax.agents.remaade import losses, made
 from nasjax.agents.remaade import searcher as searcher_lib
 from nasjax.benchmarks import base as bench_lib
 from nasjax.benchmarks import synthetic
 from nasjax.spaces import nb101, nb101_string
 
+SPACE = spaces.get("nb101")
+VARIANTS = [name for name in registry.names("agent")
+            if registry.make("agent", name).config == "remaade"]
+
 
 def _config(**overrides) -> ml_collections.ConfigDict:
-    """The remaade_short block of configs/search.py (seed Table 3), with overrides."""
-    config = ml_collections.ConfigDict(dict(
-        learning_rate=1e-2, embed_dim=36, num_layers=1, num_orders=1, batch_size=30,
-        objective="reinforce", clip_eps=0.1, ppo_epochs=4, ema_decay=0.9, policy="maade"))
+    """The ``remaade`` block of configs/agents.py (ReMAADE Table 3), with overrides."""
+    config = agent_configs.remaade()
     config.update(overrides)
     return config
+
+
+def _searcher(name: str, config: ml_collections.ConfigDict):
+    """The registered ReMAADE variant ``name`` with the block ``config``."""
+    agent = registry.make("agent", name)
+    return agent.make_searcher(SPACE, agent.block(ml_collections.ConfigDict({"remaade": config})))
 
 
 # ----------------------------------------------------------------------------- losses
@@ -80,20 +90,29 @@ def test_ema_baseline_by_hand():
 
 
 def test_every_variant_builds_and_unknown_names_list_the_valid_ones():
-    for name in remaade.VARIANTS:
-        assert remaade.make_searcher(name, _config()).name == name
-    holder = ml_collections.ConfigDict({"remaade": _config(batch_size=64)})
-    assert remaade.make_searcher("remaade", holder).batch == 64
+    assert {"remaade", "remaade_reinforce", "remaade_ppo", "reinforce_made", "reinforce",
+            "remaade_s1", "remaade_s16", "remaade_sall"} <= set(VARIANTS)
+    for name in VARIANTS:
+        assert _searcher(name, _config()).name == name
+    assert _searcher("remaade", _config(batch_size=64)).batch == 64
     with pytest.raises(ValueError, match="remaade_ppo"):
-        remaade.make_searcher("remaade_bogus", _config())
+        registry.make("agent", "remaade_bogus")
     with pytest.raises(ValueError, match="objective"):
-        remaade.make_searcher("remaade", _config(objective="a2c"))
+        _searcher("remaade", _config(objective="a2c"))
     with pytest.raises(ValueError, match="policy"):
-        remaade.make_searcher("remaade", _config(policy="lstm"))
+        _searcher("remaade", _config(policy="lstm"))
+
+
+def test_variants_override_their_block():
+    block = registry.make("agent", "reinforce_made").block(
+        ml_collections.ConfigDict({"remaade": _config()}))
+    assert (block.policy, block.objective) == ("made", "reinforce")
+    assert registry.make("agent", "remaade_sall").block(
+        ml_collections.ConfigDict({"remaade": _config()})).num_orders == searcher_lib.ALL_ORDERS
 
 
 def test_orders_set_is_fixed_per_trial():
-    state = jax.jit(remaade.make_searcher("remaade_s4", _config(batch_size=8)).init)(
+    state = jax.jit(_searcher("remaade_s4", _config(batch_size=8)).init)(
         jax.random.key(0))
     orders = np.asarray(state.orders)
     assert orders.shape == (4, nb101_string.NUM_HPARAMS)
@@ -113,7 +132,7 @@ def _independent_searcher(bias_edges: float, **kwargs):
         return {"density_bias": bias.at[nb101_string.NUM_OP_SLOTS:, 1].set(bias_edges)}
 
     policy = dataclasses.replace(uniform, init=init)
-    return searcher_lib.make_remaade(policy, batch_size=16, **kwargs)
+    return searcher_lib.make_remaade(SPACE, policy, batch_size=16, **kwargs)
 
 
 def _next_batch(searcher):
@@ -122,17 +141,18 @@ def _next_batch(searcher):
     metrics = bench_lib.Metrics(valid=jnp.zeros(16, bool), val_acc=jnp.full(16, jnp.nan),
                                 test_acc=jnp.zeros(16), train_seconds=jnp.zeros(16),
                                 params=jnp.zeros(16))
-    return searcher.update(state, state.cells, metrics)
+    return searcher.update(state, state.archs, metrics)
 
 
 def test_batches_hold_exactly_b_valid_strings_even_when_the_policy_rarely_makes_one():
     # Nearly every edge present: almost every string has > 9 edges after pruning.
     state = jax.jit(_next_batch, static_argnums=0)(_independent_searcher(4.0, max_rounds=2))
-    assert np.asarray(nb101.is_valid(state.cells)).all()
+    assert np.asarray(nb101.is_valid(state.archs)).all()
     assert state.strings.shape == (16, nb101_string.NUM_HPARAMS)
     np.testing.assert_array_equal(nb101_string.decode(state.strings)[1], True)
-    # No valid string in 2 rounds of 32: the input -> output cell fills the batch.
-    np.testing.assert_array_equal(state.strings, np.tile(searcher_lib.SHORTCUT_STRING, (16, 1)))
+    # No valid string in 2 rounds of 32: the fallback string fills the batch.
+    np.testing.assert_array_equal(state.strings,
+                                  np.tile(searcher_lib.fallback_string(SPACE), (16, 1)))
 
 
 # ----------------------------------------------------------------------------- search
@@ -141,19 +161,19 @@ def test_batches_hold_exactly_b_valid_strings_even_when_the_policy_rarely_makes_
 @pytest.fixture(scope="module")
 def synthetic_bench(data_dir):
     """nb101-synthetic: a SYNTHETIC known objective over every NAS-Bench-101 cell."""
-    return synthetic.make(data_dir)
+    return synthetic.make(data_dir, progress=False)
 
 
 def test_plain_reinforce_learns_the_known_objective(synthetic_bench):
     """SYNTHETIC objective (more conv3x3 and edges, fewer max-pools is better): the last
     batch of 10 scores above the first, which is drawn from the uniform initial policy
     (random search over strings); trials are deterministic and ``update`` is traced once."""
-    searcher = remaade.make_searcher("reinforce", _config(learning_rate=0.1))
+    searcher = _searcher("reinforce", _config(learning_rate=0.1))
     searcher = dataclasses.replace(searcher,
                                    update=chex.assert_max_traces(searcher.update, n=1))
-    key = jax.random.key(0)
-    result = base.run_trials(searcher, synthetic_bench, key, num_trials=8, budget=300)
-    again = base.run_trials(searcher, synthetic_bench, key, num_trials=8, budget=300)
+    keys = jax.random.split(jax.random.key(0), 8)
+    result = base.run_trials(searcher, synthetic_bench, keys, budget=300)
+    again = base.run_trials(searcher, synthetic_bench, keys, budget=300)
     np.testing.assert_array_equal(result.observed, again.observed)
     assert np.asarray(result.valid).all()
     observed = np.asarray(result.observed)
@@ -165,12 +185,12 @@ def test_remaade_beats_random_search_at_budget_150(synthetic_bench):
     """Table 3's setting (d = 36, S = 1, B = 30, lr = 1e-2) on the SYNTHETIC objective:
     the best validation accuracy after 150 queries, averaged over 32 trials, exceeds random
     search's, and a second run with the same key is identical."""
-    searcher = remaade.make_searcher("remaade", _config())
-    key = jax.random.key(1)
-    result = base.run_trials(searcher, synthetic_bench, key, num_trials=32, budget=150)
-    again = base.run_trials(searcher, synthetic_bench, key, num_trials=32, budget=150)
+    searcher = _searcher("remaade", _config())
+    keys = jax.random.split(jax.random.key(1), 32)
+    result = base.run_trials(searcher, synthetic_bench, keys, budget=150)
+    again = base.run_trials(searcher, synthetic_bench, keys, budget=150)
     np.testing.assert_array_equal(result.observed, again.observed)
-    rs = base.run_trials(random_search.make_random_search(30), synthetic_bench, key, 32, 150)
+    rs = base.run_trials(random_search.make_searcher(SPACE, batch=30), synthetic_bench, keys, 150)
     best = np.asarray(result.observed).max(1).mean()
     assert best > np.asarray(rs.observed).max(1).mean()
     assert np.asarray(result.observed)[:, -30:].mean() > np.asarray(result.observed)[:, :30].mean()

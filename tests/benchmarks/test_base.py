@@ -1,4 +1,4 @@
-"""The Benchmark interface on a hand-built table: lookup, modes, budget, files."""
+"""The Benchmark interface on a hand-built table: lookup, modes, validity, files."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ ALL = SPECS + [ABSENT, SWAPPED]  # one batch shape for every query: one compilat
 
 
 @pytest.fixture(scope="module")
-def bench() -> base.Benchmark:
+def bench() -> base.TableBenchmark:
     return base.from_function(stack(SPECS), VAL, name="hand-built", train_seconds=SECONDS,
                               params=PARAMS)
 
@@ -85,18 +85,19 @@ def test_bad_mode_and_missing_key_raise(bench):
         base.query(bench, stack(SPECS), jax.random.key(0), mode="median")
 
 
-def test_charge_in_scan_counts_every_query(bench):
-    # 4 steps of 5 queries (4 present cells, 1 absent): 20 queries, seconds of valid ones.
-    cells = stack(ALL)
-
-    def step(budget, key):
-        metrics = base.query(bench, cells, key, mode="mean")
-        return base.charge(budget, metrics), None
-
-    scan = jax.jit(lambda keys: jax.lax.scan(step, base.Budget.zeros(), keys)[0])
-    budget = scan(jax.random.split(jax.random.key(0), 4))
-    assert int(budget.queries) == 20
-    assert float(budget.train_seconds) == pytest.approx(4 * (110.0 + 210.0 + 305.0 + 305.0))
+def test_cells_that_is_valid_rejects_never_get_another_cells_numbers(bench):
+    # A cyclic cell hashes like the 3-vertex chain and a PAD interior vertex like
+    # input -> output; both must be invalid, never the isomorphic-looking valid cell's numbers.
+    chain = nb101.from_official(*ABSENT)
+    cyclic = nb101.Cell(adj=chain.adj.at[2, 1].set(True), ops=chain.ops)
+    fork = nb101.from_official([[0, 1, 1], [0, 0, 1], [0, 0, 0]], ["input", C3, "output"])
+    padded = nb101.Cell(adj=fork.adj, ops=fork.ops.at[1].set(nb101.PAD))
+    table = base.from_function(stack(SPECS + [ABSENT]), np.r_[VAL[:, 0], 0.5], name="hand-built")
+    cells = jax.tree.map(lambda *x: jnp.stack(x), cyclic, padded, chain)
+    out = query(table, cells, mode="mean")
+    assert out.valid.tolist() == [False, False, True]
+    assert np.isnan(out.val_acc[:2]).all() and float(out.val_acc[2]) == pytest.approx(0.5)
+    assert not bool(nb101.is_valid(cyclic)) and not bool(nb101.is_valid(padded))
 
 
 def test_jitted_query_traces_once(bench):
@@ -114,10 +115,11 @@ def test_save_load_round_trip(bench, tmp_path):
     path = tmp_path / "table.npz"
     base.save_table(path, hashes=bench.hashes, val_acc=bench.val_acc, test_acc=bench.test_acc,
                     train_seconds=bench.train_seconds, params=bench.params, name="hand-built",
-                    info={"source": "hand-built test table"},
+                    space="nb101", info={"source": "hand-built test table"},
                     extra={"half": np.arange(3, dtype=np.float32)})
     loaded = base.load_table(path)
     assert loaded.name == "hand-built" and loaded.metadata["source"] == "hand-built test table"
+    assert loaded.space == "nb101"
     for field in ("hashes", "val_acc", "test_acc", "train_seconds", "params", "num_values"):
         np.testing.assert_array_equal(getattr(loaded, field), getattr(bench, field))
     np.testing.assert_allclose(query(loaded, stack(ALL), mode="mean").val_acc[:3],

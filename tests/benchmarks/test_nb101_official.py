@@ -10,7 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nasjax.benchmarks import base, nb101_official, registry
+from nasjax import benchmarks
+from nasjax.benchmarks import base, nb101_official
 from nasjax.spaces import graph, nb101
 from tests.benchmarks.official_fixture import Run, write_official_fixture
 
@@ -133,7 +134,7 @@ def test_convert_keeps_108_epoch_cells_and_reports_counts(converted):
 
 def test_registry_loads_the_converted_table(converted):
     directory, _ = converted
-    assert registry.load("nb101", data_dir=directory).size == len(CELLS)
+    assert benchmarks.load("nb101", data_dir=directory).size == len(CELLS)
 
 
 @pytest.mark.parametrize("name", list(CELLS))

@@ -7,7 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nasjax.benchmarks import base, nb101_real, registry
+from nasjax import benchmarks
+from nasjax.benchmarks import base, nb101_real
 from nasjax.spaces import graph, nb101
 
 
@@ -17,7 +18,7 @@ def real() -> dict:
 
 
 @pytest.fixture(scope="module")
-def bench() -> base.Benchmark:
+def bench() -> base.TableBenchmark:
     return nb101_real.load()
 
 
@@ -59,7 +60,7 @@ def test_fidelities_align_with_the_table(bench):
 
 
 def test_registry_loads_it():
-    assert registry.load("nb101-real-20k").size == nb101_real.NUM_REAL
+    assert benchmarks.load("nb101-real-20k").size == nb101_real.NUM_REAL
 
 
 def test_missing_and_corrupt_files_raise_clear_errors(tmp_path):
@@ -68,4 +69,4 @@ def test_missing_and_corrupt_files_raise_clear_errors(tmp_path):
     broken = tmp_path / "broken.npz"
     broken.write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(ValueError, match="broken.npz is corrupt"):
-        nb101_real.load(broken)
+        nb101_real.load(path=broken)

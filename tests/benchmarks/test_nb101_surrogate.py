@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from nasjax.benchmarks import base, nb101_features, nb101_real, nb101_surrogate, registry
+from nasjax import benchmarks
+from nasjax.benchmarks import base, nb101_features, nb101_real, nb101_surrogate
 from nasjax.spaces import nb101
 
 C3, C1, MP = nb101.OP_NAMES
@@ -89,7 +90,7 @@ def test_small_build_metadata_names_a_surrogate_with_held_out_quality(small):
 
 def test_mean_averages_members_and_noisy_draws_one(small):
     directory, _ = small
-    bench = registry.load("nb101-surrogate", directory)
+    bench = benchmarks.load("nb101-surrogate", directory)
     packed, ops, _ = nb101.load_enumeration(directory, progress=False)
     cells = nb101.Cell(adj=jnp.asarray(nb101.unpack_adjacency(packed[:64])),
                        ops=jnp.asarray(ops[:64]))

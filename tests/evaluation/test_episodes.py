@@ -1,4 +1,4 @@
-"""Jitted evaluation episodes (seed 000, section 4) on the hand-built world."""
+"""Jitted evaluation episodes (Cassimon et al. §4) on the hand-built world."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nasjax import env
-from nasjax.agents import random_walk
+from nasjax import registry
+from nasjax.agents import local_search, random_search, random_walk
 from nasjax.evaluation import episodes, query_curves
-from tests.conftest import TEST_GAP
+from tests.conftest import TEST_GAP, world_params
 
 
 @pytest.fixture(scope="module")
 def params(small_world):
-    return env.make_params(small_world["bench"], small_world["table"], episode_length=6)
+    return world_params(small_world, episode_length=6)
 
 
 def _starts(world, count):
@@ -24,10 +24,11 @@ def _starts(world, count):
 
 
 def test_random_walk_episodes(params, small_world):
-    out = episodes.run_episodes("random_walk", params, _starts(small_world, 256), jax.random.key(0))
+    out = episodes.run_episodes(random_walk.make_policy(), params, _starts(small_world, 256),
+                                jax.random.key(0))
     steps = np.asarray(out.steps)
     assert ((steps >= 1) & (steps <= 6)).all() and len(set(steps.tolist())) > 3
-    np.testing.assert_array_equal(out.queries, 1)  # one query an episode (seed section 4.1.2)
+    np.testing.assert_array_equal(out.queries, 1)  # one query an episode (§4.1.2)
     np.testing.assert_array_equal(out.num_neighbours, 4)
     np.testing.assert_allclose(out.initial, 0.50 - TEST_GAP, rtol=1e-6)
     assert (np.asarray(out.best_val) >= np.asarray(out.final_val)).all()
@@ -39,7 +40,8 @@ def test_random_walk_episodes(params, small_world):
 
 
 def test_random_search_is_one_sampled_cell(params, small_world):
-    out = episodes.run_episodes("random_search", params, _starts(small_world, 8), jax.random.key(0))
+    out = episodes.run_episodes(random_search.make_policy(), params, _starts(small_world, 8),
+                                jax.random.key(0))
     np.testing.assert_array_equal(out.steps, 1)
     np.testing.assert_array_equal(out.queries, 1)
     # The sampled cell is usually outside the six-cell benchmark (NaN, never "better").
@@ -49,21 +51,30 @@ def test_random_search_is_one_sampled_cell(params, small_world):
     np.testing.assert_allclose(out.initial, 0.50 - TEST_GAP, rtol=1e-6)
 
 
-def test_unknown_agent_is_named(params, small_world):
+def test_unknown_agent_is_named():
     with pytest.raises(ValueError, match="unknown agent 'greedy'"):
-        episodes.run_episodes("greedy", params, _starts(small_world, 2), jax.random.key(0))
+        registry.make("agent", "greedy")
+
+
+def test_an_invalid_initial_architecture_is_refused(params, small_world):
+    starts = _starts(small_world, 3)
+    cyclic = starts.replace(adj=starts.adj.at[1, 2, 1].set(True))  # 1 -> 2 -> 1
+    with pytest.raises(ValueError, match="1 of 3 initial architectures are invalid.*index 1"):
+        episodes.run_episodes(random_walk.make_policy(), params, cyclic, jax.random.key(0))
 
 
 def test_episodes_are_traced_once(params, small_world):
+    policy = random_walk.make_policy()
     run = jax.jit(chex.assert_max_traces(
-        lambda p, cell, key: episodes.run_episode(random_walk.act, None, p, cell, key), n=1))
+        lambda p, cell, key: episodes.run_episode(policy, p, cell, key), n=1))
     for seed in range(3):
         run(params, small_world["cells"]["start"], jax.random.key(seed))
 
 
 def test_best_vs_queries_curves_of_local_search(small_world):
-    params = env.make_params(small_world["bench"], small_world["table"])
-    out = episodes.run_episodes("local_search", params, _starts(small_world, 4), jax.random.key(0))
+    params = world_params(small_world)
+    out = episodes.run_episodes(local_search.make_policy(params), params,
+                                _starts(small_world, 4), jax.random.key(0))
     stream = jax.tree.map(np.asarray, out)
     curves = query_curves.agent_curves([stream], per_step=True, max_queries=16)
     # Episodes of 8 queries: 2 per trial; the best is "start" until query 5, then "peak".

@@ -21,7 +21,7 @@ def test_tiny_evaluation_writes_the_run_directory(tmp_path, data_dir, full_neigh
                f"--config={ROOT / 'configs' / 'evaluate.py'}:quick", f"--workdir={workdir}",
                "--config.benchmark=nb101-synthetic", f"--config.data_dir={data_dir}",
                "--config.agent_seeds=2", "--config.num_sets=2", "--config.episodes_per_set=96",
-               "--config.episodes_per_chunk=64", "--config.episode_length=8",
+               "--config.episodes_per_chunk=64", "--config.env.eval_episode_length=8",
                "--config.max_queries=60", "--config.budgets=(10, 50)",
                "--config.gof_max_samples=50", "--config.gof_mc_samples=20"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
@@ -45,7 +45,7 @@ def test_tiny_evaluation_writes_the_run_directory(tmp_path, data_dir, full_neigh
     assert {"pearson_r", "kendall_tau"} <= set(summary["neighbours_vs_accuracy"])
     assert summary["neighbours_vs_accuracy"]["n"] == 2 * 96  # each initial state once
     with np.load(workdir / "initial_states.npz") as sets:
-        assert sets["set0/ops"].shape == (96, 7) and sets["set1/adj_packed"].shape == (96,)
+        assert sets["set0/ops"].shape == (96, 7) and sets["set1/adj"].shape == (96, 7, 7)
     with np.load(workdir / "episodes.npz") as data:
         assert data["local_search/queries"].shape == (2 * 2 * 96,)
         assert (data["random_walk/steps"] <= 8).all()

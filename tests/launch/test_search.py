@@ -13,18 +13,23 @@ import numpy as np
 import pytest
 
 from configs import search as search_config
-from nasjax.agents import registry
+from nasjax import registry, spaces
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _searcher(name, config):
+    agent = registry.make("agent", name)
+    return agent.make_searcher(spaces.get("nb101"), agent.block(config))
 
 
 @pytest.mark.parametrize("preset", search_config.PRESETS)
 def test_every_preset_builds_all_its_searchers(preset):
     config = search_config.get_config(preset)
     names = config.algorithms.split(",")
-    searchers = [registry.make_searcher(name, config) for name in names]
+    searchers = [_searcher(name, config) for name in names]
     assert [s.name for s in searchers] == names
-    assert config.mode == "noisy"  # seed 004 selects by one noisy validation draw
+    assert config.mode == "noisy"  # ReMAADE selects by one noisy validation draw
     assert max(config.budgets) <= config.budget
 
 
@@ -49,8 +54,8 @@ def test_presets_hold_the_seed_settings():
 def test_unknown_preset_and_algorithm_are_named():
     with pytest.raises(ValueError, match="unknown preset 'bogus'"):
         search_config.get_config("bogus")
-    with pytest.raises(ValueError, match="unknown algorithm 'bogus'.*regularized_evolution"):
-        registry.make_searcher("bogus", search_config.get_config())
+    with pytest.raises(ValueError, match="unknown agent 'bogus'.*regularized_evolution"):
+        _searcher("bogus", search_config.get_config())
 
 
 @pytest.mark.slow  # three searchers compile (about a minute on 2 cores)

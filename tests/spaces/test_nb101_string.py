@@ -8,8 +8,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from nasjax import spaces
 from nasjax.spaces import nb101
 from nasjax.spaces import nb101_string as strings_lib
+from nasjax.spaces.base import uniform_strings
+
+
+def _uniform(key, shape):
+    """Uniform NAS-Bench-101 strings (each position uniform over its choices)."""
+    return uniform_strings(spaces.get("nb101"), key, shape)
 
 C3, C1, MP = nb101.CONV3X3, nb101.CONV1X1, nb101.MAXPOOL3X3
 
@@ -76,7 +83,7 @@ def test_nine_edges_after_pruning_is_valid_even_with_more_before():
 
 
 def test_decode_agrees_with_the_official_modelspec_on_random_strings():
-    strings = np.asarray(strings_lib.uniform(jax.random.key(0), (300,)))
+    strings = np.asarray(_uniform(jax.random.key(0), (300,)))
     cells, valid = strings_lib.decode(jnp.asarray(strings))
     accepted, official = [], []
     for string in strings:
@@ -125,13 +132,13 @@ def test_valid_fraction_of_uniform_strings():
     # Validity ignores the ops, so the exact fraction is a count over the 2^21 edge sets.
     exact = strings_lib.valid_fraction_exact()
     assert round(exact * 2**21) == 1_538_083  # 73.34% of uniformly random strings are valid
-    _, valid = strings_lib.decode(strings_lib.uniform(jax.random.key(1), (20_000,)))
+    _, valid = strings_lib.decode(_uniform(jax.random.key(1), (20_000,)))
     standard_error = np.sqrt(exact * (1 - exact) / 20_000)
     assert abs(float(valid.mean()) - exact) < 4 * standard_error
 
 
 def test_uniform_respects_cardinalities():
-    strings = strings_lib.uniform(jax.random.key(2), (4000,))
+    strings = _uniform(jax.random.key(2), (4000,))
     for i, cardinality in enumerate(strings_lib.CARDINALITIES):
         assert set(np.unique(strings[:, i]).tolist()) == set(range(cardinality))
 
@@ -140,7 +147,7 @@ def test_decode_and_encode_jit_without_retracing():
     decode = jax.jit(chex.assert_max_traces(strings_lib.decode, n=1))
     encode = jax.jit(chex.assert_max_traces(strings_lib.encode, n=1))
     for seed in range(3):
-        strings = strings_lib.uniform(jax.random.key(seed), (8,))
+        strings = _uniform(jax.random.key(seed), (8,))
         decode(strings)
         encode(nb101.sample(jax.random.key(seed), (8,)))
     vmapped, _ = jax.vmap(strings_lib.decode)(strings)

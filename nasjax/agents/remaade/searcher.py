@@ -47,6 +47,12 @@ OBJECTIVES = ("reinforce", "ppo")
 ALL_ORDERS = 0  # num_orders value meaning S = N! (a fresh permutation per string)
 
 
+def fallback_string(space: space_lib.SearchSpace) -> np.ndarray:
+    """int32[N]: the valid string that fills a batch when sampling finds none (the space's
+    sample of PRNG key 0)."""
+    return np.asarray(space.encode(space.sample(jax.random.key(0), ())), np.int32)
+
+
 @flax.struct.dataclass
 class ReMAADEState:
     """Searcher state; the batch to propose next is sampled by the previous update."""
@@ -96,7 +102,7 @@ def make_remaade(space: space_lib.SearchSpace, policy: Policy, *, name: str = "r
     if not 0.0 <= ema_decay < 1.0 or clip_eps <= 0.0:
         raise ValueError(f"need 0 <= ema_decay < 1 and clip_eps > 0; got {ema_decay}, {clip_eps}")
     n = len(space.choices)
-    fallback = np.asarray(space.encode(space.sample(jax.random.key(0), ())), np.int32)
+    fallback = fallback_string(space)
     pool = pool_factor * batch_size
     optimizer = optax.adam(learning_rate)
     epochs = ppo_epochs if objective == "ppo" else 1
