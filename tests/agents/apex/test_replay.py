@@ -144,5 +144,11 @@ def test_bad_configuration_and_input():
     with pytest.raises(ValueError, match="beta"):
         replay.make_prioritized_buffer(beta=1.5)
     buffer = replay.make_prioritized_buffer(capacity=2)
+    state = buffer.init(_item(0))
     with pytest.raises(ValueError, match="k <= capacity=2"):
-        buffer.add(buffer.init(_item(0)), _items(range(3)), jnp.ones(3))
+        buffer.add(state, _items(range(3)), jnp.ones(3))
+    with pytest.raises(ValueError, match=r"expected \(2, 3\)"):
+        buffer.add(state, {**_items(range(2)), "arch": jnp.zeros((2, 4), jnp.int8)},
+                   jnp.ones(2))
+    with pytest.raises(ValueError, match="update_priorities"):
+        buffer.update_priorities(state, jnp.array([0, 1]), jnp.ones(3))
