@@ -1,0 +1,201 @@
+"""A dense, jittable prioritized replay buffer (Schaul et al. 2016; Ape-X: Horgan et al. 2018).
+
+:func:`make_prioritized_buffer` returns a :class:`PrioritizedBuffer`, a frozen dataclass of pure
+functions (flashbax style)::
+
+  buffer = make_prioritized_buffer(capacity=25_000, sample_batch_size=512)
+  state = buffer.init(example_item)                      # one unbatched item
+  state = buffer.add(state, items, priorities)           # items[k, ...], priorities[k]
+  batch = buffer.sample(state, key)                      # batch.items[512, ...], .weights
+  state = buffer.update_priorities(state, batch.indices, jnp.abs(td_errors))
+
+The state is a pytree meant to be donated to ``jit`` (``donate_argnums``) so that ``add`` and
+``update_priorities`` write in place. Items are any pytree of fixed-shape arrays; store compact
+ones (architectures as small ints, not token matrices).
+
+Prioritized replay, proportional variant: item ``i`` with priority ``p_i`` is drawn with
+probability ``P(i) = (p_i + eps)^alpha / sum_j (p_j + eps)^alpha`` and its loss weighted by
+``w_i = (size * P(i))^-beta / max_{j in batch} w_j`` (Schaul et al. 2016, Alg. 1, batch
+normalisation as in Ape-X). Items come with the priorities their actor computed (Ape-X,
+Alg. 1): no "max priority" default. The batch is stratified: ``B`` equal slices of the
+cumulative mass, one uniform draw in each (Schaul et al. 2016, App. B.2.1), which keeps every
+item's expected count at ``B * P(i)`` with less variance than ``B`` independent draws.
+
+The priorities are one dense vector ``float32[capacity]`` of ``(p + eps)^alpha``: ``sample``
+takes its prefix sum (pairwise, ``lax.associative_scan``) and ``searchsorted``s the ``B``
+targets; ``add`` and ``update_priorities`` are scatters. At 25,000 entries that is as fast as a
+sum tree (below), and its sums are recomputed rather than patched.
+
+Why not flashbax. The project's survey measured flashbax 0.1.3 at 8.5 ms per
+add(256) + sample(512) + update(512) iteration at capacity 25,000 on 2 CPU cores, against
+0.28 ms for a dense priority vector. Re-measured with jax 0.10.2, both buffers jitted with
+donated state, interleaved in one process on the same 2-core CPU (shared with other jobs, load
+average ~8; medians of 15 rounds of 100 iterations, items of 132 bytes; two runs): this buffer
+0.39-0.55 ms per jitted call and 0.13-0.20 ms inside ``lax.scan``, flashbax's prioritised item
+buffer 0.39-0.62 ms and 0.14-0.21 ms. On speed the two are level here; the 8.5 ms did not
+reproduce. What decides:
+
+- flashbax's float32 sum tree updates its internal nodes by adding differences, so the root
+  drifts away from the sum of the leaves: +3.5e-5 relative after 1,000 iterations, +1.2e-4 after
+  50,000 (measured as above), and the sampling distribution with it; flashbax issue #52
+  reports zero-priority items being drawn from it. A dense vector is summed afresh at every
+  ``sample``, so its rounding never accumulates;
+- flashbax gives new items the largest priority seen so far and takes none at ``add``; Ape-X's
+  actors supply them (Horgan et al. 2018, Alg. 1), which would cost a second ``set_priorities``
+  with indices rebuilt from flashbax's write pointer;
+- one dependency fewer, for about 100 lines.
+
+Ape-X's actors add while the learner samples; in one jitted loop, call ``update_priorities``
+before the next ``add``, or an overwritten slot takes a priority computed for its old item.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+CAPACITY = 25_000  # replay capacity, Cassimon et al. §4.1.1
+ALPHA = 0.6  # priority exponent, Cassimon et al. §4.1.1 (Schaul et al. 2016 proportional)
+BETA = 0.4  # importance-sampling exponent, Cassimon et al. §4.1.1 (fixed, as RLlib's Ape-X)
+PRIORITY_EPS = 1e-6  # added to |td| so that no item has zero probability; RLlib's default
+
+
+@flax.struct.dataclass
+class ReplayState:
+    """The buffer's contents; slots ``0..size-1`` are filled, written in ring order."""
+
+    items: Any  # pytree, leaves [capacity, ...]
+    priorities: jax.Array  # float32[capacity]: (p + eps)^alpha, 0 at empty slots
+    position: jax.Array  # int32[]: next slot written
+    size: jax.Array  # int32[]: filled slots, at most capacity
+
+
+@flax.struct.dataclass
+class ReplaySample:
+    """A sampled batch."""
+
+    indices: jax.Array  # int32[B]: slots, for update_priorities
+    items: Any  # pytree, leaves [B, ...]
+    probabilities: jax.Array  # float32[B]: P(i)
+    weights: jax.Array  # float32[B]: importance weights, batch maximum 1
+
+
+@dataclasses.dataclass(frozen=True)
+class PrioritizedBuffer:
+    """A prioritized replay buffer as pure functions (see the module docstring)."""
+
+    capacity: int
+    sample_batch_size: int
+    init: Callable[[Any], ReplayState]
+    add: Callable[[ReplayState, Any, jax.Array], ReplayState]
+    sample: Callable[[ReplayState, jax.Array], ReplaySample]
+    update_priorities: Callable[[ReplayState, jax.Array, jax.Array], ReplayState]
+
+
+def make_prioritized_buffer(capacity: int = CAPACITY, sample_batch_size: int = 512,
+                            alpha: float = ALPHA, beta: float = BETA,
+                            eps: float = PRIORITY_EPS) -> PrioritizedBuffer:
+    """A proportional prioritized replay buffer.
+
+    Args:
+      capacity: slots; the oldest item is overwritten when full.
+      sample_batch_size: ``B``, items per ``sample``.
+      alpha: priority exponent (0 = uniform).
+      beta: importance-sampling exponent (0 = no correction, 1 = full).
+      eps: added to every priority before the exponent; > 0, so that every stored item can be
+        drawn and has a finite importance weight.
+    Returns:
+      PrioritizedBuffer whose functions are jittable.
+    Raises:
+      ValueError: on a non-positive size or exponent out of range.
+    """
+    if capacity < 1 or sample_batch_size < 1:
+        raise ValueError(f"capacity ({capacity}) and sample_batch_size ({sample_batch_size}) "
+                         "must be positive")
+    if alpha < 0 or not 0 <= beta <= 1 or eps <= 0:
+        raise ValueError(f"need alpha >= 0, 0 <= beta <= 1, eps > 0; got alpha={alpha}, "
+                         f"beta={beta}, eps={eps}")
+
+    def init(item: Any) -> ReplayState:
+        """An empty buffer for items shaped like ``item`` (one unbatched item)."""
+        items = jax.tree.map(lambda x: jnp.zeros((capacity, *jnp.shape(x)), jnp.result_type(x)),
+                             item)
+        return ReplayState(items=items, priorities=jnp.zeros(capacity, jnp.float32),
+                           position=jnp.int32(0), size=jnp.int32(0))
+
+    def add(state: ReplayState, items: Any, priorities: jax.Array) -> ReplayState:
+        """Writes ``k`` items in ring order, overwriting the oldest when full.
+
+        Args:
+          state: the buffer.
+          items: pytree like the ``init`` item with a leading axis ``[k, ...]``, ``k <=
+            capacity``.
+          priorities: float32[k] non-negative (e.g. ``|td|`` from the actor's network).
+        """
+        if priorities.ndim != 1 or priorities.shape[0] > capacity:
+            raise ValueError(f"add takes priorities float32[k] with k <= capacity={capacity}, "
+                             f"got shape {priorities.shape}")
+        count = priorities.shape[0]
+        for buf, x in zip(jax.tree.leaves(state.items), jax.tree.leaves(items), strict=True):
+            if x.shape != (count, *buf.shape[1:]):
+                raise ValueError(f"add: an item leaf has shape {x.shape}, expected "
+                                 f"{(count, *buf.shape[1:])} (k = {count} priorities)")
+        slots = (state.position + jnp.arange(count, dtype=jnp.int32)) % capacity
+        new_items = jax.tree.map(lambda buf, x: buf.at[slots].set(x.astype(buf.dtype)),
+                                 state.items, items)
+        return ReplayState(
+            items=new_items,
+            priorities=state.priorities.at[slots].set(_scaled(priorities)),
+            position=(state.position + count) % capacity,
+            size=jnp.minimum(state.size + count, capacity))
+
+    def sample(state: ReplayState, key: jax.Array) -> ReplaySample:
+        """``B`` items by stratified proportional sampling (needs ``size >= 1``).
+
+        Duplicates are possible (an item heavier than ``1/B`` of the mass spans strata). An
+        empty buffer gives NaN probabilities and weights.
+        """
+        # A prefix sum by pairwise tree (log depth; 3x faster than jnp.cumsum's sequential
+        # lowering on CPU). Its rounding may differ between neighbouring entries at the 1e-7
+        # level, which only matters for zero-mass slots: eps > 0 leaves those at the tail only.
+        cumulative = jax.lax.associative_scan(jnp.add, state.priorities)
+        total = cumulative[-1]
+        strata = jnp.arange(sample_batch_size, dtype=jnp.float32)
+        uniform = jax.random.uniform(key, (sample_batch_size,), jnp.float32)
+        targets = (strata + uniform) * (total / sample_batch_size)
+        # The first slot whose cumulative mass exceeds the target; the clip keeps rounding at
+        # the end (a target reaching `total`, or empty slots) on the last filled slot.
+        indices = jnp.searchsorted(cumulative, targets, side="right").astype(jnp.int32)
+        indices = jnp.clip(indices, 0, jnp.maximum(state.size - 1, 0))
+        mass = state.priorities[indices]
+        probabilities = mass / total
+        # (size P_i)^-beta / max_j (size P_j)^-beta = (P_i / min_j P_j)^-beta
+        weights = (mass / jnp.min(mass)) ** -beta
+        items = jax.tree.map(lambda buf: buf[indices], state.items)
+        return ReplaySample(indices=indices, items=items, probabilities=probabilities,
+                            weights=weights)
+
+    def update_priorities(state: ReplayState, indices: jax.Array,
+                          priorities: jax.Array) -> ReplayState:
+        """Sets the priorities of slots ``indices`` (e.g. ``|td|`` of a sampled batch).
+
+        Args:
+          state: the buffer.
+          indices: int32[k] slots from ``sample``; repeated slots must carry equal priorities.
+          priorities: float32[k] non-negative.
+        """
+        if indices.ndim != 1 or indices.shape != priorities.shape:
+            raise ValueError(f"update_priorities takes indices int32[k] and priorities "
+                             f"float32[k], got shapes {indices.shape} and {priorities.shape}")
+        return state.replace(priorities=state.priorities.at[indices].set(_scaled(priorities)))
+
+    def _scaled(priorities: jax.Array) -> jax.Array:
+        return (priorities.astype(jnp.float32) + eps) ** alpha
+
+    return PrioritizedBuffer(capacity=capacity, sample_batch_size=sample_batch_size, init=init,
+                             add=add, sample=sample, update_priorities=update_priorities)
