@@ -50,16 +50,19 @@ def main(argv):
     run_dir.save_arrays("initial_states", **{
         f"set{s}/{field}": np.asarray(value) for s, archs in enumerate(sets)
         for field, value in flax.serialization.to_state_dict(archs).items()})
-    policies = {name: agent.make_policy(params, agent.block(config))
-                for name, agent in agents.items()}
-    total = len(policies) * config.agent_seeds * config.num_sets * config.episodes_per_set
+    policies = {}
+    for name, agent in agents.items():
+        block = agent.block(config)
+        seeds = (agent.seeds(block) if agent.seeds else None) or config.agent_seeds
+        policies[name] = [agent.make_policy(params, block, seed=seed) for seed in range(seeds)]
+    total = sum(map(len, policies.values())) * config.num_sets * config.episodes_per_set
     results, seconds = {}, {}
     with tqdm(total=total, desc="episodes", unit="ep") as bar:
         for name, policy in policies.items():
             start = time.perf_counter()
             results[name] = protocol.evaluate_agent(policy, params, sets, config, bar)
             seconds[name] = time.perf_counter() - start
-    per_step = {name: policy.queries is not None for name, policy in policies.items()}
+    per_step = {name: seeds[0].queries is not None for name, seeds in policies.items()}
     summary, curves = protocol.summarise(results, per_step, seconds, config, bench.label, metric)
     run_dir.save_arrays("episodes", **{
         f"{agent}/{field}": protocol.flat(streams, field)

@@ -58,10 +58,13 @@ class Policy:
 class Agent:
     """A registered agent: its factories, its config block and how it counts queries.
 
-    ``make_policy(env_params, config) -> Policy`` and ``make_searcher(space, config) ->
-    Searcher``; either may be None. ``config`` names its block in ``configs/agents.py``
-    (None: no hyperparameters); ``overrides`` are applied to that block for this agent (the
-    ReMAADE ablations of ReMAADE Tables 4 and 6 are variants of one block).
+    ``make_policy(env_params, config, seed) -> Policy`` (the policy of agent seed ``seed``:
+    a trained agent brings one set of parameters per training seed) and
+    ``make_searcher(space, config) -> Searcher``; either may be None. ``config`` names its
+    block of the experiment's config (None: no hyperparameters); ``overrides`` are applied to
+    that block for this agent (the ReMAADE ablations of ReMAADE Tables 4 and 6 are variants
+    of one block). ``seeds(config)`` is how many agent seeds the agent brings (a trained agent:
+    its checkpoints), or None for "as many as the experiment asks".
     """
 
     name: str
@@ -71,13 +74,17 @@ class Agent:
     overrides: tuple = ()  # ((field, value), ...)
     make_policy: Callable[..., Policy] | None = None
     make_searcher: Callable[..., Searcher] | None = None
+    seeds: Callable[[Any], int | None] | None = None
 
     def block(self, config):
         """This agent's hyperparameters: its block of ``config`` with the overrides applied
-        (an unlocked copy; ``config`` is left as it is)."""
+        (an unlocked copy; ``config`` is left as it is); a plain value is returned as it is."""
         if self.config is None:
             return None
-        block = config[self.config].copy_and_resolve_references()
+        block = config[self.config]
+        if not hasattr(block, "copy_and_resolve_references"):
+            return block
+        block = block.copy_and_resolve_references()
         with block.unlocked():
             for field, value in self.overrides:
                 block[field] = value

@@ -39,9 +39,9 @@ def queries(obs) -> jax.Array:
     return obs.action_mask[1:].sum().astype(jnp.int32)
 
 
-def make_policy(env_params, config=None) -> Policy:
+def make_policy(env_params, config=None, seed: int = 0) -> Policy:
     """Local search querying the environment's benchmark."""
-    del config
+    del config, seed
     return Policy(name="local_search", act=act, params=env_params.oracle, queries=queries)
 
 

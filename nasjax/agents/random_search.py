@@ -57,9 +57,9 @@ def _stay(params, obs, key: jax.Array) -> jax.Array:
     return jnp.int32(0)
 
 
-def make_policy(env_params=None, config=None) -> Policy:
+def make_policy(env_params=None, config=None, seed: int = 0) -> Policy:
     """Random search as an evaluation "policy": it jumps instead of stepping."""
-    del env_params, config
+    del env_params, config, seed
     return Policy(name="random_search", act=_stay, episode=episode)
 
 

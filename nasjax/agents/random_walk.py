@@ -27,9 +27,9 @@ def act(params, obs, key: jax.Array) -> jax.Array:
     return jnp.argmax(jnp.cumsum(obs.action_mask) > r).astype(jnp.int32)
 
 
-def make_policy(env_params=None, config=None) -> Policy:
+def make_policy(env_params=None, config=None, seed: int = 0) -> Policy:
     """The random-walk policy (no parameters; an episode costs one query, §4.1.2)."""
-    del env_params, config
+    del env_params, config, seed
     return Policy(name="random_walk", act=act)
 
 

@@ -28,19 +28,19 @@ def initial_sets(space, config) -> list[Any]:
             for s in range(config.num_sets)]
 
 
-def evaluate_agent(policy: Policy, env_params, sets: list, config, bar=None) -> list:
+def evaluate_agent(policies: list[Policy], env_params, sets: list, config, bar=None) -> list:
     """Episodes of every (agent seed, set) stream of one agent, as numpy EpisodeStats.
 
     Args:
-      policy: the agent's episodic policy.
+      policies: the agent's episodic policy of each agent seed (PRNG key ``seed``).
       env_params: the environment.
       sets: the initial architectures, one batch per set.
-      config: ``agent_seeds``, ``episodes_per_set`` and ``episodes_per_chunk``.
+      config: ``episodes_per_set`` and ``episodes_per_chunk``.
       bar: an optional progress bar, advanced by episodes.
     """
     streams = []
     size = min(config.episodes_per_chunk, config.episodes_per_set)
-    for seed in range(config.agent_seeds):
+    for seed, policy in enumerate(policies):
         for index, archs in enumerate(sets):
             key = jax.random.fold_in(jax.random.key(seed), index)
             chunks = []
