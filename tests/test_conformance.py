@@ -1,0 +1,196 @@
+"""Conformance of every registered space, benchmark and agent (jumanji's env_not_smoke habit).
+
+A new space, benchmark or agent gets these tests by registering itself:
+
+- spaces: sampling gives valid architectures, hashes are invariant under ``canonical``,
+  neighbours are valid, distinct and not the architecture itself, tokens and the string
+  encoding have the declared sizes, padding is invalid;
+- benchmarks: ``query`` of an invalid architecture is ``valid=False`` with NaN accuracy;
+- agents: one episode (policies) or one short trial (searchers) runs under ``jit`` on every
+  space, twice without retracing, on a SYNTHETIC benchmark over the whole space.
+"""
+
+from __future__ import annotations
+
+import chex
+import flax.struct
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+from configs import agents as agent_configs
+from configs import environment
+from nasjax import benchmarks, registry, spaces
+from nasjax.agents import base as agents_base
+from nasjax.benchmarks import base as bench_lib
+from nasjax.evaluation import episodes
+from tests.conftest import env_params
+
+SPACES = registry.names("space")
+BENCHMARKS = registry.names("benchmark")
+AGENTS = registry.names("agent")
+SAMPLES = 64
+
+
+@pytest.fixture(scope="module", params=SPACES)
+def space(request):
+    return spaces.get(request.param)
+
+
+@pytest.fixture(scope="module")
+def samples(space):
+    return space.sample(jax.random.key(0), (SAMPLES,))
+
+
+def _hashes(space, archs) -> np.ndarray:
+    return np.asarray(jax.jit(space.hash)(archs))
+
+
+def test_sampling_gives_valid_architectures(space, samples):
+    assert np.asarray(space.is_valid(samples)).all()
+    again = space.sample(jax.random.key(0), (SAMPLES,))
+    assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(samples),
+                                                    jax.tree.leaves(again), strict=True))
+
+
+def test_hash_is_invariant_under_canonical(space, samples):
+    canonical = jax.jit(space.canonical)(samples)
+    np.testing.assert_array_equal(_hashes(space, canonical), _hashes(space, samples))
+    assert np.asarray(space.is_valid(canonical)).all()
+    twice = jax.jit(space.canonical)(canonical)
+    for a, b in zip(jax.tree.leaves(twice), jax.tree.leaves(canonical), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_neighbours_are_valid_distinct_and_not_the_architecture(space, samples):
+    n = 20
+    keys = jax.random.split(jax.random.key(1), 8)
+    found, mask = jax.jit(jax.vmap(lambda k, a: space.neighbours(k, a, n)))(
+        keys, jax.tree.map(lambda x: x[:8], samples))
+    counts = np.asarray(jax.jit(space.num_neighbours)(jax.tree.map(lambda x: x[:8], samples)))
+    assert (counts >= 1).all() and (counts <= space.max_neighbours).all()
+    np.testing.assert_array_equal(np.asarray(mask).sum(-1), np.minimum(counts, n))
+    valid = np.asarray(jax.jit(space.is_valid)(found))
+    hashes = _hashes(space, found)
+    own = _hashes(space, jax.tree.map(lambda x: x[:8], samples))
+    for i in range(8):
+        shown = np.asarray(mask[i])
+        assert valid[i][shown].all() and not valid[i][~shown].any()  # padding is invalid
+        keys_i = [tuple(h) for h in hashes[i][shown]]
+        assert len(set(keys_i)) == len(keys_i) and tuple(own[i]) not in keys_i
+
+
+def test_tokens_and_string_encoding_have_the_declared_sizes(space, samples):
+    tokens = jax.jit(space.tokens)(samples)
+    assert tokens.shape == (SAMPLES, space.token_size) and tokens.dtype == jnp.float32
+    strings = jax.jit(space.encode)(samples)
+    assert strings.shape == (SAMPLES, len(space.choices))
+    assert ((np.asarray(strings) >= 0) & (np.asarray(strings) < np.asarray(space.choices))).all()
+    decoded, valid = jax.jit(space.decode)(strings)
+    assert np.asarray(valid).all()
+    np.testing.assert_array_equal(_hashes(space, decoded), _hashes(space, samples))
+    assert len(space.mutation_rates) == len(space.choices)
+    assert not np.asarray(space.is_valid(space.padding((3,)))).any()
+
+
+# ----------------------------------------------------------------------------- benchmarks
+
+
+def _loaded(name: str, data_dir):
+    try:
+        return benchmarks.load(name, data_dir, progress=False)
+    except FileNotFoundError as error:  # an official file that is not on this machine
+        pytest.skip(str(error).splitlines()[0])
+
+
+@pytest.mark.slow  # the surrogates and the enumeration are built once into data_dir
+@pytest.mark.parametrize("name", BENCHMARKS)
+def test_benchmark_rejects_invalid_architectures(name, data_dir):
+    bench = _loaded(name, data_dir)
+    space = spaces.get(registry.entry("benchmark", name).info["space"])
+    assert bench.space == space.name
+    valid_archs = space.sample(jax.random.key(2), (4,))
+    archs = jax.tree.map(lambda p, v: jnp.concatenate([p, v]), space.padding((4,)), valid_archs)
+    out = jax.jit(bench_lib.query)(bench, archs)
+    assert not np.asarray(out.valid[:4]).any() and np.isnan(out.val_acc[:4]).all()
+    finite = np.isfinite(out.val_acc[4:])
+    np.testing.assert_array_equal(finite, out.valid[4:])
+    assert ((out.val_acc[4:][finite] >= 0) & (out.val_acc[4:][finite] <= 1)).all()
+
+
+# ----------------------------------------------------------------------------- agents
+
+
+@flax.struct.dataclass
+class SyntheticBenchmark:
+    """A SYNTHETIC benchmark over a whole space: accuracy is a fixed function of the tokens."""
+
+    name: str = flax.struct.field(pytree_node=False, default="conformance (SYNTHETIC)")
+    space: str = flax.struct.field(pytree_node=False, default="nb101")
+    label: str = flax.struct.field(pytree_node=False, default="conformance (SYNTHETIC)")
+    has_test: bool = flax.struct.field(pytree_node=False, default=False)
+    metadata: tuple = flax.struct.field(pytree_node=False, default=())
+
+    def query(self, arch, key=None, mode="mean"):
+        search_space = spaces.get(self.space)
+        valid = search_space.is_valid(arch)
+        tokens = search_space.tokens(arch)
+        acc = 0.8 + 0.1 * jnp.tanh(tokens @ jnp.sin(jnp.arange(tokens.shape[-1]) + 1.0) / 8)
+        if mode == "noisy":
+            acc = acc + 0.01 * jax.random.normal(key, acc.shape)
+        nan = jnp.float32(jnp.nan)
+        acc = jnp.where(valid, acc, nan).astype(jnp.float32)
+        return bench_lib.Metrics(valid=valid, val_acc=acc, test_acc=jnp.full_like(acc, nan),
+                                 train_seconds=jnp.where(valid, 1.0, nan),
+                                 params=jnp.where(valid, 1.0, nan))
+
+
+def _experiment_config() -> ml_collections.ConfigDict:
+    """Agent blocks, small enough for a quick trial."""
+    config = ml_collections.ConfigDict()
+    config.regularized_evolution = agent_configs.regularized_evolution()
+    config.regularized_evolution.population_size = 4
+    config.regularized_evolution.tournament_size = 2
+    config.remaade = agent_configs.remaade()
+    config.remaade.batch_size = 4
+    config.remaade.embed_dim = 8
+    config.remaade.made_hidden = 8
+    return config
+
+
+def _needs_files(agent) -> bool:
+    """A trained agent (its seeds are checkpoints) cannot be built without files."""
+    return agent.seeds is not None
+
+
+@pytest.mark.parametrize("name", AGENTS)
+@pytest.mark.parametrize("space_name", SPACES)
+def test_agent_runs_under_jit_without_retracing(name, space_name):
+    chex.clear_trace_counter()  # counters are per function: parametrized cases share them
+    agent = registry.make("agent", name)
+    space = spaces.get(space_name)
+    bench = SyntheticBenchmark(space=space_name)
+    config = _experiment_config()
+    if agent.make_searcher is not None:
+        searcher = agent.make_searcher(space, agent.block(config))
+        searcher = agents_base.Searcher(
+            name=searcher.name, batch=searcher.batch, init=searcher.init,
+            propose=searcher.propose, update=chex.assert_max_traces(searcher.update, n=1))
+        trial = jax.jit(lambda key, b: agents_base.run_trial(searcher, b, key, 2 * searcher.batch,
+                                                             "noisy", "val"))
+        for seed in range(2):
+            out = trial(jax.random.key(seed), bench)
+            assert np.asarray(out.valid).all() and out.observed.shape == (2 * searcher.batch,)
+    if agent.make_policy is not None and not _needs_files(agent):
+        settings = environment.get(space_name)
+        params = env_params(space, bench, max_neighbours=8, episode_length=4,
+                            alpha=settings.alpha)
+        policy = agent.make_policy(params, agent.block(config), seed=0)
+        run = jax.jit(chex.assert_max_traces(
+            lambda p, arch, key: episodes.run_episode(policy, p, arch, key), n=1))
+        archs = space.sample(jax.random.key(3), (2,))
+        for seed in range(2):
+            out = run(params, jax.tree.map(lambda x: x[seed], archs), jax.random.key(seed))
+            assert 1 <= int(out.steps) <= 4 and np.isfinite(out.final_val)
