@@ -18,10 +18,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nasjax.paths import atomic_write
+from nasjax import paths
 from nasjax.spaces import graph, nb101
 
 TABLE_FORMAT = 1  # version of the on-disk table layout written by save_table
+REMAKE = "python -m launch.prepare_data --benchmark=NAME (see its --help)"  # default remake hint
 
 
 @flax.struct.dataclass
@@ -168,7 +169,8 @@ def charge(budget: Budget, metrics: Metrics, counted: jax.Array | None = None) -
 
 def save_table(path: str | os.PathLike, *, hashes, val_acc, test_acc, train_seconds, params,
                name: str, info: dict, extra: dict | None = None) -> None:
-    """Write a benchmark table as ``.npz`` atomically (temporary file, then rename).
+    """Write a benchmark table as ``.npz`` atomically (temporary file, then rename), with its
+    checksum file (:func:`nasjax.paths.verified_write`).
 
     ``hashes`` are sorted here; ``val_acc``/``test_acc``/``train_seconds`` are
     ``[K, R]`` NaN-padded; ``info`` is JSON metadata (source, metric notes, quality);
@@ -197,13 +199,20 @@ def save_table(path: str | os.PathLike, *, hashes, val_acc, test_acc, train_seco
     )
     for key, value in (extra or {}).items():
         arrays[f"extra_{key}"] = np.asarray(value)[order]
-    with atomic_write(path) as handle:
+    with paths.verified_write(path) as handle:
         np.savez_compressed(handle, **arrays)
 
 
-def load_table(path: str | os.PathLike) -> Benchmark:
-    """Read a table written by :func:`save_table`; a corrupt file raises ``ValueError`` naming it."""
+def load_table(path: str | os.PathLike, remake: str = REMAKE) -> Benchmark:
+    """Read a table written by :func:`save_table`, verified against its checksum file.
+
+    Raises:
+      DataFileError: naming the file and ``remake`` when it is missing, lacks its checksum
+        file, or fails it (truncated, shuffled, replaced).
+      ValueError: naming the file when a verified file is still not a nasjax table.
+    """
     path = Path(path)
+    paths.verify(path, remake)
     try:
         with np.load(path) as data:
             arrays = {key: data[key] for key in data.files if not key.startswith("extra_")}

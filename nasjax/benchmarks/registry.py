@@ -21,7 +21,8 @@ def load(name: str = DEFAULT, data_dir=None, progress: bool = True) -> base.Benc
 
     Raises:
       ValueError for an unknown name; FileNotFoundError with the exact
-      ``prepare_data`` command when a converted file is missing.
+      ``prepare_data`` command when a converted file is missing; DataFileError with it when
+      the file fails its checksum.
     """
     directory = resolve_data_dir(data_dir)
     if name == "nb101-surrogate":
@@ -34,13 +35,14 @@ def load(name: str = DEFAULT, data_dir=None, progress: bool = True) -> base.Benc
         return nb101_real.load()
     if name == "nb101":
         path = directory / "nb101.npz"
+        command = (f"python -m launch.prepare_data --benchmark=nb101 "
+                   f"--source=PATH/nasbench_only108.tfrecord --data_dir={directory}")
         if not path.exists():
             raise FileNotFoundError(
                 f"NAS-Bench-101 table {path} not found. Convert the official file once with:\n"
-                f"  python -m launch.prepare_data --benchmark=nb101 "
-                f"--source=PATH/nasbench_only108.tfrecord --data_dir={directory}"
+                f"  {command}"
             )
-        return base.load_table(path)
+        return base.load_table(path, remake=command)
     if name == "nb101-synthetic":
         from nasjax.benchmarks import synthetic
 
