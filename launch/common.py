@@ -248,25 +248,27 @@ def _load_config(value: str) -> ml_collections.ConfigDict:
         raise ConfigError(f"--config={value}: {error}") from None
 
 
-def render_help(config: ConfigFlag, value: str | None = None) -> str:
+def render_help(config: ConfigFlag | None, value: str | None = None) -> str:
     """The ``--help`` text: the script's docstring and flags, the config's presets and fields.
 
     Args:
-      config: the launch's config flag.
+      config: the launch's config flag, None for a launch without one.
       value: the ``--config`` value given on the command line, if any (its preset's defaults
         are shown).
 
     Returns:
       The text.
     """
-    module = config.module
     doc = (sys.modules["__main__"].__doc__ or "").strip()
+    lines = [doc, "", "flags:", flags.FLAGS.main_module_help().strip(),
+             flags.FLAGS.module_help(__name__).strip(), ""]
+    if config is None:
+        return "\n".join(lines)
+    module = config.module
     loaded = _load_config(config.default if value is None else value)
     comments = _field_comments(module)
     presets = getattr(module, "PRESETS", ())
     rules = getattr(module, "RULES", {})
-    lines = [doc, "", "flags:", flags.FLAGS.main_module_help().strip(),
-             flags.FLAGS.module_help(__name__).strip(), ""]
     if presets:
         lines += [f"presets (--{config.name}=PATH:PRESET): {', '.join(presets)}", ""]
     shown = f" ({value})" if value else ""
@@ -319,6 +321,10 @@ def _check_overrides(config: ml_collections.ConfigDict, argv: Sequence[str], nam
     """Every ``--config.FIELD`` names a field (ml_collections answers with chained tracebacks)."""
     fields = field_paths(config)
     for arg, path in _overrides(argv, name):
+        members = [field for field in fields if field.startswith(path + ".")]
+        if members:
+            raise ConfigError(f"{arg}: {path!r} is a group of fields ({', '.join(members)}); "
+                              f"set them one by one, e.g. --{name}.{members[0]}=...")
         if path not in fields:
             close = difflib.get_close_matches(path, list(fields), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -331,7 +337,7 @@ def _parse_flags(config: ConfigFlag | None, argv: list[str]) -> list[str]:
     args = argv[1:argv.index("--")] if "--" in argv else argv[1:]
     value = _config_value(argv, config.name) if config else None
     try:
-        if config is not None and any(arg in HELP_FLAGS for arg in args):
+        if any(arg in HELP_FLAGS for arg in args):
             sys.stdout.write(render_help(config, value))
             sys.exit(0)
         if config is not None:

@@ -163,12 +163,9 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
 
     Yields:
       The open temporary file.
-
-    Raises:
-      DataDirError: when the directory cannot be created or written.
     """
     path = Path(path)
-    writable_dir(path.parent)
+    path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # 0o666 & ~umask
@@ -217,7 +214,8 @@ def verified_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """:func:`atomic_write`, then :func:`seal`: the way to write every file of the data directory.
 
     A writer killed between the rename and the checksum leaves a file that fails
-    :func:`verify`, never one that passes it.
+    :func:`verify` (the old checksum describes the old content), never one that passes it; a
+    write that fails leaves the old file and its checksum as they were.
 
     Args:
       path: the file to write.
@@ -225,10 +223,13 @@ def verified_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
 
     Yields:
       The open temporary file.
+
+    Raises:
+      DataDirError: when the directory cannot be created or written.
     """
     path = Path(path)
+    writable_dir(path.parent)
     with atomic_write(path, mode) as handle:
-        sidecar(path).unlink(missing_ok=True)  # the old checksum must not vouch for the new file
         yield handle
     seal(path)
 

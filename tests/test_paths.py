@@ -204,6 +204,13 @@ def test_a_missing_file_is_named_with_its_command(tmp_path):
         paths.verify(tmp_path / "absent.npz", REMAKE)
 
 
+def test_a_failed_rewrite_keeps_the_old_file_verified(sealed):
+    with pytest.raises(RuntimeError), paths.verified_write(sealed) as handle:
+        handle.write(b"half")
+        raise RuntimeError("killed")
+    paths.verify(sealed, REMAKE)
+
+
 def test_rewriting_replaces_the_checksum(sealed):
     with paths.verified_write(sealed) as handle:
         handle.write(b"new content")

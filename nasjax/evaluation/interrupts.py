@@ -106,7 +106,7 @@ def _abort(state: _State, first: int, second: int) -> None:
             kept.append(callback())
     names = [signal.Signals(s).name for s in (first, second)]
     how = f"{names[0]} twice" if first == second else " and ".join(names)
-    _write(f"interrupted by {how}: stopped at once; {describe_kept(kept)}")
+    _write(f"interrupted by {how}: stopped at once; {_describe_kept(kept)}")
     os._exit(128 + first)
 
 
@@ -127,7 +127,7 @@ def _watch(state: _State, read_fd: int) -> None:
             state.notice.start()
 
 
-def describe_kept(kept: list[str]) -> str:
+def _describe_kept(kept: list[str]) -> str:
     """The "what was kept" part of the stop line."""
     return "; ".join(kept) if kept else "no output was written"
 
@@ -232,5 +232,5 @@ def clean_stop() -> Iterator[None]:
             yield
     except Interrupted as error:
         _write(f"interrupted by {error.name} after {time.monotonic() - start:.0f} s; "
-               f"{describe_kept(error.kept)}")
+               f"{_describe_kept(error.kept)}")
         raise SystemExit(error.exit_code) from None

@@ -125,7 +125,10 @@ class RunDir:
             self.staging.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise RunDirError(f"cannot create the run directory {self.staging}: "
-                              f"{error.strerror}") from None
+                              f"{error.strerror}; pick another --workdir") from None
+        if not os.access(self.staging, os.W_OK | os.X_OK):
+            raise RunDirError(f"cannot write into the run directory {self.staging}; pick another "
+                              "--workdir")
         if resume:
             (self.staging / "summary.json").unlink(missing_ok=True)  # complete only at finish()
         self._mark(f"running (pid {os.getpid()})")

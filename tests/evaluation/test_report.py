@@ -91,6 +91,14 @@ def test_a_workdir_that_is_a_file_or_empty_is_refused(tmp_path):
         report.RunDir("")
 
 
+def test_a_run_directory_that_cannot_be_created_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(report.RunDirError, match=(
+            f"^cannot create the run directory {tmp_path}/file/run.partial: Not a directory; "
+            "pick another --workdir$")):
+        report.RunDir(tmp_path / "file" / "run")
+
+
 def test_overwrite_replaces_the_old_directory_only_at_finish(tmp_path):
     old = tmp_path / "run"
     old.mkdir()

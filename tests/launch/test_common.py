@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from absl import app, flags
 
 from launch import common
 
@@ -31,6 +32,21 @@ def test_packaged_config_is_absolute():
     assert path.is_absolute() and path == ROOT / "configs" / "search.py"
     with pytest.raises(FileNotFoundError, match="no config module"):
         common.packaged_config("bogus")
+
+
+def test_path_flag_refuses_an_empty_or_missing_path(tmp_path):
+    values = flags.FlagValues()
+    source = flags.DEFINE_string("source", None, "input", flag_values=values)
+    values(["prog"])
+    assert common.path_flag(source) is None
+    values(["prog", "--source="])
+    with pytest.raises(app.UsageError, match="^--source is empty; give a path or leave it out$"):
+        common.path_flag(source)
+    values(["prog", f"--source={tmp_path}/absent.tfrecord"])
+    with pytest.raises(app.UsageError, match="absent.tfrecord: no such file$"):
+        common.path_flag(source)
+    values(["prog", f"--source={tmp_path}"])
+    assert common.path_flag(source, kind="dir") == tmp_path
 
 
 def test_the_packaged_config_is_the_default_from_any_directory(tmp_path):
@@ -60,6 +76,14 @@ def test_help_lists_flags_presets_and_every_field_and_exits_0(tmp_path):
         "trials)" in big.stdout.splitlines()
 
 
+def test_help_of_a_launch_without_config_exits_0(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", "from launch import common; common.run_main(print)", "--help"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+        text=True, timeout=60, check=False)
+    assert result.returncode == 0 and "flags:" in result.stdout.splitlines()
+
+
 @pytest.mark.parametrize("args, message", [
     (["--config.num_trials=0"], "config.num_trials = 0: must be a positive integer"),
     (["--config.algorithms="], ("config.algorithms = '': must be a non-empty comma-separated "
@@ -68,6 +92,8 @@ def test_help_lists_flags_presets_and_every_field_and_exits_0(tmp_path):
                                 "you mean 'num_trials'?); --help lists the fields")),
     (["--config.inner.foo=2"], ("--config.inner.foo=2: unknown config field 'inner.foo' (did "
                                 "you mean 'inner.rate'?); --help lists the fields")),
+    (["--config.inner=3"], ("--config.inner=3: 'inner' is a group of fields (inner.rate); set "
+                            "them one by one, e.g. --config.inner.rate=...")),
     (["--config.num_trials=abc"], ("flag --config.num_trials=abc: invalid literal for int() "
                                    "with base 10: 'abc'")),
     (["--config="], "--config is empty; give a config file, e.g. configs/search.py"),
