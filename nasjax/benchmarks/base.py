@@ -34,11 +34,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nasjax.paths import atomic_write
+from nasjax import paths
 from nasjax.spaces import graph
 
 TABLE_FORMAT = 1  # version of the on-disk table layout written by save_table
 QUERY_MODES = ("mean", "noisy")
+REMAKE = "python -m launch.prepare_data --benchmark=NAME (see its --help)"  # default remake hint
 
 
 @flax.struct.dataclass
@@ -216,7 +217,8 @@ class RowOracle:
 
 def save_table(path: str | os.PathLike, *, hashes, val_acc, test_acc, train_seconds, params,
                name: str, space: str, info: dict, extra: dict | None = None) -> None:
-    """Write a table benchmark as ``.npz`` atomically (temporary file, then rename).
+    """Write a table benchmark as ``.npz`` atomically (temporary file, then rename), with its
+    checksum file (:func:`nasjax.paths.verified_write`).
 
     ``hashes`` are sorted here; ``val_acc``/``test_acc``/``train_seconds`` are
     ``[K, R]`` NaN-padded; ``info`` is JSON metadata (source, metric notes, quality);
@@ -245,13 +247,20 @@ def save_table(path: str | os.PathLike, *, hashes, val_acc, test_acc, train_seco
     )
     for key, value in (extra or {}).items():
         arrays[f"extra_{key}"] = np.asarray(value)[order]
-    with atomic_write(path) as handle:
+    with paths.verified_write(path) as handle:
         np.savez_compressed(handle, **arrays)
 
 
-def load_table(path: str | os.PathLike) -> TableBenchmark:
-    """Read a table written by :func:`save_table`; a corrupt file raises ``ValueError`` naming it."""
+def load_table(path: str | os.PathLike, remake: str = REMAKE) -> TableBenchmark:
+    """Read a table written by :func:`save_table`, verified against its checksum file.
+
+    Raises:
+      DataFileError: naming the file and ``remake`` when it is missing, lacks its checksum
+        file, or fails it (truncated, shuffled, replaced).
+      ValueError: naming the file when a verified file is still not a nasjax table.
+    """
     path = Path(path)
+    paths.verify(path, remake)
     try:
         with np.load(path) as data:
             arrays = {key: data[key] for key in data.files if not key.startswith("extra_")}

@@ -524,9 +524,10 @@ def load(data_dir: Path, progress: bool = True) -> base.TableBenchmark:
     """The converted official table; FileNotFoundError with the command that makes it."""
     del progress
     path = Path(data_dir) / FILE
+    command = (f"python -m launch.prepare_data --benchmark=nb101 "
+               f"--source=PATH/nasbench_only108.tfrecord --data_dir={data_dir}")
     if not path.exists():
         raise FileNotFoundError(
             f"NAS-Bench-101 table {path} not found. Convert the official file once with:\n"
-            f"  python -m launch.prepare_data --benchmark=nb101 "
-            f"--source=PATH/nasbench_only108.tfrecord --data_dir={data_dir}")
-    return base.load_table(path)
+            f"  {command}")
+    return base.load_table(path, remake=command)

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import scipy.stats
 
+from nasjax import paths
 from nasjax.benchmarks import base, nb101_features, nb101_real
-from nasjax.paths import atomic_write
 from nasjax.spaces import nb101
 
 NAME = "nb101-surrogate"
@@ -171,8 +171,8 @@ def build(data_dir, progress: bool = True, config: Config = CONFIG) -> dict:
 
 
 def _write_json(path: Path, content: dict) -> None:
-    """Write JSON atomically (temporary file, then rename)."""
-    with atomic_write(path, "w") as handle:
+    """Write JSON atomically (temporary file, then rename), with its checksum file."""
+    with paths.verified_write(path, "w") as handle:
         json.dump(content, handle, indent=2)
 
 
@@ -183,17 +183,21 @@ def prepare(source=None, data_dir=None, progress: bool = True) -> dict:
 
 
 def load(data_dir, progress: bool = True) -> base.TableBenchmark:
-    """The ``nb101-surrogate`` benchmark from ``data_dir``, built there first when missing.
+    """The ``nb101-surrogate`` benchmark from ``data_dir``, built there first when missing or
+    when it fails its checksum (with a warning).
 
     Raises:
       ValueError naming the file when it is corrupt (delete it, or rebuild with
       ``python -m launch.prepare_data --benchmark=nb101-surrogate``).
     """
     path = Path(data_dir) / TABLE_FILE
-    if not path.exists():
+    remake = f"{PREPARE_COMMAND} --data_dir={data_dir}"
+    if not paths.cached(path, remake):
         build(data_dir, progress=progress)
     try:
-        return base.load_table(path)
+        return base.load_table(path, remake)
+    except paths.DataFileError:
+        raise
     except ValueError as error:
         raise ValueError(f"{error}. Delete it, or rebuild it with: {PREPARE_COMMAND} "
                          f"--data_dir={data_dir}") from error

@@ -1,8 +1,8 @@
 """Run directories and Markdown reports (DESIGN.md "Outputs"; seed 000 Table 1 layout).
 
 A run directory holds ``config.json``, raw arrays (``.npz``), ``summary.json``, figures and
-``report.md``. JSON is strict: numpy scalars and arrays become plain numbers and lists, and
-non-finite floats become ``null``.
+``report.md``; it appears only when complete (:class:`RunDir`). JSON is strict: numpy scalars
+and arrays become plain numbers and lists, and non-finite floats become ``null``.
 """
 
 from __future__ import annotations
@@ -10,12 +10,19 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
+import shutil
+import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 
+from nasjax.evaluation import interrupts
 from nasjax.evaluation.stats import BUDGET_RESAMPLES, CI_LEVEL
+from nasjax.paths import atomic_write
 
 MISSING = "N/A"
 
@@ -54,21 +61,122 @@ def to_jsonable(value: object) -> object:
     raise TypeError(f"cannot convert {type(value).__name__} to JSON: {value!r}")
 
 
+class RunDirError(ValueError):
+    """The run directory cannot be used (not empty, not a directory, not creatable)."""
+
+
 class RunDir:
-    """One run's output directory; created (with parents) on construction.
+    """One run's output directory, never left looking complete when it is not.
+
+    Files go to a staging directory beside the target, ``DIR.partial/``, which holds a
+    ``PARTIAL`` marker saying why it is not complete (running, interrupted, failed).
+    :meth:`finish` removes the marker and moves the directory to ``DIR`` (with ``overwrite``,
+    an earlier ``DIR`` is replaced only then), so a ``DIR`` that holds ``summary.json`` is
+    complete; after an interruption or a failure ``DIR`` is untouched and ``DIR.partial/``
+    keeps what was written. Used as a context manager, the ``with`` block's end finishes the
+    run and an exception abandons it (an :class:`interrupts.Interrupted` passing through
+    learns where the partial output was kept).
+
+    With ``resume=True`` (continuing a run that keeps checkpoints) files are written in place
+    in ``DIR``, with the ``PARTIAL`` marker there until :meth:`finish`.
 
     Attributes:
-      path: the directory.
+      path: the final directory ``DIR``.
+      staging: where files are written now (``DIR.partial``, or ``DIR`` when resuming).
     """
 
-    def __init__(self, path: str | Path) -> None:
-        """Creates the directory ``path`` if it does not exist."""
-        self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
+    MARKER = "PARTIAL"
+
+    def __init__(self, path: str | Path, *, overwrite: bool = False, resume: bool = False) -> None:
+        """Checks the target and opens the staging directory.
+
+        Args:
+          path: the run directory ``DIR``.
+          overwrite: replace a non-empty ``DIR`` (and an old ``DIR.partial``) at :meth:`finish`.
+          resume: write in place into ``DIR``, which may hold an earlier partial run.
+
+        Raises:
+          RunDirError: one line when ``path`` is empty, is a file, is not empty (without
+            ``overwrite`` or ``resume``), has an old ``DIR.partial`` (without ``overwrite``),
+            or cannot be created.
+          ValueError: when both ``overwrite`` and ``resume`` are set.
+        """
+        if not str(path).strip():
+            raise RunDirError("--workdir is empty; give a directory")
+        if overwrite and resume:
+            raise ValueError("overwrite and resume exclude each other")
+        self.path = Path(os.path.abspath(Path(path).expanduser()))
+        self.staging = self.path if resume else self.path.with_name(self.path.name + ".partial")
+        self._overwrite, self._resume, self._closed = overwrite, resume, False
+        if self.path.exists() and not self.path.is_dir():
+            raise RunDirError(f"--workdir {self.path} is a file, not a directory; pick another "
+                              "--workdir")
+        if not resume and _entries(self.path) and not overwrite:
+            raise RunDirError(f"--workdir {self.path} is not empty (it holds "
+                              f"{_entries(self.path)}); pass --overwrite to replace it at the end "
+                              "of the run, or pick another --workdir")
+        if not resume and self.staging.exists():
+            if not overwrite:
+                raise RunDirError(f"{self.staging} holds the partial output of an earlier run "
+                                  f"({_status(self.staging)}); pass --overwrite to replace it, or "
+                                  "pick another --workdir")
+            shutil.rmtree(self.staging)
+        try:
+            self.staging.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise RunDirError(f"cannot create the run directory {self.staging}: "
+                              f"{error.strerror}; pick another --workdir") from None
+        if not os.access(self.staging, os.W_OK | os.X_OK):
+            raise RunDirError(f"cannot write into the run directory {self.staging}; pick another "
+                              "--workdir")
+        if resume:
+            (self.staging / "summary.json").unlink(missing_ok=True)  # complete only at finish()
+        self._mark(f"running (pid {os.getpid()})")
+        self._unregister = interrupts.on_abort(self._stopped_at_once)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if self._closed:
+            return
+        if error is None:
+            try:
+                self.finish()
+            except BaseException as late:  # an interrupt noticed by finish()
+                self._abandon_for(late)
+                raise
+        else:
+            self._abandon_for(error)
+
+    def _abandon_for(self, error: BaseException) -> None:
+        if isinstance(error, interrupts.Interrupted):
+            error.kept.append(self.abandon(f"interrupted by {error.name}"))
+        else:
+            self.abandon(f"failed: {type(error).__name__}: {error}")
+
+    def _mark(self, status: str) -> None:
+        """Writes the PARTIAL marker: why the directory is not complete."""
+        with atomic_write(self.staging / self.MARKER, "w") as handle:
+            handle.write(f"incomplete run: {status}\n"
+                         f"command: {' '.join(sys.argv)}\n"
+                         f"time: {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+
+    def _stopped_at_once(self) -> str:
+        """Abort callback: a second signal ends the process now."""
+        self._mark("stopped at once by a second signal")
+        return f"partial results kept in {self.staging}"
+
+    def _target(self, name: str) -> Path:
+        if self._closed:
+            raise RuntimeError(f"run directory {self.path} is already finished or abandoned")
+        return self.staging / name
 
     def _write_json(self, name: str, content: Mapping) -> Path:
-        target = self.path / name
-        target.write_text(json.dumps(to_jsonable(content), indent=2, allow_nan=False) + "\n")
+        text = json.dumps(to_jsonable(content), indent=2, allow_nan=False) + "\n"
+        target = self._target(name)
+        with atomic_write(target, "w") as handle:
+            handle.write(text)
         return target
 
     def write_config(self, config: Mapping) -> Path:
@@ -78,7 +186,7 @@ class RunDir:
           config: the run's configuration (numpy values allowed).
 
         Returns:
-          The written path.
+          The written path (in the staging directory).
 
         Raises:
           TypeError: when a value cannot be written as JSON.
@@ -92,7 +200,7 @@ class RunDir:
           summary: the numbers (numpy scalars and arrays allowed).
 
         Returns:
-          The written path.
+          The written path (in the staging directory).
 
         Raises:
           TypeError: when a value cannot be written as JSON.
@@ -107,7 +215,7 @@ class RunDir:
           **arrays: array name -> array.
 
         Returns:
-          The written path.
+          The written path (in the staging directory).
 
         Raises:
           ValueError: on a name with a folder part or an extension, or no arrays.
@@ -116,8 +224,9 @@ class RunDir:
             raise ValueError(f"name must be a bare file stem, got {name!r}")
         if not arrays:
             raise ValueError("no arrays to save")
-        target = self.path / f"{name}.npz"
-        np.savez(target, **arrays)
+        target = self._target(f"{name}.npz")
+        with atomic_write(target) as handle:
+            np.savez(handle, **arrays)
         return target
 
     def write_report(self, markdown: str) -> Path:
@@ -127,11 +236,86 @@ class RunDir:
           markdown: the report text.
 
         Returns:
-          The written path.
+          The written path (in the staging directory).
         """
-        target = self.path / "report.md"
-        target.write_text(markdown if markdown.endswith("\n") else markdown + "\n")
+        target = self._target("report.md")
+        with atomic_write(target, "w") as handle:
+            handle.write(markdown if markdown.endswith("\n") else markdown + "\n")
         return target
+
+    def figure_path(self, name: str) -> Path:
+        """Where to save the figure ``name`` (e.g. "best_vs_queries.png") now.
+
+        Args:
+          name: a bare file name with an extension.
+
+        Returns:
+          The path in the staging directory; :meth:`finish` moves it with the rest.
+
+        Raises:
+          ValueError: on a name with a folder part or without an extension.
+        """
+        if Path(name).name != name or not Path(name).suffix:
+            raise ValueError(f"figure name must be a bare file name with an extension, got "
+                             f"{name!r}")
+        return self._target(name)
+
+    def finish(self) -> Path:
+        """Completes the run: removes the marker and moves the staging directory to ``DIR``.
+
+        Returns:
+          ``DIR``.
+
+        Raises:
+          interrupts.Interrupted: when a signal arrived (the output stays partial).
+          RunDirError: when ``DIR`` became non-empty meanwhile (without ``overwrite``).
+        """
+        self._target(self.MARKER)  # not finished or abandoned yet
+        interrupts.check()
+        with interrupts.critical():
+            if not self._resume and _entries(self.path) and not self._overwrite:
+                raise RunDirError(f"--workdir {self.path} was filled by something else during "
+                                  f"the run; the output stays in {self.staging}")
+            (self.staging / self.MARKER).unlink()
+            if not self._resume:
+                old = self.path.with_name(f"{self.path.name}.old-{os.getpid()}")
+                if self.path.exists():
+                    self.path.rename(old)
+                self.staging.rename(self.path)
+                shutil.rmtree(old, ignore_errors=True)
+            self._close()
+        return self.path
+
+    def abandon(self, reason: str) -> str:
+        """Leaves the output partial, saying why in the ``PARTIAL`` marker.
+
+        Args:
+          reason: e.g. "interrupted by SIGINT" or "failed: ValueError: ...".
+
+        Returns:
+          What was kept, in words ("partial results kept in DIR.partial").
+        """
+        self._mark(reason)
+        self._close()
+        return f"partial results kept in {self.staging}"
+
+    def _close(self) -> None:
+        self._closed = True
+        self._unregister()
+
+
+def _entries(path: Path) -> str:
+    """The first few names in ``path`` ("a, b, c, ..."); '' when it is empty or absent."""
+    if not path.is_dir():
+        return ""
+    names = sorted(entry.name for entry in path.iterdir())
+    return ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+
+
+def _status(staging: Path) -> str:
+    """The first line of a partial directory's marker, or "no marker"."""
+    marker = staging / RunDir.MARKER
+    return marker.read_text().splitlines()[0] if marker.is_file() else f"no {RunDir.MARKER} marker"
 
 
 def _cell(value: object, fmt: str | Callable | None) -> str:

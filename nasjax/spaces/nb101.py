@@ -408,11 +408,13 @@ def _space_path(data_dir=None):
 
 
 def load_enumeration(data_dir=None, progress: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The cached enumeration ``(adj_packed, ops, hashes)``, built and cached when missing."""
-    from nasjax.paths import atomic_write
+    """The cached enumeration ``(adj_packed, ops, hashes)``, built and cached when missing or
+    when it fails its checksum (with a warning)."""
+    from nasjax import paths
 
     path = _space_path(data_dir)
-    if path.exists():
+    remake = f"python -m launch.prepare_data --benchmark=nb101-space --data_dir={path.parent}"
+    if paths.cached(path, remake):
         try:
             with np.load(path) as data:
                 packed, ops, hashes = data["adj_packed"], data["ops"], data["hashes"]
@@ -424,7 +426,7 @@ def load_enumeration(data_dir=None, progress: bool = True) -> tuple[np.ndarray, 
                              "delete it and it will be rebuilt")
         return packed, ops, hashes
     packed, ops, hashes = build_enumeration(progress)
-    with atomic_write(path) as handle:
+    with paths.verified_write(path) as handle:
         np.savez_compressed(handle, adj_packed=packed, ops=ops, hashes=hashes)
     return packed, ops, hashes
 

@@ -20,8 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nasjax import paths
 from nasjax.benchmarks import base as bench_lib
-from nasjax.paths import atomic_write
 from nasjax.spaces import graph, nb101, nb101_neighbours, nb101_space, presentation
 
 TABLE_FILE = "nb101_neighbours_v1.npz"  # tied to the enumeration order (SPACE_FILE)
@@ -131,12 +131,10 @@ def build(data_dir=None, progress: bool = True) -> dict:
     """Build and cache the table (about a minute on 2 cores); returns a summary."""
     import time
 
-    from nasjax.paths import data_dir as resolve
-
     start = time.perf_counter()
     offsets, rows = _compute(data_dir, progress)
-    path = resolve(data_dir) / TABLE_FILE
-    with atomic_write(path) as handle:
+    path = paths.data_dir(data_dir) / TABLE_FILE
+    with paths.verified_write(path) as handle:
         np.savez_compressed(handle, offsets=offsets, rows=rows)
     counts = np.diff(offsets)
     return {"benchmark": "nb101-neighbours", "file": str(path), "cells": int(len(counts)),
@@ -182,11 +180,10 @@ def from_lists(cells: nb101.Cell, neighbours) -> NeighbourTable:
 
 
 def load(data_dir=None, progress: bool = True) -> NeighbourTable:
-    """The cached table, built first when missing."""
-    from nasjax.paths import data_dir as resolve
-
-    path = resolve(data_dir) / TABLE_FILE
-    if not path.exists():
+    """The cached table, built first when missing or when it fails its checksum (with a warning)."""
+    path = paths.data_dir(data_dir) / TABLE_FILE
+    remake = f"python -m launch.prepare_data --benchmark=nb101-neighbours --data_dir={path.parent}"
+    if not paths.cached(path, remake):
         build(data_dir, progress)
     try:
         with np.load(path) as data:

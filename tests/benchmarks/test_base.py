@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from nasjax import paths
 from nasjax.benchmarks import base
 from nasjax.spaces import nb101
 
@@ -130,5 +131,6 @@ def test_save_load_round_trip(bench, tmp_path):
 def test_corrupt_file_raises_naming_it(tmp_path):
     path = tmp_path / "broken.npz"
     path.write_bytes(b"not a table")
+    paths.seal(path)  # checksummed, yet no table
     with pytest.raises(ValueError, match="broken.npz is corrupt"):
         base.load_table(path)

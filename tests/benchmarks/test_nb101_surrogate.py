@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from nasjax import benchmarks
+from nasjax import benchmarks, paths
 from nasjax.benchmarks import base, nb101_features, nb101_real, nb101_surrogate
 from nasjax.spaces import nb101
 
@@ -58,7 +58,8 @@ def small(data_dir, tmp_path_factory):
     """A small surrogate built into a temp dir that links the session's enumeration."""
     nb101.load_enumeration(data_dir, progress=False)
     directory = tmp_path_factory.mktemp("surrogate")
-    (directory / nb101.SPACE_FILE).symlink_to(data_dir / nb101.SPACE_FILE)
+    for name in (nb101.SPACE_FILE, paths.sidecar(nb101.SPACE_FILE).name):
+        (directory / name).symlink_to(data_dir / name)
     summary = nb101_surrogate.build(directory, progress=False, config=SMALL)
     return directory, summary
 

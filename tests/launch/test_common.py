@@ -1,0 +1,143 @@
+"""Specification of launch.common through a tiny launch script (tests/launch/fake_launch.py,
+config tests/launch/fake_config.py), run as a subprocess from another directory: the packaged
+default config, --help, one-line errors with exit code 2 before any file, run directories and
+interrupts."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from absl import app, flags
+
+from launch import common
+
+ROOT = Path(__file__).resolve().parents[2]
+FAKE_CONFIG = ROOT / "tests" / "launch" / "fake_config.py"
+
+
+def _launch(cwd: Path, *args: str, data: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NASJAX_DATA": str(data or cwd / "data")}
+    return subprocess.run([sys.executable, "-m", "tests.launch.fake_launch", *args], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_packaged_config_is_absolute():
+    path = Path(common.packaged_config("search"))
+    assert path.is_absolute() and path == ROOT / "configs" / "search.py"
+    with pytest.raises(FileNotFoundError, match="no config module"):
+        common.packaged_config("bogus")
+
+
+def test_path_flag_refuses_an_empty_or_missing_path(tmp_path):
+    values = flags.FlagValues()
+    source = flags.DEFINE_string("source", None, "input", flag_values=values)
+    values(["prog"])
+    assert common.path_flag(source) is None
+    values(["prog", "--source="])
+    with pytest.raises(app.UsageError, match="^--source is empty; give a path or leave it out$"):
+        common.path_flag(source)
+    values(["prog", f"--source={tmp_path}/absent.tfrecord"])
+    with pytest.raises(app.UsageError, match="absent.tfrecord: no such file$"):
+        common.path_flag(source)
+    values(["prog", f"--source={tmp_path}"])
+    assert common.path_flag(source, kind="dir") == tmp_path
+
+
+def test_the_packaged_config_is_the_default_from_any_directory(tmp_path):
+    result = _launch(tmp_path, "--workdir=run")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["num_trials"] == 3
+    result = _launch(tmp_path, f"--config={FAKE_CONFIG}:big", "--config.budget=7",
+                     "--workdir=big")
+    config = json.loads((tmp_path / "big" / "config.json").read_text())
+    assert (config["num_trials"], config["budget"]) == (300, 7)
+
+
+def test_help_lists_flags_presets_and_every_field_and_exits_0(tmp_path):
+    result = _launch(tmp_path, "--help")
+    assert result.returncode == 0 and result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("A tiny launch script for tests/launch/test_common.py")
+    assert "  --workdir: Run directory (default runs/fake-<time>); it must be empty or" in lines
+    assert any(line.startswith("  --[no]overwrite: Replace a non-empty --workdir") for line in lines)
+    assert "presets (--config=PATH:PRESET): default, big" in lines
+    assert "  num_trials = 3  (a positive integer; independent trials)" in lines
+    assert "  inner.rate = 0.5  (a number in (0, 1]; a learning rate)" in lines
+    assert ("  algorithms = 'random_search'  (a non-empty comma-separated list of algorithm "
+            "names; Comma-separated algorithm names.)") in lines
+    big = _launch(tmp_path, f"--config={FAKE_CONFIG}:big", "-h")
+    assert big.returncode == 0 and "  num_trials = 300  (a positive integer; independent " \
+        "trials)" in big.stdout.splitlines()
+
+
+def test_help_of_a_launch_without_config_exits_0(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", "from launch import common; common.run_main(print)", "--help"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+        text=True, timeout=60, check=False)
+    assert result.returncode == 0 and "flags:" in result.stdout.splitlines()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--config.num_trials=0"], "config.num_trials = 0: must be a positive integer"),
+    (["--config.algorithms="], ("config.algorithms = '': must be a non-empty comma-separated "
+                                "list of algorithm names (local_search, random_search)")),
+    (["--config.num_trial=1"], ("--config.num_trial=1: unknown config field 'num_trial' (did "
+                                "you mean 'num_trials'?); --help lists the fields")),
+    (["--config.inner.foo=2"], ("--config.inner.foo=2: unknown config field 'inner.foo' (did "
+                                "you mean 'inner.rate'?); --help lists the fields")),
+    (["--config.inner=3"], ("--config.inner=3: 'inner' is a group of fields (inner.rate); set "
+                            "them one by one, e.g. --config.inner.rate=...")),
+    (["--config.num_trials=abc"], ("flag --config.num_trials=abc: invalid literal for int() "
+                                   "with base 10: 'abc'")),
+    (["--config="], "--config is empty; give a config file, e.g. configs/search.py"),
+    ([f"--config={FAKE_CONFIG}:bogus"], (f"--config={FAKE_CONFIG}:bogus: unknown preset "
+                                         "'bogus'; choose one of: default, big")),
+    (["--nosuchflag"], "Unknown command line flag 'nosuchflag'"),
+    (["--data_dir="], ("the data directory given is empty; pass a directory, or leave it unset "
+                       "for $NASJAX_DATA or ~/.cache/nasjax")),
+])
+def test_bad_command_lines_give_one_line_and_exit_2_before_any_file(tmp_path, args, message):
+    result = _launch(tmp_path, "--workdir=run", *args)
+    assert (result.returncode, result.stderr) == (2, f"error: {message}\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unusable_data_dir_gives_one_line(tmp_path):
+    (tmp_path / "file").write_text("x")
+    result = _launch(tmp_path, "--workdir=run", data=tmp_path / "file")
+    assert result.returncode == 2
+    assert result.stderr == (f"error: {tmp_path}/file is not a directory; choose a directory "
+                             "($NASJAX_DATA or --data_dir)\n")
+
+
+def test_a_non_empty_workdir_needs_overwrite(tmp_path):
+    assert _launch(tmp_path, "--workdir=run").returncode == 0
+    result = _launch(tmp_path, "--workdir=run", "--config.num_trials=5")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: --workdir {tmp_path}/run is not empty (it holds "
+                                    "config.json, summary.json); pass --overwrite")
+    result = _launch(tmp_path, "--workdir=run", "--config.num_trials=5", "--overwrite")
+    assert result.returncode == 0
+    assert json.loads((tmp_path / "run" / "summary.json").read_text()) == {"num_trials": 5}
+
+
+def test_an_interrupt_gives_one_line_and_exit_130(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.launch.fake_launch", "--workdir=run", "--config.wait=True"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT),
+                           "NASJAX_DATA": str(tmp_path / "data")},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "waiting\n"
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert err == (f"interrupted by SIGINT after 0 s; partial results kept in "
+                   f"{tmp_path}/run.partial\n")
+    assert not (tmp_path / "run").exists()
