@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ml_collections
 
+from launch import config_rules as rules
+
 
 def regularized_evolution() -> ml_collections.ConfigDict:
     """Regularized evolution as the NAS-Bench-101 authors ran it (official ``NASBench.ipynb``)."""
@@ -48,3 +50,29 @@ def remaade_medium(config: ml_collections.ConfigDict) -> None:
     config.embed_dim = 45
     config.num_orders = 4
     config.batch_size = 64
+
+
+REGULARIZED_EVOLUTION_RULES = {
+    "population_size": rules.int_range(2, 100_000),
+    "tournament_size": rules.positive_int(),
+    "mutation_rate": rules.number(0.0, low_open=True),
+    "initial": rules.one_of("uniform_string", "sampler"),
+    "require_change": rules.boolean(),
+}
+
+REMAADE_RULES = {
+    "learning_rate": rules.number(0.0, low_open=True),
+    "embed_dim": rules.positive_int(),
+    "num_layers": rules.positive_int(),
+    "ff_dim": rules.int_range(0, 1 << 16),
+    "num_orders": rules.int_range(0, 1 << 20),
+    "batch_size": rules.positive_int(),
+    "objective": rules.one_of("reinforce", "ppo"),
+    "clip_eps": rules.number(0.0, 1.0, low_open=True, high_open=True),
+    "ppo_epochs": rules.positive_int(),
+    "ema_decay": rules.number(0.0, 1.0, high_open=True),
+    "policy": rules.one_of("maade", "made", "independent"),
+    "made_hidden": rules.positive_int(),
+    "pool_factor": rules.positive_int(),
+    "max_rounds": rules.positive_int(),
+}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ml_collections
 
+from launch import config_rules as rules
+
 # alpha: reward shaping exponent (§3.2.2: 6 on NAS-Bench-101, 32 on NAS-Bench-301).
 ALPHA = {"nb101": 6.0, "nb301": 32.0}
 
@@ -21,3 +23,13 @@ def get(space: str = "nb101") -> ml_collections.ConfigDict:
     config.query_mode = "mean"  # reward: mean of repeats/members (reduced-noise setting)
     config.neighbourhood = "table" if space == "nb101" else "on_the_fly"  # neighbour strategy
     return config
+
+
+RULES = {
+    "max_neighbours": rules.positive_int(),
+    "alpha": rules.number(0.0, low_open=True),
+    "train_episode_length": rules.positive_int(),
+    "eval_episode_length": rules.positive_int(),
+    "query_mode": rules.one_of("mean", "noisy"),
+    "neighbourhood": rules.one_of("on_the_fly", "table"),
+}

@@ -11,8 +11,42 @@ from __future__ import annotations
 import ml_collections
 
 from configs import environment
+from launch import config_rules as rules
 
 PRESETS = ("full", "quick")
+
+
+RULES = {
+    "preset": rules.one_of(*PRESETS),
+    "benchmark": rules.name(lambda: _registry().names("benchmark"), "benchmark"),
+    "data_dir": rules.text("a directory, or '' for $NASJAX_DATA / ~/.cache/nasjax"),
+    "agents": rules.names(lambda: _policies(), "agent with a policy"),
+    "agent_seeds": rules.positive_int(),
+    "num_sets": rules.positive_int(),
+    "episodes_per_set": rules.positive_int(),
+    "set_seed": rules.int_range(0, 2**31 - 1),
+    "episodes_per_chunk": rules.positive_int(),
+    "max_queries": rules.positive_int(),
+    "budgets": rules.sequence_of(rules.positive_int()),
+    "gof_max_samples": rules.int_range(2, 10**9),
+    "gof_mc_samples": rules.int_range(0, 10**9),
+    "correlation_samples": rules.int_range(2, 10**7),
+    "seed": rules.int_range(0, 2**31 - 1),
+    **rules.prefixed("env", environment.RULES),
+}
+
+
+def _registry():
+    from nasjax import registry
+
+    return registry
+
+
+def _policies() -> list[str]:
+    """Registered agents with an episodic policy."""
+    registry = _registry()
+    return [name for name in registry.names("agent")
+            if registry.entry("agent", name).info.get("type") in ("policy", "both")]
 
 
 def get_config(preset: str = "full") -> ml_collections.ConfigDict:
@@ -34,7 +68,8 @@ def get_config(preset: str = "full") -> ml_collections.ConfigDict:
     config.budgets = (50, 100, 150, 300)  # Table 1 columns
     config.gof_max_samples = 1000  # episodes the t goodness-of-fit test sees (a subsample)
     config.gof_mc_samples = 1000  # its Monte-Carlo samples, as the paper (0 = skip the test)
-    config.seed = 0  # bootstrap seed
+    config.correlation_samples = 10_000  # uniform architectures of Fig. 11's correlation
+    config.seed = 0  # bootstrap seed, and the key of Fig. 11's uniform architectures
     if preset == "quick":
         config.agent_seeds, config.num_sets, config.episodes_per_set = 1, 1, 2000
         config.episodes_per_chunk = 2000

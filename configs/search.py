@@ -13,7 +13,7 @@ Presets (ReMAADE §8):
   ``alpha = 1e-3, d = 45, S = 4, B = 64``.
 - ``ablation``: ReMAADE Table 4 (budget 150, short-term hyperparameters): random search, plain
   REINFORCE, REINFORCE with MADE, ReMAADE with and without PPO.
-- ``orders``: ReMAADE Table 6, ReMAADE with ``S`` = 1, 2, 4, 6, 8, 16 orders. Its errors (5.91% at
+- ``orders``: ReMAADE Table 6, ReMAADE with ``S`` = 1, 2, 4, 6, 8, 16 and N! orders. Its errors (5.91% at
   ``S = 4``, as Table 5) show it ran at the medium-term setting: budget 3,200, PPO,
   ``alpha = 1e-3, d = 45, B = 64``.
 
@@ -30,10 +30,40 @@ from __future__ import annotations
 import ml_collections
 
 from configs import agents
+from launch import config_rules as rules
 
 PRESETS = ("default", "remaade_short", "remaade_medium", "ablation", "orders")
 SHORT_BUDGETS = (50, 100, 150)  # table rows for the 150-query budget
 MEDIUM_BUDGETS = (150, 400, 800, 1600, 3200)  # table rows for the 3,200-query budget
+
+
+RULES = {
+    "preset": rules.one_of(*PRESETS),
+    "benchmark": rules.name(lambda: _registry().names("benchmark"), "benchmark"),
+    "data_dir": rules.text("a directory, or '' for $NASJAX_DATA / ~/.cache/nasjax"),
+    "seed": rules.int_range(0, 2**31 - 1),
+    "num_trials": rules.positive_int(),
+    "budget": rules.positive_int(),
+    "budgets": rules.sequence_of(rules.positive_int()),
+    "algorithms": rules.names(lambda: _searchers(), "searcher"),
+    "mode": rules.one_of("mean", "noisy"),
+    "trials_per_chunk": rules.positive_int(),
+    **rules.prefixed("regularized_evolution", agents.REGULARIZED_EVOLUTION_RULES),
+    **rules.prefixed("remaade", agents.REMAADE_RULES),
+}
+
+
+def _registry():
+    from nasjax import registry
+
+    return registry
+
+
+def _searchers() -> list[str]:
+    """Registered agents with a searcher."""
+    registry = _registry()
+    return [name for name in registry.names("agent")
+            if registry.entry("agent", name).info.get("type") in ("searcher", "both")]
 
 
 def _medium(config: ml_collections.ConfigDict) -> None:
@@ -57,24 +87,24 @@ def get_config(preset: str = "default") -> ml_collections.ConfigDict:
     config.budget = 150  # queries per trial (ReMAADE short term)
     config.budgets = SHORT_BUDGETS  # query counts of the summary table rows
     # Comma-separated registered agents with a searcher (nasjax.registry.names("agent")).
-    config.algorithms = "random_search,regularized_evolution,remaade"
+    config.algorithms = "random_search_uniform,regularized_evolution,remaade"
     config.mode = "noisy"  # what searchers see: one 'noisy' draw (ReMAADE) or the 'mean'
     config.trials_per_chunk = 100  # trials vmapped per jitted call (progress bar granularity)
     config.regularized_evolution = agents.regularized_evolution()
     config.remaade = agents.remaade()
     if preset == "remaade_short":
         config.num_trials = 500  # "metrics averaged over 500 trials"
-        config.algorithms = "random_search,regularized_evolution,reinforce,remaade"
+        config.algorithms = "random_search_uniform,regularized_evolution,reinforce,remaade"
     elif preset == "remaade_medium":
         config.num_trials = 500
-        config.algorithms = "random_search,regularized_evolution,remaade"
+        config.algorithms = "random_search_uniform,regularized_evolution,remaade"
         _medium(config)
     elif preset == "ablation":
         config.num_trials = 500
-        config.algorithms = ("random_search,reinforce,reinforce_made,remaade_reinforce,"
+        config.algorithms = ("random_search_uniform,reinforce,reinforce_made,remaade_reinforce,"
                              "remaade_ppo")
     elif preset == "orders":
         config.num_trials = 500
-        config.algorithms = ",".join(f"remaade_s{s}" for s in (1, 2, 4, 6, 8, 16))
+        config.algorithms = ",".join(f"remaade_s{s}" for s in (1, 2, 4, 6, 8, 16, "all"))
         _medium(config)
     return config

@@ -2,9 +2,12 @@
 
   python -m launch.benchmark [--only=nb101_hash,nb101_neighbours] [--workdir=DIR]
 
-Prints a JSON list of records ``{name, value, unit, baseline, baseline_value, ratio,
-device, settings}`` and writes it to ``DIR/benchmark.json``; ``ratio`` is how many
-times faster nasjax is than the baseline on the same work.
+Prints a JSON list of records ``{name, value, unit, baseline, baseline_value, ratio, device,
+settings}`` and writes it to ``DIR/benchmark.json``; ``ratio`` is how many times faster nasjax
+is than the baseline on the same work. Every reference does what the tool a researcher would
+otherwise run does (the official NAS-Bench-101 API's md5 ``hash_module`` and dict look-up, a
+per-step Python loop), no more, and both sides are timed the same way: the best of 3 runs after
+a warm-up (compilation) run, unless a record says otherwise.
 """
 
 from __future__ import annotations
@@ -16,21 +19,26 @@ from pathlib import Path
 
 import jax
 import numpy as np
-from absl import app, flags
+from absl import flags
+
+from launch import common
 
 _ONLY = flags.DEFINE_list("only", None, "Comma-separated benchmark names (default: all).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (default runs/benchmark-<time>).")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Data directory (default $NASJAX_DATA).")
 _QUICK = flags.DEFINE_bool("quick", False, "Smaller workloads (a smoke test, not a measurement).")
 
+REPEATS = 3  # both sides: best of 3 timed runs after a warm-up
+
 
 def device_name() -> str:
     """The JAX device the figures were measured on."""
     device = jax.devices()[0]
-    return f"{device.platform}:{getattr(device, 'device_kind', device.platform)} x{jax.device_count()}"
+    kind = getattr(device, "device_kind", device.platform)
+    return f"{device.platform}:{kind} x{jax.device_count()}"
 
 
-def timed(fn: Callable[[], object], repeats: int = 3) -> float:
+def timed(fn: Callable[[], object], repeats: int = REPEATS) -> float:
     """Best wall time of ``fn`` over ``repeats`` runs after one warm-up (compilation) run."""
     jax.block_until_ready(fn())
     best = float("inf")
@@ -49,8 +57,19 @@ def record(name, value, unit, baseline, baseline_value, settings) -> dict:
             "settings": settings}
 
 
+def _pruned_specs(cells, count: int) -> list[tuple[np.ndarray, list[int]]]:
+    """(int matrix, labels) of the first ``count`` cells: pruned specs, as ``ModelSpec`` holds
+    them after construction (the sampler's cells need no pruning)."""
+    from nasjax.spaces import nb101
+
+    adj, ops = np.asarray(cells.adj), np.asarray(cells.ops)
+    sizes = np.asarray(nb101.num_vertices(cells))
+    return [(adj[i, :n, :n].astype(np.int64), ops[i, :n].astype(int).tolist())
+            for i, n in enumerate(sizes[:count].tolist())]
+
+
 def bench_nb101_hash(quick: bool, data_dir) -> dict:
-    """Batched 64-bit WL hashing vs the official md5 module hash in plain Python."""
+    """Batched 64-bit WL hashing vs the official ``graph_util.hash_module`` (md5, per cell)."""
     from nasjax.spaces import nb101
 
     batch = 4096 if quick else 65536
@@ -58,33 +77,27 @@ def bench_nb101_hash(quick: bool, data_dir) -> dict:
     hash_fn = jax.jit(nb101.hash_cells)
     rate = batch / timed(lambda: hash_fn(cells))
     count = 200 if quick else 2000
-    specs = [nb101.to_official(cells[i]) for i in range(count)]
-    start = time.perf_counter()
-    for matrix, ops in specs:
-        nb101.official_hash(matrix, ops)
-    baseline = count / (time.perf_counter() - start)
-    return record("nb101_hash", rate, "cells/s", "official md5 module hash (Python, per cell)",
-                  baseline, {"batch": batch, "baseline_cells": count})
+    specs = _pruned_specs(cells, count)
+    seconds = timed(lambda: [nb101._md5_module_hash(m, labels) for m, labels in specs])
+    return record("nb101_hash", rate, "cells/s",
+                  "official hash_module (md5 Weisfeiler-Lehman) of pruned specs, Python",
+                  count / seconds, {"batch": batch, "baseline_cells": count})
 
 
 def bench_nb101_neighbours(quick: bool, data_dir) -> dict:
     """Full neighbour sets, batched, vs the plain-Python reference edits."""
-    from nasjax.spaces import nb101, nb101_reference
+    from nasjax.spaces import nb101, nb101_neighbours, nb101_reference
 
     batch = 512 if quick else 4096
     cells = nb101.sample(jax.random.key(1), (batch,))
-    rate = batch / timed(lambda: nb101.all_neighbours(cells))
+    rate = batch / timed(lambda: nb101_neighbours.all_neighbours(cells))
     count = 20 if quick else 100
-    specs = [nb101.to_official(cells[i]) for i in range(count)]
-    labels = {"input": nb101.INPUT, "output": nb101.OUTPUT,
-              **{name: code for code, name in enumerate(nb101.OP_NAMES)}}
-    start = time.perf_counter()
-    for matrix, ops in specs:
-        nb101_reference.neighbours(matrix, [labels[o] for o in ops])
-    baseline = count / (time.perf_counter() - start)
+    specs = _pruned_specs(cells, count)
+    seconds = timed(lambda: [nb101_reference.neighbours(m, labels) for m, labels in specs])
     return record("nb101_neighbours", rate, "cells/s",
-                  "plain-Python edits + official md5 dedup (per cell)", baseline,
-                  {"batch": batch, "max_neighbours": nb101.MAX_NEIGHBOURS, "baseline_cells": count})
+                  "plain-Python edits + official md5 dedup (per cell)", count / seconds,
+                  {"batch": batch, "max_neighbours": nb101_neighbours.MAX_NEIGHBOURS,
+                   "baseline_cells": count})
 
 
 def bench_nb101_enumerate(quick: bool, data_dir) -> dict:
@@ -100,66 +113,71 @@ def bench_nb101_enumerate(quick: bool, data_dir) -> dict:
             "settings": {"cells": nb101.NUM_CELLS, "skipped": quick}}
 
 
-def _python_step_reference(specs, rng, table: dict) -> int:
-    """Plain-Python environment steps (the seed's per-environment loop); returns steps taken."""
-    from nasjax.spaces import nb101, nb101_reference
+class _OfficialTable:
+    """The official NAS-Bench-101 API's query, reduced to its work: ``hash_module`` of the
+    (already pruned) spec, the dict look-up, one repeat drawn, the result dict copied."""
 
-    steps = 0
-    for matrix, labels in specs:
-        found = nb101_reference.neighbours(matrix, labels)
-        shown = rng.permutation(len(found))[:50]
-        action = int(rng.integers(0, len(shown) + 1))
-        if action:
-            matrix, labels = found[shown[action - 1]]
-        table.get(nb101._md5_module_hash(matrix, labels), 0.9)  # reward lookup, as the API does
-        steps += 1
-    return steps
+    def __init__(self, values: dict[str, tuple[list[float], list[float]]], seed: int = 0):
+        self.values = values
+        self.rng = np.random.default_rng(seed)
+
+    def query(self, matrix: np.ndarray, labels: list[int]) -> dict | None:
+        from nasjax.spaces import nb101
+
+        entry = self.values.get(nb101._md5_module_hash(matrix, labels))
+        if entry is None:
+            return None
+        repeat = int(self.rng.integers(len(entry[0])))
+        return {"validation_accuracy": entry[0][repeat], "test_accuracy": entry[1][repeat]}
 
 
-def _specs(cells, count):
+def _official_values(bench, cells) -> dict[str, tuple[list[float], list[float]]]:
+    """The official-hash table entries of ``cells`` (their repeats), built untimed."""
     from nasjax.spaces import nb101
 
-    out = []
-    for i in range(count):
-        n = int(nb101.num_vertices(cells[i]))
-        out.append((np.asarray(cells.adj[i])[:n, :n].astype(int),
-                    [int(o) for o in np.asarray(cells.ops[i])[:n]]))
-    return out
+    rows = np.asarray(jax.jit(lambda b, c: b.rows(c))(bench, cells))
+    val, test = np.asarray(bench.val_acc), np.asarray(bench.test_acc)
+    return {nb101._md5_module_hash(m, labels): (val[r].tolist(), test[r].tolist())
+            for (m, labels), r in zip(_pruned_specs(cells, len(rows)), rows.tolist(),
+                                      strict=True) if r >= 0}
 
 
 def bench_nb101_query(quick: bool, data_dir) -> dict:
-    """Jitted batched query vs a Python dict keyed by the official hash (per query)."""
+    """Jitted batched query (mean mode) vs the official API's query, one spec at a time."""
     from nasjax.benchmarks import base, synthetic
     from nasjax.spaces import nb101
 
-    bench = synthetic.make(data_dir)  # a 423,624-row table, the size of nb101 and the surrogate
+    bench = synthetic.make(data_dir, progress=False)  # 423,624 rows x 3 repeats, like nb101
     batch = 4096
     cells = nb101.sample(jax.random.key(2), (batch,))
     query = jax.jit(base.query, static_argnames="mode")
     rate = batch / timed(lambda: query(bench, cells))
-    specs = [nb101.to_official(cells[i]) for i in range(500 if quick else 4096)]
-    rng = np.random.default_rng(0)
-    table = {nb101.official_hash(m, o): {"validation_accuracy": [0.9, 0.91, 0.92],
-                                         "test_accuracy": [0.9, 0.9, 0.9]} for m, o in specs}
-    queries = 0
-    start = time.perf_counter()
-    for matrix, ops in specs:  # as the official API: check and prune the spec, md5-hash it,
-        entry = table[nb101.official_hash(matrix, ops)]  # look it up, draw one repeat, count
-        repeat = int(rng.integers(3))
-        {key: values[repeat] for key, values in entry.items()}
-        queries += 1
-    baseline = queries / (time.perf_counter() - start)
+    count = 500 if quick else batch
+    specs = _pruned_specs(cells, count)
+    official = _OfficialTable(_official_values(bench, cells))
+    seconds = timed(lambda: [official.query(m, labels) for m, labels in specs])
     return record("nb101_query", rate, "queries/s",
-                  "Python dict keyed by the official hash (checked, pruned spec; one repeat drawn)",
-                  baseline, {"batch": batch, "table_rows": bench.size, "baseline_queries": queries})
+                  "official API query: hash_module of the pruned spec, dict look-up, one repeat",
+                  count / seconds, {"batch": batch, "table_rows": bench.size,
+                                    "baseline_queries": count, "mode": "mean"})
+
+
+def _env_params(space, bench, episode_length: int):
+    from configs import environment
+    from nasjax import env
+
+    settings = environment.get(space.name)
+    return env.make_params(space, bench, max_neighbours=settings.max_neighbours,
+                           alpha=settings.alpha, episode_length=episode_length,
+                           query_mode=settings.query_mode)
 
 
 def _random_walk_rollout(params, num_envs: int, steps: int, full_observation: bool):
-    """A jitted ``key -> float`` rollout of random-walk actions through ``step_auto_reset``.
+    """A jitted ``() -> float`` rollout of random-walk actions through ``step_auto_reset``.
 
-    The scan carries the states only. With ``full_observation`` the neighbour cells
-    are materialised and encoded each step (what a network policy reads); otherwise
-    the policy reads only the action mask, as the random walk does.
+    The scan carries the states only. With ``full_observation`` the tokens of the current
+    architecture and the neighbours are materialised each step (what a network policy reads);
+    otherwise the policy reads only the action mask, as the random walk does.
     """
     from nasjax import env
     from nasjax.agents import random_walk
@@ -175,8 +193,8 @@ def _random_walk_rollout(params, num_envs: int, steps: int, full_observation: bo
         def body(state, key):
             act_keys, step_keys = jax.random.split(key, (2, num_envs))
             obs = observe(state, params)
-            total = env.encode(obs.neighbours).sum() if full_observation else 0.0
-            _, state, reward, _, _ = step(step_keys, state, act(None, obs, act_keys), params)
+            total = obs.tokens.sum() if full_observation else 0.0
+            _, state, reward, _, _, _ = step(step_keys, state, act(None, obs, act_keys), params)
             return state, reward.sum() + total
 
         _, rewards = jax.lax.scan(body, state, jax.random.split(key, steps))
@@ -185,97 +203,172 @@ def _random_walk_rollout(params, num_envs: int, steps: int, full_observation: bo
     return lambda: rollout(jax.random.key(0), params)
 
 
+def _python_walk_step(spec, rng, official: _OfficialTable, max_neighbours: int):
+    """One plain-Python random-walk step: the neighbours (reference edits), a random choice
+    among the presented ones and "stay", the reward's query. Returns the next spec or None."""
+    from nasjax.spaces import nb101_reference
+
+    found = nb101_reference.neighbours(*spec)
+    shown = rng.permutation(len(found))[:max_neighbours]
+    action = int(rng.integers(0, len(shown) + 1))
+    if not action:
+        return None
+    spec = found[shown[action - 1]]
+    official.query(*spec)
+    return spec
+
+
+def _python_search_step(spec, rng, official: _OfficialTable, max_neighbours: int):
+    """One plain-Python local-search step: query every presented neighbour, move to the best
+    one that beats the current spec, else stop (None)."""
+    from nasjax.spaces import nb101_reference
+
+    found = nb101_reference.neighbours(*spec)
+    shown = [found[i] for i in rng.permutation(len(found))[:max_neighbours]]
+    current = (official.query(*spec) or {}).get("validation_accuracy", -1.0)
+    scored = [((official.query(*s) or {}).get("validation_accuracy", -1.0), i)
+              for i, s in enumerate(shown)]
+    best, index = max(scored, default=(-1.0, -1))
+    return shown[index] if best > current else None
+
+
+def _python_episodes(specs, step, official, max_neighbours: int, length: int) -> int:
+    """Plain-Python episodes from each spec; returns the steps taken."""
+    rng = np.random.default_rng(0)
+    steps = 0
+    for spec in specs:
+        for _ in range(length):
+            steps += 1
+            spec = step(spec, rng, official, max_neighbours)
+            if spec is None:
+                break
+    return steps
+
+
+class _FillingTable(_OfficialTable):
+    """An official-style table that adds every spec it is asked about (untimed warm-up run),
+    scoring it with the nasjax benchmark, so the timed run finds every key."""
+
+    def __init__(self, bench):
+        super().__init__({})
+        self.bench = bench
+        self.rows = jax.jit(lambda b, c: b.rows(c))
+
+    def query(self, matrix, labels):
+        from nasjax.spaces import nb101
+
+        key = nb101._md5_module_hash(matrix, labels)
+        if key not in self.values:
+            n = len(labels)
+            adj = np.zeros((nb101.NUM_VERTICES,) * 2, bool)
+            adj[:n, :n] = matrix
+            ops = np.full(nb101.NUM_VERTICES, nb101.PAD, np.int8)
+            ops[:n] = labels
+            row = int(self.rows(self.bench, nb101.Cell(adj=adj, ops=ops)))
+            self.values[key] = (np.asarray(self.bench.val_acc[row]).tolist(),
+                                np.asarray(self.bench.test_acc[row]).tolist())
+        return super().query(matrix, labels)
+
+
 def bench_env_steps(quick: bool, data_dir) -> list[dict]:
     """Random-walk environment steps/s (auto-reset, 16-step training episodes) for 1 ... 4,096
     environments, with the neighbour table and on the fly, beside a plain-Python step loop
-    (seed Fig. 16). The record's value is table mode at the largest size."""
-    from nasjax import env
+    (Cassimon et al. Fig. 16). The record's value is table mode at the largest size."""
+    from configs import environment
     from nasjax.benchmarks import synthetic
-    from nasjax.spaces import nb101, neighbour_table
+    from nasjax.spaces import nb101, nb101_space, neighbour_table
 
-    bench = synthetic.make(data_dir)
-    table = neighbour_table.load(data_dir)
+    bench = synthetic.make(data_dir, progress=False)
+    length = environment.get("nb101").train_episode_length
+    table = nb101_space.make_space(neighbour_table.load(data_dir, progress=False))
     steps = 8 if quick else 32
-    plans = [  # (mode, neighbour table, full observation, numbers of environments)
+    plans = [  # (mode, space, full observation, numbers of environments)
         ("table", table, False, (1, 16, 256) if quick else (1, 16, 256, 4096)),
-        ("table, neighbour cells encoded", table, True, (16, 256) if quick else (16, 256, 4096)),
-        ("on the fly", None, False, (1, 16) if quick else (1, 16, 256)),
+        ("table, tokens observed", table, True, (16, 256) if quick else (16, 256, 4096)),
+        ("on the fly", nb101_space.make_space(), False, (1, 16) if quick else (1, 16, 256)),
     ]
     sweep = []
-    for mode, neighbours, full, sizes in plans:
-        params = env.make_params(bench, neighbours, episode_length=env.TRAIN_EPISODE_LENGTH)
+    for mode, space, full, sizes in plans:
+        params = _env_params(space, bench, length)
         for num_envs in sizes:
             rollout = _random_walk_rollout(params, num_envs, steps, full)
             rate = num_envs * steps / timed(rollout, repeats=2)
             sweep.append({"mode": mode, "num_envs": num_envs, "steps_per_second": rate})
-    rng = np.random.default_rng(0)
-    specs = _specs(nb101.sample(jax.random.key(3), (40,)), 10 if quick else 40)
-    start = time.perf_counter()
-    done = _python_step_reference(specs, rng, {})
-    baseline = done / (time.perf_counter() - start)
+    max_neighbours = environment.get("nb101").max_neighbours
+    specs = _pruned_specs(nb101.sample(jax.random.key(3), (40,)), 10 if quick else 40)
+    filling = _FillingTable(bench)
+    _python_episodes(specs, _python_walk_step, filling, max_neighbours, 1)  # fill, untimed
+    official = _OfficialTable(filling.values)
+    seconds = timed(lambda: _python_episodes(specs, _python_walk_step, official,
+                                             max_neighbours, 1))
+    baseline = len(specs) / seconds
     largest = [r for r in sweep if r["mode"] == "table"][-1]
     return [record("env_steps", largest["steps_per_second"], "steps/s",
-                   "plain-Python step (reference neighbours + md5 lookup), one environment",
-                   baseline, {"num_envs": largest["num_envs"], "steps_per_rollout": steps,
-                              "policy": "random walk", "auto_reset": True,
-                              "episode_length": env.TRAIN_EPISODE_LENGTH,
-                              "max_neighbours": env.MAX_NEIGHBOURS, "sweep": sweep,
-                              "benchmark": bench.label})]
+                   "plain-Python step (reference neighbours, official-API query), one "
+                   "environment", baseline,
+                   {"num_envs": largest["num_envs"], "steps_per_rollout": steps,
+                    "policy": "random walk", "auto_reset": True, "episode_length": length,
+                    "max_neighbours": max_neighbours, "sweep": sweep,
+                    "benchmark": bench.label})]
 
 
 def bench_eval_250k(quick: bool, data_dir) -> dict:
     """Wall time of the 250,000-episode evaluation (5 seeds x 5 sets x 10^4 initial states,
-    32 steps, table mode) of random walk and local search, compilation included."""
-    from nasjax import env
+    32 steps, table mode) of random walk and local search, compilation included, vs plain-
+    Python episodes of the same agents and real lengths (timed on a few, extrapolated)."""
+    from configs import environment
+    from nasjax.agents import local_search, random_walk
     from nasjax.benchmarks import synthetic
     from nasjax.evaluation import episodes
-    from nasjax.spaces import nb101, neighbour_table
+    from nasjax.spaces import nb101, nb101_space, neighbour_table
 
-    bench = synthetic.make(data_dir)
-    params = env.make_params(bench, neighbour_table.load(data_dir))
-    agents = ("random_walk", "local_search")
-    seeds, sets, per_set, chunk = (1, 1, 2000, 2000) if quick else (5, 5, 10_000, 10_000)
+    settings = environment.get("nb101")
+    bench = synthetic.make(data_dir, progress=False)
+    space = nb101_space.make_space(neighbour_table.load(data_dir, progress=False))
+    params = _env_params(space, bench, settings.eval_episode_length)
+    agents = {"random_walk": (random_walk.make_policy(), _python_walk_step),
+              "local_search": (local_search.make_policy(params), _python_search_step)}
+    seeds, sets, per_set = (1, 1, 2000) if quick else (5, 5, 10_000)
     initial = [nb101.sample(jax.random.key(1000 + s), (per_set,)) for s in range(sets)]
     start = time.perf_counter()
-    total, agent_seconds = 0, {}
-    for agent in agents:
+    total, agent_seconds, mean_steps, baseline_seconds = 0, {}, {}, 0.0
+    count = 5 if quick else 20
+    for name, (policy, python_step) in agents.items():
         begin = time.perf_counter()
+        steps = []
         for seed in range(seeds):
             for s in range(sets):
-                key = jax.random.fold_in(jax.random.key(seed), s)
-                for lo in range(0, per_set, chunk):
-                    out = episodes.run_episodes(agent, params, initial[s][lo:lo + chunk],
-                                                jax.random.fold_in(key, lo))
-                    jax.block_until_ready(out)
-                    total += len(out.final)
-        agent_seconds[agent] = time.perf_counter() - begin
+                out = episodes.run_episodes(policy, params, initial[s],
+                                            jax.random.fold_in(jax.random.key(seed), s))
+                steps.append(np.asarray(out.steps))
+                total += len(out.final)
+        agent_seconds[name] = time.perf_counter() - begin
+        mean_steps[name] = float(np.concatenate(steps).mean())
+        # The reference: Python episodes of this agent from a few initial states.
+        specs = _pruned_specs(initial[0], count)
+        filling = _FillingTable(bench)
+        _python_episodes(specs, python_step, filling, settings.max_neighbours,
+                         settings.eval_episode_length)  # fill, untimed
+        official = _OfficialTable(filling.values)
+        best = float("inf")
+        for _ in range(REPEATS):
+            begin = time.perf_counter()
+            taken = _python_episodes(specs, python_step, official, settings.max_neighbours,
+                                     settings.eval_episode_length)
+            best = min(best, time.perf_counter() - begin)
+        per_step = best / taken
+        baseline_seconds += per_step * mean_steps[name] * seeds * sets * per_set
     seconds = time.perf_counter() - start
-    # Plain reference: Python random-walk episodes of up to 32 steps, timed on a few episodes.
-    rng = np.random.default_rng(0)
-    specs = _specs(nb101.sample(jax.random.key(4), (20,)), 5 if quick else 20)
-    begin = time.perf_counter()
-    steps = 0
-    for spec in specs:
-        for _ in range(32):
-            steps += _python_step_reference([spec], rng, {})
-    per_step = (time.perf_counter() - begin) / steps
-    baseline_seconds = per_step * 32 * total  # upper bound: every episode runs 32 steps
     return {"name": "eval_250k", "value": seconds, "unit": "s",
-            "baseline": "plain-Python episodes (32 reference steps each), extrapolated",
+            "baseline": "plain-Python episodes of the same agents (reference neighbours, "
+                        "official-API queries), per-step time x the real mean episode length",
             "baseline_value": baseline_seconds, "ratio": baseline_seconds / seconds,
             "device": device_name(),
             "settings": {"episodes": total, "agents": list(agents), "seconds": agent_seconds,
-                         "episode_length": env.EVAL_EPISODE_LENGTH, "neighbours": "table",
-                         "episodes_per_call": chunk, "compilation": "included",
-                         "benchmark": bench.label,
-                         "seed_reported_seconds_per_episode": 0.50}}
-
-
-def _remaade_config(preset: str):
-    """The ``config.remaade`` block of a seed-004 search preset (configs/search.py)."""
-    from configs import search
-
-    return search.get_config(preset).remaade
+                         "mean_steps": mean_steps,
+                         "episode_length": settings.eval_episode_length, "neighbours": "table",
+                         "compilation": "included", "benchmark": bench.label,
+                         "paper_seconds_per_episode": 0.50}}
 
 
 def bench_remaade_trials(quick: bool, data_dir) -> list[dict]:
@@ -284,44 +377,43 @@ def bench_remaade_trials(quick: bool, data_dir) -> list[dict]:
     PyTorch shape), timed on a few trials and extrapolated per trial. Short run: 500 x 150
     queries of ``remaade_short``; medium: ``remaade_medium`` (500 x 3,200) timed on a
     fraction of the budget and extrapolated per batch (every step does the same work)."""
-    from nasjax.agents import base, remaade
+    from configs import search
+    from nasjax import registry, spaces
+    from nasjax.agents import base
     from nasjax.benchmarks import base as bench_lib
     from nasjax.benchmarks import synthetic
-    from nasjax.spaces import nb101
 
-    bench = synthetic.make(data_dir)  # needs only the enumeration; same table size as nb101
+    bench = synthetic.make(data_dir, progress=False)  # same table size as nb101
+    space = spaces.get("nb101")
+    agent = registry.make("agent", "remaade")
     trials = 50 if quick else 500
     records = []
     for preset, budget, timed_budget in (("remaade_short", 150, 150),
-                                         ("remaade_medium", 3200, 320 if not quick else 128)):
-        config = _remaade_config(preset)
-        searcher = remaade.make_searcher("remaade", config)
-        key = jax.random.key(0)
+                                         ("remaade_medium", 3200, 128 if quick else 320)):
+        config = search.get_config(preset)
+        searcher = agent.make_searcher(space, agent.block(config))
+        keys = jax.random.split(jax.random.key(0), trials)
         start = time.perf_counter()
-        jax.block_until_ready(base.run_trials(searcher, bench, key, trials, timed_budget))
+        jax.block_until_ready(base.run_trials(searcher, bench, keys, timed_budget))
         first = time.perf_counter() - start  # compilation + one run
-        seconds = timed(lambda: base.run_trials(searcher, bench, key, trials, timed_budget), 1)
+        seconds = timed(lambda: base.run_trials(searcher, bench, keys, timed_budget), 1)
         steps, timed_steps = -(-budget // searcher.batch), -(-timed_budget // searcher.batch)
         full_seconds = seconds * steps / timed_steps
         # Plain reference: Python loops over trials and steps around jitted per-step functions.
         init, propose, update = (jax.jit(searcher.init), jax.jit(searcher.propose),
                                  jax.jit(searcher.update))
-        query = jax.jit(lambda bench, cells: bench_lib.query_index(
-            bench, bench.lookup(nb101.hash_cells(cells)), None, "mean"))
+        query = jax.jit(bench_lib.query)
         loop_trials, loop_steps = 2, min(steps, 5)
 
         def python_loop():
             for trial in range(loop_trials):
                 state = init(jax.random.key(trial))
                 for step in range(loop_steps):
-                    cells = propose(state, jax.random.key(step))
-                    state = update(state, cells, query(bench, cells))
+                    archs = propose(state, jax.random.key(step))
+                    state = update(state, archs, query(bench, archs))
             return state
 
-        jax.block_until_ready(python_loop())  # compile outside the timing
-        start = time.perf_counter()
-        jax.block_until_ready(python_loop())
-        loop_seconds = (time.perf_counter() - start) / loop_trials * steps / loop_steps
+        loop_seconds = timed(python_loop, 1) / loop_trials * steps / loop_steps
         name = "remaade_trials" if preset == "remaade_short" else "remaade_trials_medium"
         records.append(record(
             name, trials / full_seconds, "trials/s",
@@ -332,11 +424,11 @@ def bench_remaade_trials(quick: bool, data_dir) -> list[dict]:
              "wall_seconds_extrapolated": timed_budget < budget,
              "first_call_seconds": first, "baseline_trials": loop_trials,
              "baseline_steps": loop_steps, "baseline_seconds_per_trial": loop_seconds,
-             "benchmark": bench.name, "config": config.to_dict()}))
+             "benchmark": bench.name, "config": config.remaade.to_dict()}))
     return records
 
 
-BENCHMARKS: dict[str, Callable[[bool, object], dict]] = {
+BENCHMARKS: dict[str, Callable[[bool, object], dict | list[dict]]] = {
     "nb101_hash": bench_nb101_hash,
     "nb101_neighbours": bench_nb101_neighbours,
     "nb101_enumerate": bench_nb101_enumerate,
@@ -349,6 +441,8 @@ BENCHMARKS: dict[str, Callable[[bool, object], dict]] = {
 
 def run(names: list[str] | None, workdir: Path, quick: bool = False, data_dir=None) -> list[dict]:
     """Run the named benchmarks (all by default), write ``workdir/benchmark.json``."""
+    from absl import app
+
     names = list(BENCHMARKS) if not names else names
     unknown = sorted(set(names) - set(BENCHMARKS))
     if unknown:
@@ -369,10 +463,13 @@ def run(names: list[str] | None, workdir: Path, quick: bool = False, data_dir=No
 
 def main(argv):
     del argv
+    from nasjax import paths
+
+    data_dir = paths.writable_dir(paths.data_dir(_DATA_DIR.value))
     workdir = Path(_WORKDIR.value or f"runs/benchmark-{time.strftime('%Y%m%d-%H%M%S')}")
-    records = run(_ONLY.value, workdir, _QUICK.value, _DATA_DIR.value)
+    records = run(_ONLY.value, workdir, _QUICK.value, data_dir)
     print(json.dumps(records, indent=2))
 
 
 if __name__ == "__main__":
-    app.run(main)
+    common.run_main(main)

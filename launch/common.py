@@ -28,6 +28,7 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import difflib
 import importlib
@@ -37,7 +38,7 @@ import re
 import sys
 import time
 import tokenize
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import NoReturn
@@ -179,7 +180,7 @@ def path_flag(holder: flags.FlagHolder, kind: str = "file") -> Path | None:
 
     Args:
       holder: a string flag.
-      kind: "file" or "dir": what must exist there.
+      kind: "file", "dir" or "any": what must exist there.
 
     Returns:
       The path, or None when the flag is unset.
@@ -194,8 +195,10 @@ def path_flag(holder: flags.FlagHolder, kind: str = "file") -> Path | None:
     if not value.strip():
         raise app.UsageError(f"--{holder.name} is empty; give a path or leave it out")
     path = Path(value).expanduser()
-    if not (path.is_file() if kind == "file" else path.is_dir()):
-        raise app.UsageError(f"--{holder.name}={value}: no such {kind}")
+    exists = {"file": path.is_file, "dir": path.is_dir, "any": path.exists}[kind]()
+    if not exists:
+        what = "file or directory" if kind == "any" else kind
+        raise app.UsageError(f"--{holder.name}={value}: no such {what}")
     return path
 
 
@@ -350,6 +353,16 @@ def _parse_flags(config: ConfigFlag | None, argv: list[str]) -> list[str]:
         _fail(str(error))
     except (TypeError, ValueError, AttributeError, KeyError) as error:  # an override's value
         _fail(f"bad command line: {error}")
+
+
+@contextlib.contextmanager
+def config_errors() -> Iterator[None]:
+    """Turn a ValueError raised while building things from the config (e.g. a tournament larger
+    than the population) into a one-line :class:`ConfigError`."""
+    try:
+        yield
+    except ValueError as error:
+        raise ConfigError(f"bad config: {error}") from None
 
 
 def run_main(main: Callable[[list[str]], object], config: ConfigFlag | None = None) -> None:

@@ -130,11 +130,24 @@ def names(choices: Callable[[], Iterable[str]], what: str) -> Rule:
     return Rule(f"a non-empty comma-separated list of {what} names", test, explain)
 
 
+def name(choices: Callable[[], Iterable[str]], what: str) -> Rule:
+    """One name among ``choices()`` (read when checking, e.g. from the registry)."""
+    def explain(value: Any) -> str:
+        return f"unknown {what} {value!r}; known: {', '.join(sorted(choices()))}"
+
+    return Rule(f"one {what} name", lambda v: isinstance(v, str) and v in set(choices()), explain)
+
+
 def sequence_of(rule: Rule) -> Rule:
     """A non-empty tuple or list whose items all satisfy ``rule``."""
     return Rule(f"a non-empty tuple of: {rule.allowed}",
                 lambda v: isinstance(v, (tuple, list)) and len(v) > 0
                 and all(rule.test(item) for item in v))
+
+
+def prefixed(prefix: str, rules: Mapping[str, Rule]) -> dict[str, Rule]:
+    """The rules of a block, for a config that holds it as the field ``prefix``."""
+    return {f"{prefix}.{path}": rule for path, rule in rules.items()}
 
 
 def field_paths(config: ml_collections.ConfigDict, prefix: str = "") -> dict[str, Any]:

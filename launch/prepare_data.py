@@ -14,24 +14,16 @@ from __future__ import annotations
 
 import json
 
-from absl import app, flags
+from absl import flags
 
-from nasjax import registry
-from nasjax.paths import data_dir as resolve_data_dir
-
-_BENCHMARK = flags.DEFINE_string("benchmark", "nb101-space",
-                                 "What to build (a target; --help lists them).")
-_SOURCE = flags.DEFINE_string(
-    "source", None,
-    "Input: the official file or folder of the target (nb101: nasbench_only108.tfrecord; "
-    "nb101-real-20k: the folder of the real subsets).")
-_DATA_DIR = flags.DEFINE_string("data_dir", None,
-                                "Data directory (default $NASJAX_DATA or ~/.cache/nasjax).")
+from launch import common
+from nasjax import paths, registry
 
 
 def targets() -> dict[str, str]:
     """Every preparable target -> ``"module:function"`` of its ``prepare(source, data_dir,
-    progress)``."""
+    progress)``: the registered spaces' caches, then the registered benchmarks that can be
+    prepared."""
     found = {}
     for name in registry.names("space"):
         found.update(registry.entry("space", name).info.get("prepare", {}))
@@ -42,21 +34,28 @@ def targets() -> dict[str, str]:
     return found
 
 
+_BENCHMARK = flags.DEFINE_enum("benchmark", "nb101-space", list(targets()), "What to build.")
+_SOURCE = flags.DEFINE_string(
+    "source", None,
+    "Input: the official file or folder of the target (nb101: nasbench_only108.tfrecord; "
+    "nb101-real-20k: the folder of the real subsets).")
+_DATA_DIR = flags.DEFINE_string("data_dir", None,
+                                "Data directory (default $NASJAX_DATA or ~/.cache/nasjax).")
+
+
 def build(target: str, source: str | None, data_dir) -> dict:
     """Build one target and return its summary (printed by ``main``)."""
-    known = targets()
-    if target not in known:
-        raise app.UsageError(f"unknown target {target!r}; choose one of {', '.join(known)}")
-    prepare = registry.resolve(known[target])
-    return prepare(source, data_dir, progress=True)
+    return registry.resolve(targets()[target])(source, data_dir, progress=True)
 
 
 def main(argv):
     del argv
-    directory = resolve_data_dir(_DATA_DIR.value)
-    summary = build(_BENCHMARK.value, _SOURCE.value, directory)
+    source = common.path_flag(_SOURCE, "any")
+    directory = paths.writable_dir(paths.data_dir(_DATA_DIR.value))
+    with common.config_errors():  # a source the target cannot read
+        summary = build(_BENCHMARK.value, None if source is None else str(source), directory)
     print(json.dumps(summary, indent=2, default=str))
 
 
 if __name__ == "__main__":
-    app.run(main)
+    common.run_main(main)

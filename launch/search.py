@@ -14,55 +14,54 @@ observed validation accuracy so far: mean, std and 95% bootstrap CI over trials)
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import jax
-from absl import app, flags
-from ml_collections import config_flags
 from tqdm.auto import tqdm
 
-from nasjax import benchmarks, registry, spaces
-from nasjax.evaluation import plots, report, search
+from launch import common
+from nasjax import benchmarks, paths, registry, spaces
+from nasjax.evaluation import plots, search
 
-_CONFIG = config_flags.DEFINE_config_file("config", "configs/search.py", "Search config.")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (default runs/search-<time>).")
+_CONFIG = common.define_config("search", "Search config.")
+_RUN = common.define_run_dir("search")
 
 
 def main(argv):
     del argv
-    config = _CONFIG.value
-    workdir = Path(_WORKDIR.value or f"runs/search-{time.strftime('%Y%m%d-%H%M%S')}")
+    config = _CONFIG.value  # checked against configs/search.py RULES
     names = [name.strip() for name in config.algorithms.split(",") if name.strip()]
-    agents = {name: registry.make("agent", name) for name in names}  # fail fast on names
-    space_name = registry.entry("benchmark", config.benchmark).info["space"]
-    space = spaces.get(space_name)
-    searchers = {name: agent.make_searcher(space, agent.block(config))
-                 for name, agent in agents.items()}
-    run_dir = report.RunDir(workdir)
-    run_dir.write_config(config.to_dict())
-    bench = benchmarks.load(config.benchmark, config.data_dir or None)
-    report_metric = "test" if bench.has_test else "val"
-    metric = "test error" if bench.has_test else "validation error"
-    print(f"benchmark: {bench.label} (space {space.name}; reporting {metric})")
-    key = jax.random.key(config.seed)
-    results, seconds = {}, {}
-    for index, (name, searcher) in enumerate(searchers.items()):
-        start = time.perf_counter()
-        with tqdm(total=config.num_trials, desc=name, unit="trial") as bar:
-            results[name] = search.run_algorithm(searcher, config, bench,
-                                                 jax.random.fold_in(key, index), report_metric,
-                                                 bar)
-        seconds[name] = time.perf_counter() - start  # compile included
-        run_dir.save_arrays("results", **{f"{alg}/{field}": value for alg, arrays in results.items()
-                                          for field, value in arrays.items()})
-    curves, tables, summary = search.summarise(results, config, bench, metric, seconds)
-    run_dir.write_summary(summary)
-    plots.best_vs_queries(curves, workdir / "best_vs_queries.png", bench.label,
-                          ylabel=f"Best-so-far {metric} (%)", seed=config.seed)
-    run_dir.write_report(search.render_report(config, bench, metric, tables, names))
+    agents = {name: registry.make("agent", name) for name in names}
+    space = spaces.get(registry.entry("benchmark", config.benchmark).info["space"])
+    with common.config_errors():  # hyperparameters the rules cannot check alone
+        searchers = {name: agent.make_searcher(space, agent.block(config))
+                     for name, agent in agents.items()}
+    data_dir = paths.writable_dir(paths.data_dir(config.data_dir or None))
+    with _RUN.open() as run_dir:
+        run_dir.write_config(config.to_dict())
+        bench = benchmarks.load(config.benchmark, data_dir)
+        report_metric = "test" if bench.has_test else "val"
+        metric = "test error" if bench.has_test else "validation error"
+        print(f"benchmark: {bench.label} (space {space.name}; reporting {metric})")
+        key = jax.random.key(config.seed)
+        results, seconds = {}, {}
+        for index, (name, searcher) in enumerate(searchers.items()):
+            start = time.perf_counter()
+            with tqdm(total=config.num_trials, desc=name, unit="trial") as bar:
+                results[name] = search.run_algorithm(searcher, config, bench,
+                                                     jax.random.fold_in(key, index),
+                                                     report_metric, bar)
+            seconds[name] = time.perf_counter() - start  # compile included
+            run_dir.save_arrays("results", **{
+                f"{alg}/{field}": value for alg, arrays in results.items()
+                for field, value in arrays.items()})
+        curves, tables, summary = search.summarise(results, config, bench, metric, seconds)
+        plots.best_vs_queries(curves, run_dir.figure_path("best_vs_queries.png"), bench.label,
+                              ylabel=f"Best-so-far {metric} (%)", seed=config.seed)
+        run_dir.write_report(search.render_report(config, bench, metric, tables, names))
+        run_dir.write_summary(summary)
     print(tables)
-    print(f"run directory: {workdir}")
+    print(f"run directory: {run_dir.path}")
 
 
 if __name__ == "__main__":
-    app.run(main)
+    common.run_main(main, _CONFIG)

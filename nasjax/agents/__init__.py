@@ -11,6 +11,8 @@ from nasjax.agents.base import Agent, Policy, Searcher, TrialResult, run_trial, 
 __all__ = ["Agent", "Policy", "Searcher", "TrialResult", "run_trial", "run_trials"]
 
 registry.register("agent", "random_search", "nasjax.agents.random_search:agent", type="both")
+registry.register("agent", "random_search_uniform", "nasjax.agents.random_search:uniform_agent",
+                  type="searcher")
 registry.register("agent", "random_walk", "nasjax.agents.random_walk:agent", type="policy")
 registry.register("agent", "local_search", "nasjax.agents.local_search:agent", type="policy")
 registry.register("agent", "regularized_evolution", "nasjax.agents.regularized_evolution:agent",

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nasjax.agents import base as agents_base
-from nasjax.evaluation import report, stats
+from nasjax.evaluation import interrupts, report, stats
 
 
 def run_algorithm(searcher: agents_base.Searcher, config, bench, key: jax.Array,
@@ -42,6 +42,7 @@ def run_algorithm(searcher: agents_base.Searcher, config, bench, key: jax.Array,
         chunks.append(jax.tree.map(lambda x: np.asarray(x)[:count], result))
         if bar is not None:
             bar.update(count)
+        interrupts.check()  # a stop asked for during the chunk takes effect here
     merged = jax.tree.map(lambda *x: np.concatenate(x), *chunks)
     return {"observed": merged.observed, "reported": merged.reported, "valid": merged.valid}
 

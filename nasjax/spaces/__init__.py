@@ -19,6 +19,7 @@ __all__ = ["Neighbourhood", "SearchSpace", "get", "names"]
 registry.register(
     "space", "nb101", "nasjax.spaces.nb101_space:make_space",
     neighbourhoods={"on_the_fly": None, "table": "nasjax.spaces.neighbour_table:load"},
+    enumerate="nasjax.spaces.nb101:enumerate_cells",
     prepare={"nb101-space": "nasjax.spaces.nb101:prepare",
              "nb101-neighbours": "nasjax.spaces.neighbour_table:prepare"})
 registry.register("space", "nb301", "nasjax.spaces.nb301:make_space",

@@ -194,3 +194,26 @@ def test_remaade_beats_random_search_at_budget_150(synthetic_bench):
     best = np.asarray(result.observed).max(1).mean()
     assert best > np.asarray(rs.observed).max(1).mean()
     assert np.asarray(result.observed)[:, -30:].mean() > np.asarray(result.observed)[:, :30].mean()
+
+
+def test_advantages_use_the_baseline_of_previous_batches():
+    """ReMAADE §3: b averages *previously* sampled architectures. The first batch has none, so
+    it does not move the policy even when its rewards differ; a second batch scoring exactly
+    the first batch's mean has zero advantages; a better one moves the policy."""
+    searcher = searcher_lib.make_remaade(SPACE, made.make_independent_policy(SPACE.choices),
+                                         batch_size=4, learning_rate=0.1)
+    update = jax.jit(searcher.update)
+    state = searcher.init(jax.random.key(0))
+
+    def metrics(rewards):
+        rewards = jnp.asarray(rewards, jnp.float32)
+        return bench_lib.Metrics(valid=jnp.ones(4, bool), val_acc=rewards,
+                                 test_acc=rewards, train_seconds=rewards, params=rewards)
+
+    first = update(state, state.archs, metrics([0.4, 0.6, 0.4, 0.6]))
+    chex.assert_trees_all_equal(first.params, state.params)
+    assert float(losses.ema_value(first.baseline)) == pytest.approx(0.5)
+    second = update(first, first.archs, metrics([0.5] * 4))
+    chex.assert_trees_all_equal(second.params, state.params)
+    third = update(second, second.archs, metrics([0.9] * 4))
+    assert not np.array_equal(third.params["density_bias"], state.params["density_bias"])

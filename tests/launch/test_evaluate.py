@@ -23,7 +23,8 @@ def test_tiny_evaluation_writes_the_run_directory(tmp_path, data_dir, full_neigh
                "--config.agent_seeds=2", "--config.num_sets=2", "--config.episodes_per_set=96",
                "--config.episodes_per_chunk=64", "--config.env.eval_episode_length=8",
                "--config.max_queries=60", "--config.budgets=(10, 50)",
-               "--config.gof_max_samples=50", "--config.gof_mc_samples=20"]
+               "--config.gof_max_samples=50", "--config.gof_mc_samples=20",
+               "--config.correlation_samples=500"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
                             env={**os.environ, "JAX_PLATFORMS": "cpu"})
     assert result.returncode == 0, result.stderr[-3000:]
@@ -42,8 +43,10 @@ def test_tiny_evaluation_writes_the_run_directory(tmp_path, data_dir, full_neigh
     assert summary["agents"]["local_search"]["mean_queries"] > 1.0
     assert {(row["algorithm"], row["budget"]) for row in summary["table"]} == {
         (a, b) for a in summary["agents"] for b in (10, 50)}
-    assert {"pearson_r", "kendall_tau"} <= set(summary["neighbours_vs_accuracy"])
-    assert summary["neighbours_vs_accuracy"]["n"] == 2 * 96  # each initial state once
+    correlation = summary["neighbour_correlation"]
+    assert {"pearson", "kendall"} <= set(correlation["uniform"]) & set(correlation["initial"])
+    assert correlation["initial"]["n"] == 2 * 96  # each initial state once
+    assert correlation["uniform"]["n"] == 500  # uniform cells of the benchmark (Fig. 11)
     with np.load(workdir / "initial_states.npz") as sets:
         assert sets["set0/ops"].shape == (96, 7) and sets["set1/adj"].shape == (96, 7, 7)
     with np.load(workdir / "episodes.npz") as data:

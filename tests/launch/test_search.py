@@ -43,7 +43,10 @@ def test_presets_hold_the_seed_settings():
             medium.remaade.batch_size, medium.remaade.objective) == (1e-3, 45, 4, 64, "ppo")
     assert short.remaade.num_layers == 1 and short.remaade.clip_eps == 0.1
     assert search_config.get_config("orders").algorithms == (
-        "remaade_s1,remaade_s2,remaade_s4,remaade_s6,remaade_s8,remaade_s16")
+        "remaade_s1,remaade_s2,remaade_s4,remaade_s6,remaade_s8,remaade_s16,remaade_sall")
+    # NAS-Bench-101's random search (uniform valid specs) in every ReMAADE preset
+    assert all(search_config.get_config(p).algorithms.split(",")[0] == "random_search_uniform"
+               for p in ("default", "remaade_short", "remaade_medium", "ablation"))
     assert search_config.get_config("ablation").algorithms.split(",")[1:] == [
         "reinforce", "reinforce_made", "remaade_reinforce", "remaade_ppo"]
     re_config = short.regularized_evolution

@@ -19,9 +19,10 @@ open, fixed here:
   ``S = N!``: a fresh uniform permutation per string.
 - **Reward** ``f(a)``: the validation accuracy the searcher sees, as a fraction in [0, 1]
   (Adam makes the update insensitive to a constant reward scale).
-- **Baseline** ``b``: a bias-corrected EMA over batches of the mean reward, updated with the
-  current batch before the advantages ``A = f(a) - b`` are taken (as the NAS-Bench-101
-  REINFORCE baseline does per sample), so the first batch is centred on its own mean.
+- **Baseline** ``b``: "an exponential moving average of the accuracies of previously sampled
+  architectures" (§3): a bias-corrected EMA over batches of the mean reward; a batch's
+  advantages ``A = f(a) - b`` use ``b`` from before that batch, which is then updated with
+  it. The first batch has no previous architectures and so no advantage (no update).
 - **PPO**: ``ppo_epochs`` full-batch Adam steps on the clipped surrogate per batch; with
   ``ppo_epochs = 1`` PPO's gradient equals REINFORCE's (the ratio is 1).
 """
@@ -181,7 +182,11 @@ def make_remaade(space: space_lib.SearchSpace, policy: Policy, *, name: str = "r
             losses.ema_update(state.baseline, (reward * weight).sum() / jnp.maximum(count, 1.0),
                               ema_decay),
             state.baseline)
-        adv = (reward - losses.ema_value(baseline)) * weight
+        # b is the EMA of *previously* sampled architectures (ReMAADE §3): the batch's own
+        # rewards enter it only after its advantages; before any batch there is no baseline
+        # and no advantage (the first batch teaches nothing).
+        seen_before = state.baseline.denominator > 0
+        adv = jnp.where(seen_before, reward - losses.ema_value(state.baseline), 0.0) * weight
         log_pi_old = batch_log_prob(state.params, state.strings, state.string_orders)
 
         def loss_fn(params):
