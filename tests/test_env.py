@@ -1,4 +1,4 @@
-"""The incremental MDP (seed 000, section 3.2) on a hand-built world and on NAS-Bench-101."""
+"""The incremental MDP (Cassimon et al. §3.2) on a hand-built world and on NAS-Bench-101."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Figures of the evaluation (seed 000 Figs. 7, 8, 10, 11, 16), written as PNG files.
+"""Figures of the evaluation (Cassimon et al. Figs. 7, 8, 10, 11, 16), written as PNG files.
 
 Each function takes host arrays and an output path, draws on a standalone Agg figure (no pyplot
 state, no display needed), writes the PNG and returns its path. Accuracies come in as
@@ -48,7 +48,7 @@ def _panels(count: int, width: float = 4.5, height: float = 3.6) -> tuple[Figure
 def best_vs_queries(curves: Mapping[str, ArrayLike], path: str | Path, benchmark: str,
                     ylabel: str = "Best test accuracy found (%)",
                     num_resamples: int = BAND_RESAMPLES, seed: int = 0) -> Path:
-    """Mean best-so-far accuracy vs number of queries with a 95% bootstrap band (seed Fig. 10).
+    """Mean best-so-far accuracy vs number of queries with a 95% bootstrap band (Cassimon et al. Fig. 10).
 
     The band is the percentile bootstrap of the mean over trials at every query count, with
     ``num_resamples`` resamples (default 1,000, fewer than Table 1's 5,000 since it is drawn
@@ -91,7 +91,7 @@ def best_vs_queries(curves: Mapping[str, ArrayLike], path: str | Path, benchmark
 
 def improvement_hist(improvements: Mapping[str, ArrayLike], path: str | Path, benchmark: str,
                      bins: int = 50) -> Path:
-    """Histogram of per-episode improvement, one panel per agent (seed Fig. 8).
+    """Histogram of per-episode improvement, one panel per agent (Cassimon et al. Fig. 8).
 
     Shown range is [-12.5, +12.5] pp; samples outside are left out (not piled into the end
     bins), but bar heights are percent of all episodes. The solid black line is the median,
@@ -143,7 +143,7 @@ def _subsample(rng: np.random.Generator, size: int, limit: int) -> np.ndarray:
 def initial_vs_improvement(initial: Mapping[str, ArrayLike], improvement: Mapping[str, ArrayLike],
                            path: str | Path, benchmark: str, max_points: int = MAX_SCATTER_POINTS,
                            seed: int = 0) -> Path:
-    """Initial accuracy vs improvement over the episode, one panel per agent (seed Fig. 7).
+    """Initial accuracy vs improvement over the episode, one panel per agent (Cassimon et al. Fig. 7).
 
     Dashed diagonals mark final accuracies of 85, 90 and 95%; the shaded region above the
     100% diagonal is unreachable. At most ``max_points`` random episodes are drawn per agent.
@@ -198,7 +198,7 @@ def initial_vs_improvement(initial: Mapping[str, ArrayLike], improvement: Mappin
 def neighbours_vs_accuracy(num_neighbours: ArrayLike, accuracy: ArrayLike, path: str | Path,
                            benchmark: str,
                            ylabel: str = "Test accuracy (%)") -> Path:
-    """Hexbin of an architecture's neighbour count vs its accuracy (seed Fig. 11).
+    """Hexbin of an architecture's neighbour count vs its accuracy (Cassimon et al. Fig. 11).
 
     The title gives Pearson's r and Kendall's tau (:func:`stats.correlations`).
 

@@ -1,4 +1,4 @@
-"""Best accuracy vs number of queries from streams of evaluation episodes (seed 000, Fig. 10).
+"""Best accuracy vs number of queries from streams of evaluation episodes (Cassimon et al. Fig. 10).
 
 Episodes of one stream (an agent seed on one set of initial states) are cut into
 trials: consecutive episodes until the trial has spent ``max_queries`` queries. Within

@@ -1,4 +1,4 @@
-"""Run directories and Markdown reports (DESIGN.md "Outputs"; seed 000 Table 1 layout).
+"""Run directories and Markdown reports (DESIGN.md "Outputs"; Cassimon et al. Table 1 layout).
 
 A run directory holds ``config.json``, raw arrays (``.npz``), ``summary.json``, figures and
 ``report.md``; it appears only when complete (:class:`RunDir`). JSON is strict: numpy scalars
@@ -369,7 +369,7 @@ def _percent(value: float) -> str:
 
 
 def format_budget_table(rows: Sequence[Mapping], benchmark: str, metric: str) -> str:
-    """Renders :func:`stats.budget_table` rows like seed Table 1, in percent.
+    """Renders :func:`stats.budget_table` rows like Cassimon et al. Table 1, in percent.
 
     One line per algorithm (first-seen order) and, per budget, the columns "#Q",
     "mean ± std" and "95% CI"; a budget an algorithm lacks shows "N/A". A caption naming the

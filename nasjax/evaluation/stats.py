@@ -1,4 +1,4 @@
-"""Host-side statistics of search results (seed 000, section 4: Table 1, Figs. 8, 10, 11).
+"""Host-side statistics of search results (Cassimon et al. §4: Table 1, Figs. 8, 10, 11).
 
 Pure numpy/scipy. Accuracies are fractions in [0, 1]; every statistic is returned in the units
 of its input (formatting to percent happens in :mod:`plots` and :mod:`report`). NaN marks a
@@ -18,7 +18,7 @@ BUDGETS = (50, 100, 150, 300)  # Table 1 query budgets
 BUDGET_RESAMPLES = 5000  # bootstrap resamples behind Table 1 and Fig. 10 ("5x10^3")
 CI_LEVEL = 0.95
 INTERVALS = (0.5, 0.8, 0.9, 0.95, 0.99)  # Fig. 8 symmetric intervals around the median
-GOF_MC_SAMPLES = 1000  # Monte-Carlo samples of the seed's t goodness-of-fit test
+GOF_MC_SAMPLES = 1000  # Monte-Carlo samples of the paper's t goodness-of-fit test
 GOF_MAX_SAMPLES = 1000  # subsample size for that test (seconds per 1k points, not hours)
 _BOOTSTRAP_CHUNK = 1 << 22  # resample-weight entries materialised at once
 
@@ -52,7 +52,7 @@ def best_so_far(values: ArrayLike,
     The searcher observes ``values`` (e.g. validation accuracy) and is judged on ``reported``
     (e.g. test accuracy) of the best cell found so far. Only a strict improvement moves the
     best cell, so on ties the earlier cell is kept ("the data of the last preceding
-    improvement", seed Table 1). NaN entries of ``values`` are invalid queries and are skipped;
+    improvement", Cassimon et al. Table 1). NaN entries of ``values`` are invalid queries and are skipped;
     positions before the first valid query are NaN in both outputs.
 
     Args:
@@ -144,7 +144,7 @@ def bootstrap_ci(samples: ArrayLike, num_resamples: int = BUDGET_RESAMPLES, leve
 
     Args:
       samples: float[T] one value per trial.
-      num_resamples: number of bootstrap resamples (the seed uses 5,000).
+      num_resamples: number of bootstrap resamples (Cassimon et al. use 5,000).
       level: coverage, e.g. 0.95 for the 2.5th..97.5th percentile of the resample means.
       seed: seed of the resampling.
 
@@ -170,7 +170,7 @@ def budget_table(curves: Mapping[str, np.ndarray], budgets: Sequence[int] = BUDG
     The value after ``b`` queries is column ``b - 1`` of a best-so-far curve (see
     :func:`best_so_far`), i.e. the last preceding improvement. Trials without a valid query by
     then (NaN) are left out. Budgets beyond a curve's length are skipped for that algorithm.
-    The CI is the 95% percentile bootstrap of the mean with 5,000 resamples (seed Table 1).
+    The CI is the 95% percentile bootstrap of the mean with 5,000 resamples (Cassimon et al. Table 1).
 
     Args:
       curves: algorithm name -> float[T, Q] best-so-far curve of each trial.
@@ -258,7 +258,7 @@ def finite_pairs(x: ArrayLike, y: ArrayLike,
 
 def symmetric_intervals(values: ArrayLike,
                         levels: Sequence[float] = INTERVALS) -> dict[float, tuple[float, float]]:
-    """Intervals around the median holding a given share of the samples (seed Fig. 8).
+    """Intervals around the median holding a given share of the samples (Cassimon et al. Fig. 8).
 
     The interval of level p runs from the (50 - 50p)-th to the (50 + 50p)-th percentile, e.g.
     the 50% interval is the 25th..75th percentile. NaN entries are dropped.
@@ -284,13 +284,13 @@ def improvement_stats(initial: ArrayLike, final: ArrayLike, seed: int = 0,
                       intervals: Sequence[float] = INTERVALS,
                       gof_max_samples: int = GOF_MAX_SAMPLES,
                       gof_mc_samples: int = GOF_MC_SAMPLES) -> dict:
-    """Distribution of the per-episode improvement ``final - initial`` (seed Fig. 8, sec. 4.2.2).
+    """Distribution of the per-episode improvement ``final - initial`` (Cassimon et al. Fig. 8, §4.2.2).
 
     Episodes where either value is NaN are dropped. The normality test is
     ``scipy.stats.normaltest`` (needs >= 8 episodes, else NaN). The t test is
     ``scipy.stats.goodness_of_fit`` against a fitted Student t (Anderson-Darling statistic)
-    with ``gof_mc_samples`` Monte-Carlo samples (1,000 as in the seed, so the smallest
-    p-value is 1/1001 = 9.99e-4, the value the seed reports). Each Monte-Carlo sample refits
+    with ``gof_mc_samples`` Monte-Carlo samples (1,000 as Cassimon et al., so the smallest
+    p-value is 1/1001 = 9.99e-4, the value Cassimon et al. report). Each Monte-Carlo sample refits
     the t distribution, so the test runs on a random subsample of at most ``gof_max_samples``
     episodes (default 1,000: tens of seconds; 250k episodes would take hours). It is skipped
     (NaN) for ``gof_mc_samples = 0``, fewer than 8 episodes or constant improvements.

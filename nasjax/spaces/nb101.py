@@ -285,7 +285,7 @@ def _sampler_tables() -> tuple[np.ndarray, np.ndarray]:
 
 @jax.jit(static_argnames="shape")
 def sample(key: jax.Array, shape: tuple[int, ...] = ()) -> Cell:
-    """Cells from the seed's sampler (seed 000, section 3.2.3).
+    """Cells from Cassimon et al.'s sampler (Cassimon et al. §3.2.3).
 
     The vertex count n is uniform over 2..7; then adjacency (each upper-triangular
     pair of the n vertices an edge with probability 1/2) and op labels are drawn

@@ -1,4 +1,4 @@
-"""The string encoding of NAS-Bench-101: 26 categorical hyperparameters (seed 004, section 8).
+"""The string encoding of NAS-Bench-101: 26 categorical hyperparameters (ReMAADE §8).
 
 This is the encoding of the NAS-Bench-101 paper's regularized-evolution and REINFORCE
 baselines (Ying et al. 2019) and of ReMAADE's policy: every cell of the full 7-vertex
@@ -26,7 +26,7 @@ from nasjax.spaces import nb101
 NUM_OP_SLOTS = nb101.NUM_VERTICES - 2  # 5 interior vertices
 NUM_HPARAMS = NUM_OP_SLOTS + nb101.NUM_PAIRS  # 26
 CARDINALITIES: tuple[int, ...] = (nb101.NUM_OPS,) * NUM_OP_SLOTS + (2,) * nb101.NUM_PAIRS
-MAX_CARDINALITY = max(CARDINALITIES)  # 3, the shared value vocabulary size D of seed 004
+MAX_CARDINALITY = max(CARDINALITIES)  # 3, the shared value vocabulary size D of ReMAADE §5
 # Regularized evolution's per-position mutation probability at rate 1, as the official
 # NAS-Bench-101 ``mutate_spec``: each op w.p. 1 / 5 (op spots), each edge w.p. 1 / 7 (vertices).
 MUTATION_RATES: tuple[float, ...] = ((1.0 / NUM_OP_SLOTS,) * NUM_OP_SLOTS

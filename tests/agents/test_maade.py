@@ -1,4 +1,4 @@
-"""MAADE, MADE and the independent policy (seed 004, sections 5 and 8.1) on tiny spaces."""
+"""MAADE, MADE and the independent policy (ReMAADE §§5, 8.1) on tiny spaces."""
 
 from __future__ import annotations
 

@@ -195,7 +195,7 @@ def test_sampler_matches_the_seeds_rejection_sampler_in_distribution():
     rng = np.random.default_rng(0)
     n, draws = 5, 3000
     accepted = []
-    while len(accepted) < draws:  # the seed's loop, in plain NumPy
+    while len(accepted) < draws:  # the paper's loop, in plain NumPy
         matrix = np.triu(rng.integers(0, 2, (n, n)), 1)
         codes = [nb101.INPUT] + list(rng.integers(0, 3, n - 2)) + [nb101.OUTPUT]
         cell = raw_cell(matrix, codes)

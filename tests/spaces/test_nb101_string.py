@@ -1,4 +1,4 @@
-"""The 26-hyperparameter string encoding of NAS-Bench-101 (seed 004, section 8)."""
+"""The 26-hyperparameter string encoding of NAS-Bench-101 (ReMAADE §8)."""
 
 from __future__ import annotations
 

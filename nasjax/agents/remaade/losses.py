@@ -1,4 +1,4 @@
-"""Policy-gradient primitives of ReMAADE (seed 004, sections 3 and 6), rlax style.
+"""Policy-gradient primitives of ReMAADE (ReMAADE §§3, 6), rlax style.
 
 Each loss is unbatched (one sampled string ``tau = (z, a)``), checks its ranks with chex,
 and is vmapped and averaged by the caller, the ``1/B`` sum of eq. 13. Losses are to be
@@ -29,10 +29,10 @@ def reinforce_loss(log_pi_a: chex.Array, adv: chex.Array) -> chex.Array:
 
 def ppo_clip_loss(log_pi_a: chex.Array, log_pi_old_a: chex.Array, adv: chex.Array,
                   epsilon: float) -> chex.Array:
-    """Clipped surrogate loss of PPO (Schulman et al. 2017; seed 004, eqs. 11-13).
+    """Clipped surrogate loss of PPO (Schulman et al. 2017; ReMAADE eqs. 11-13).
 
     ``-min(r A, clip(r, 1 - eps, 1 + eps) A)`` with ``r = P(tau; theta) / P(tau; theta_old)``
-    (eq. 12). Eq. 11 of the seed prints ``A min(r, clip(r))``, which equals this for
+    (eq. 12). ReMAADE's eq. 11 prints ``A min(r, clip(r))``, which equals this for
     ``A >= 0``; we use the form of the cited PPO paper, pessimistic for ``A < 0`` too.
 
     Args:

@@ -1,4 +1,4 @@
-"""MAADE: the masked attention autoregressive density estimator (seed 004, section 5).
+"""MAADE: the masked attention autoregressive density estimator (ReMAADE §5).
 
 Three layers (Fig. 1):
 
@@ -125,7 +125,7 @@ class MAADE(nn.Module):
     cardinalities: tuple[int, ...]
     embed_dim: int  # d
     num_layers: int = 1  # M
-    ff_dim: int = 0  # hidden width of PosFF; 0 = embed_dim (the seed gives none)
+    ff_dim: int = 0  # hidden width of PosFF; 0 = embed_dim (the paper gives none)
 
     def setup(self):
         n, d = len(self.cardinalities), self.embed_dim

@@ -1,4 +1,4 @@
-"""The ablation policies of seed 004, Table 4: MADE and independent categoricals.
+"""The ablation policies of ReMAADE Table 4: MADE and independent categoricals.
 
 - **MADE** (Germain et al. 2015): a masked one-hidden-layer perceptron over the one-hot
   string. With factorization order ``z`` (``deg(i)`` = 1 + the step of hyperparameter ``i``
@@ -21,7 +21,7 @@ import numpy as np
 
 from nasjax.agents.remaade import policy as policy_lib
 
-DEFAULT_HIDDEN = 64  # MADE hidden units (the seed gives no size)
+DEFAULT_HIDDEN = 64  # MADE hidden units (the paper gives no size)
 
 
 def hidden_degrees(num_hparams: int, hidden: int) -> np.ndarray:

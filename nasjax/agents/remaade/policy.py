@@ -1,4 +1,4 @@
-"""The policy interface shared by MAADE, MADE and the independent policy (seed 004, section 6).
+"""The policy interface shared by MAADE, MADE and the independent policy (ReMAADE §6).
 
 A policy is a density over strings ``a_1..a_N`` of categorical hyperparameters, conditioned
 on an autoregressive factorization order ``z`` (a permutation of ``0..N-1``, ``z[t]`` the

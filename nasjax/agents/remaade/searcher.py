@@ -3,7 +3,7 @@ string encoding.
 
 One step of the algorithm listing is one ``update``: learn from the rewards of the batch
 just queried, then sample the next batch with the new policy and keep it in the state;
-``propose`` returns that stored batch (``init`` samples the first). Details the seed leaves
+``propose`` returns that stored batch (``init`` samples the first). Details the paper leaves
 open, fixed here:
 
 - **Valid strings** (line 6, "sample B valid strings"): each round draws ``pool_factor * B``
