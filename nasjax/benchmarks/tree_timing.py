@@ -88,8 +88,10 @@ def benchmark_predict(ensemble: trees.TreeEnsemble, x: np.ndarray, repeats: int 
                       boosters: list | None = None) -> dict:
     """Time :func:`trees.predict` and XGBoost's ``inplace_predict`` (summed over members).
 
-    Both run on the same rows ``x: float32[B, F]`` with the same number of threads (all the
-    cores this process may use); each side is warmed up once (JAX compiles), then the best of
+    Both run on the same rows ``x: float32[B, F]`` with the same number of threads: all the
+    cores this process may use, which XLA's CPU thread pool spans too (pin the process with
+    ``taskset`` to compare on fewer cores). ``boosters`` (default: :func:`to_boosters`) are
+    set to that many threads. Each side is warmed up once (JAX compiles), then the best of
     ``repeats`` interleaved runs is kept.
 
     Returns:
@@ -99,7 +101,9 @@ def benchmark_predict(ensemble: trees.TreeEnsemble, x: np.ndarray, repeats: int 
     """
     x = np.ascontiguousarray(x, np.float32)
     threads = _cores()
-    boosters = boosters or to_boosters(ensemble, threads)
+    boosters = boosters or to_boosters(ensemble)
+    for booster in boosters:
+        booster.set_param({"nthread": threads})
 
     def run_jax():
         return jax.block_until_ready(trees.predict(ensemble, x))

@@ -480,6 +480,15 @@ def _check_shapes(ens: TreeEnsemble, path: Path) -> None:
     if (len(ens.num_trees) != members or padded % ens.chunk_trees
             or max(ens.num_trees) > padded):
         raise ValueError(f"{path}: header does not match the roots table {list(ens.roots.shape)}")
-    bad_roots = (np.asarray(ens.roots) < 0) | (np.asarray(ens.roots) >= ens.node.shape[0])
-    if bad_roots.any():
+    size = ens.node.shape[0]
+    roots = np.asarray(ens.roots)
+    if ((roots < 0) | (roots >= size)).any():
         raise ValueError(f"{path}: a root points outside the node arrays")
+    # The walk gathers without bounds checks: every child must be a node.
+    word = np.asarray(ens.node)
+    feature = (word >> 1) & ((1 << ens.feature_bits) - 1)
+    left = np.arange(size) + (word >> (ens.feature_bits + 1))
+    leaf = feature == ens.num_features
+    if ((leaf & (left != np.arange(size))) | (feature > ens.num_features)
+            | (~leaf & ((left < 0) | (left + 1 >= size)))).any():
+        raise ValueError(f"{path}: a node word points outside the node arrays")

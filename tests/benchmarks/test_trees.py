@@ -225,6 +225,11 @@ def test_load_refuses_other_files(boosters, tmp_path):
     np.savez(tmp_path / "roots.npz", **{**arrays, "roots": arrays["roots"] + 10**6})
     with pytest.raises(ValueError, match="a root points outside the node arrays"):
         trees.load(tmp_path / "roots.npz")
+    node = arrays["node"].copy()
+    node[1] = 10**6 << (1 + 6)  # split on feature 0 with children a million nodes further
+    np.savez(tmp_path / "node.npz", **{**arrays, "node": node})
+    with pytest.raises(ValueError, match="a node word points outside the node arrays"):
+        trees.load(tmp_path / "node.npz")
 
 
 def test_export_to_xgboost_and_timing_record(boosters, queries):
