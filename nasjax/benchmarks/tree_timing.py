@@ -128,5 +128,52 @@ def benchmark_predict(ensemble: trees.TreeEnsemble, x: np.ndarray, repeats: int 
             "device": jax.devices()[0].device_kind}
 
 
+def synthetic_ensemble(seed: int, members: int, trees_per_member: int, depth: int, nodes: int,
+                       num_features: int) -> trees.TreeEnsemble:
+    """Random trees shaped like trained ones, for timing only (their predictions mean nothing).
+
+    Every node above ``depth`` splits with one probability, chosen so that a tree has about
+    ``nodes`` nodes on average; splits use a uniform feature and a threshold uniform in [0, 1]
+    with a random default direction. NAS-Bench-301-like members (max_depth 13, about 1,160
+    nodes per tree when fitted with its hyperparameters on 50,000 rows) are
+    ``depth=13, nodes=1160, num_features=56``.
+    """
+    rng = np.random.default_rng(seed)
+    grow = _split_probability(depth, nodes)
+    forests = []
+    for _ in range(members):
+        lefts, sizes = [], []
+        for _ in range(trees_per_member):
+            levels, width, count = [], 1, 1  # nodes of the current level, nodes so far
+            for _ in range(depth):
+                split = rng.random(width) < grow
+                levels.append(np.where(split, count + 2 * (np.cumsum(split) - 1), -1))
+                count, width = count + 2 * int(split.sum()), 2 * int(split.sum())
+            levels.append(np.full(width, -1))
+            lefts.append(np.concatenate(levels))
+            sizes.append(count)
+        left = np.concatenate(lefts).astype(np.int32)
+        total = len(left)
+        forests.append(trees.Forest(
+            left=left, right=np.where(left >= 0, left + 1, -1).astype(np.int32),
+            feature=rng.integers(0, num_features, total).astype(np.int32),
+            condition=np.where(left >= 0, rng.random(total),
+                               0.01 * rng.standard_normal(total)).astype(np.float32),
+            default_left=rng.random(total) < 0.5,
+            tree_start=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+            base_score=np.float32(0.5), num_features=num_features))
+    return trees.assemble(forests)
+
+
+def _split_probability(depth: int, nodes: int) -> float:
+    """p with sum over d = 0..depth of (2p)^d = nodes (expected size of the random tree)."""
+    low, high = 0.0, 1.0
+    for _ in range(60):  # bisection to double precision
+        mid = (low + high) / 2
+        low, high = (mid, high) if sum((2 * mid) ** d for d in range(depth + 1)) < nodes else (
+            low, mid)
+    return low
+
+
 def _cores() -> int:
     return len(os.sched_getaffinity(0))

@@ -241,3 +241,14 @@ def test_export_to_xgboost_and_timing_record(boosters, queries):
     record = tree_timing.benchmark_predict(ens, queries[:256], repeats=1, boosters=again)
     assert record["rows"] == 256 and record["members"] == 4 and record["max_ulp"] == 0
     assert record["trees"] == sum(ens.num_trees) and record["ratio"] > 0
+
+
+def test_synthetic_ensemble_for_timing():
+    ens = tree_timing.synthetic_ensemble(0, members=3, trees_per_member=40, depth=9, nodes=200,
+                                         num_features=F)
+    assert ens.num_trees == (40, 40, 40) and int(np.asarray(ens.chunk_depth).max()) <= 9
+    assert 0.5 * 200 < (ens.node.shape[0] - 1) / 120 < 2 * 200  # about 200 nodes per tree
+    x = np.random.default_rng(1).random((300, F)).astype(np.float32)
+    x[::7, ::3] = NAN
+    exported = np.stack([b.inplace_predict(x) for b in tree_timing.to_boosters(ens)], axis=-1)
+    assert ulp(trees.predict(ens, x), exported) == 0
