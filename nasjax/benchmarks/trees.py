@@ -235,9 +235,11 @@ def assemble(forests: Sequence[Forest], base_first: bool = True,
     if not forests:
         raise ValueError("an ensemble needs at least one member")
     num_features = forests[0].num_features
-    if num_features < 1 or any(f.num_features != num_features for f in forests):
+    if any(f.num_features != num_features for f in forests):
         raise ValueError("members disagree on the number of features: "
                          f"{[f.num_features for f in forests]}")
+    if num_features < 1:
+        raise ValueError(f"num_features = {num_features}: a model needs at least one feature")
     left, right, feature, condition, default_left = (
         np.concatenate([getattr(f, name) for f in forests])
         for name in ("left", "right", "feature", "condition", "default_left"))
@@ -289,7 +291,7 @@ def assemble(forests: Sequence[Forest], base_first: bool = True,
 
     tree_depth = np.zeros(len(sizes), np.int32)
     np.maximum.at(tree_depth, tree_of[reached], depth[reached])
-    padded = -(-max(num_trees) // chunk_trees) * chunk_trees
+    padded = max(1, -(-max(num_trees) // chunk_trees)) * chunk_trees  # at least one chunk
     roots = np.full((len(forests), padded), total, np.int32)
     depths = np.zeros((len(forests), padded), np.int32)
     first = np.concatenate([[0], np.cumsum(num_trees)])

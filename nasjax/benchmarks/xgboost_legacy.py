@@ -216,7 +216,7 @@ def parse_binary(data: bytes) -> tuple[trees.Forest, dict]:
     if num_trees < 0 or int(gbtree["size_leaf_vector"]) != 0:
         raise ValueError(f"gbtree parameters num_trees = {num_trees}, size_leaf_vector = "
                          f"{gbtree['size_leaf_vector']}: not a scalar-leaf tree model")
-    nodes, sizes = [], []
+    nodes, sizes, deleted = [], [], 0
     for k in range(num_trees):
         param = reader.struct(_TREE_PARAM, f"tree {k} parameters")[0]
         count = int(param["num_nodes"])
@@ -226,6 +226,7 @@ def parse_binary(data: bytes) -> tuple[trees.Forest, dict]:
         nodes.append(reader.struct(_NODE, f"tree {k} nodes", count))
         reader.take(_STAT_BYTES * count, f"tree {k} statistics")
         sizes.append(count)
+        deleted += int(param["num_deleted"])
     groups = reader.struct(np.dtype("<i4"), "tree_info", num_trees)
     if (groups != 0).any():
         raise ValueError("trees of several output groups: only single-output regressors")
@@ -238,19 +239,18 @@ def parse_binary(data: bytes) -> tuple[trees.Forest, dict]:
         raise ValueError(f"{len(data) - reader.pos} unexpected bytes after the binary model")
 
     node = np.concatenate(nodes) if nodes else np.zeros(0, _NODE)
-    leaf = node["left"] == -1
+    leaf = (node["left"] == -1) | (node["split_index"] == _DELETED)  # deleted: unreachable
     forest = trees.Forest(
-        left=node["left"].astype(np.int32),
+        left=np.where(leaf, -1, node["left"]).astype(np.int32),
         right=np.where(leaf, -1, node["right"]).astype(np.int32),
-        feature=np.where(leaf | (node["split_index"] == _DELETED), 0,
-                         node["split_index"] & ~_DEFAULT_LEFT_BIT).astype(np.int32),
+        feature=np.where(leaf, 0, node["split_index"] & ~_DEFAULT_LEFT_BIT).astype(np.int32),
         condition=node["condition"].astype(np.float32),
         default_left=(node["split_index"] & _DEFAULT_LEFT_BIT) != 0,
         tree_start=np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]),
         base_score=np.float32(learner["base_score"]),
         num_features=int(learner["num_feature"]))
     return forest, {"binary_version": list(version), "objective": objective,
-                    "attributes": attributes, "base_first": False}
+                    "deleted_nodes": deleted, "attributes": attributes, "base_first": False}
 
 
 # ----------------------------------------------------------------------------- the folder

@@ -58,6 +58,14 @@ def test_summation_order_is_xgboost_s():
     assert trees.predict(trees.assemble([member], base_first=False), x)[0, 0] == 1.0 + 2.0 ** -23
 
 
+def test_a_member_without_trees_predicts_its_base_score():
+    empty = forest(left=[], right=[], feature=[], condition=[], default_left=[], tree_sizes=[],
+                   base=93.5)
+    ens = trees.assemble([empty, HAND], base_first=False)
+    np.testing.assert_array_equal(trees.predict(ens, np.array([[0.4, 7.0]], np.float32)),
+                                  [[93.5, 1.5]])
+
+
 def train(rows, depth, rounds, seed, nan_fraction=0.2, **params):
     rng = np.random.default_rng(seed)
     x = rng.random((rows, F)).astype(np.float32)

@@ -68,6 +68,7 @@ def test_members_cover_both_protocols_layouts_and_shapes(official):
     assert [info["model_config"]["fixture_member"] for info in infos] == [
         "nan", "deep", "many", "json"]
     assert infos[1]["data_config"] == {"seed": 1, "rows": 300}
+    assert infos[0]["deleted_nodes"] > 0  # pruned splits stay in the file, unreachable
     assert "best_iteration" in infos[2]["attributes"]  # early stopping; all trees still predict
     assert ensemble.num_features == 56 and ensemble.num_trees[2] > 100
     assert int(np.asarray(ensemble.chunk_depth).max()) >= 10
