@@ -1,7 +1,7 @@
 """Read the official NAS-Bench-301 v1.0 XGBoost ensemble without the old XGBoost.
 
 The ensemble folder holds one subfolder per member, each with ``surrogate_model.model`` (a
-pickled ``xgboost.Booster`` of XGBoost 1.0/1.1, which XGBoost >= 2 refuses to load),
+pickled ``xgboost.Booster`` of XGBoost 1.0/1.1, which XGBoost 3.2 refuses to load),
 ``model_config.json`` and ``data_config.json``. NAS-Bench-301 predicts with the mean of the
 members (Cassimon et al. §4.2 use it without noise). This module reads those files as data:
 
@@ -23,8 +23,9 @@ members (Cassimon et al. §4.2 use it without noise). This module reads those fi
                            num_pbuffer i64, num_output_group i32, size_leaf_vector i32, 32 i32
    each tree               TreeParam 148 B (num_roots, num_nodes, num_deleted, max_depth,
                            num_feature, size_leaf_vector i32, 31 reserved i32), then num_nodes
-                           nodes of 20 B (parent i32, left i32, right i32, split index u32 whose
-                           top bit is default_left, split condition or leaf value f32), then
+                           nodes of 20 B (parent i32, left i32 (-1: leaf), right i32, split
+                           index u32 whose top bit is default_left (all ones: deleted by the
+                           pruner, unreachable), split condition or leaf value f32), then
                            num_nodes stats of 16 B (loss_chg, sum_hess, base_weight f32,
                            leaf_child_cnt i32)
    tree_info               num_trees i32 (output group of each tree)
