@@ -350,3 +350,17 @@ def test_table_and_on_the_fly_give_identical_episodes(full_neighbour_table, synt
     # The representative form is the enumeration's.
     rows = full_neighbour_table.index_of(cells)
     assert _same(nb101_canonical.canonical(cells), full_neighbour_table.cells(rows))
+
+
+def test_an_invalid_or_absent_initial_cell_is_flagged(small_world):
+    params = _params(small_world)
+    start = small_world["cells"]["start"]
+    cyclic = nb101.Cell(adj=jnp.asarray(start.adj).at[2, 1].set(True), ops=jnp.asarray(start.ops))
+    absent = chain(nb101.MAXPOOL3X3, nb101.MAXPOOL3X3, nb101.MAXPOOL3X3)  # not in the world
+    for cell in (cyclic, absent):
+        _, state = reset(jax.random.key(0), params, cell)
+        assert not bool(state.valid) and np.isnan(float(state.acc))
+    _, state = reset(jax.random.key(0), params, start)
+    assert bool(state.valid)
+    with pytest.raises(ValueError, match="2 of 3 initial architectures are invalid or not in"):
+        env.check_initial(params, jax.tree.map(lambda *x: jnp.stack(x), start, cyclic, absent))
