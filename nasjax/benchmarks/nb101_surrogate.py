@@ -31,8 +31,8 @@ from nasjax.benchmarks import base, nb101_features, nb101_real
 from nasjax.spaces import nb101
 
 NAME = "nb101-surrogate"
-TABLE_FILE = "nb101_surrogate_v1.npz"  # bump the version when features or fitting change
-QUALITY_FILE = "nb101_surrogate_v1_quality.json"  # held-out quality, beside the table
+TABLE_FILE = "nb101_surrogate_v2.npz"  # bump the version when features or fitting change
+QUALITY_FILE = "nb101_surrogate_v2_quality.json"  # held-out quality, beside the table
 PREPARE_COMMAND = "python -m launch.prepare_data --benchmark=nb101-surrogate"
 
 SPLIT_SEED = 0  # numpy seed of the fixed held-out split

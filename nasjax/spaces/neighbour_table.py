@@ -24,7 +24,7 @@ from nasjax import paths
 from nasjax.benchmarks import base as bench_lib
 from nasjax.spaces import graph, nb101, nb101_neighbours, nb101_space, presentation
 
-TABLE_FILE = "nb101_neighbours_v1.npz"  # tied to the enumeration order (SPACE_FILE)
+TABLE_FILE = "nb101_neighbours_v2.npz"  # tied to the enumeration order (SPACE_FILE)
 _BATCH = 8192
 
 
@@ -37,7 +37,7 @@ class NeighbourTable:
     adj_packed: jax.Array  # uint32[K], cells of the enumeration (packed adjacency)
     ops: jax.Array  # int8[K, 7]
     hashes: jax.Array  # uint32[K, 2], sorted: the table of nb101.index_of
-    buckets: jax.Array | None = None  # int32[2^16 + 1], first-level index of hashes
+    buckets: jax.Array | None = None  # int32[2^BUCKET_BITS + 1], first-level index of hashes
     search_steps: int = flax.struct.field(pytree_node=False, default=0)
 
     def __post_init__(self):

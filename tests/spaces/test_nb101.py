@@ -259,3 +259,33 @@ def test_index_of_returns_minus_one_for_a_cell_not_in_the_table():
     assert rows[0] == -1
     present = hashes != absent
     np.testing.assert_array_equal(keys[rows[present]], hashes[present])
+
+
+def _valid_by_hand(adj: np.ndarray, ops: np.ndarray) -> bool:
+    """The validity rules of a compact pruned cell, one cell at a time in plain Python."""
+    n = int((ops != nb101.PAD).sum())
+    if n < 2 or any((ops[v] != nb101.PAD) != (v < n) for v in range(7)):
+        return False
+    if ops[0] != nb101.INPUT or ops[n - 1] != nb101.OUTPUT:
+        return False
+    if any(not 0 <= ops[v] < nb101.NUM_OPS for v in range(1, n - 1)):
+        return False
+    if np.tril(adj).any() or adj[n:, :].any() or adj[:, n:].any() or adj.sum() > 9:
+        return False
+    return all(adj[:v, v].any() for v in range(1, n)) and all(adj[v, v + 1:].any()
+                                                              for v in range(n - 1))
+
+
+def test_is_valid_agrees_with_the_rules_on_garbage_and_near_misses():
+    key_adj, key_ops, key_flip = jax.random.split(jax.random.key(11), 3)
+    garbage = nb101.Cell(adj=jax.random.bernoulli(key_adj, 0.12, (3000, 7, 7)),
+                         ops=jax.random.randint(key_ops, (3000, 7), -3, 3).astype(jnp.int8))
+    near = nb101.sample(key_adj, (3000,))  # valid cells with a few bits flipped
+    near = nb101.Cell(adj=near.adj ^ jax.random.bernoulli(key_flip, 0.02, (3000, 7, 7)),
+                      ops=near.ops)
+    for cells in (garbage, near):
+        ours = np.asarray(jax.jit(nb101.is_valid)(cells))
+        adj, ops = np.asarray(cells.adj), np.asarray(cells.ops)
+        expected = np.array([_valid_by_hand(a, o) for a, o in zip(adj, ops, strict=True)])
+        np.testing.assert_array_equal(ours, expected)
+        assert 0 < expected.sum() < len(expected) or cells is garbage
