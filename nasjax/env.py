@@ -173,8 +173,10 @@ def _accuracies(key, params: EnvParams, node):
 def _initial(key, params: EnvParams, initial):
     """The parts of a fresh episode's state, and the random word for its presentation."""
     key_arch, key_present, key_query = jax.random.split(key, 3)
-    arch = params.space.sample(key_arch, ()) if initial is None else initial
-    node = params.neighbourhood.locate(arch)
+    if initial is None:  # from the space's sampler
+        node = params.neighbourhood.sample(key_arch)
+    else:
+        node = params.neighbourhood.locate(initial)
     accuracies = _accuracies(key_query, params, node)
     return (node, *accuracies, jnp.int32(0)), jax.random.bits(key_present, dtype=jnp.uint32)
 

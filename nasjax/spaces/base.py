@@ -37,13 +37,22 @@ class Neighbourhood(Protocol):
     """
 
     def locate(self, arch: Arch) -> Node:
-        """The node of one valid architecture (its representative form)."""
+        """The settled node of one architecture (its representative form); an invalid one
+        gets a node the oracle scores as invalid."""
+
+    def sample(self, key: jax.Array) -> Node:
+        """The settled node of the architecture ``space.sample(key, ())`` draws (the same
+        draws; a table may skip locating it)."""
+
+    def settle(self, node: Node) -> Node:
+        """The settled (representative) node of any node, e.g. a presented neighbour."""
 
     def arch(self, node: Node) -> Arch:
-        """The representative architecture of node(s), any batch shape."""
+        """An architecture of node(s), any batch shape (the representative when settled)."""
 
     def present(self, seed: jax.Array, node: Node, n: int) -> tuple[Node, jax.Array, jax.Array]:
-        """A uniform random subset of at most ``n`` neighbours, from one ``uint32`` word.
+        """A uniform random subset of at most ``n`` neighbours of a settled node, from one
+        ``uint32`` word, in the neighbourhood's order.
 
         Returns:
           ``(Node[n], bool[n] mask, int32[] count of all neighbours)``; padding nodes

@@ -292,6 +292,32 @@ def _sampler_tables() -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(per_count), bounds
 
 
+@functools.lru_cache(maxsize=1)
+def _label_starts() -> np.ndarray:
+    """int64[A + 1]: where the labellings of each sampler adjacency start in
+    :func:`sampler_index` order (an n-vertex adjacency has 3^(n-2) labellings)."""
+    table, bounds = _sampler_tables()
+    sizes = np.zeros(len(table), np.int64)
+    for n in range(2, NUM_VERTICES + 1):
+        sizes[bounds[n - 2]:bounds[n - 1]] = NUM_OPS ** (n - 2)
+    return np.concatenate([[0], np.cumsum(sizes)])
+
+
+def _sampler_draws(key: jax.Array, shape: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
+    """The draws of :func:`sample`: ``(int32[...] adjacency row of the sampler table, int8[..., 7]
+    ops with input, output and padding in place)``."""
+    table, bounds = _sampler_tables()
+    key_n, key_adj, key_ops = jax.random.split(key, 3)
+    n = jax.random.randint(key_n, shape, 2, NUM_VERTICES + 1)
+    low, high = jnp.asarray(bounds[:-1])[n - 2], jnp.asarray(bounds[1:])[n - 2]
+    row = jax.random.randint(key_adj, shape, low, high)
+    slots = jnp.arange(NUM_VERTICES)
+    ops = jax.random.randint(key_ops, shape + (NUM_VERTICES,), 0, NUM_OPS)
+    n = n[..., None]
+    ops = jnp.where(slots == 0, INPUT, jnp.where(slots == n - 1, OUTPUT, ops))
+    return row, jnp.where(slots >= n, PAD, ops).astype(jnp.int8)
+
+
 @jax.jit(static_argnames="shape")
 def sample(key: jax.Array, shape: tuple[int, ...] = ()) -> Cell:
     """Cells from Cassimon et al.'s sampler (Cassimon et al. §3.2.3).
@@ -304,18 +330,37 @@ def sample(key: jax.Array, shape: tuple[int, ...] = ()) -> Cell:
     then uniform ops -- the same distribution, without a loop that accepts 0.2% of
     7-vertex draws. Deterministic given ``key``; returns a batch of ``shape``.
     """
+    row, ops = _sampler_draws(key, shape)
+    return Cell(adj=unpack_adjacency(jnp.asarray(_sampler_tables()[0])[row]), ops=ops)
+
+
+def sampler_index(row: jax.Array, ops: jax.Array) -> jax.Array:
+    """int32[...]: the index of a draw of :func:`sample` among every labelled cell the sampler
+    can draw (``row`` and ``ops`` of :func:`_sampler_draws`): its adjacency's first labelling
+    plus the interior ops read as a base-3 number."""
+    interior = jnp.clip(ops[..., 1:NUM_VERTICES - 1].astype(jnp.int32), 0, NUM_OPS - 1)
+    place = jnp.asarray(NUM_OPS ** np.arange(NUM_VERTICES - 2), jnp.int32)
+    used = ops[..., 2:NUM_VERTICES] != PAD  # interior slot v is an op when slot v + 1 is present
+    digits = (jnp.where(used, interior, 0) * place).sum(-1)
+    return jnp.asarray(_label_starts()[:-1], jnp.int32)[row] + digits
+
+
+def sampler_cells() -> Cell:
+    """Every labelled cell the sampler can draw, in :func:`sampler_index` order (host side,
+    NumPy): 1,293,208 cells."""
     table, bounds = _sampler_tables()
-    key_n, key_adj, key_ops = jax.random.split(key, 3)
-    n = jax.random.randint(key_n, shape, 2, NUM_VERTICES + 1)
-    low, high = jnp.asarray(bounds[:-1])[n - 2], jnp.asarray(bounds[1:])[n - 2]
-    row = jax.random.randint(key_adj, shape, low, high)
-    adj = unpack_adjacency(jnp.asarray(table)[row])
-    slots = jnp.arange(NUM_VERTICES)
-    ops = jax.random.randint(key_ops, shape + (NUM_VERTICES,), 0, NUM_OPS)
-    n = n[..., None]
-    ops = jnp.where(slots == 0, INPUT, jnp.where(slots == n - 1, OUTPUT, ops))
-    ops = jnp.where(slots >= n, PAD, ops).astype(jnp.int8)
-    return Cell(adj=adj, ops=ops)
+    adjacency, labels = [], []
+    for n in range(2, NUM_VERTICES + 1):
+        codes = table[bounds[n - 2]:bounds[n - 1]]
+        # base-3 labellings, slot 1 the fastest digit
+        count = NUM_OPS ** (n - 2)
+        digits = (np.arange(count)[:, None] // NUM_OPS ** np.arange(n - 2)) % NUM_OPS
+        ops = np.full((len(digits), NUM_VERTICES), PAD, np.int8)
+        ops[:, 0], ops[:, n - 1] = INPUT, OUTPUT
+        ops[:, 1:n - 1] = digits
+        adjacency.append(np.repeat(codes, len(digits)))
+        labels.append(np.tile(ops, (len(codes), 1)))
+    return Cell(adj=unpack_adjacency(np.concatenate(adjacency)), ops=np.concatenate(labels))
 
 
 def index_of(table: jax.Array, cells: Cell) -> jax.Array:

@@ -68,6 +68,10 @@ class OnTheFly:
         """Representatives of cells (any batch shape)."""
         return nb101_canonical.canonical(node)
 
+    def sample(self, key: jax.Array) -> nb101.Cell:
+        """The representative of the cell :func:`nb101.sample` draws from ``key``."""
+        return nb101_canonical.canonical(nb101.sample(key))
+
     def arch(self, node: nb101.Cell) -> nb101.Cell:
         """The cells themselves."""
         return node

@@ -149,6 +149,10 @@ class OnTheFly:
         """The representative node of any node: its canonical form."""
         return nb301.canonical(node)
 
+    def sample(self, key: jax.Array) -> Genotype:
+        """The canonical genotype :func:`nb301.sample` draws from ``key``."""
+        return nb301.canonical(nb301.sample(key, ()))
+
     def arch(self, node: Genotype) -> Genotype:
         """The genotype of node(s): the node itself."""
         return node

@@ -39,10 +39,14 @@ class NeighbourTable:
     hashes: jax.Array  # uint32[K, 2], sorted: the table of nb101.index_of
     buckets: jax.Array | None = None  # int32[2^BUCKET_BITS + 1], first-level index of hashes
     search_steps: int = flax.struct.field(pytree_node=False, default=0)
+    sampled: jax.Array | None = None  # int32[1293208]: row of each cell the sampler can draw
 
     def __post_init__(self):
-        # The first-level hash index (as in Benchmark) makes index_of ~2x faster.
+        # The first-level hash index (as in Benchmark) makes index_of ~2x faster; the rows of
+        # the sampler's cells make a reset a gather instead of a hash and a look-up.
         graph.attach_bucket_index(self)
+        if self.sampled is None and not isinstance(self.hashes, jax.core.Tracer):
+            object.__setattr__(self, "sampled", _sampled_rows(self))
 
     def index_of(self, cells: nb101.Cell) -> jax.Array:
         """int32[...]: enumeration rows of cells (any representation), -1 when not valid."""
@@ -80,6 +84,12 @@ class NeighbourTable:
         """Rows are already representatives."""
         return node
 
+    def sample(self, key: jax.Array) -> jax.Array:
+        """int32[]: the row of the cell :func:`nb101.sample` draws from ``key`` (the same
+        draws; a gather instead of hashing the cell)."""
+        row, ops = nb101._sampler_draws(key, ())
+        return self.sampled[nb101.sampler_index(row, ops)]
+
     def arch(self, node: jax.Array) -> nb101.Cell:
         """The representative cells of rows (:meth:`cells`)."""
         return self.cells(node)
@@ -98,6 +108,16 @@ class NeighbourTable:
         if isinstance(bench, bench_lib.TableBenchmark) and bench.space == nb101_space.NAME:
             return bench_lib.RowOracle(bench=bench, node_rows=bench.lookup(self.hashes))
         return bench_lib.Oracle(bench=bench, neighbourhood=self)
+
+
+def _sampled_rows(table: NeighbourTable) -> jax.Array:
+    """int32[1293208]: the table row of every labelled cell the sampler can draw
+    (:func:`nb101.sampler_cells` order), -1 where the table lacks it."""
+    cells = nb101.sampler_cells()
+    locate = jax.jit(lambda t, c: t.locate(c))
+    rows = [np.asarray(locate(table, jax.tree.map(lambda x: x[start:start + _BATCH * 16], cells)))
+            for start in range(0, len(cells.ops), _BATCH * 16)]
+    return jnp.asarray(np.concatenate(rows))
 
 
 def _compute(data_dir, progress: bool) -> tuple[np.ndarray, np.ndarray]:

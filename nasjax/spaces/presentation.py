@@ -49,7 +49,7 @@ def subset(seed: jax.Array, count: jax.Array, size: int, n: int) -> tuple[jax.Ar
         entries = jnp.arange(n, size, dtype=jnp.int32)
         draws = below(words(seed, size - n), entries + 1)
         draws = jnp.where(entries < count, draws, n)  # absent entries replace nothing
-        hits = draws[None, :] == slots[:, None]  # [n, size - n]
-        last = jnp.max(jnp.where(hits, entries[None, :], -1), axis=-1)
+        # The last entry drawn into a slot stays there: a scatter-max (entries increase).
+        last = jnp.full(n, -1, jnp.int32).at[draws].max(entries, mode="drop")
         slots = jnp.where(last >= 0, last, slots)
     return slots, jnp.arange(n) < count
