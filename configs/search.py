@@ -13,8 +13,8 @@ Presets (ReMAADE §8):
   ``alpha = 1e-3, d = 45, S = 4, B = 64``.
 - ``ablation``: ReMAADE Table 4 (budget 150, short-term hyperparameters): random search, plain
   REINFORCE, REINFORCE with MADE, ReMAADE with and without PPO.
-- ``orders``: ReMAADE Table 6, ReMAADE with ``S`` = 1, 2, 4, 6, 8, 16 and N! orders. Its errors (5.91% at
-  ``S = 4``, as Table 5) show it ran at the medium-term setting: budget 3,200, PPO,
+- ``orders``: ReMAADE Table 6, ReMAADE with ``S`` = 1, 2, 4, 6, 8, 16 and N! orders. Its
+  errors (5.91% at ``S = 4``, as Table 5) show it ran at the medium-term setting: budget 3,200, PPO,
   ``alpha = 1e-3, d = 45, B = 64``.
 
 ReMAADE tracks the best *noisy* validation accuracy ("the best random validation error")

@@ -124,7 +124,7 @@ class TableBenchmark(_Described):
     name: str = flax.struct.field(pytree_node=False, default="benchmark")
     space: str = flax.struct.field(pytree_node=False, default="nb101")
     info: tuple = flax.struct.field(pytree_node=False, default=())  # ((key, value), ...)
-    buckets: jax.Array | None = None  # int32[2^BUCKET_BITS + 1], first-level index (graph.bucket_index)
+    buckets: jax.Array | None = None  # int32[2^BUCKET_BITS + 1]: graph.bucket_index
     search_steps: int = flax.struct.field(pytree_node=False, default=0)
     means: jax.Array | None = None  # float32[K, 4]: mean val_acc, test_acc, train_seconds; params
 
@@ -278,7 +278,8 @@ def load_table(path: str | os.PathLike, remake: str = REMAKE) -> TableBenchmark:
     except FileNotFoundError:
         raise
     except Exception as error:
-        raise ValueError(f"benchmark table {path} is corrupt or not a nasjax table: {error}") from error
+        raise ValueError(f"benchmark table {path} is corrupt or not a nasjax table: "
+                         f"{error}") from error
     if meta.get("format") != TABLE_FORMAT:
         raise ValueError(f"benchmark table {path} has format {meta.get('format')}, "
                          f"expected {TABLE_FORMAT}; rebuild it with launch.prepare_data")
@@ -318,7 +319,10 @@ def from_function(arch: Any, val_acc, *, space: str = "nb101", test_acc=None, na
     val_acc = np.asarray(val_acc, np.float32).reshape(k, -1)
     nan = np.full_like(val_acc, np.nan)
     order = np.argsort(graph.hash_to_uint64(hashes), kind="stable")
-    fill = (lambda x, default: np.asarray(default if x is None else x, np.float32).reshape(k, -1))
+
+    def fill(x, default):
+        return np.asarray(default if x is None else x, np.float32).reshape(k, -1)
+
     return TableBenchmark(
         hashes=jnp.asarray(hashes[order]),
         val_acc=jnp.asarray(val_acc[order]),

@@ -267,7 +267,8 @@ def _parse_ops(raw_operations: str) -> tuple[int, ...]:
                          f"{nb101.NUM_VERTICES} vertices")
     unknown = [name for name in names if name not in _OP_CODES]
     if unknown:
-        raise ValueError(f"unknown operation {unknown[0]!r}; expected one of {', '.join(_OP_CODES)}")
+        raise ValueError(f"unknown operation {unknown[0]!r}; expected one of "
+                         f"{', '.join(_OP_CODES)}")
     codes = [_OP_CODES[name] for name in names]
     return tuple(codes + [nb101.PAD] * (nb101.NUM_VERTICES - len(codes)))
 
@@ -516,7 +517,8 @@ def prepare(source: str | os.PathLike | None, data_dir: Path, progress: bool = T
     if not source:
         raise ValueError("--benchmark=nb101 needs --source=PATH/nasbench_only108.tfrecord")
     if not Path(source).is_file():
-        raise ValueError(f"--source={source}: no such file (the official nasbench_only108.tfrecord)")
+        raise ValueError(f"--source={source}: no such file (the official "
+                         "nasbench_only108.tfrecord)")
     return convert(source, Path(data_dir) / FILE, progress=progress)
 
 

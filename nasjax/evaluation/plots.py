@@ -48,7 +48,8 @@ def _panels(count: int, width: float = 4.5, height: float = 3.6) -> tuple[Figure
 def best_vs_queries(curves: Mapping[str, ArrayLike], path: str | Path, benchmark: str,
                     ylabel: str = "Best test accuracy found (%)",
                     num_resamples: int = BAND_RESAMPLES, seed: int = 0) -> Path:
-    """Mean best-so-far accuracy vs number of queries with a 95% bootstrap band (Cassimon et al. Fig. 10).
+    """Mean best-so-far accuracy vs number of queries with a 95% bootstrap band (Cassimon et al.
+    Fig. 10).
 
     The band is the percentile bootstrap of the mean over trials at every query count, with
     ``num_resamples`` resamples (default 1,000, fewer than Table 1's 5,000 since it is drawn
@@ -143,7 +144,8 @@ def _subsample(rng: np.random.Generator, size: int, limit: int) -> np.ndarray:
 def initial_vs_improvement(initial: Mapping[str, ArrayLike], improvement: Mapping[str, ArrayLike],
                            path: str | Path, benchmark: str, max_points: int = MAX_SCATTER_POINTS,
                            seed: int = 0) -> Path:
-    """Initial accuracy vs improvement over the episode, one panel per agent (Cassimon et al. Fig. 7).
+    """Initial accuracy vs improvement over the episode, one panel per agent (Cassimon et al.
+    Fig. 7).
 
     Dashed diagonals mark final accuracies of 85, 90 and 95%; the shaded region above the
     100% diagonal is unreachable. At most ``max_points`` random episodes are drawn per agent.

@@ -175,6 +175,8 @@ def render_report(summary: dict, config) -> str:
                      "normaltest": imp["normaltest_pvalue"], "t_gof": imp["t_gof_pvalue"],
                      "steps": info["mean_steps"], "queries": info["mean_queries"],
                      "seconds": info["seconds"]})
+    budget_table = report.format_budget_table(summary['table'], summary['benchmark'],
+                                              summary['metric'])
     improvement_table = report.markdown_table(
         rows, ["agent", "episodes", "median", "interval", "improved", "skew", "normaltest",
                "t_gof", "steps", "queries", "seconds"],
@@ -197,7 +199,7 @@ def render_report(summary: dict, config) -> str:
         f"![improvement histogram](improvement_hist.png)\n\n"
         f"![initial vs improvement](initial_vs_improvement.png)\n\n"
         f"## Best accuracy vs queries\n\n"
-        f"{report.format_budget_table(summary['table'], summary['benchmark'], summary['metric'])}\n\n"
+        f"{budget_table}\n\n"
         f"![best vs queries](best_vs_queries.png)\n\n"
         f"## Neighbours vs accuracy (Fig. 11)\n\n"
         f"Over {uniform['n']:,} architectures drawn uniformly from the benchmark (the figure; "

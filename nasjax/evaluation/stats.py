@@ -52,7 +52,8 @@ def best_so_far(values: ArrayLike,
     The searcher observes ``values`` (e.g. validation accuracy) and is judged on ``reported``
     (e.g. test accuracy) of the best cell found so far. Only a strict improvement moves the
     best cell, so on ties the earlier cell is kept ("the data of the last preceding
-    improvement", Cassimon et al. Table 1). NaN entries of ``values`` are invalid queries and are skipped;
+    improvement", Cassimon et al. Table 1). NaN entries of ``values`` are invalid queries and
+    are skipped;
     positions before the first valid query are NaN in both outputs.
 
     Args:
@@ -170,7 +171,8 @@ def budget_table(curves: Mapping[str, np.ndarray], budgets: Sequence[int] = BUDG
     The value after ``b`` queries is column ``b - 1`` of a best-so-far curve (see
     :func:`best_so_far`), i.e. the last preceding improvement. Trials without a valid query by
     then (NaN) are left out. Budgets beyond a curve's length are skipped for that algorithm.
-    The CI is the 95% percentile bootstrap of the mean with 5,000 resamples (Cassimon et al. Table 1).
+    The CI is the 95% percentile bootstrap of the mean with 5,000 resamples (Cassimon et al.
+    Table 1).
 
     Args:
       curves: algorithm name -> float[T, Q] best-so-far curve of each trial.
@@ -284,7 +286,8 @@ def improvement_stats(initial: ArrayLike, final: ArrayLike, seed: int = 0,
                       intervals: Sequence[float] = INTERVALS,
                       gof_max_samples: int = GOF_MAX_SAMPLES,
                       gof_mc_samples: int = GOF_MC_SAMPLES) -> dict:
-    """Distribution of the per-episode improvement ``final - initial`` (Cassimon et al. Fig. 8, §4.2.2).
+    """Distribution of the per-episode improvement ``final - initial`` (Cassimon et al. Fig. 8,
+    §4.2.2).
 
     Episodes where either value is NaN are dropped. The normality test is
     ``scipy.stats.normaltest`` (needs >= 8 episodes, else NaN). The t test is

@@ -116,7 +116,8 @@ def wl_hash(adj: jax.Array, labels: jax.Array, present: jax.Array) -> jax.Array:
     pairs = [(u, v) for u in range(num_vertices) for v in range(u + 1, num_vertices)]
     edge = {(u, v): adj[:, u, v] & present[:, u] & present[:, v] for u, v in pairs}
     zero = jnp.uint32(0)
-    in_degree = [sum((edge[u, v].astype(jnp.uint32) for u in range(v)), zero) for v in range(num_vertices)]
+    in_degree = [sum((edge[u, v].astype(jnp.uint32) for u in range(v)), zero)
+                 for v in range(num_vertices)]
     out_degree = [
         sum((edge[u, v].astype(jnp.uint32) for v in range(u + 1, num_vertices)), zero)
         for u in range(num_vertices)
@@ -169,7 +170,8 @@ def bucket_index(table: np.ndarray) -> tuple[np.ndarray, int]:
     """Host-side first-level index of a sorted hash table, for :func:`sorted_lookup`.
 
     Returns:
-      ``(offsets int32[2^BUCKET_BITS + 1], steps)``: bucket ``b`` (top BUCKET_BITS bits of lane 0) spans rows
+      ``(offsets int32[2^BUCKET_BITS + 1], steps)``: bucket ``b`` (top BUCKET_BITS bits of
+      lane 0) spans rows
       ``offsets[b]:offsets[b + 1]``; ``steps`` binary-search halvings cover the largest bucket.
     """
     top = np.asarray(table)[:, 0] >> np.uint32(32 - BUCKET_BITS)

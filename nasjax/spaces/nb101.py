@@ -183,7 +183,8 @@ def _check_official(matrix, ops: Sequence[str]) -> tuple[np.ndarray, np.ndarray]
     if np.trace(matrix) or _has_cycle(matrix):
         raise ValueError("adjacency matrix is cyclic; a cell must be a DAG")
     if np.tril(matrix).any():
-        raise ValueError("adjacency matrix must be upper-triangular (vertices in topological order)")
+        raise ValueError("adjacency matrix must be upper-triangular (vertices in topological "
+                         "order)")
     return matrix, np.asarray(codes, dtype=np.int8)
 
 
@@ -249,7 +250,8 @@ def official_hash(matrix, ops: Sequence[str]) -> str:
 
 
 def _md5_module_hash(matrix: np.ndarray, labels: list[int]) -> str:
-    """``hash_module`` of the official ``graph_util``: md5 Weisfeiler-Lehman over (out, in, label)."""
+    """``hash_module`` of the official ``graph_util``: md5 Weisfeiler-Lehman over (out, in,
+    label)."""
     n = matrix.shape[0]
     in_degree = matrix.sum(0).tolist()
     out_degree = matrix.sum(1).tolist()
@@ -431,8 +433,9 @@ def build_enumeration(progress: bool = True) -> tuple[np.ndarray, np.ndarray, np
 
     all_packed, all_ops, all_hashes = [], [], []
     jobs = [(n, _valid_adjacencies(n), _labelings(n)) for n in range(2, NUM_VERTICES + 1)]
-    total = sum(len(a) * len(l) for _, a, l in jobs)
-    with tqdm(total=total, desc="enumerating NAS-Bench-101", unit="cell", disable=not progress) as bar:
+    total = sum(len(adjs) * len(labels) for _, adjs, labels in jobs)
+    with tqdm(total=total, desc="enumerating NAS-Bench-101", unit="cell",
+              disable=not progress) as bar:
         for n, adjacencies, labelings in jobs:
             # Candidates in a fixed order: adjacency code, then labelling.
             packed = np.repeat(adjacencies, len(labelings))
@@ -461,7 +464,8 @@ def _space_path(data_dir=None):
     return default_dir(data_dir) / SPACE_FILE
 
 
-def load_enumeration(data_dir=None, progress: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def load_enumeration(data_dir=None,
+                     progress: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The cached enumeration ``(adj_packed, ops, hashes)``, built and cached when missing or
     when it fails its checksum (with a warning)."""
     from nasjax import paths
@@ -499,7 +503,8 @@ def enumerate_cells(data_dir=None, progress: bool = True) -> Cell:
 
 
 def space_hashes(data_dir=None, progress: bool = True) -> jax.Array:
-    """uint32[423624, 2]: the sorted hashes of :func:`enumerate_cells`, the table of :func:`index_of`."""
+    """uint32[423624, 2]: the sorted hashes of :func:`enumerate_cells`, the table of
+    :func:`index_of`."""
     return jnp.asarray(load_enumeration(data_dir, progress)[2])
 
 

@@ -56,7 +56,9 @@ def test_reinforce_loss_by_hand():
     (0.05, 2.0, -2.0 * np.exp(0.05), -2.0 * np.exp(0.05)),  # inside the clip range
 ])
 def test_ppo_clip_loss_by_hand(log_ratio, adv, loss, grad):
-    fn = lambda lp: losses.ppo_clip_loss(lp, jnp.float32(-2.0), jnp.float32(adv), 0.1)
+    def fn(lp):
+        return losses.ppo_clip_loss(lp, jnp.float32(-2.0), jnp.float32(adv), 0.1)
+
     value, g = jax.value_and_grad(fn)(jnp.float32(-2.0 + log_ratio))
     assert float(value) == pytest.approx(loss, rel=1e-5)
     assert float(g) == pytest.approx(grad, rel=1e-5, abs=1e-7)  # d/d log pi = d/d r * r

@@ -9,8 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from nasjax import paths
-from nasjax import benchmarks
+from nasjax import benchmarks, paths
 from nasjax.benchmarks import base
 from nasjax.spaces import nb101
 

@@ -65,7 +65,8 @@ def test_help_lists_flags_presets_and_every_field_and_exits_0(tmp_path):
     lines = result.stdout.splitlines()
     assert lines[0].startswith("A tiny launch script for tests/launch/test_common.py")
     assert "  --workdir: Run directory (default runs/fake-<time>); it must be empty or" in lines
-    assert any(line.startswith("  --[no]overwrite: Replace a non-empty --workdir") for line in lines)
+    assert any(line.startswith("  --[no]overwrite: Replace a non-empty --workdir")
+               for line in lines)
     assert "presets (--config=PATH:PRESET): default, big" in lines
     assert "  num_trials = 3  (a positive integer; independent trials)" in lines
     assert "  inner.rate = 0.5  (a number in (0, 1]; a learning rate)" in lines

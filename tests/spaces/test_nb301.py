@@ -209,7 +209,8 @@ def test_num_neighbours_is_the_product_of_the_cells():
 
 def test_neighbour_index_is_normal_major():
     g = canonical(genotype())
-    picked = jax.jit(nb301_neighbours.neighbour)(g, jnp.int32(61))  # normal edit 1, reduction edit 1
+    # normal edit 1, reduction edit 1
+    picked = jax.jit(nb301_neighbours.neighbour)(g, jnp.int32(61))
     for cell in (nb301.NORMAL, nb301.REDUCE):
         inputs, ops = nb301_neighbours.edit_cell(g.inputs[cell], g.ops[cell], jnp.int32(1))
         np.testing.assert_array_equal(picked.inputs[cell], inputs)

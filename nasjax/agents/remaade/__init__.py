@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 
 from nasjax.agents.base import Agent, Searcher
-from nasjax.agents.remaade import made, maade, searcher
+from nasjax.agents.remaade import maade, made, searcher
 
 __all__ = ["POLICIES", "agent", "make_searcher"]
 

@@ -177,7 +177,8 @@ class MAADE(nn.Module):
         return policy_lib.mask_logits(logits + tables["density_bias"], self.allowed)
 
     def __call__(self, string: jax.Array, order: jax.Array, tables=None) -> jax.Array:
-        """float[N, D]: masked logits of every ``P(a_i | a_{z<i})`` for one string (teacher forcing).
+        """float[N, D]: masked logits of every ``P(a_i | a_{z<i})`` for one string (teacher
+        forcing).
 
         Args:
           string: int32[N] values.

@@ -12,7 +12,8 @@ open, fixed here:
   found: rejection sampling from the policy restricted to valid strings. If a policy ever
   puts so little mass on valid strings that ``max_rounds`` rounds fall short, the valid
   strings found are repeated to fill the batch (sampling with replacement among them), or
-  if there is none, a fixed valid string (the space's sample of PRNG key 0) fills it. Every step proposes exactly ``B``
+  if there is none, a fixed valid string (the space's sample of PRNG key 0) fills it. Every
+  step proposes exactly ``B``
   valid cells, each one query.
 - **Orders**: ``Z_S`` is ``S`` uniform random permutations drawn at ``init`` and fixed for
   the trial; every string draws its order uniformly from ``Z_S``. ``S = 0`` stands for
@@ -68,7 +69,8 @@ class ReMAADEState:
     key: jax.Array  # PRNG key for the next sampling
 
 
-def make_remaade(space: space_lib.SearchSpace, policy: Policy, *, name: str = "remaade", batch_size: int = 30,
+def make_remaade(space: space_lib.SearchSpace, policy: Policy, *, name: str = "remaade",
+                 batch_size: int = 30,
                  num_orders: int = 1, learning_rate: float = 1e-2,
                  objective: str = "reinforce", clip_eps: float = 0.1, ppo_epochs: int = 4,
                  ema_decay: float = 0.9, pool_factor: int = 2,
