@@ -309,7 +309,7 @@ def test_canonical_is_the_first_relabelling():
 
 @jax.jit
 def _trajectories(params, cells, key):
-    """Observations, rewards and flags of 12 auto-reset steps from each cell; even cells walk
+    """Observations, rewards and flags of 20 auto-reset steps from each cell; even cells walk
     at random, odd cells follow local search."""
     def one(index, cell, key):
         key_reset, key_steps = jax.random.split(key)
@@ -327,7 +327,7 @@ def _trajectories(params, cells, key):
                                        nodes=None)  # nodes: rows or cells, by strategy
             return state, (observed, reward, terminated, truncated, info["final_obs"].tokens)
 
-        return jax.lax.scan(body, state, jax.random.split(key_steps, 12))[1]
+        return jax.lax.scan(body, state, jax.random.split(key_steps, 20))[1]
 
     keys = jax.random.split(key, cells.shape[0])
     return jax.vmap(one)(jnp.arange(cells.shape[0]), cells, keys)
