@@ -63,6 +63,17 @@ _LABEL_EDITS = np.array(list(itertools.product(_INTERIOR, range(1, NUM_OPS))))  
 _NEW = NUM_VERTICES - 1  # a new vertex is first written into the last slot (free when n < 7)
 
 
+def _one_edge(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """bool[P, 7, 7]: pair ``p`` holds the one edge ``u[p] -> v[p]`` (a constant mask)."""
+    return (_SLOTS[:, None] == u[:, None, None]) & (_SLOTS == v[:, None, None])
+
+
+_PAIR_EDGES = _one_edge(_PAIRS[:, 0], _PAIRS[:, 1])  # [21, 7, 7]
+_ORDERED_EDGES = _one_edge(_ORDERED[:, 0], _ORDERED[:, 1])  # [42, 7, 7]
+_GROWN_EDGES = (_one_edge(_ORDERED[:, 0], np.full(len(_ORDERED), _NEW))
+                | _one_edge(np.full(len(_ORDERED), _NEW), _ORDERED[:, 1]))  # i -> new -> j
+
+
 def _change_label(cell: Cell, n, edges, reach):
     slot, shift = _LABEL_EDITS[:, 0], _LABEL_EDITS[:, 1]
     rows = jnp.arange(len(slot))
@@ -75,8 +86,7 @@ def _change_label(cell: Cell, n, edges, reach):
 
 def _remove_edge(cell: Cell, n, edges, reach):
     u, v = _PAIRS[:, 0], _PAIRS[:, 1]
-    rows = jnp.arange(len(u))
-    adj = jnp.broadcast_to(cell.adj, (len(u),) + cell.adj.shape).at[rows, u, v].set(False)
+    adj = cell.adj & ~_PAIR_EDGES
     ops = jnp.broadcast_to(cell.ops, (len(u), NUM_VERTICES))
     ok = cell.adj[u, v] & (cell.adj.sum(1)[u] > 1) & (cell.adj.sum(0)[v] > 1)
     return Cell(adj=adj, ops=ops), ok
@@ -96,37 +106,48 @@ def _topological_keys(reach, u, v):
 
 
 def _permute(adj, ops, keys):
-    """Cells with their vertices sorted by ``keys`` (adj: bool[P, 7, 7], ops: int8[P, 7])."""
-    order = jnp.argsort(keys, axis=-1, stable=True)  # [P, 7]
-    rows = jnp.arange(len(order))[:, None, None]
-    adj = adj[rows, order[:, :, None], order[:, None, :]]
-    return Cell(adj=adj, ops=jnp.take_along_axis(ops, order, axis=-1))
+    """Cells with their vertices sorted by ``keys``, ties in slot order.
+
+    Args:
+      adj: bool[P, 7, 7]; ops: int8[P, 7]; keys: int32[P, 7].
+    Returns:
+      ``(Cell[P], int32[P, 7])``: the sorted cells and each old slot's new slot. Written as
+      boolean selections by a one-hot permutation (3x a gather on CPU).
+    """
+    before = (keys[:, None, :] < keys[:, :, None]) | (
+        (keys[:, None, :] == keys[:, :, None]) & (_SLOTS[None, :] < _SLOTS[:, None]))
+    rank = before.sum(-1)  # [P, 7]: new slot of each old slot
+    moves = rank[:, :, None] == _SLOTS  # [P, old, new]
+    rows = (moves[:, :, :, None] & adj[:, :, None, :]).any(1)  # [P, new, old]
+    adj = (rows[:, :, :, None] & moves[:, None, :, :]).any(2)  # [P, new, new]
+    ops = jnp.where(moves, ops[:, :, None], 0).sum(1).astype(jnp.int8)
+    return Cell(adj=adj, ops=ops), rank
 
 
 def _add_edge(cell: Cell, n, edges, reach):
     u, v = _ORDERED[:, 0], _ORDERED[:, 1]
-    rows = jnp.arange(len(u))
-    adj = jnp.broadcast_to(cell.adj, (len(u),) + cell.adj.shape).at[rows, u, v].set(True)
+    adj = cell.adj | _ORDERED_EDGES
     ops = jnp.broadcast_to(cell.ops, (len(u), NUM_VERTICES))
     ok = ~cell.adj[u, v] & ~reach[v, u] & (jnp.asarray(_ORDERED) < n).all(-1)
     ok &= edges < MAX_EDGES
-    return _permute(adj, ops, _topological_keys(reach, jnp.asarray(u), jnp.asarray(v))), ok
+    return _permute(adj, ops, _topological_keys(reach, jnp.asarray(u), jnp.asarray(v)))[0], ok
 
 
 def _add_vertex(cell: Cell, n, edges, reach):
     i, j = _ORDERED[:, 0], _ORDERED[:, 1]
     rows = jnp.arange(len(i))
-    adj = jnp.broadcast_to(cell.adj, (len(i),) + cell.adj.shape)
-    adj = adj.at[rows, i, _NEW].set(True).at[rows, _NEW, j].set(True)  # i -> new -> j
+    adj = cell.adj | _GROWN_EDGES
     keys = _topological_keys(reach, jnp.asarray(i), jnp.asarray(j))
     keys = keys.at[:, _NEW].set(keys[rows, j] - 1)  # just before j (keys are a stride apart)
     ok = ~reach[j, i] & (jnp.asarray(_ORDERED) < n).all(-1)
     ok &= (n < NUM_VERTICES) & (edges + 2 <= MAX_EDGES)
-    ops = jnp.broadcast_to(cell.ops, (len(i), NUM_OPS, NUM_VERTICES))
-    ops = ops.at[:, :, _NEW].set(jnp.arange(NUM_OPS, dtype=jnp.int8))  # [42, 3, 7]
-    cells = _permute(jnp.repeat(adj, NUM_OPS, 0), ops.reshape(-1, NUM_VERTICES),
-                     jnp.repeat(keys, NUM_OPS, 0))
-    return cells, jnp.repeat(ok, NUM_OPS)
+    ops = jnp.broadcast_to(cell.ops, (len(i), NUM_VERTICES))
+    grown, rank = _permute(adj, ops, keys)
+    new_slot = rank[:, _NEW, None, None] == _SLOTS  # [42, 1, 7]
+    op = jnp.arange(NUM_OPS, dtype=jnp.int8)[None, :, None]
+    ops = jnp.where(new_slot, op, grown.ops[:, None, :]).reshape(-1, NUM_VERTICES)  # [126, 7]
+    adj = jnp.repeat(grown.adj, NUM_OPS, 0)
+    return Cell(adj=adj, ops=ops), jnp.repeat(ok, NUM_OPS)
 
 
 def _delete_slot(x, v: int, axis: int, fill):
@@ -136,22 +157,29 @@ def _delete_slot(x, v: int, axis: int, fill):
     return jnp.moveaxis(x, 0, axis)
 
 
+# Every selection of rewiring pairs (bit k: the pair of rank k), and how many it selects.
+_SUBSETS = np.arange(1 << FREE_PAIRS, dtype=np.int32)[:, None]  # [64, 1]
+_SELECTED = np.array([bin(s).count("1") for s in range(1 << FREE_PAIRS)])  # [64]
+
+
 def _remove_vertex(cell: Cell, n, edges, reach):
-    subsets = jnp.arange(1 << FREE_PAIRS)[:, None, None]
     cells, oks = [], []
     for v in _INTERIOR:  # static
         free = cell.adj[:, v][:, None] & cell.adj[v, :][None, :] & ~cell.adj  # [7, 7]
-        rank = jnp.maximum(jnp.cumsum(free.reshape(-1)).reshape(free.shape) - 1, 0)
-        chosen = free[None] & (((subsets >> rank[None]) & 1) == 1)  # [64, 7, 7]
-        others = (_SLOTS != v) & (_SLOTS < n)
-        adj = (cell.adj[None] | chosen) & (_SLOTS != v)[:, None] & (_SLOTS != v)[None, :]
-        has_in = ((adj.sum(1) > 0) | (_SLOTS == 0) | ~others).all(-1)
-        has_out = ((adj.sum(2) > 0) | (_SLOTS == n - 1) | ~others).all(-1)
-        ok = (v < n - 1) & (subsets[:, 0, 0] < (1 << free.sum())) & has_in & has_out
-        ok &= adj.sum((1, 2)) <= MAX_EDGES
-        adj = _delete_slot(_delete_slot(adj, v, 1, False), v, 2, False)
+        # Vertex v is not in a rewiring pair: delete it first (row-major order, so the rank
+        # of each pair, its bit in a selection, is unchanged).
+        free = _delete_slot(_delete_slot(free, v, 0, False), v, 1, False).reshape(-1)  # [49]
+        base = _delete_slot(_delete_slot(cell.adj, v, 0, False), v, 1, False)  # [7, 7]
+        rank = jnp.maximum(jnp.cumsum(free) - 1, 0)  # [49]
+        chosen = free & ((_SUBSETS >> rank) & 1 == 1)  # [64, 49]
+        adj = base | chosen.reshape(-1, NUM_VERTICES, NUM_VERTICES)  # [64, 7, 7]
+        remaining = _SLOTS < n - 1  # vertices left after the removal, the output at n - 2
+        has_in = (adj.any(1) | (_SLOTS == 0) | ~remaining).all(-1)
+        has_out = (adj.any(2) | (_SLOTS == n - 2) | ~remaining).all(-1)
+        ok = (v < n - 1) & (_SUBSETS[:, 0] < (1 << free.sum())) & has_in & has_out
+        ok &= base.sum() + _SELECTED <= MAX_EDGES
         ops = _delete_slot(cell.ops, v, 0, PAD)
-        cells.append(Cell(adj=adj, ops=jnp.broadcast_to(ops, (len(adj), NUM_VERTICES))))
+        cells.append(Cell(adj=adj, ops=jnp.broadcast_to(ops, (len(_SUBSETS), NUM_VERTICES))))
         oks.append(ok)
     return jax.tree.map(lambda *x: jnp.concatenate(x), *cells), jnp.concatenate(oks)
 
