@@ -150,7 +150,7 @@ def _compute(data_dir, progress: bool) -> tuple[np.ndarray, np.ndarray]:
 
 
 def build(data_dir=None, progress: bool = True) -> dict:
-    """Build and cache the table (about a minute on 2 cores); returns a summary."""
+    """Build and cache the table (about 3 minutes on 2 shared cores); returns a summary."""
     import time
 
     start = time.perf_counter()
