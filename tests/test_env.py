@@ -307,10 +307,13 @@ def test_canonical_is_the_first_relabelling():
     np.testing.assert_array_equal(nb101.hash_cells(out), nb101.hash_cells(cells))
 
 
+_STEPS = ENV.train_episode_length + 8  # long enough for a random walk to be truncated
+
+
 @jax.jit
 def _trajectories(params, cells, key):
-    """Observations, rewards and flags of 20 auto-reset steps from each cell; even cells walk
-    at random, odd cells follow local search."""
+    """Observations, rewards and flags of ``_STEPS`` auto-reset steps from each cell; even cells
+    walk at random, odd cells follow local search."""
     def one(index, cell, key):
         key_reset, key_steps = jax.random.split(key)
         _, state = env.reset(key_reset, params, cell)
@@ -327,7 +330,7 @@ def _trajectories(params, cells, key):
                                        nodes=None)  # nodes: rows or cells, by strategy
             return state, (observed, reward, terminated, truncated, info["final_obs"].tokens)
 
-        return jax.lax.scan(body, state, jax.random.split(key_steps, 20))[1]
+        return jax.lax.scan(body, state, jax.random.split(key_steps, _STEPS))[1]
 
     keys = jax.random.split(key, cells.shape[0])
     return jax.vmap(one)(jnp.arange(cells.shape[0]), cells, keys)

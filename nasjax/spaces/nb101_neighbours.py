@@ -1,4 +1,4 @@
-"""Neighbours of a NAS-Bench-101 cell: the five edits of seed 000, section 3.2.1.
+"""Neighbours of a NAS-Bench-101 cell: the five edits of Cassimon et al. §3.2.1.
 
 Every edit is generated as a fixed-size block of candidate cells with a validity
 flag, in this deterministic order:
@@ -6,26 +6,34 @@ flag, in this deterministic order:
 1. change a label (``10`` = 5 interior slots x 2 other ops; never input/output),
 2. remove an edge (``21`` pairs; only if source and target keep an out- and an
    in-edge, so the graph stays connected and needs no pruning),
-3. add an edge (``21`` pairs; acyclic by construction, at most 9 edges),
-4. add a vertex (``63`` = 21 (predecessor i, successor j) pairs x 3 ops; the new
-   vertex sits just before j with the edges i -> new -> j),
+3. add an edge (``42`` ordered pairs ``u -> v``; any pair that is not an edge and
+   closes no cycle -- no path ``v -> u`` -- at most 9 edges),
+4. add a vertex (``126`` = 42 ordered (predecessor i, successor j) pairs x 3 ops; the
+   new vertex gets the edges ``i -> new -> j``, allowed when there is no path ``j -> i``),
 5. remove a vertex (``5 x 2^FREE_PAIRS`` = 5 vertices x every subset of the
    rewiring edges predecessor -> successor that are not already edges, Fig. 2;
    a selection is kept when every remaining vertex keeps an in- and an out-edge).
 
-Each result is valid and pruned by construction (in a DAG, every vertex lies on an
+Edits 3 and 4 take every pair the DAG allows, not only pairs ordered as in the cell's
+vertex order: "preceding" and "succeeding" are relations of the graph, so the
+neighbourhood does not depend on which isomorphic representation a cell is given in.
+An edge or vertex against the vertex order is followed by a re-sort into topological
+(upper-triangular) order: the descendants of ``v`` (or ``j``) that sit between ``v`` and
+``u`` move, in order, to just after ``u``; the new vertex sits just before ``j``.
+
+Each flagged result is valid and pruned by construction (in a DAG, every vertex lies on an
 input -> output path exactly when all but the input have an in-edge and all but the
-output an out-edge), and is checked with :func:`nb101.is_valid`. The valid
+output an out-edge); the tests check it with :func:`nb101.is_valid`. The valid
 candidates are packed into ``MAX_CANDIDATES`` slots, hashed, and duplicates under
 isomorphism (and the cell itself) removed, keeping the first in candidate order.
 
 Bounds, derived by exhausting all 423,624 cells (a slow test re-checks them):
 ``FREE_PAIRS = 6`` (most rewiring pairs of one removed vertex), at most
-``MAX_CANDIDATES = 77`` valid candidates per cell, and so at most
-``MAX_NEIGHBOURS = M = 77`` distinct neighbours (the cell reaching 77 has no
-duplicate candidates; the mean is 25.4, the minimum 3). A priori the blocks allow
-10 + 21 + 21 + 63 + 320 = 435 raw candidates, but at most 9 edges and 7 vertices
-leave no cell more than 77 valid ones.
+``MAX_CANDIDATES = 87`` valid candidates per cell, and so at most
+``MAX_NEIGHBOURS = M = 87`` distinct neighbours (the cell reaching 87 has no duplicate
+candidates; the mean is 25.71, the minimum 3). A priori the blocks allow
+10 + 21 + 42 + 126 + 320 = 519 raw candidates, but at most 9 edges and 7 vertices
+leave no cell more than 87 valid ones.
 """
 
 from __future__ import annotations
@@ -36,19 +44,37 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nasjax.spaces import nb101
+from nasjax.spaces import graph, nb101
 from nasjax.spaces.nb101 import MAX_EDGES, NUM_OPS, NUM_VERTICES, PAD, Cell
 
-FREE_PAIRS = 6
-MAX_CANDIDATES = 77
-MAX_NEIGHBOURS = 77
+FREE_PAIRS = 6  # most rewiring pairs of one removed vertex, over all cells
+# Exact maxima over all 423,624 cells with every acyclic edge and vertex addition: 87 valid
+# candidates and 87 distinct neighbours (enumeration row 1353 reaches both); the mean is
+# 25.71 neighbours (10,890,938 in all), the minimum 3. Forward-only additions gave 77 and 25.4.
+MAX_CANDIDATES = 87
+MAX_NEIGHBOURS = 87
 
-_PAIRS = np.stack([nb101.TRIU_ROWS, nb101.TRIU_COLS], -1)  # [21, 2]
-_INTERIOR = np.arange(1, NUM_VERTICES - 1)  # slots that may hold an op
+_PAIRS = np.stack([nb101.TRIU_ROWS, nb101.TRIU_COLS], -1)  # [21, 2], u < v
+_ORDERED = np.array([(u, v) for u in range(NUM_VERTICES) for v in range(NUM_VERTICES)
+                     if u != v])  # [42, 2], row-major
+_SLOTS = np.arange(NUM_VERTICES)
+_INTERIOR = _SLOTS[1:-1]  # slots that may hold an op
 _LABEL_EDITS = np.array(list(itertools.product(_INTERIOR, range(1, NUM_OPS))))  # [10, 2]
+_NEW = NUM_VERTICES - 1  # a new vertex is first written into the last slot (free when n < 7)
 
 
-def _change_label(cell: Cell, n, edges):
+def _one_edge(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """bool[P, 7, 7]: pair ``p`` holds the one edge ``u[p] -> v[p]`` (a constant mask)."""
+    return (_SLOTS[:, None] == u[:, None, None]) & (_SLOTS == v[:, None, None])
+
+
+_PAIR_EDGES = _one_edge(_PAIRS[:, 0], _PAIRS[:, 1])  # [21, 7, 7]
+_ORDERED_EDGES = _one_edge(_ORDERED[:, 0], _ORDERED[:, 1])  # [42, 7, 7]
+_GROWN_EDGES = (_one_edge(_ORDERED[:, 0], np.full(len(_ORDERED), _NEW))
+                | _one_edge(np.full(len(_ORDERED), _NEW), _ORDERED[:, 1]))  # i -> new -> j
+
+
+def _change_label(cell: Cell, n, edges, reach):
     slot, shift = _LABEL_EDITS[:, 0], _LABEL_EDITS[:, 1]
     rows = jnp.arange(len(slot))
     ops = jnp.broadcast_to(cell.ops, (len(slot), NUM_VERTICES))
@@ -58,24 +84,70 @@ def _change_label(cell: Cell, n, edges):
     return Cell(adj=adj, ops=ops), jnp.asarray(slot) < n - 1
 
 
-def _toggle_edge(cell: Cell, n, edges, add: bool):
+def _remove_edge(cell: Cell, n, edges, reach):
     u, v = _PAIRS[:, 0], _PAIRS[:, 1]
-    rows = jnp.arange(len(u))
-    adj = jnp.broadcast_to(cell.adj, (len(u),) + cell.adj.shape).at[rows, u, v].set(add)
+    adj = cell.adj & ~_PAIR_EDGES
     ops = jnp.broadcast_to(cell.ops, (len(u), NUM_VERTICES))
-    present_edge = cell.adj[u, v]
-    if add:
-        ok = ~present_edge & (jnp.asarray(v) < n) & (edges < MAX_EDGES)
-    else:
-        ok = present_edge & (cell.adj.sum(1)[u] > 1) & (cell.adj.sum(0)[v] > 1)
+    ok = cell.adj[u, v] & (cell.adj.sum(1)[u] > 1) & (cell.adj.sum(0)[v] > 1)
     return Cell(adj=adj, ops=ops), ok
 
 
-def _insert_slot(x, j: int, axis: int):
-    """Insert an empty slot at static index ``j`` along ``axis``, dropping the last slot."""
-    x = jnp.moveaxis(x, axis, 0)
-    x = jnp.concatenate([x[:j], jnp.zeros_like(x[:1]), x[j:-1]])
-    return jnp.moveaxis(x, 0, axis)
+def _topological_keys(reach, u, v):
+    """int32[P, 7] sort keys that put ``u`` before ``v`` (pairs ``u``, ``v``: int[P]).
+
+    The descendants of ``v`` (``v`` included) at slots up to ``u`` move, in slot order,
+    to just after ``u``; every other vertex keeps its place. Sorting by these keys keeps
+    every edge forward (an edge out of a moved vertex ends at a moved vertex or after ``u``)
+    and the padding last; it is the identity when ``u < v``.
+    """
+    moved = (reach[v] | (_SLOTS == v[:, None])) & (_SLOTS <= u[:, None])  # [P, 7]
+    stride = NUM_VERTICES + 1  # room for up to 7 moved slots between u and u + 1
+    return jnp.where(moved, stride * u[:, None] + 1 + _SLOTS, stride * _SLOTS)
+
+
+def _permute(adj, ops, keys):
+    """Cells with their vertices sorted by ``keys``, ties in slot order.
+
+    Args:
+      adj: bool[P, 7, 7]; ops: int8[P, 7]; keys: int32[P, 7].
+    Returns:
+      ``(Cell[P], int32[P, 7])``: the sorted cells and each old slot's new slot. Written as
+      boolean selections by a one-hot permutation (3x a gather on CPU).
+    """
+    before = (keys[:, None, :] < keys[:, :, None]) | (
+        (keys[:, None, :] == keys[:, :, None]) & (_SLOTS[None, :] < _SLOTS[:, None]))
+    rank = before.sum(-1)  # [P, 7]: new slot of each old slot
+    moves = rank[:, :, None] == _SLOTS  # [P, old, new]
+    rows = (moves[:, :, :, None] & adj[:, :, None, :]).any(1)  # [P, new, old]
+    adj = (rows[:, :, :, None] & moves[:, None, :, :]).any(2)  # [P, new, new]
+    ops = jnp.where(moves, ops[:, :, None], 0).sum(1).astype(jnp.int8)
+    return Cell(adj=adj, ops=ops), rank
+
+
+def _add_edge(cell: Cell, n, edges, reach):
+    u, v = _ORDERED[:, 0], _ORDERED[:, 1]
+    adj = cell.adj | _ORDERED_EDGES
+    ops = jnp.broadcast_to(cell.ops, (len(u), NUM_VERTICES))
+    ok = ~cell.adj[u, v] & ~reach[v, u] & (jnp.asarray(_ORDERED) < n).all(-1)
+    ok &= edges < MAX_EDGES
+    return _permute(adj, ops, _topological_keys(reach, jnp.asarray(u), jnp.asarray(v)))[0], ok
+
+
+def _add_vertex(cell: Cell, n, edges, reach):
+    i, j = _ORDERED[:, 0], _ORDERED[:, 1]
+    rows = jnp.arange(len(i))
+    adj = cell.adj | _GROWN_EDGES
+    keys = _topological_keys(reach, jnp.asarray(i), jnp.asarray(j))
+    keys = keys.at[:, _NEW].set(keys[rows, j] - 1)  # just before j (keys are a stride apart)
+    ok = ~reach[j, i] & (jnp.asarray(_ORDERED) < n).all(-1)
+    ok &= (n < NUM_VERTICES) & (edges + 2 <= MAX_EDGES)
+    ops = jnp.broadcast_to(cell.ops, (len(i), NUM_VERTICES))
+    grown, rank = _permute(adj, ops, keys)
+    new_slot = rank[:, _NEW, None, None] == _SLOTS  # [42, 1, 7]
+    op = jnp.arange(NUM_OPS, dtype=jnp.int8)[None, :, None]
+    ops = jnp.where(new_slot, op, grown.ops[:, None, :]).reshape(-1, NUM_VERTICES)  # [126, 7]
+    adj = jnp.repeat(grown.adj, NUM_OPS, 0)
+    return Cell(adj=adj, ops=ops), jnp.repeat(ok, NUM_OPS)
 
 
 def _delete_slot(x, v: int, axis: int, fill):
@@ -85,54 +157,44 @@ def _delete_slot(x, v: int, axis: int, fill):
     return jnp.moveaxis(x, 0, axis)
 
 
-def _add_vertex(cell: Cell, n, edges):
-    cells, oks = [], []
-    for i, j in _PAIRS:  # static: the new vertex takes slot j, i -> new -> old j
-        adj = _insert_slot(_insert_slot(cell.adj, j, 0), j, 1)
-        adj = adj.at[i, j].set(True).at[j, j + 1].set(True)
-        ops = _insert_slot(cell.ops, j, 0)
-        for op in range(NUM_OPS):
-            cells.append(Cell(adj=adj, ops=ops.at[j].set(op)))
-            oks.append((j < n) & (n < NUM_VERTICES) & (edges + 2 <= MAX_EDGES))
-    return jax.tree.map(lambda *x: jnp.stack(x), *cells), jnp.stack(oks)
+# Every selection of rewiring pairs (bit k: the pair of rank k), and how many it selects.
+_SUBSETS = np.arange(1 << FREE_PAIRS, dtype=np.int32)[:, None]  # [64, 1]
+_SELECTED = np.array([bin(s).count("1") for s in range(1 << FREE_PAIRS)])  # [64]
 
 
-def _remove_vertex(cell: Cell, n, edges):
-    subsets = jnp.arange(1 << FREE_PAIRS)[:, None, None]
-    slots = jnp.arange(NUM_VERTICES)
+def _remove_vertex(cell: Cell, n, edges, reach):
     cells, oks = [], []
     for v in _INTERIOR:  # static
         free = cell.adj[:, v][:, None] & cell.adj[v, :][None, :] & ~cell.adj  # [7, 7]
-        rank = jnp.maximum(jnp.cumsum(free.reshape(-1)).reshape(free.shape) - 1, 0)
-        chosen = free[None] & (((subsets >> rank[None]) & 1) == 1)  # [64, 7, 7]
-        others = (slots != v) & (slots < n)
-        adj = (cell.adj[None] | chosen) & (slots != v)[:, None] & (slots != v)[None, :]
-        has_in = ((adj.sum(1) > 0) | (slots == 0) | ~others).all(-1)
-        has_out = ((adj.sum(2) > 0) | (slots == n - 1) | ~others).all(-1)
-        ok = (v < n - 1) & (subsets[:, 0, 0] < (1 << free.sum())) & has_in & has_out
-        ok &= adj.sum((1, 2)) <= MAX_EDGES
-        adj = _delete_slot(_delete_slot(adj, v, 1, False), v, 2, False)
+        # Vertex v is not in a rewiring pair: delete it first (row-major order, so the rank
+        # of each pair, its bit in a selection, is unchanged).
+        free = _delete_slot(_delete_slot(free, v, 0, False), v, 1, False).reshape(-1)  # [49]
+        base = _delete_slot(_delete_slot(cell.adj, v, 0, False), v, 1, False)  # [7, 7]
+        rank = jnp.maximum(jnp.cumsum(free) - 1, 0)  # [49]
+        chosen = free & ((_SUBSETS >> rank) & 1 == 1)  # [64, 49]
+        adj = base | chosen.reshape(-1, NUM_VERTICES, NUM_VERTICES)  # [64, 7, 7]
+        remaining = _SLOTS < n - 1  # vertices left after the removal, the output at n - 2
+        has_in = (adj.any(1) | (_SLOTS == 0) | ~remaining).all(-1)
+        has_out = (adj.any(2) | (_SLOTS == n - 2) | ~remaining).all(-1)
+        ok = (v < n - 1) & (_SUBSETS[:, 0] < (1 << free.sum())) & has_in & has_out
+        ok &= base.sum() + _SELECTED <= MAX_EDGES
         ops = _delete_slot(cell.ops, v, 0, PAD)
-        cells.append(Cell(adj=adj, ops=jnp.broadcast_to(ops, (len(adj), NUM_VERTICES))))
+        cells.append(Cell(adj=adj, ops=jnp.broadcast_to(ops, (len(_SUBSETS), NUM_VERTICES))))
         oks.append(ok)
     return jax.tree.map(lambda *x: jnp.concatenate(x), *cells), jnp.concatenate(oks)
 
 
 def _candidates(cell: Cell):
-    """All raw candidates of one cell: (Cell[435], bool[435]) in the documented order.
+    """All raw candidates of one cell: (Cell[519], bool[519]) in the documented order.
 
     The flags are exact validity conditions of each edit (see the module docstring),
     so every flagged candidate is a valid, pruned cell.
     """
     n = nb101.num_vertices(cell)
     edges = nb101.num_edges(cell)
-    blocks = [
-        _change_label(cell, n, edges),
-        _toggle_edge(cell, n, edges, add=False),
-        _toggle_edge(cell, n, edges, add=True),
-        _add_vertex(cell, n, edges),
-        _remove_vertex(cell, n, edges),
-    ]
+    reach = graph.transitive_closure(cell.adj)  # [7, 7], paths of length >= 1
+    blocks = [edit(cell, n, edges, reach)
+              for edit in (_change_label, _remove_edge, _add_edge, _add_vertex, _remove_vertex)]
     cells = jax.tree.map(lambda *x: jnp.concatenate(x), *[b[0] for b in blocks])
     return cells, jnp.concatenate([b[1] for b in blocks])
 
@@ -175,48 +237,8 @@ def all_neighbours(cells: Cell) -> tuple[Cell, jax.Array]:
     batch = cells.shape
     flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[len(batch):]), cells)
     out, mask = jax.vmap(_all_neighbours_one)(flat)
-    reshape = lambda x: x.reshape(batch + x.shape[1:])
-    return jax.tree.map(reshape, out), reshape(mask)
 
+    def unflatten(x):
+        return x.reshape(batch + x.shape[1:])
 
-def subset(key: jax.Array, mask: jax.Array, max_neighbours: int) -> tuple[jax.Array, jax.Array]:
-    """A uniform random subset of ``max_neighbours`` masked entries, in their original order.
-
-    Args:
-      key: PRNG key.
-      mask: bool[M], masked entries packed to the front.
-      max_neighbours: N.
-    Returns:
-      ``(int32[N] indices into M, bool[N] validity)``: all masked entries when there
-      are at most N, padded.
-    """
-    size = mask.shape[-1]
-    if max_neighbours < size:
-        score = jnp.where(mask, jax.random.uniform(key, (size,)), 2.0)
-        _, chosen = jax.lax.top_k(-score, max_neighbours)
-        chosen = jnp.sort(chosen)
-    else:
-        chosen = jnp.concatenate([jnp.arange(size), jnp.zeros(max_neighbours - size, int)])
-    valid = mask[chosen] & (jnp.arange(max_neighbours) < mask.sum())
-    return chosen.astype(jnp.int32), valid
-
-
-def select_neighbours(key: jax.Array, neighbours: Cell, mask: jax.Array,
-                      max_neighbours: int) -> tuple[Cell, jax.Array]:
-    """The cells of :func:`subset`: ``(Cell[N], bool[N])``, padding all-PAD."""
-    chosen, valid = subset(key, mask, max_neighbours)
-    picked = jax.tree.map(lambda x: x[chosen], neighbours)
-    picked = Cell(adj=picked.adj & valid[:, None, None],
-                  ops=jnp.where(valid[:, None], picked.ops, PAD).astype(jnp.int8))
-    return picked, valid
-
-
-@jax.jit(static_argnames="max_neighbours")
-def neighbours(cell: Cell, key: jax.Array, max_neighbours: int = 50) -> tuple[Cell, jax.Array]:
-    """Up to ``max_neighbours`` neighbours of one cell: a uniform random subset when it has more.
-
-    Deterministic given ``key``; padded cells are all-PAD and masked out.
-    Returns ``(Cell[N], bool[N])``.
-    """
-    everything, mask = all_neighbours(cell)
-    return select_neighbours(key, everything, mask, max_neighbours)
+    return jax.tree.map(unflatten, out), unflatten(mask)

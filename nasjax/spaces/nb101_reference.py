@@ -1,7 +1,8 @@
-"""Plain-Python reference of the NAS-Bench-101 neighbour edits (seed 000, section 3.2.1).
+"""Plain-Python reference of the NAS-Bench-101 neighbour edits (Cassimon et al. §3.2.1).
 
-Written the way the seed's own code works -- one cell at a time, Python sets keyed by
-the official md5 module hash -- and independent of the JAX implementation. It is
+Written the way the paper's own code works -- one cell at a time, Python sets keyed by
+the official md5 module hash -- and independent of the JAX implementation: an added edge
+or vertex against the vertex order is re-sorted by Kahn's algorithm. It is
 the oracle of the tests and the baseline of ``launch/benchmark.py``.
 """
 
@@ -23,6 +24,33 @@ def _connected(matrix: np.ndarray) -> bool:
         matrix[v, :].any() for v in range(n - 1))
 
 
+def _reaches(matrix: np.ndarray, source: int, target: int) -> bool:
+    """A path ``source -> ... -> target`` of length >= 1."""
+    stack, seen = [source], set()
+    while stack:
+        for w in np.flatnonzero(matrix[stack.pop()]):
+            if w == target:
+                return True
+            if w not in seen:
+                seen.add(w)
+                stack.append(int(w))
+    return False
+
+
+def _topological(matrix: np.ndarray, labels: list[int]) -> Spec:
+    """The same DAG with its vertices in a topological order (Kahn's, smallest first)."""
+    waiting = matrix.sum(0).tolist()
+    ready, order = [v for v in range(len(matrix)) if waiting[v] == 0], []
+    while ready:
+        ready.sort()
+        order.append(ready.pop(0))
+        for w in np.flatnonzero(matrix[order[-1]]):
+            waiting[w] -= 1
+            if waiting[w] == 0:
+                ready.append(int(w))
+    return matrix[np.ix_(order, order)], [labels[v] for v in order]
+
+
 def _edits(matrix: np.ndarray, labels: list[int]):
     n = len(matrix)
     edges = int(matrix.sum())
@@ -35,18 +63,19 @@ def _edits(matrix: np.ndarray, labels: list[int]):
             new[u, v] = 0
             if _connected(new):
                 yield new, labels
-    if edges < MAX_EDGES:  # add an edge
-        for u, v in itertools.combinations(range(n), 2):
-            if not matrix[u, v]:
+    if edges < MAX_EDGES:  # add an edge u -> v that closes no cycle
+        for u, v in itertools.permutations(range(n), 2):
+            if not matrix[u, v] and not _reaches(matrix, v, u):
                 new = matrix.copy()
                 new[u, v] = 1
-                yield new, labels
-    if n < NUM_VERTICES and edges + 2 <= MAX_EDGES:  # add a vertex between i and j
-        for i, j in itertools.combinations(range(n), 2):
-            new = np.insert(np.insert(matrix, j, 0, axis=0), j, 0, axis=1)
-            new[i, j] = new[j, j + 1] = 1
-            for op in range(NUM_OPS):
-                yield new, labels[:j] + [op] + labels[j:]
+                yield _topological(new, labels)
+    if n < NUM_VERTICES and edges + 2 <= MAX_EDGES:  # add a vertex i -> new -> j
+        for i, j in itertools.permutations(range(n), 2):
+            if not _reaches(matrix, j, i):
+                new = np.pad(matrix, ((0, 1), (0, 1)))
+                new[i, n] = new[n, j] = 1
+                for op in range(NUM_OPS):
+                    yield _topological(new, labels + [op])
     for v in range(1, n - 1):  # remove a vertex, rewiring predecessors to successors
         rest = [w for w in range(n) if w != v]
         free = [(u, w) for u in range(n) for w in range(n)

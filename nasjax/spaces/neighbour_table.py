@@ -3,7 +3,7 @@
 Row ``r`` of the enumeration has neighbours ``rows[offsets[r]:offsets[r + 1]]``
 (enumeration rows), in exactly the order of :func:`nb101_neighbours.all_neighbours`, so that
 an environment step in table mode is a few gathers and gives the same episodes as
-generating neighbours on the fly. Stored compactly (CSR: 10.7M int32, mean 25.4
+generating neighbours on the fly. Stored compactly (CSR: 10.9M int32, mean 25.7
 neighbours per cell) under the data directory.
 
 The table lists the neighbours of each class's *representative* (the enumeration's cell),
@@ -24,7 +24,9 @@ from nasjax import paths
 from nasjax.benchmarks import base as bench_lib
 from nasjax.spaces import graph, nb101, nb101_neighbours, nb101_space, presentation
 
-TABLE_FILE = "nb101_neighbours_v2.npz"  # tied to the enumeration order (SPACE_FILE)
+# Tied to the enumeration order (SPACE_FILE) and the edits; v3: every acyclic edge and vertex
+# addition (v2 added them only forward in the vertex order).
+TABLE_FILE = "nb101_neighbours_v3.npz"
 _BATCH = 8192
 
 
@@ -127,7 +129,7 @@ def _compute(data_dir, progress: bool) -> tuple[np.ndarray, np.ndarray]:
     table = nb101.space_hashes(data_dir, progress=False)
 
     @jax.jit
-    def batch_rows(batch, table):  # the table is an argument: a closed-over constant compiles slowly
+    def batch_rows(batch, table):  # the table an argument: a closed-over constant compiles slowly
         found, mask = nb101_neighbours.all_neighbours(batch)
         rows = nb101.index_of(table, found)
         return jnp.where(mask, rows, -1), mask.sum(-1)
@@ -148,7 +150,7 @@ def _compute(data_dir, progress: bool) -> tuple[np.ndarray, np.ndarray]:
 
 
 def build(data_dir=None, progress: bool = True) -> dict:
-    """Build and cache the table (about a minute on 2 cores); returns a summary."""
+    """Build and cache the table (about 3 minutes on 2 shared cores); returns a summary."""
     import time
 
     start = time.perf_counter()
@@ -188,7 +190,8 @@ def from_lists(cells: nb101.Cell, neighbours) -> NeighbourTable:
     position[order] = np.arange(len(order))
     lists = [np.asarray(neighbours[i], np.int64).reshape(-1) for i in order]
     for items in lists:
-        if len(items) > nb101_neighbours.MAX_NEIGHBOURS or ((items < 0) | (items >= len(hashes))).any():
+        out_of_range = ((items < 0) | (items >= len(hashes))).any()
+        if len(items) > nb101_neighbours.MAX_NEIGHBOURS or out_of_range:
             raise ValueError(f"from_lists: bad neighbour list {items.tolist()} (indices into "
                              f"{len(hashes)} cells, at most {nb101_neighbours.MAX_NEIGHBOURS})")
     offsets = np.concatenate([[0], np.cumsum([len(items) for items in lists])]).astype(np.int32)
@@ -212,7 +215,8 @@ def load(data_dir=None, progress: bool = True) -> NeighbourTable:
         raise ValueError(f"cannot read the neighbour table {path}: {error}; delete it and "
                          "it will be rebuilt") from error
     if len(offsets) != nb101.NUM_CELLS + 1 or offsets[-1] != len(rows):
-        raise ValueError(f"neighbour table {path} is inconsistent; delete it and it will be rebuilt")
+        raise ValueError(f"neighbour table {path} is inconsistent; delete it and it will be "
+                         "rebuilt")
     packed, ops, hashes = nb101.load_enumeration(data_dir, progress=False)
     return NeighbourTable(offsets=jnp.asarray(offsets), rows=jnp.asarray(rows),
                           adj_packed=jnp.asarray(packed), ops=jnp.asarray(ops),
