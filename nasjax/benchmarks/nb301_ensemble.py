@@ -71,8 +71,12 @@ class EnsembleBenchmark(base._Described):
         value = trees.ensemble_mean(preds)
         if mode == "noisy":
             value = value + jnp.std(preds, axis=-1) * jax.random.normal(key, value.shape)
-        if self.percent:  # an exact float32 division, not a product with a rounded 1/100
-            value = value / lax.optimization_barrier(jnp.full(value.shape, PERCENT, jnp.float32))
+        if self.percent:  # one exact float32 division: a divisor made from the data, behind
+            # a barrier, keeps XLA from folding it into the mean's (x / M / 100 -> x / (100 M))
+            # or into a product with 1/100 (see trees.ensemble_mean)
+            value, scale = lax.optimization_barrier(
+                (value, jnp.abs(value) * 0.0 + jnp.float32(PERCENT)))
+            value = value / scale
         nan = jnp.float32(jnp.nan)
         val_acc = jnp.where(valid, jnp.clip(value, 0.0, 1.0), nan).astype(jnp.float32)
         missing = jnp.full(valid.shape, nan, jnp.float32)
