@@ -87,3 +87,13 @@ def test_episodes_run_on_the_nb301_environment(built, policy_name):
     if policy_name == "local_search":  # it only moves uphill: the final is the best seen
         np.testing.assert_array_equal(np.asarray(out.final_val), np.asarray(out.best_val))
         assert (np.asarray(out.queries) > 1).all()
+
+
+def test_the_evaluate_preset_is_table_2():
+    from configs import evaluate
+
+    config = evaluate.get_config("nb301")
+    assert config.benchmark == "nb301-surrogate" and config.max_queries == 1000
+    assert tuple(config.budgets) == (150, 200, 300, 400, 800, 1000)
+    assert (config.env.alpha, config.env.max_neighbours) == (32.0, 50)
+    assert config.env.neighbourhood == "on_the_fly"
