@@ -57,6 +57,12 @@ def _genotypes(key: int, count: int):
     return spaces.get("nb301").sample(jax.random.key(key), (count,))
 
 
+def _python_genotype(genotype) -> list:
+    """One genotype as plain lists: ``[cell][node] -> [(input, op), (input, op)]``."""
+    pairs = np.stack([np.asarray(genotype.inputs), np.asarray(genotype.ops)], -1).tolist()
+    return [[[tuple(pair) for pair in node] for node in cell] for cell in pairs]
+
+
 def bench_nb301_query(quick: bool, data_dir) -> dict:
     """Batched jitted ensemble mean (genotypes -> features -> trees, one call for 4,096) vs
 
@@ -154,10 +160,49 @@ def _env_params(bench, episode_length: int):
                            query_mode=settings.query_mode)
 
 
+def _python_cell_neighbours(cell: list) -> list:
+    """The 60 one-edit neighbours of a cell ``[[(input, op), (input, op)] per node]`` in plain
+    Python (the edits of :mod:`nasjax.spaces.nb301_neighbours`)."""
+    from nasjax.spaces import nb301
+
+    found = []
+    for k, pairs in enumerate(cell):
+        for p, (inp, op) in enumerate(pairs):
+            other = pairs[1 - p][0]
+            edits = [(inp, o) for o in range(nb301.NUM_OPS) if o != op]
+            edits += [(i, op) for i in range(k + nb301.NUM_CELL_INPUTS) if i not in (inp, other)]
+            for edit in edits:
+                node = list(pairs)
+                node[p] = edit
+                found.append(cell[:k] + [node] + cell[k + 1:])
+    return found
+
+
+def _python_walk(start, steps: int, max_neighbours: int, features, boosters, rng) -> int:
+    """``steps`` random-walk steps in plain Python: per step the two cells' neighbours, ``N``
+    of the ~3,600 tuples drawn, one chosen and queried the official way (features, then each
+    member's 1-row prediction, then the mean). Returns the steps taken."""
+    from nasjax.spaces import nb301
+
+    genotype = start
+    for _ in range(steps):
+        cells = [_python_cell_neighbours(cell) for cell in genotype]
+        tuples = rng.choice(len(cells[0]) * len(cells[1]), max_neighbours, replace=False)
+        index = tuples[rng.integers(len(tuples))]
+        genotype = [cells[0][index // len(cells[1])], cells[1][index % len(cells[1])]]
+        arrays = [np.asarray(cell) for cell in genotype]  # int[4, 2, 2] each
+        x = features(nb301.Genotype(inputs=np.stack([a[..., 0] for a in arrays]).astype(np.int8),
+                                    ops=np.stack([a[..., 1] for a in arrays]).astype(np.int8)))
+        np.mean([b.inplace_predict(np.asarray(x)[None]) for b in boosters])
+    return steps
+
+
 def bench_nb301_env_steps(quick: bool, data_dir) -> dict:
     """Random-walk environment steps/s on ``nb301-surrogate`` (auto-reset, 16-step training
-    episodes, N = 50 on-the-fly neighbours, every step one ensemble query per environment) at
-    4,096 environments, beside one environment stepped by the same jitted step."""
+    episodes, N = 50 on-the-fly neighbours, every step one ensemble query per environment) for
+    1 ... 4,096 environments, beside a plain-Python step (neighbours in Python, the official
+    one-architecture query: nasjax's jitted features of one genotype, each member's 1-row
+    ``inplace_predict``, the mean)."""
     from configs import environment
 
     bench = nb301_surrogate.load(data_dir, progress=False)
@@ -166,13 +211,21 @@ def bench_nb301_env_steps(quick: bool, data_dir) -> dict:
     sizes = (1, 256) if quick else (1, 256, BATCH)
     sweep = {n: n * steps / timed(_random_walk_rollout(params, n, steps), repeats=2)
              for n in sizes}
+    features = jax.jit(nb301_features.features)
+    boosters = tree_timing.to_boosters(bench.ensemble, 1)
+    start = _python_genotype(_genotypes(3, 1)[0])
+    python_steps = 16 if quick else 64
+    rng = np.random.default_rng(0)
+    baseline = python_steps / timed(lambda: _python_walk(
+        start, python_steps, params.max_neighbours, features, boosters, rng))
     largest = sizes[-1]
     return _record("nb301_env_steps", sweep[largest], "steps/s",
-                   "the same jitted environment, one environment", sweep[1],
+                   "plain-Python random-walk step (Python neighbours, official one-architecture "
+                   "query), one environment", baseline,
                    {"num_envs": largest, "steps_per_rollout": steps, "policy": "random walk",
                     "auto_reset": True, "max_neighbours": params.max_neighbours,
                     "sweep": {str(n): rate for n, rate in sweep.items()},
-                    "benchmark": bench.label})
+                    "python_steps_timed": python_steps, "benchmark": bench.label})
 
 
 def bench_nb301_eval(quick: bool, data_dir) -> dict:
