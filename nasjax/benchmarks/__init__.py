@@ -27,6 +27,17 @@ registry.register(
     description="the official NAS-Bench-101 data set (nasbench_only108.tfrecord, converted once)",
     prepare="nasjax.benchmarks.nb101_official:prepare")
 registry.register(
+    "benchmark", "nb301-surrogate", "nasjax.benchmarks.nb301_surrogate:load", space="nb301",
+    description="SURROGATE fitted on 725 real NAS-Bench-301 architectures (the official "
+                "ensemble saw ~60,000): XGBoost ensemble over the official 56 features, the "
+                "embedded default for nb301 (validation accuracy only)",
+    prepare="nasjax.benchmarks.nb301_surrogate:prepare")
+registry.register(
+    "benchmark", "nb301", "nasjax.benchmarks.nb301_official:load", space="nb301",
+    description="the official NAS-Bench-301 v1.0 XGBoost ensemble (xgb_v1.0 folder, converted "
+                "once without the 2020 XGBoost; validation accuracy only)",
+    prepare="nasjax.benchmarks.nb301_official:prepare")
+registry.register(
     "benchmark", "nb101-synthetic", "nasjax.benchmarks.synthetic:make", space="nb101",
     description="a SYNTHETIC objective over all cells, for tests and plumbing only")
 

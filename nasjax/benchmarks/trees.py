@@ -401,9 +401,11 @@ def ensemble_mean(preds: jax.Array) -> jax.Array:
     columns = [preds[..., m] for m in range(preds.shape[-1])]
     # XLA folds 0 + x into x (NumPy's 0.0 + -0.0 is 0.0) and rewrites a division by a scalar
     # as a product with its rounded reciprocal: start from a zero and divide by a count that
-    # it cannot see through.
-    zero, count = lax.optimization_barrier(
-        (jnp.zeros_like(columns[0]), jnp.full(columns[0].shape, len(columns), jnp.float32)))
+    # it cannot see through. Both are made from the data (|x| * 0 is +0.0 for finite x): under
+    # vmap a constant would be an unbatched scalar, and XLA turns a division by a broadcast
+    # scalar into a product with its reciprocal even behind a barrier.
+    zero = jnp.abs(columns[0]) * 0.0
+    zero, count = lax.optimization_barrier((zero, zero + jnp.float32(len(columns))))
     return (zero + _pairwise_sum(columns)) / count
 
 

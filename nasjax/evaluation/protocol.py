@@ -123,8 +123,9 @@ def summarise(results: dict, per_step: dict, seconds: dict, config, label: str,
     """
     curves = {agent: query_curves.agent_curves(streams, per_step[agent], config.max_queries)
               for agent, streams in results.items()}
-    rows = stats.budget_table(curves, [b for b in config.budgets if b <= config.max_queries],
-                              seed=config.seed)
+    complete = _with_trials(curves)
+    rows = stats.budget_table(complete, [b for b in config.budgets if b <= config.max_queries],
+                              seed=config.seed) if complete else []
     agents = {}
     for agent, streams in results.items():
         improvement = stats.improvement_stats(
@@ -143,8 +144,14 @@ def summarise(results: dict, per_step: dict, seconds: dict, config, label: str,
                    "initial": _correlation(flat(once, "num_neighbours"), flat(once, "initial"))}
     summary = {"benchmark": label, "metric": metric, "agents": agents, "table": rows,
                "neighbour_correlation": correlation,
-               "curves_mean": {agent: np.nanmean(curve, 0) for agent, curve in curves.items()}}
+               "curves_mean": {agent: np.nanmean(curve, 0) for agent, curve in complete.items()}}
     return summary, curves
+
+
+def _with_trials(curves: dict) -> dict:
+    """The agents' curves that hold at least one complete trial of ``max_queries`` queries (an
+    agent spending one query an episode needs that many episodes per stream)."""
+    return {agent: curve for agent, curve in curves.items() if len(curve)}
 
 
 def write_figures(results: dict, curves: dict, figure_path, label: str, metric: str,
@@ -157,10 +164,34 @@ def write_figures(results: dict, curves: dict, figure_path, label: str, metric: 
     plots.improvement_hist(improvement, figure_path("improvement_hist.png"), label)
     plots.initial_vs_improvement(initial, improvement, figure_path("initial_vs_improvement.png"),
                                  label)
-    plots.best_vs_queries(curves, figure_path("best_vs_queries.png"), label,
-                          ylabel=f"Best {metric} found (%)")
+    if _with_trials(curves):
+        plots.best_vs_queries(_with_trials(curves), figure_path("best_vs_queries.png"), label,
+                              ylabel=f"Best {metric} found (%)")
     plots.neighbours_vs_accuracy(*uniform, figure_path("neighbours_vs_accuracy.png"), label,
                                  ylabel=f"{metric.capitalize()} (%)")
+
+
+def _budget_text(summary: dict, config) -> str:
+    """The best-vs-queries table, naming the agents without a complete trial."""
+    missing = [a for a, info in summary["agents"].items() if not info["trials"]]
+    note = (f"No complete trial of {config.max_queries} queries for {', '.join(missing)}: run "
+            f"more episodes per set.\n\n" if missing else "")
+    if not summary["table"]:
+        return note.strip()
+    return note + report.format_budget_table(summary["table"], summary["benchmark"],
+                                             summary["metric"])
+
+
+def _correlation_text(uniform: dict, initial: dict) -> str:
+    """Fig. 11's correlations, or why they are undefined (a constant neighbour count)."""
+    if not np.isfinite([uniform["pearson"], initial["pearson"]]).any():
+        return ("Undefined: every architecture of this space has the same number of neighbours "
+                "(a constant has no correlation), so Fig. 11 does not apply.")
+    return (f"Over {uniform['n']:,} architectures drawn uniformly from the benchmark (the figure; "
+            f"Cassimon et al. report Pearson -0.014, Kendall -0.157 on NAS-Bench-101): "
+            f"Pearson r = {uniform['pearson']:.3f}, Kendall tau = {uniform['kendall']:.3f}. Over "
+            f"the {initial['n']:,} initial states (the sampler's): Pearson r = "
+            f"{initial['pearson']:.3f}, Kendall tau = {initial['kendall']:.3f}.")
 
 
 def render_report(summary: dict, config) -> str:
@@ -175,8 +206,6 @@ def render_report(summary: dict, config) -> str:
                      "normaltest": imp["normaltest_pvalue"], "t_gof": imp["t_gof_pvalue"],
                      "steps": info["mean_steps"], "queries": info["mean_queries"],
                      "seconds": info["seconds"]})
-    budget_table = report.format_budget_table(summary['table'], summary['benchmark'],
-                                              summary['metric'])
     improvement_table = report.markdown_table(
         rows, ["agent", "episodes", "median", "interval", "improved", "skew", "normaltest",
                "t_gof", "steps", "queries", "seconds"],
@@ -199,12 +228,8 @@ def render_report(summary: dict, config) -> str:
         f"![improvement histogram](improvement_hist.png)\n\n"
         f"![initial vs improvement](initial_vs_improvement.png)\n\n"
         f"## Best accuracy vs queries\n\n"
-        f"{budget_table}\n\n"
+        f"{_budget_text(summary, config)}\n\n"
         f"![best vs queries](best_vs_queries.png)\n\n"
         f"## Neighbours vs accuracy (Fig. 11)\n\n"
-        f"Over {uniform['n']:,} architectures drawn uniformly from the benchmark (the figure; "
-        f"Cassimon et al. report Pearson -0.014, Kendall -0.157 on NAS-Bench-101): "
-        f"Pearson r = {uniform['pearson']:.3f}, Kendall tau = {uniform['kendall']:.3f}. Over "
-        f"the {initial['n']:,} initial states (the sampler's): Pearson r = "
-        f"{initial['pearson']:.3f}, Kendall tau = {initial['kendall']:.3f}.\n\n"
+        f"{_correlation_text(uniform, initial)}\n\n"
         f"![neighbours vs accuracy](neighbours_vs_accuracy.png)\n")

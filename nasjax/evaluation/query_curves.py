@@ -55,6 +55,8 @@ def stream_curves(queries: np.ndarray, val: np.ndarray, reported: np.ndarray,
         if used >= max_queries:
             current, used = current + 1, 0
     complete = current  # the last, unfinished trial is dropped
+    if complete == 0:  # the stream spent fewer than max_queries queries
+        return np.empty((0, max_queries))
     observed = np.full((complete, max_queries), np.nan)
     seen = np.full((complete, max_queries), np.nan)
     rows, cols = np.nonzero(queries > 0)

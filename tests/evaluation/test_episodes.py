@@ -81,3 +81,11 @@ def test_best_vs_queries_curves_of_local_search(small_world):
     assert curves.shape == (2, 16)
     expected = np.array([0.5] * 4 + [0.9] * 12) - TEST_GAP
     np.testing.assert_allclose(curves, np.stack([expected] * 2), rtol=1e-6)
+
+
+def test_a_stream_shorter_than_one_trial_gives_no_curve(small_world):
+    params = world_params(small_world)
+    out = episodes.run_episodes(random_walk.make_policy(), params, _starts(small_world, 4),
+                                jax.random.key(0))
+    stream = jax.tree.map(np.asarray, out)  # 4 episodes of 1 query: no trial of 16 queries
+    assert query_curves.agent_curves([stream], per_step=False, max_queries=16).shape == (0, 16)
