@@ -22,39 +22,14 @@ import numpy as np
 from absl import flags
 
 from launch import common
+from nasjax.benchmarks import nb301_timing
+from nasjax.timing import REPEATS, device_name, record, timed
 
 _ONLY = flags.DEFINE_list("only", None, "Comma-separated benchmark names (default: all).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (default runs/benchmark-<time>).")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Data directory (default $NASJAX_DATA).")
 _QUICK = flags.DEFINE_bool("quick", False, "Smaller workloads (a smoke test, not a measurement).")
 
-REPEATS = 3  # both sides: best of 3 timed runs after a warm-up
-
-
-def device_name() -> str:
-    """The JAX device the figures were measured on."""
-    device = jax.devices()[0]
-    kind = getattr(device, "device_kind", device.platform)
-    return f"{device.platform}:{kind} x{jax.device_count()}"
-
-
-def timed(fn: Callable[[], object], repeats: int = REPEATS) -> float:
-    """Best wall time of ``fn`` over ``repeats`` runs after one warm-up (compilation) run."""
-    jax.block_until_ready(fn())
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn())
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def record(name, value, unit, baseline, baseline_value, settings) -> dict:
-    """One benchmark record as DESIGN.md specifies (rates: higher is better)."""
-    ratio = None if not baseline_value else value / baseline_value
-    return {"name": name, "value": value, "unit": unit, "baseline": baseline,
-            "baseline_value": baseline_value, "ratio": ratio, "device": device_name(),
-            "settings": settings}
 
 
 def _pruned_specs(cells, count: int) -> list[tuple[np.ndarray, list[int]]]:
@@ -436,6 +411,9 @@ BENCHMARKS: dict[str, Callable[[bool, object], dict | list[dict]]] = {
     "env_steps": bench_env_steps,
     "eval_250k": bench_eval_250k,
     "remaade_trials": bench_remaade_trials,
+    "nb301_query": nb301_timing.bench_nb301_query,
+    "nb301_env_steps": nb301_timing.bench_nb301_env_steps,
+    "nb301_eval": nb301_timing.bench_nb301_eval,
 }
 
 

@@ -11,44 +11,17 @@ members, so the settings also name the size class.
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable
 
 import jax
 import numpy as np
 
 from nasjax.benchmarks import base, nb301_ensemble, nb301_features, nb301_surrogate, tree_timing
+from nasjax.timing import record, timed
 
-REPEATS = 3  # best of 3 on both sides
 BATCH = 4096  # genotypes of the batched query
 OFFICIAL_PATH_QUERIES = 256  # architectures timed one at a time through the official path
 PAPER_SECONDS_PER_EPISODE = 16.3  # Cassimon et al. §4.2.2, with the official surrogate
 PROTOCOL_EPISODES = 250_000  # per agent: 5 agent seeds x 5 sets x 10^4 initial states (§4.1.1)
-
-
-def device_name() -> str:
-    """The JAX device the figures were measured on."""
-    device = jax.devices()[0]
-    return f"{device.platform}:{getattr(device, 'device_kind', device.platform)} " \
-           f"x{jax.device_count()}"
-
-
-def timed(fn: Callable[[], object], repeats: int = REPEATS) -> float:
-    """Best wall time of ``fn`` over ``repeats`` runs after one warm-up (compilation) run."""
-    jax.block_until_ready(fn())
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn())
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def _record(name, value, unit, baseline, baseline_value, settings) -> dict:
-    ratio = None if not baseline_value else value / baseline_value
-    return {"name": name, "value": value, "unit": unit, "baseline": baseline,
-            "baseline_value": baseline_value, "ratio": ratio, "device": device_name(),
-            "settings": settings}
 
 
 def _genotypes(key: int, count: int):
@@ -108,7 +81,7 @@ def bench_nb301_query(quick: bool, data_dir) -> dict:
     inplace = batch / timed(batched)
     theirs = batched() / np.float32(nb301_ensemble.PERCENT)
     gap = np.abs(np.asarray(query(bench, genotypes)) - theirs).max()
-    return _record(
+    return record(
         "nb301_query", ours, "queries/s",
         "official path: one architecture at a time, each member's 1-row inplace_predict (one "
         "thread), then the mean (features precomputed, untimed: favours the reference)",
@@ -219,7 +192,7 @@ def bench_nb301_env_steps(quick: bool, data_dir) -> dict:
     baseline = python_steps / timed(lambda: _python_walk(
         start, python_steps, params.max_neighbours, features, boosters, rng))
     largest = sizes[-1]
-    return _record("nb301_env_steps", sweep[largest], "steps/s",
+    return record("nb301_env_steps", sweep[largest], "steps/s",
                    "plain-Python random-walk step (Python neighbours, official one-architecture "
                    "query), one environment", baseline,
                    {"num_envs": largest, "steps_per_rollout": steps, "policy": "random walk",
@@ -252,7 +225,7 @@ def bench_nb301_eval(quick: bool, data_dir) -> dict:
         queries[name] = float(np.asarray(out.queries).mean())
     total = sum(seconds.values())
     paper = PAPER_SECONDS_PER_EPISODE * PROTOCOL_EPISODES * len(seconds)
-    found = _record(
+    found = record(
         "nb301_eval", total, "s (extrapolated)",
         "Cassimon et al. §4.2.2: 16.3 s per evaluation episode x the same episodes", paper,
         {"extrapolated_from_episodes_per_agent": chunk, "episodes_per_agent": PROTOCOL_EPISODES,
