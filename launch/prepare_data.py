@@ -4,6 +4,8 @@
   python -m launch.prepare_data --benchmark=nb101-surrogate
   python -m launch.prepare_data --benchmark=nb101 --source=PATH/nasbench_only108.tfrecord
   python -m launch.prepare_data --benchmark=nb101-neighbours
+  python -m launch.prepare_data --benchmark=nb301-surrogate
+  python -m launch.prepare_data --benchmark=nb301 --source=PATH/nb_models/xgb_v1.0
   python -m launch.prepare_data --benchmark=nb101-real-20k --source=PATH/shared/data  # maintainers
 
 The targets are the registered benchmarks that can be prepared and the registered spaces'
@@ -38,6 +40,7 @@ _BENCHMARK = flags.DEFINE_enum("benchmark", "nb101-space", list(targets()), "Wha
 _SOURCE = flags.DEFINE_string(
     "source", None,
     "Input: the official file or folder of the target (nb101: nasbench_only108.tfrecord; "
+    "nb301: the xgb_v1.0 folder of the official nb_models, one subfolder per member; "
     "nb101-real-20k: the folder of the real subsets).")
 _DATA_DIR = flags.DEFINE_string("data_dir", None,
                                 "Data directory (default $NASJAX_DATA or ~/.cache/nasjax).")

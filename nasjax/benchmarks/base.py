@@ -9,7 +9,7 @@ A benchmark is a pytree (arrays are leaves, so they reach ``jit`` as arguments) 
   repeats, or the members of a surrogate ensemble evaluated over the whole space),
   NaN-padded. NAS-Bench-101's official data, its real 20k subset and its surrogate.
 - surrogate benchmarks that compute from the architecture (the NAS-Bench-301 tree
-  ensembles, :mod:`nasjax.benchmarks.surrogate`).
+  ensembles, :mod:`nasjax.benchmarks.nb301_ensemble`).
 
 Accuracies are fractions in [0, 1]. ``valid`` is False for every architecture the space's
 ``is_valid`` rejects or the benchmark lacks, with NaN values: never another architecture's
