@@ -119,7 +119,8 @@ def test_update_priorities():
     np.testing.assert_allclose(state.priorities,
                                (np.array([0.0, 1.0, 9.0, 1.0]) + EPS) ** replay.ALPHA, rtol=1e-6)
     counts = np.bincount(_draws(buffer, state, 100), minlength=4)
-    assert counts[0] == 0 and counts[2] > counts[1] + counts[3]  # 3.74 : 1 : 1 in mass (9^.6 = 3.74)
+    # 3.74 : 1 : 1 in mass (9^.6 = 3.74)
+    assert counts[0] == 0 and counts[2] > counts[1] + counts[3]
 
 
 def test_jitted_and_donated_without_retracing():
