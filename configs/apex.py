@@ -162,19 +162,18 @@ def get_config(preset: str = "paper") -> ml_collections.ConfigDict:
 
 
 def cpu_preset(config: ml_collections.ConfigDict) -> None:
-    """Sized to train in about 30 minutes on 2 CPU cores (see the numbers in the comments)."""
-    config.total_steps = 300_000  # at ~200 env steps/s measured with this network and ratio
-    config.num_workers = 4  # 4 x 16 environments: same schedule, smaller batches
-    config.envs_per_worker = 16
-    config.batch_size = 128  # learner batch
-    config.replay_ratio = 1.0  # unchanged
-    config.learning_starts = 10_000  # replay warm-up
-    config.target_update_period = 50_000  # ~400 learner steps, as the paper's ~1,000
-    config.actor_update_period = 50  # 100 actor steps per environment
-    config.learning_rate = 2e-4  # 5x the paper's: 33x fewer steps
-    config.network = _network(64, 2)
-    config.iterations_per_chunk = 100
-    config.checkpoint_every = 10
+    """The paper's setting with a 4x narrower network (T = 64), sized to train in about 30
+    minutes on 2 CPU cores (measured: ~750 environment steps/s with learning, 2 busy cores).
+    Actors, replay, discount, epsilons and replay ratio are the paper's; with 10x fewer steps,
+    smaller batches and a larger learning rate keep the number and size of updates useful."""
+    config.network = _network(64, 2)  # heads of width 32
+    config.total_steps = 1_000_000  # ~22 min at the measured ~750 env steps/s, plus compiling
+    config.batch_size = 128  # 7,800 learner steps in 1M env steps at replay ratio 1
+    config.learning_rate = 1e-4  # 2.5x the paper's, for 10x fewer environment steps
+    # 20 target copies per run as in the paper (10M steps / 500,000 trained samples).
+    config.target_update_period = 50_000
+    config.iterations_per_chunk = 100  # 25,600 environment steps per chunk
+    config.checkpoint_every = 5
 
 
 def smoke_preset(config: ml_collections.ConfigDict) -> None:
