@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from configs import apex
+from launch import config_rules
+
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = f"--config={ROOT / 'configs' / 'apex.py'}:smoke"
 
@@ -99,3 +102,23 @@ def test_trained_runs_evaluate_as_the_apex_agent(runs, tmp_path, jax_env):
     summary = json.loads((workdir / "summary.json").read_text())
     assert summary["agents"]["apex"]["episodes"] == 2 * 64  # one policy per run directory
     assert summary["agents"]["apex"]["mean_queries"] == 1.0
+
+
+@pytest.mark.parametrize("preset", [p for p in apex.PRESETS if "nb301" not in p])
+def test_nb101_presets_pass_their_rules(preset):
+    config = apex.get_config(preset)
+    config_rules.check_config(config, apex.RULES, "config")
+    assert config.total_steps >= 256 and config.env.train_episode_length >= 1
+
+
+def test_presets_follow_the_paper():
+    paper = apex.get_config("paper")
+    assert (paper.total_steps, paper.gamma, paper.learning_rate, paper.env.max_neighbours,
+            paper.env.alpha, paper.network.latent_dim) == (10_000_000, 0.9, 4e-5, 50, 6.0, 256)
+    assert (paper.num_workers, paper.envs_per_worker, paper.batch_size) == (8, 32, 512)
+    assert apex.get_config("gamma_0.99").gamma == 0.99
+    assert apex.get_config("neighbours_25").env.max_neighbours == 25
+    assert apex.get_config("alpha_none").env.alpha is None
+    nb301 = apex.get_config("nb301")
+    assert (nb301.benchmark, nb301.total_steps, nb301.network.latent_dim,
+            nb301.env.alpha) == ("nb301-surrogate", 15_000_000, 512, 32.0)
