@@ -36,8 +36,8 @@ from nasjax import env
 from nasjax.agents.apex import actors as actors_lib
 from nasjax.agents.apex import losses, network, replay
 
-METRICS = ("env_steps", "episodes", "final_val_acc", "loss", "mean_q", "trained_samples",
-           "learner_steps")
+METRICS = ("env_steps", "episodes", "chunk_episodes", "final_val_acc", "loss", "mean_q",
+           "trained_samples", "learner_steps")  # what ``chunk`` reports
 
 
 @flax.struct.dataclass
@@ -132,8 +132,8 @@ def make_train(config, env_params: env.EnvParams) -> Trainer:
 
     def init(key: jax.Array) -> TrainState:
         """Initial parameters, empty replay, fresh actors (``key``: a raw uint32[2] key)."""
-        key, key_net, key_actors = jax.random.split(key, 3)
-        _, env_state = env.reset(key_net, env_params)
+        key, key_net, key_obs, key_actors = jax.random.split(key, 4)
+        _, env_state = env.reset(key_obs, env_params)  # an example observation for shapes
         obs = env.observe(env_state, env_params)
         params = net.init(key_net, obs.tokens, obs.action_mask)
         actor_state = acting.init(key_actors, params)

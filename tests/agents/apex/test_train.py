@@ -114,6 +114,7 @@ def test_resumed_training_ends_with_the_same_parameters(trainer, tmp_path):
     state, first = trainer.chunk(init(key))
     state, second = trainer.chunk(state)
     straight = checkpoint.params_sha256(state.params)
+    assert set(second) == set(train.METRICS)
     assert int(second["env_steps"]) == 2 * trainer.env_steps_per_chunk
     assert int(second["learner_steps"]) > 0 and np.isfinite(float(second["loss"]))
     assert 0.0 < float(first["final_val_acc"]) < 1.0
