@@ -1,8 +1,9 @@
 """Agents: episodic policies over the incremental MDP and query-budget searchers.
 
 Each is registered by name (``nasjax.registry.make("agent", name)`` gives its
-:class:`~nasjax.agents.base.Agent`): random search, random walk and local search (Cassimon
-et al. §3.2.3), regularized evolution and ReMAADE with its ablations (ReMAADE §§7-8).
+:class:`~nasjax.agents.base.Agent`): random search, random walk, local search and the Ape-X
+transformer Q-agent (Cassimon et al. §3.2.3), regularized evolution and ReMAADE with its
+ablations (ReMAADE §§7-8).
 """
 
 from nasjax import registry
@@ -15,6 +16,7 @@ registry.register("agent", "random_search_uniform", "nasjax.agents.random_search
                   type="searcher")
 registry.register("agent", "random_walk", "nasjax.agents.random_walk:agent", type="policy")
 registry.register("agent", "local_search", "nasjax.agents.local_search:agent", type="policy")
+registry.register("agent", "apex", "nasjax.agents.apex:agent", type="policy")
 registry.register("agent", "regularized_evolution", "nasjax.agents.regularized_evolution:agent",
                   type="searcher")
 # ReMAADE and its ablations (ReMAADE Tables 3-6): one config block, per-variant overrides.

@@ -1,0 +1,157 @@
+"""Train the Ape-X transformer Q-agent (Cassimon et al. §3.2.3, §4.1.1) and write a run directory.
+
+  python -m launch.train_apex --config=configs/apex.py[:PRESET] --workdir=runs/apex
+
+Writes ``config.json``, Orbax checkpoints (``checkpoints/<chunks>/``: the whole train state
+every ``checkpoint_every`` chunks and at the end), ``metrics.csv`` (per chunk: environment
+steps, episodes, mean final validation accuracy of the chunk's training episodes, loss, mean
+Q, environment steps/s, trained samples), ``training_curve.png`` (Figs. 17-19's quantity),
+``summary.json`` (with ``final_params_sha256``) and ``report.md``.
+
+Resuming. Files are written in place in ``--workdir`` (a ``PARTIAL`` marker says the run is
+not complete; ``summary.json`` appears only at the end). Rerunning the same command on a
+workdir that holds checkpoints continues from the newest one and ends with the same
+parameters as an uninterrupted run; a workdir whose ``config.json`` differs is refused.
+``--max_chunks=K`` stops after K chunks of this invocation (at a checkpoint), to split a long
+run into jobs. ``--overwrite`` starts afresh in a staging directory and replaces the workdir at
+the end.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from pathlib import Path
+
+import jax
+from absl import flags, logging
+from tqdm.auto import tqdm
+
+from launch import common
+from nasjax import benchmarks, env, paths, spaces
+from nasjax.agents.apex import checkpoint, train
+from nasjax.agents.apex import report as apex_report
+from nasjax.evaluation import interrupts
+from nasjax.evaluation import report as report_lib
+
+_CONFIG = common.define_config("apex", "Ape-X training config.")
+_RUN = common.define_run_dir("train_apex")
+_MAX_CHUNKS = flags.DEFINE_integer(
+    "max_chunks", None, "Stop after this many chunks of this invocation, at a checkpoint; "
+    "rerun the same command to continue.", lower_bound=1)
+CHECKPOINTS = "checkpoints"
+
+
+def open_run_dir(config_dict: dict) -> tuple[report_lib.RunDir, bool]:
+    """The run directory, and whether it continues a run (it holds checkpoints).
+
+    Raises:
+      report_lib.RunDirError: a workdir holding another run (other config, or no
+        checkpoints) without ``--overwrite``.
+    """
+    path = Path(_RUN.workdir.value or f"runs/train_apex-{time.strftime('%Y%m%d-%H%M%S')}")
+    if _RUN.overwrite.value:
+        return report_lib.RunDir(path, overwrite=True), False
+    saved = path / "config.json"
+    if (path / CHECKPOINTS).is_dir() and saved.is_file():
+        if json.loads(saved.read_text()) != json.loads(json.dumps(config_dict)):
+            raise report_lib.RunDirError(
+                f"--workdir {path} holds a run with another config; rerun with its config "
+                "(config.json), pass --overwrite to start afresh, or pick another --workdir")
+        return report_lib.RunDir(path, resume=True), True
+    if path.exists() and any(path.iterdir()):
+        return report_lib.RunDir(path), False  # refuses a non-empty workdir, one line
+    return report_lib.RunDir(path, resume=True), False  # in place, so a stop can resume
+
+
+def make_env_params(config, data_dir):
+    """The training environment of a config (and its benchmark's label)."""
+    bench = benchmarks.load(config.benchmark, data_dir)
+    space = spaces.get(bench.space, config.env.neighbourhood, data_dir)
+    params = env.make_params(space, bench, max_neighbours=config.env.max_neighbours,
+                             alpha=config.env.alpha,
+                             episode_length=config.env.train_episode_length,
+                             query_mode=config.env.query_mode)
+    return params, bench.label
+
+
+def main(argv):
+    del argv
+    logging.set_verbosity(logging.WARNING)  # Orbax logs every step at INFO
+    config = _CONFIG.value  # checked against configs/apex.py RULES
+    config_dict = config.to_dict()
+    data_dir = paths.writable_dir(paths.data_dir(config.data_dir or None))
+    run_dir, resuming = open_run_dir(config_dict)
+    with run_dir:
+        run_dir.write_config(config_dict)
+        with common.config_errors():
+            env_params, label = make_env_params(config, data_dir)
+            trainer = train.make_train(config, env_params)
+        print(f"benchmark: {label}; {trainer.actors.num_envs} environments, "
+              f"{trainer.actor_steps} actor + {trainer.learner_steps} learner steps per "
+              f"iteration; {trainer.num_chunks} chunks of {trainer.env_steps_per_chunk:,} "
+              "environment steps")
+        key = jax.random.PRNGKey(config.seed)
+        store = checkpoint.Checkpointer(run_dir.staging / CHECKPOINTS, config.checkpoints_kept)
+        done = store.latest() if resuming else None
+        if done is not None:
+            state, rows = store.restore(jax.eval_shape(trainer.init, key), done)
+            print(f"resuming after chunk {done} of {trainer.num_chunks}")
+        else:
+            done, rows = 0, []
+            state = jax.jit(trainer.init)(key)
+        stop = trainer.num_chunks if _MAX_CHUNKS.value is None else min(
+            trainer.num_chunks, done + _MAX_CHUNKS.value)
+        fresh = True  # the first chunk of this process compiles
+        with tqdm(total=trainer.num_chunks, initial=done, desc="chunks", unit="chunk") as bar:
+            for index in range(done, stop):
+                interrupts.check()
+                start = time.perf_counter()
+                state, metrics = trainer.chunk(state)
+                metrics = jax.device_get(metrics)
+                row = apex_report.metrics_row(index + 1, metrics, time.perf_counter() - start,
+                                              trainer.env_steps_per_chunk)
+                row["compiled"], row["resumed"] = fresh, fresh and index == done and done > 0
+                fresh = False
+                rows.append(row)
+                bar.update(1)
+                bar.set_postfix(acc=row["final_val_acc"], steps_s=row["env_steps_per_s"])
+                if (index + 1) % config.checkpoint_every == 0 or index + 1 == stop:
+                    with interrupts.critical():
+                        store.save(index + 1, state, rows)
+                        apex_report.write_csv(rows, run_dir.staging / "metrics.csv")
+        store.close()
+        if stop < trainer.num_chunks:
+            kept = run_dir.abandon(f"stopped after chunk {stop} of {trainer.num_chunks} "
+                                   "(--max_chunks); rerun the same command to continue")
+            print(kept)
+            return
+        summary = summarise(config, state, rows, label)
+        apex_report.training_curve(rows, run_dir.figure_path("training_curve.png"), label)
+        run_dir.write_report(apex_report.render(config_dict, summary, rows))
+        run_dir.write_summary(summary)
+    print(f"final_params_sha256: {summary['final_params_sha256']}")
+    print(f"run directory: {run_dir.path}")
+
+
+def summarise(config, state, rows: list[dict], label: str) -> dict:
+    """The headline numbers of a finished run."""
+    resumed_at = [row["chunk"] - 1 for row in rows if row.get("resumed")]
+    speeds = [row["env_steps_per_s"] for row in rows if not row.get("compiled")]
+    accs = [row["final_val_acc"] for row in rows[-10:] if row.get("final_val_acc") is not None]
+    return {
+        "benchmark": label, "preset": config.preset, "seed": config.seed,
+        "final_params_sha256": checkpoint.params_sha256(state.params),
+        "chunks": len(rows), "env_steps": int(state.env_steps), "episodes": int(state.episodes),
+        "trained_samples": int(state.trained_samples),
+        "learner_steps": int(state.learner_steps),
+        "final_val_acc_last": sum(accs) / len(accs) if accs else None,
+        "env_steps_per_s": statistics.median(speeds) if speeds else None,
+        "training_seconds": sum(row["seconds"] for row in rows),
+        "resumed_at_chunks": resumed_at,
+    }
+
+
+if __name__ == "__main__":
+    common.run_main(main, _CONFIG)

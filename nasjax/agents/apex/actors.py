@@ -1,0 +1,262 @@
+"""Ape-X actors: epsilon-greedy workers filling the replay with 3-step transitions.
+
+Ape-X (Horgan et al. 2018, §3, Alg. 1) as Cassimon et al. §4.1.1 ran it: ``W`` workers of
+``E_w`` vectorised environments each (8 x 32 in the paper), here stepped as one batch of
+``E = W * E_w`` environments. Worker ``i`` explores with
+``eps_i = eps^(1 + exponent * i / (W - 1))`` (Horgan et al. §4.1, ``eps = 0.4``,
+``exponent = 7``: RLlib's ``PerWorkerEpsilonGreedy``); a random action is drawn uniformly among
+the *valid* actions (the observation's ``action_mask``), so an actor never picks a padding slot.
+Actors act with their own copy of the parameters, refreshed by the learner
+(:mod:`~nasjax.agents.apex.train`).
+
+Transitions. Every environment keeps its last ``n`` steps (``n = 3``, Cassimon et al. §3.2.3);
+after each step the window of those ``n`` steps becomes one replay item: the state where the
+window's first action was taken, that action, the n-step return and discount of
+:func:`~nasjax.agents.apex.losses.n_step_return` (a window stops at the first episode end:
+``terminated`` does not bootstrap, ``truncated`` bootstraps from the final observation before
+the reset, ``info["final_obs"]``) and the state to bootstrap from. Its initial priority is the
+actor's ``|td|`` (Ape-X, Alg. 1): ``q(s_0, a_0)`` from acting, and the bootstrap value
+``max_a q(s_m, a)`` from a forward pass over each step's final observation, both with the
+actor's parameters (no target network at the actor, as in Ape-X).
+
+Items are compact: an observation is kept as the nodes it is built from (the current node,
+the ``N`` presented neighbours as the neighbourhood gives them, the action mask; on
+NAS-Bench-101 with the neighbour table, ``N + 1`` int32 rows), and the learner rebuilds tokens
+with :func:`nasjax.env.observation_of`. The environment state does not keep the random word
+that chose the presented subset, so the presented neighbours themselves are stored; this also
+spares the learner a second draw of the neighbourhood (on NAS-Bench-301, generating every
+neighbour of a genotype).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+from nasjax import env
+from nasjax.agents.apex import losses, network
+
+EPSILON = 0.4  # base epsilon of the per-worker schedule, Horgan et al. §4.1 (RLlib default)
+EPSILON_EXPONENT = 7.0  # its exponent alpha, Horgan et al. §4.1 (RLlib default)
+
+
+@flax.struct.dataclass
+class Presented:
+    """An observation, compactly: what :func:`nasjax.env.observation_of` rebuilds it from."""
+
+    node: Any  # Node: the current architecture
+    neighbours: Any  # Node[N]: presented neighbours as the neighbourhood gives them
+    action_mask: jax.Array  # bool[N + 1]
+
+
+@flax.struct.dataclass
+class Transition:
+    """A replay item: an n-step window (Ape-X; Cassimon et al. §3.2.3)."""
+
+    obs_tm1: Presented  # where a_tm1 was taken
+    a_tm1: jax.Array  # int32[]
+    r_t: jax.Array  # float32[]: n-step return (losses.n_step_return)
+    discount_t: jax.Array  # float32[]: gamma^m, 0 when the window terminated
+    obs_t: Presented  # the state to bootstrap from
+
+
+@flax.struct.dataclass
+class Step:
+    """One environment step as an actor remembers it (leaves ``[E, n, ...]`` in history)."""
+
+    obs: Presented  # where the action was taken
+    action: jax.Array  # int32[]
+    q_taken: jax.Array  # float32[]: the actor's q(obs, action)
+    reward: jax.Array  # float32[]
+    terminated: jax.Array  # bool[]
+    truncated: jax.Array  # bool[]
+    end: Presented  # the state reached, before any auto-reset (info["final_obs"])
+    end_value: jax.Array  # float32[]: the actor's max_a q(end, a)
+
+
+@flax.struct.dataclass
+class ActorState:
+    """The actors' environments and their last ``n`` steps."""
+
+    env_state: env.EnvState  # leaves [E, ...]
+    history: Step  # leaves [E, n, ...], oldest first
+
+
+@flax.struct.dataclass
+class ActorStats:
+    """What one batched actor step saw (scalars, summed over environments)."""
+
+    episodes: jax.Array  # int32[]: episodes that ended with this step
+    final_acc_sum: jax.Array  # float32[]: sum of their final validation accuracies
+
+
+@dataclasses.dataclass(frozen=True)
+class Actors:
+    """Batched Ape-X actors as pure functions (their settings bound by :func:`make_actors`).
+
+    ``init(key, params) -> ActorState`` resets the environments and takes the ``n - 1`` steps
+    that fill every history; ``step(state, params, key) -> (state, Transition[E],
+    priorities float32[E], ActorStats)`` takes one step of every environment.
+    """
+
+    num_envs: int
+    epsilons: jax.Array  # float32[E]
+    init: Callable[[jax.Array, Any], ActorState]
+    step: Callable[[ActorState, Any, jax.Array], tuple[ActorState, Transition, jax.Array,
+                                                       ActorStats]]
+
+
+def worker_epsilons(num_workers: int, envs_per_worker: int, epsilon: float = EPSILON,
+                    exponent: float = EPSILON_EXPONENT) -> jax.Array:
+    """``float32[W * E_w]``: ``eps_i = epsilon^(1 + exponent * i / (W - 1))`` for the
+    environments of worker ``i`` (Horgan et al. §4.1); ``epsilon`` alone for one worker."""
+    i = jnp.arange(num_workers, dtype=jnp.float32)
+    power = 1.0 + exponent * i / max(num_workers - 1, 1)
+    return jnp.repeat(jnp.float32(epsilon) ** power, envs_per_worker)
+
+
+def epsilon_greedy(q: jax.Array, action_mask: jax.Array, epsilon: jax.Array,
+                   key: jax.Array) -> jax.Array:
+    """The greedy valid action, or w.p. ``epsilon`` one drawn uniformly among valid actions.
+
+    Args:
+      q: float32[A] Q-values.
+      action_mask: bool[A] valid actions (slot 0 always).
+      epsilon: float32[] exploration probability.
+      key: PRNG key.
+    Returns:
+      int32[] action.
+    """
+    key_explore, key_action = jax.random.split(key)
+    r = jax.random.randint(key_action, (), 0, action_mask.sum())
+    uniform = jnp.argmax(jnp.cumsum(action_mask) > r).astype(jnp.int32)
+    greedy = network.masked_argmax(q, action_mask)
+    return jnp.where(jax.random.uniform(key_explore) < epsilon, uniform, greedy)
+
+
+def presented_state(state: env.EnvState) -> Presented:
+    """The compact observation of an environment state."""
+    return Presented(node=state.node, neighbours=state.neighbours, action_mask=state.action_mask)
+
+
+def presented_obs(obs: env.Observation) -> Presented:
+    """The compact form of one environment's observation (``nodes``: current first)."""
+    return Presented(node=jax.tree.map(lambda x: x[0], obs.nodes),
+                     neighbours=jax.tree.map(lambda x: x[1:], obs.nodes),
+                     action_mask=obs.action_mask)
+
+
+def observation(presented: Presented, params: env.EnvParams) -> env.Observation:
+    """The full observation (tokens) of a compact one (one environment; vmap for a batch)."""
+    return env.observation_of(presented.node, presented.neighbours, presented.action_mask,
+                              params)
+
+
+def final_accuracy(acc_before: jax.Array, reward: jax.Array, alpha: float | None) -> jax.Array:
+    """The validation accuracy a step reached, from the one it left and its reward.
+
+    The reward is ``shaped(acc_after) - shaped(acc_before)`` (Cassimon et al. §3.2.2,
+    :func:`nasjax.env.shaped_reward`), so ``acc_after = shaped^-1(shaped(acc_before) + r)``.
+    """
+    if alpha is None:
+        return acc_before + reward
+    return 1.0 + jnp.log(env.shaped_reward(acc_before, alpha) + reward) / alpha
+
+
+def window(history: Step, gamma: float) -> tuple[Transition, jax.Array]:
+    """The replay item of one environment's last ``n`` steps, and its initial priority.
+
+    Args:
+      history: Step with leaves ``[n, ...]``, oldest first.
+      gamma: discount.
+    Returns:
+      (Transition, float32[] priority ``|td|`` with the actor's values).
+    """
+    ret = losses.n_step_return(history.reward, history.terminated, history.truncated, gamma)
+    last = ret.steps - 1
+    obs_t = jax.tree.map(lambda x: x[last], history.end)
+    item = Transition(obs_tm1=jax.tree.map(lambda x: x[0], history.obs),
+                      a_tm1=history.action[0], r_t=ret.return_t, discount_t=ret.discount_t,
+                      obs_t=obs_t)
+    td = ret.return_t + ret.discount_t * history.end_value[last] - history.q_taken[0]
+    return item, jnp.abs(td)
+
+
+def make_actors(net: network.QNetwork, env_params: env.EnvParams, *, num_workers: int,
+                envs_per_worker: int, epsilon: float, epsilon_exponent: float,
+                n_step: int, gamma: float) -> Actors:
+    """Ape-X actors over ``num_workers * envs_per_worker`` environments (see the module
+    docstring).
+
+    Args:
+      net: the Q-network (the actors' parameters are passed to ``step``).
+      env_params: the training environment (16-step episodes, §4.1.1).
+      num_workers: W, workers (each with its own epsilon).
+      envs_per_worker: E_w, environments per worker.
+      epsilon: base epsilon of the per-worker schedule.
+      epsilon_exponent: its exponent.
+      n_step: n, steps per replay window.
+      gamma: discount of the n-step returns.
+    Returns:
+      Actors.
+    """
+    num_envs = num_workers * envs_per_worker
+    epsilons = worker_epsilons(num_workers, envs_per_worker, epsilon, epsilon_exponent)
+    v_observe = jax.vmap(env.observe, in_axes=(0, None))
+    v_step = jax.vmap(env.step_auto_reset, in_axes=(0, 0, 0, None))
+    v_act = jax.vmap(epsilon_greedy)
+    v_window = jax.vmap(window, in_axes=(0, None))
+
+    def env_step(env_state: env.EnvState, params, key: jax.Array):
+        """One step of every environment: (env_state, Step[E], ActorStats)."""
+        key_act, key_env = jax.random.split(key)
+        obs = v_observe(env_state, env_params)
+        q = net.apply(params, obs.tokens, obs.action_mask)  # [E, N+1]
+        action = v_act(q, obs.action_mask, epsilons, jax.random.split(key_act, num_envs))
+        _, next_state, reward, terminated, truncated, info = v_step(
+            jax.random.split(key_env, num_envs), env_state, action, env_params)
+        final = info["final_obs"]
+        end_q = net.apply(params, final.tokens, final.action_mask)
+        record = Step(obs=presented_state(env_state), action=action,
+                      q_taken=jnp.take_along_axis(q, action[:, None], axis=1)[:, 0],
+                      reward=reward, terminated=terminated, truncated=truncated,
+                      end=jax.vmap(presented_obs)(final),
+                      end_value=network.masked_max(end_q, final.action_mask))
+        done = terminated | truncated
+        acc = final_accuracy(env_state.acc, reward, env_params.alpha)
+        stats = ActorStats(episodes=done.sum().astype(jnp.int32),
+                           final_acc_sum=jnp.sum(jnp.where(done, acc, 0.0)))
+        return next_state, record, stats
+
+    def init(key: jax.Array, params) -> ActorState:
+        """Fresh episodes in every environment, then ``n - 1`` steps into the histories."""
+        key_reset, key_steps = jax.random.split(key)
+        _, env_state = jax.vmap(env.reset, in_axes=(0, None))(
+            jax.random.split(key_reset, num_envs), env_params)
+
+        def fill(env_state, key):
+            env_state, record, _ = env_step(env_state, params, key)
+            return env_state, record
+
+        env_state, records = jax.lax.scan(fill, env_state, jax.random.split(key_steps, n_step - 1))
+        # [n-1, E] -> [E, n-1]; a zero step in front is dropped by the first ``step``.
+        records = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), records)
+        _, first, _ = jax.eval_shape(env_step, env_state, params, key)
+        blank = jax.tree.map(lambda s: jnp.zeros((num_envs, 1, *s.shape[1:]), s.dtype), first)
+        history = jax.tree.map(lambda a, b: jnp.concatenate([a, b], axis=1), blank, records)
+        return ActorState(env_state=env_state, history=history)
+
+    def step(state: ActorState, params, key: jax.Array):
+        """Every environment steps once; each yields the item of its last ``n`` steps."""
+        env_state, record, stats = env_step(state.env_state, params, key)
+        history = jax.tree.map(lambda h, r: jnp.concatenate([h[:, 1:], r[:, None]], axis=1),
+                               state.history, record)
+        items, priorities = v_window(history, gamma)
+        return ActorState(env_state=env_state, history=history), items, priorities, stats
+
+    return Actors(num_envs=num_envs, epsilons=epsilons, init=init, step=step)

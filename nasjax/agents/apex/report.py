@@ -1,0 +1,111 @@
+"""Host-side outputs of an Ape-X training run: metrics rows, the training curve, the report."""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from nasjax.evaluation import report as report_lib
+
+COLUMNS = ("chunk", "env_steps", "episodes", "final_val_acc", "loss", "mean_q",
+           "env_steps_per_s", "trained_samples", "learner_steps", "seconds")
+SMOOTHING = 10  # moving-average window of the curve (Cassimon et al. Figs. 17-19 use N = 10)
+_DPI = 120
+
+
+def metrics_row(chunk: int, metrics: Mapping, seconds: float, env_steps: int) -> dict:
+    """One row of ``metrics.csv`` from a chunk's metrics (NaN becomes None)."""
+    row = {"chunk": chunk, "seconds": round(seconds, 4),
+           "env_steps_per_s": env_steps / seconds if seconds > 0 else None}
+    for name in COLUMNS:
+        if name in metrics:
+            value = float(np.asarray(metrics[name]))
+            row[name] = (int(value) if name in ("env_steps", "episodes", "trained_samples",
+                                                "learner_steps") else value)
+    return {name: (None if isinstance(value, float) and not math.isfinite(value) else value)
+            for name, value in row.items()}
+
+
+def write_csv(rows: Sequence[Mapping], path: str | Path) -> None:
+    """Writes the rows as CSV (empty cells for missing values), atomically."""
+    from nasjax.paths import atomic_write
+
+    with atomic_write(path, "w") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({name: "" if row.get(name) is None else row[name]
+                             for name in COLUMNS})
+
+
+def moving_average(values: np.ndarray, window: int) -> np.ndarray:
+    """Trailing moving average over up to ``window`` finite values (NaN ignored)."""
+    out = np.full(len(values), np.nan)
+    for i in range(len(values)):
+        part = values[max(0, i - window + 1):i + 1]
+        part = part[np.isfinite(part)]
+        if part.size:
+            out[i] = part.mean()
+    return out
+
+
+def training_curve(rows: Sequence[Mapping], path: str | Path, benchmark: str) -> Path:
+    """Mean final validation accuracy of training episodes vs environment steps (the quantity
+    of Cassimon et al. Figs. 17-19), raw and smoothed."""
+    steps = np.array([row["env_steps"] for row in rows], float)
+    acc = np.array([np.nan if row.get("final_val_acc") is None else 100 * row["final_val_acc"]
+                    for row in rows])
+    fig = Figure(figsize=(6.0, 4.0), layout="constrained")
+    ax = fig.subplots()
+    ax.plot(steps, acc, color="0.7", lw=0.8, label="per chunk")
+    ax.plot(steps, moving_average(acc, SMOOTHING), color="C0", lw=1.6,
+            label=f"moving average ({SMOOTHING} chunks)")
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("mean final validation accuracy (%)")
+    ax.set_title(f"Ape-X training episodes, {benchmark}", fontsize=9)
+    ax.legend(fontsize=8)
+    path = Path(path)
+    FigureCanvasAgg(fig)
+    fig.savefig(path, format="png", dpi=_DPI)
+    return path
+
+
+def render(config: Mapping, summary: Mapping, rows: Sequence[Mapping]) -> str:
+    """``report.md`` of a training run."""
+    label = summary["benchmark"]
+    last = rows[-10:]
+    lines = [report_lib.synthetic_warning(label) + f"# Ape-X training: preset `{config['preset']}`",
+             "",
+             f"Benchmark: {label}. Seed {config['seed']}; {summary['env_steps']:,} environment "
+             f"steps, {summary['episodes']:,} episodes, {summary['trained_samples']:,} trained "
+             f"samples in {summary['chunks']} chunks.",
+             "",
+             f"- final parameters sha256: `{summary['final_params_sha256']}`",
+             f"- mean final validation accuracy of the last chunks' training episodes: "
+             f"{_percent(summary['final_val_acc_last'])}",
+             f"- throughput: {_rate(summary['env_steps_per_s'])} env steps/s with learning "
+             "(median over chunks that did not compile)",
+             f"- resumed from checkpoints: {summary['resumed_at_chunks'] or 'no'}",
+             "",
+             "![training curve](training_curve.png)",
+             "",
+             "## Last chunks",
+             "",
+             report_lib.markdown_table(last, COLUMNS, {
+                 "final_val_acc": _percent, "loss": "{:.4g}", "mean_q": "{:.4g}",
+                 "env_steps_per_s": "{:.1f}", "seconds": "{:.2f}"})]
+    return "\n".join(lines)
+
+
+def _rate(value) -> str:
+    return "N/A (every chunk compiled)" if value is None else f"{value:.1f}"
+
+
+def _percent(value) -> str:
+    return "N/A" if value is None else f"{100 * value:.2f}%"

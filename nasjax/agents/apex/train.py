@@ -1,0 +1,244 @@
+"""Ape-X training as jitted chunks (purejaxrl style; Cassimon et al. §3.2.3, §4.1.1).
+
+``make_train(config, env_params)`` binds a config (``configs/apex.py``) and returns a
+:class:`Trainer`: ``init(key) -> TrainState``, a jitted ``chunk(state) -> (state, metrics)``
+(``iterations_per_chunk`` iterations in one ``lax.scan``, the state donated) and
+``train(key)``, the whole run as one pure function (``jit``/``vmap`` over seeds). A host loop
+(``launch/train_apex.py``) calls ``chunk`` for progress bars, metrics and checkpoints.
+
+One iteration interleaves acting and learning at a fixed replay ratio (trained samples per
+environment step): ``actor_steps`` batched actor steps (each adding ``E`` items to the
+replay), then ``learner_steps`` learner steps of ``batch_size`` items, the smallest integers
+with ``learner_steps * batch_size = replay_ratio * actor_steps * E``. Ape-X runs actors and
+learner asynchronously (Horgan et al. 2018, §3); a fixed ratio makes a run reproducible
+bit for bit and independent of the machine's speed.
+
+Learner (Cassimon et al. §3.2.3): 3-step double Q-learning with a target network, Huber loss
+weighted by prioritized-replay importance weights, Adam with global-norm gradient clipping;
+new priorities ``|td|``. Learning starts once ``learning_starts`` environment steps are
+taken; the target network is copied every ``target_update_period`` trained samples and the
+actors' parameters every ``actor_update_period`` learner steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fractions
+from collections.abc import Callable
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+
+from nasjax import env
+from nasjax.agents.apex import actors as actors_lib
+from nasjax.agents.apex import losses, network, replay
+
+METRICS = ("env_steps", "episodes", "chunk_episodes", "final_val_acc", "loss", "mean_q",
+           "trained_samples", "learner_steps")  # what ``chunk`` reports
+
+
+@flax.struct.dataclass
+class TrainState:
+    """Everything a run needs to continue (checkpointed whole)."""
+
+    params: Any  # online Q-network
+    target_params: Any  # target network (Mnih et al. 2015)
+    actor_params: Any  # the actors' copy
+    opt_state: Any  # Adam
+    replay: replay.ReplayState
+    actors: actors_lib.ActorState
+    key: jax.Array  # uint32[2]: raw PRNG key (checkpoints as plain integers)
+    env_steps: jax.Array  # int32[]: environment steps taken (actor steps x E)
+    trained_samples: jax.Array  # int32[]: items the learner has trained on
+    learner_steps: jax.Array  # int32[]
+    episodes: jax.Array  # int32[]: training episodes ended
+
+
+@dataclasses.dataclass(frozen=True)
+class Trainer:
+    """A bound Ape-X run (see the module docstring)."""
+
+    net: network.QNetwork
+    actors: actors_lib.Actors
+    buffer: replay.PrioritizedBuffer
+    actor_steps: int  # per iteration
+    learner_steps: int  # per iteration
+    env_steps_per_chunk: int
+    num_chunks: int
+    init: Callable[[jax.Array], TrainState]
+    chunk: Callable[[TrainState], tuple[TrainState, dict]]
+    train: Callable[[jax.Array], tuple[TrainState, dict]]
+
+
+def make_network(config) -> network.QNetwork:
+    """The Q-network of a config's ``network`` block."""
+    block = config.network
+    return network.QNetwork(latent_dim=block.latent_dim, encoder_layers=block.encoder_layers,
+                            num_layers=block.num_layers, num_heads=block.num_heads,
+                            mlp_ratio=block.mlp_ratio, positional=block.positional)
+
+
+def schedule(replay_ratio: float, num_envs: int, batch_size: int) -> tuple[int, int]:
+    """``(actor_steps, learner_steps)`` per iteration: the smallest integers with
+    ``learner_steps * batch_size == replay_ratio * actor_steps * num_envs``.
+
+    Raises:
+      ValueError: when the ratio needs more than 1,000 steps of either kind per iteration.
+    """
+    ratio = fractions.Fraction(replay_ratio).limit_denominator(10_000)
+    per_actor_step = ratio * num_envs / batch_size  # learner steps per actor step
+    if per_actor_step <= 0 or max(per_actor_step.numerator, per_actor_step.denominator) > 1000:
+        raise ValueError(f"replay_ratio={replay_ratio} with {num_envs} environments and batch "
+                         f"{batch_size} needs {per_actor_step} learner steps per actor step; "
+                         "pick a ratio that makes it a simple fraction")
+    return per_actor_step.denominator, per_actor_step.numerator
+
+
+def make_optimizer(config) -> optax.GradientTransformation:
+    """Adam with global-norm gradient clipping."""
+    return optax.chain(optax.clip_by_global_norm(config.grad_clip),
+                       optax.adam(config.learning_rate, eps=config.adam_eps))
+
+
+def make_train(config, env_params: env.EnvParams) -> Trainer:
+    """Binds a config (``configs/apex.py``) and a training environment.
+
+    Args:
+      config: the Ape-X config (fields documented in ``configs/apex.py``).
+      env_params: the training environment (``train_episode_length`` steps).
+    Returns:
+      Trainer.
+    Raises:
+      ValueError: on an impossible schedule.
+    """
+    net = make_network(config)
+    acting = actors_lib.make_actors(
+        net, env_params, num_workers=config.num_workers, envs_per_worker=config.envs_per_worker,
+        epsilon=config.epsilon, epsilon_exponent=config.epsilon_exponent, n_step=config.n_step,
+        gamma=config.gamma)
+    buffer = replay.make_prioritized_buffer(
+        capacity=config.replay_capacity, sample_batch_size=config.batch_size,
+        alpha=config.priority_alpha, beta=config.priority_beta, eps=config.priority_eps)
+    optimizer = make_optimizer(config)
+    actor_steps, learner_steps = schedule(config.replay_ratio, acting.num_envs, config.batch_size)
+    env_steps_per_iteration = actor_steps * acting.num_envs
+    iterations = config.iterations_per_chunk
+    num_chunks = -(-config.total_steps // (iterations * env_steps_per_iteration))
+    v_observation = jax.vmap(actors_lib.observation, in_axes=(0, None))
+    v_loss = jax.vmap(losses.apex_loss, in_axes=(0, 0, 0, 0, 0, 0, 0, 0, None))
+
+    def init(key: jax.Array) -> TrainState:
+        """Initial parameters, empty replay, fresh actors (``key``: a raw uint32[2] key)."""
+        key, key_net, key_obs, key_actors = jax.random.split(key, 4)
+        _, env_state = env.reset(key_obs, env_params)  # an example observation for shapes
+        obs = env.observe(env_state, env_params)
+        params = net.init(key_net, obs.tokens, obs.action_mask)
+        actor_state = acting.init(key_actors, params)
+        one = jax.tree.map(lambda x: x[0], actor_state.history)
+        example = actors_lib.window(one, config.gamma)[0]  # one unbatched item
+        zero = jnp.int32(0)
+        return TrainState(params=params, target_params=params, actor_params=params,
+                          opt_state=optimizer.init(params), replay=buffer.init(example),
+                          actors=actor_state, key=key, env_steps=zero, trained_samples=zero,
+                          learner_steps=zero, episodes=zero)
+
+    def q_values(params, presented: actors_lib.Presented) -> tuple[jax.Array, jax.Array]:
+        """``(q float32[B, N+1], mask bool[B, N+1])`` of compact observations."""
+        obs = v_observation(presented, env_params)
+        return net.apply(params, obs.tokens, obs.action_mask), obs.action_mask
+
+    def learn(state: TrainState, key: jax.Array) -> tuple[TrainState, jax.Array, jax.Array]:
+        """One learner step: (state, loss, mean q(s, a))."""
+        batch = buffer.sample(state.replay, key)
+        items = batch.items
+        q_t_value, mask_t = q_values(state.target_params, items.obs_t)
+        q_t_selector, _ = q_values(state.params, items.obs_t)
+
+        def loss_fn(params):
+            q_tm1, _ = q_values(params, items.obs_tm1)
+            loss, td = v_loss(q_tm1, items.a_tm1, items.r_t, items.discount_t, q_t_value,
+                              q_t_selector, mask_t, batch.weights, config.huber_delta)
+            q_taken = jnp.take_along_axis(q_tm1, items.a_tm1[:, None], axis=1)[:, 0]
+            return jnp.mean(loss), (td, jnp.mean(q_taken))
+
+        (loss, (td, mean_q)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        trained = state.trained_samples + config.batch_size
+        steps = state.learner_steps + 1
+        new_target = (trained // config.target_update_period
+                      != state.trained_samples // config.target_update_period)
+        target = _select(new_target, params, state.target_params)
+        actor_params = _select(steps % config.actor_update_period == 0, params,
+                               state.actor_params)
+        state = state.replace(params=params, target_params=target, actor_params=actor_params,
+                              opt_state=opt_state, trained_samples=trained, learner_steps=steps,
+                              replay=buffer.update_priorities(state.replay, batch.indices,
+                                                              jnp.abs(td)))
+        return state, loss, mean_q
+
+    def iteration(state: TrainState, _) -> tuple[TrainState, dict]:
+        key, key_act, key_learn = jax.random.split(state.key, 3)
+
+        def act(carry, key):
+            state, episodes, acc_sum = carry
+            actor_state, items, priorities, stats = acting.step(state.actors, state.actor_params,
+                                                                key)
+            state = state.replace(actors=actor_state,
+                                  replay=buffer.add(state.replay, items, priorities),
+                                  env_steps=state.env_steps + acting.num_envs,
+                                  episodes=state.episodes + stats.episodes)
+            return (state, episodes + stats.episodes, acc_sum + stats.final_acc_sum), None
+
+        zero_f = jnp.float32(0)
+        (state, episodes, acc_sum), _ = jax.lax.scan(
+            act, (state, jnp.int32(0), zero_f), jax.random.split(key_act, actor_steps))
+
+        def learn_all(state):
+            def body(state, key):
+                state, loss, mean_q = learn(state, key)
+                return state, (loss, mean_q)
+            state, (loss, mean_q) = jax.lax.scan(body, state,
+                                                 jax.random.split(key_learn, learner_steps))
+            return state, jnp.sum(loss), jnp.sum(mean_q), jnp.int32(learner_steps)
+
+        def wait(state):
+            return state, zero_f, zero_f, jnp.int32(0)
+
+        state, loss_sum, q_sum, learned = jax.lax.cond(
+            state.env_steps >= config.learning_starts, learn_all, wait, state)
+        metrics = {"episodes": episodes, "final_acc_sum": acc_sum, "loss_sum": loss_sum,
+                   "q_sum": q_sum, "learned": learned}
+        return state.replace(key=key), metrics
+
+    def chunk(state: TrainState) -> tuple[TrainState, dict]:
+        """``iterations_per_chunk`` iterations; metrics of the chunk (scalars)."""
+        state, per = jax.lax.scan(iteration, state, None, length=iterations)
+        episodes, learned = per["episodes"].sum(), per["learned"].sum()
+        nan = jnp.float32(jnp.nan)
+        metrics = {
+            "env_steps": state.env_steps, "episodes": state.episodes,
+            "chunk_episodes": episodes,
+            "final_val_acc": jnp.where(episodes > 0, per["final_acc_sum"].sum() / episodes, nan),
+            "loss": jnp.where(learned > 0, per["loss_sum"].sum() / learned, nan),
+            "mean_q": jnp.where(learned > 0, per["q_sum"].sum() / learned, nan),
+            "trained_samples": state.trained_samples, "learner_steps": state.learner_steps}
+        return state, metrics
+
+    def train(key: jax.Array) -> tuple[TrainState, dict]:
+        """The whole run (``num_chunks`` chunks) as one pure function; metrics per chunk."""
+        return jax.lax.scan(lambda s, _: chunk(s), init(key), None, length=num_chunks)
+
+    return Trainer(net=net, actors=acting, buffer=buffer, actor_steps=actor_steps,
+                   learner_steps=learner_steps,
+                   env_steps_per_chunk=iterations * env_steps_per_iteration,
+                   num_chunks=num_chunks, init=init,
+                   chunk=jax.jit(chunk, donate_argnums=0), train=train)
+
+
+def _select(flag: jax.Array, new, old):
+    """``new`` where ``flag`` else ``old``, leaf by leaf."""
+    return jax.tree.map(lambda a, b: jnp.where(flag, a, b), new, old)

@@ -1,0 +1,124 @@
+"""End to end: ``python -m launch.train_apex`` with the ``smoke`` preset (SYNTHETIC benchmark):
+a run stopped after its first chunk and resumed in a fresh process ends with the same
+parameters as an uninterrupted one; the trained runs evaluate as the ``apex`` agent."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from configs import apex
+from launch import config_rules
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = f"--config={ROOT / 'configs' / 'apex.py'}:smoke"
+
+
+def _run(args: list[str], env: dict, module: str = "launch.train_apex"):
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=900, env=env)
+
+
+@pytest.fixture(scope="module")
+def jax_env(tmp_path_factory) -> dict:
+    """CPU JAX with a persistent compilation cache shared by the test's processes."""
+    cache = tmp_path_factory.mktemp("jax_cache")
+    return {**os.environ, "JAX_PLATFORMS": "cpu", "JAX_COMPILATION_CACHE_DIR": str(cache),
+            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, data_dir, jax_env) -> dict:
+    """An uninterrupted smoke run, and one stopped after chunk 1 then resumed."""
+    root = tmp_path_factory.mktemp("apex_runs")
+    data = f"--config.data_dir={data_dir}"
+    straight, resumed = root / "straight", root / "resumed"
+    result = _run([CONFIG, data, f"--workdir={straight}"], jax_env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    stopped = _run([CONFIG, data, f"--workdir={resumed}", "--max_chunks=1"], jax_env)
+    assert stopped.returncode == 0, stopped.stderr[-3000:]
+    partial = {"marker": (resumed / "PARTIAL").is_file(),
+               "summary": (resumed / "summary.json").exists(),
+               "checkpoints": sorted(p.name for p in (resumed / "checkpoints").iterdir())}
+    other = _run([CONFIG, data, f"--workdir={resumed}", "--config.seed=1"], jax_env)
+    again = _run([CONFIG, data, f"--workdir={resumed}"], jax_env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    return {"straight": straight, "resumed": resumed, "partial": partial, "other": other,
+            "again": again, "data": data}
+
+
+@pytest.mark.slow  # three training processes (compilation cached after the first)
+def test_smoke_run_writes_its_run_directory(runs):
+    workdir = runs["straight"]
+    for name in ("config.json", "metrics.csv", "training_curve.png", "summary.json",
+                 "report.md"):
+        assert (workdir / name).stat().st_size > 0, name
+    assert not (workdir / "PARTIAL").exists()
+    assert sorted(p.name for p in (workdir / "checkpoints").iterdir()) == ["1", "2"]
+    summary = json.loads((workdir / "summary.json").read_text())
+    assert summary["benchmark"] == "nb101-synthetic (SYNTHETIC)"
+    assert summary["env_steps"] == 256 and summary["chunks"] == 2
+    assert summary["learner_steps"] > 0 and len(summary["final_params_sha256"]) == 64
+    with open(workdir / "metrics.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(row["env_steps"]) for row in rows] == [128, 256]
+    assert all(0.0 < float(row["final_val_acc"]) < 1.0 for row in rows)
+    assert "SYNTHETIC" in (workdir / "report.md").read_text()
+
+
+@pytest.mark.slow
+def test_stopped_and_resumed_run_ends_with_the_same_parameters(runs):
+    assert runs["partial"] == {"marker": True, "summary": False, "checkpoints": ["1"]}
+    assert runs["other"].returncode == 2 and "another config" in runs["other"].stderr
+    assert "resuming after chunk 1 of 2" in runs["again"].stdout
+    straight = json.loads((runs["straight"] / "summary.json").read_text())
+    resumed = json.loads((runs["resumed"] / "summary.json").read_text())
+    assert resumed["final_params_sha256"] == straight["final_params_sha256"]
+    assert resumed["resumed_at_chunks"] == [1] and straight["resumed_at_chunks"] == []
+    assert not (runs["resumed"] / "PARTIAL").exists()
+
+
+@pytest.mark.slow
+def test_trained_runs_evaluate_as_the_apex_agent(runs, tmp_path, jax_env):
+    workdir = tmp_path / "evaluation"
+    dirs = f"{runs['straight']},{runs['resumed']}"
+    result = _run([f"--config={ROOT / 'configs' / 'evaluate.py'}:quick", f"--workdir={workdir}",
+                   "--config.benchmark=nb101-synthetic", runs["data"],
+                   "--config.agents=apex,random_walk", f"--config.apex_checkpoints={dirs}",
+                   "--config.agent_seeds=1", "--config.num_sets=1",
+                   "--config.episodes_per_set=64", "--config.episodes_per_chunk=64",
+                   "--config.env.neighbourhood=on_the_fly", "--config.env.max_neighbours=6",
+                   "--config.env.eval_episode_length=8", "--config.max_queries=20",
+                   "--config.budgets=(10,)", "--config.gof_max_samples=20",
+                   "--config.gof_mc_samples=0", "--config.correlation_samples=100"],
+                  jax_env, module="launch.evaluate")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((workdir / "summary.json").read_text())
+    assert summary["agents"]["apex"]["episodes"] == 2 * 64  # one policy per run directory
+    assert summary["agents"]["apex"]["mean_queries"] == 1.0
+
+
+@pytest.mark.parametrize("preset", [p for p in apex.PRESETS if "nb301" not in p])
+def test_nb101_presets_pass_their_rules(preset):
+    config = apex.get_config(preset)
+    config_rules.check_config(config, apex.RULES, "config")
+    assert config.total_steps >= 256 and config.env.train_episode_length >= 1
+
+
+def test_presets_follow_the_paper():
+    paper = apex.get_config("paper")
+    assert (paper.total_steps, paper.gamma, paper.learning_rate, paper.env.max_neighbours,
+            paper.env.alpha, paper.network.latent_dim) == (10_000_000, 0.9, 4e-5, 50, 6.0, 256)
+    assert (paper.num_workers, paper.envs_per_worker, paper.batch_size) == (8, 32, 512)
+    assert apex.get_config("gamma_0.99").gamma == 0.99
+    assert apex.get_config("neighbours_25").env.max_neighbours == 25
+    assert apex.get_config("alpha_none").env.alpha is None
+    nb301 = apex.get_config("nb301")
+    assert (nb301.benchmark, nb301.total_steps, nb301.network.latent_dim,
+            nb301.env.alpha) == ("nb301-surrogate", 15_000_000, 512, 32.0)
