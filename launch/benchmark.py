@@ -403,6 +403,37 @@ def bench_remaade_trials(quick: bool, data_dir) -> list[dict]:
     return records
 
 
+def _apex_env(data_dir, length_field: str):
+    """The default benchmark with the neighbour table, as the Ape-X presets train on it."""
+    from configs import environment
+    from nasjax import benchmarks
+    from nasjax.spaces import nb101_space, neighbour_table
+
+    bench = benchmarks.load(benchmarks.DEFAULT, data_dir, progress=False)
+    space = nb101_space.make_space(neighbour_table.load(data_dir, progress=False))
+    return _env_params(space, bench, environment.get("nb101")[length_field])
+
+
+def bench_apex_train_steps(quick: bool, data_dir) -> dict:
+    """Ape-X environment steps/s with learning at the ``paper`` preset's size (``cpu`` when
+    quick), against the paper's rig (§4.1.2; not timed here)."""
+    from nasjax.agents.apex import timing as apex_timing
+
+    found = apex_timing.train_steps(_apex_env(data_dir, "train_episode_length"),
+                                    preset="cpu" if quick else "paper")
+    return {**found, "device": device_name()}
+
+
+def bench_apex_eval_episodes(quick: bool, data_dir) -> dict:
+    """Greedy Ape-X evaluation episodes/s at the ``paper`` preset's network size, against the
+    paper's 0.50 s per episode on CPU (§4.1.2; not timed here)."""
+    from nasjax.agents.apex import timing as apex_timing
+
+    found = apex_timing.eval_episodes(_apex_env(data_dir, "eval_episode_length"),
+                                      episodes=1_000 if quick else 10_000)
+    return {**found, "device": device_name()}
+
+
 BENCHMARKS: dict[str, Callable[[bool, object], dict | list[dict]]] = {
     "nb101_hash": bench_nb101_hash,
     "nb101_neighbours": bench_nb101_neighbours,
@@ -411,6 +442,8 @@ BENCHMARKS: dict[str, Callable[[bool, object], dict | list[dict]]] = {
     "env_steps": bench_env_steps,
     "eval_250k": bench_eval_250k,
     "remaade_trials": bench_remaade_trials,
+    "apex_train_steps": bench_apex_train_steps,
+    "apex_eval_episodes": bench_apex_eval_episodes,
     "nb301_query": nb301_timing.bench_nb301_query,
     "nb301_env_steps": nb301_timing.bench_nb301_env_steps,
     "nb301_eval": nb301_timing.bench_nb301_eval,

@@ -20,11 +20,11 @@ import numpy as np
 from nasjax import env
 from nasjax.agents.apex import policy as policy_lib
 from nasjax.agents.apex import train
+from nasjax.timing import REPEATS
 
 PAPER_STEPS = 10_000_000  # training steps of the paper's runs (§4.1.1)
 PAPER_HOURS = 92.57  # their mean wall time on 8 CPU workers + 1 GPU (§4.1.2)
 PAPER_SECONDS_PER_EPISODE = 0.50  # their mean evaluation episode on CPU (§4.1.2)
-REPEATS = 3  # best of 3 timed runs after a warm-up (compilation) run
 
 
 def _config(preset: str):
