@@ -23,7 +23,7 @@ from absl import flags
 
 from launch import common
 from nasjax.benchmarks import nb301_timing
-from nasjax.timing import REPEATS, device_name, record, timed
+from nasjax.timing import REPEATS, device_name, random_walk_rollout, record, timed
 
 _ONLY = flags.DEFINE_list("only", None, "Comma-separated benchmark names (default: all).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (default runs/benchmark-<time>).")
@@ -147,37 +147,6 @@ def _env_params(space, bench, episode_length: int):
                            query_mode=settings.query_mode)
 
 
-def _random_walk_rollout(params, num_envs: int, steps: int, full_observation: bool):
-    """A jitted ``() -> float`` rollout of random-walk actions through ``step_auto_reset``.
-
-    The scan carries the states only. With ``full_observation`` the tokens of the current
-    architecture and the neighbours are materialised each step (what a network policy reads);
-    otherwise the policy reads only the action mask, as the random walk does.
-    """
-    from nasjax import env
-    from nasjax.agents import random_walk
-
-    observe = jax.vmap(env.observe, in_axes=(0, None))
-    act = jax.vmap(random_walk.act, in_axes=(None, 0, 0))
-    step = jax.vmap(env.step_auto_reset, in_axes=(0, 0, 0, None))
-
-    @jax.jit
-    def rollout(key, params):
-        _, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(key, num_envs), params)
-
-        def body(state, key):
-            act_keys, step_keys = jax.random.split(key, (2, num_envs))
-            obs = observe(state, params)
-            total = obs.tokens.sum() if full_observation else 0.0
-            _, state, reward, _, _, _ = step(step_keys, state, act(None, obs, act_keys), params)
-            return state, reward.sum() + total
-
-        _, rewards = jax.lax.scan(body, state, jax.random.split(key, steps))
-        return rewards.sum()
-
-    return lambda: rollout(jax.random.key(0), params)
-
-
 def _python_walk_step(spec, rng, official: _OfficialTable, max_neighbours: int):
     """One plain-Python random-walk step: the neighbours (reference edits), a random choice
     among the presented ones and "stay", the reward's query. Returns the next spec or None."""
@@ -266,7 +235,7 @@ def bench_env_steps(quick: bool, data_dir) -> list[dict]:
     for mode, space, full, sizes in plans:
         params = _env_params(space, bench, length)
         for num_envs in sizes:
-            rollout = _random_walk_rollout(params, num_envs, steps, full)
+            rollout = random_walk_rollout(params, num_envs, steps, full)
             rate = num_envs * steps / timed(rollout, repeats=2)
             sweep.append({"mode": mode, "num_envs": num_envs, "steps_per_second": rate})
     max_neighbours = environment.get("nb101").max_neighbours

@@ -36,3 +36,35 @@ def record(name, value, unit, baseline, baseline_value, settings) -> dict:
     return {"name": name, "value": value, "unit": unit, "baseline": baseline,
             "baseline_value": baseline_value, "ratio": ratio, "device": device_name(),
             "settings": settings}
+
+
+def random_walk_rollout(params, num_envs: int, steps: int,
+                        full_observation: bool = False) -> Callable[[], jax.Array]:
+    """A jitted ``() -> float`` rollout of random-walk actions through ``step_auto_reset``.
+
+    The scan carries the states only. With ``full_observation`` the tokens of the current
+    architecture and the neighbours are materialised each step (what a network policy reads);
+    otherwise the policy reads only the action mask, as the random walk does.
+    """
+    from nasjax import env
+    from nasjax.agents import random_walk
+
+    observe = jax.vmap(env.observe, in_axes=(0, None))
+    act = jax.vmap(random_walk.act, in_axes=(None, 0, 0))
+    step = jax.vmap(env.step_auto_reset, in_axes=(0, 0, 0, None))
+
+    @jax.jit
+    def rollout(key, params):
+        _, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(key, num_envs), params)
+
+        def body(state, key):
+            act_keys, step_keys = jax.random.split(key, (2, num_envs))
+            obs = observe(state, params)
+            total = obs.tokens.sum() if full_observation else 0.0
+            _, state, reward, _, _, _ = step(step_keys, state, act(None, obs, act_keys), params)
+            return state, reward.sum() + total
+
+        _, rewards = jax.lax.scan(body, state, jax.random.split(key, steps))
+        return rewards.sum()
+
+    return lambda: rollout(jax.random.key(0), params)

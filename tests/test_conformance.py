@@ -13,7 +13,6 @@ A new space, benchmark or agent gets these tests by registering itself:
 from __future__ import annotations
 
 import chex
-import flax.struct
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -27,6 +26,7 @@ from nasjax.agents import base as agents_base
 from nasjax.benchmarks import base as bench_lib
 from nasjax.evaluation import episodes
 from tests.conftest import env_params
+from tests.token_benchmark import TokenBenchmark
 
 SPACES = registry.names("space")
 BENCHMARKS = registry.names("benchmark")
@@ -123,30 +123,6 @@ def test_benchmark_rejects_invalid_architectures(name, data_dir):
 # ----------------------------------------------------------------------------- agents
 
 
-@flax.struct.dataclass
-class SyntheticBenchmark:
-    """A SYNTHETIC benchmark over a whole space: accuracy is a fixed function of the tokens."""
-
-    name: str = flax.struct.field(pytree_node=False, default="conformance (SYNTHETIC)")
-    space: str = flax.struct.field(pytree_node=False, default="nb101")
-    label: str = flax.struct.field(pytree_node=False, default="conformance (SYNTHETIC)")
-    has_test: bool = flax.struct.field(pytree_node=False, default=False)
-    metadata: tuple = flax.struct.field(pytree_node=False, default=())
-
-    def query(self, arch, key=None, mode="mean"):
-        search_space = spaces.get(self.space)
-        valid = search_space.is_valid(arch)
-        tokens = search_space.tokens(arch)
-        acc = 0.8 + 0.1 * jnp.tanh(tokens @ jnp.sin(jnp.arange(tokens.shape[-1]) + 1.0) / 8)
-        if mode == "noisy":
-            acc = acc + 0.01 * jax.random.normal(key, acc.shape)
-        nan = jnp.float32(jnp.nan)
-        acc = jnp.where(valid, acc, nan).astype(jnp.float32)
-        return bench_lib.Metrics(valid=valid, val_acc=acc, test_acc=jnp.full_like(acc, nan),
-                                 train_seconds=jnp.where(valid, 1.0, nan),
-                                 params=jnp.where(valid, 1.0, nan))
-
-
 def _experiment_config() -> ml_collections.ConfigDict:
     """Agent blocks, small enough for a quick trial."""
     config = ml_collections.ConfigDict()
@@ -173,7 +149,7 @@ def test_agent_runs_under_jit_without_retracing(name, space_name):
     chex.clear_trace_counter()  # counters are per function: parametrized cases share them
     agent = registry.make("agent", name)
     space = spaces.get(space_name)
-    bench = SyntheticBenchmark(space=space_name)
+    bench = TokenBenchmark(name="conformance (SYNTHETIC)", space=space_name)
     config = _experiment_config()
     if agent.make_searcher is not None:
         searcher = agent.make_searcher(space, agent.block(config))

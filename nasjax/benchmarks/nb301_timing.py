@@ -16,7 +16,7 @@ import jax
 import numpy as np
 
 from nasjax.benchmarks import base, nb301_ensemble, nb301_features, nb301_surrogate, tree_timing
-from nasjax.timing import record, timed
+from nasjax.timing import random_walk_rollout, record, timed
 
 BATCH = 4096  # genotypes of the batched query
 OFFICIAL_PATH_QUERIES = 256  # architectures timed one at a time through the official path
@@ -98,31 +98,6 @@ def bench_nb301_query(quick: bool, data_dir) -> dict:
          "xgboost": xgboost.__version__})
 
 
-def _random_walk_rollout(params, num_envs: int, steps: int):
-    """A jitted ``() -> float`` of random-walk steps with auto-reset (the policy reads the mask)."""
-    from nasjax import env
-    from nasjax.agents import random_walk
-
-    observe = jax.vmap(env.observe, in_axes=(0, None))
-    act = jax.vmap(random_walk.act, in_axes=(None, 0, 0))
-    step = jax.vmap(env.step_auto_reset, in_axes=(0, 0, 0, None))
-
-    @jax.jit
-    def rollout(key, params):
-        _, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(key, num_envs), params)
-
-        def body(state, key):
-            act_keys, step_keys = jax.random.split(key, (2, num_envs))
-            action = act(None, observe(state, params), act_keys)
-            _, state, reward, _, _, _ = step(step_keys, state, action, params)
-            return state, reward.sum()
-
-        _, rewards = jax.lax.scan(body, state, jax.random.split(key, steps))
-        return rewards.sum()
-
-    return lambda: rollout(jax.random.key(0), params)
-
-
 def _env_params(bench, episode_length: int):
     from configs import environment
     from nasjax import env, spaces
@@ -182,7 +157,7 @@ def bench_nb301_env_steps(quick: bool, data_dir) -> dict:
     params = _env_params(bench, environment.get("nb301").train_episode_length)
     steps = 4 if quick else 16
     sizes = (1, 256) if quick else (1, 256, BATCH)
-    sweep = {n: n * steps / timed(_random_walk_rollout(params, n, steps), repeats=2)
+    sweep = {n: n * steps / timed(random_walk_rollout(params, n, steps), repeats=2)
              for n in sizes}
     features = jax.jit(nb301_features.features)
     boosters = tree_timing.to_boosters(bench.ensemble, 1)
