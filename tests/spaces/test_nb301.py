@@ -280,7 +280,7 @@ def test_neighbourhood_protocol_and_oracle():
             return (arch.ops == SKIP).mean((-3, -2, -1)), mode
 
     oracle = hood.bind(SkipCount())
-    value, mode = oracle.metrics(g, None, "noisy")
+    value, mode = oracle.metrics(g, jax.random.key(0), "noisy")  # noisy needs a key
     assert float(value) == pytest.approx(2 / 16) and mode == "noisy"
 
 
