@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 from pathlib import Path
 
@@ -15,10 +17,28 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory) -> Path:
-    """A data directory for the session: $NASJAX_DATA when set (reuses caches), else a temp dir."""
+    """A data directory for the session: $NASJAX_DATA when set (reuses caches), else one temp dir
+    shared by the pytest-xdist workers (files are written atomically, and the slow builds below
+    hold :func:`build_lock`, so each cache is built once)."""
     if os.environ.get("NASJAX_DATA"):
         return Path(os.environ["NASJAX_DATA"])
-    return tmp_path_factory.mktemp("nasjax_data")
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the workers' common base
+    path = root / "nasjax_data"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def build_lock(data_dir: Path):
+    """Serialise cache builds across pytest-xdist workers (one waits, then finds the cache)."""
+    with open(data_dir / ".build.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")
@@ -107,7 +127,8 @@ def full_neighbour_table(data_dir):
     """The precomputed NAS-Bench-101 neighbour table (built once into ``data_dir``; slow)."""
     from nasjax.spaces import neighbour_table
 
-    return neighbour_table.load(data_dir, progress=False)
+    with build_lock(data_dir):
+        return neighbour_table.load(data_dir, progress=False)
 
 
 @pytest.fixture(scope="session")
@@ -115,4 +136,5 @@ def synthetic_bench(data_dir):
     """The SYNTHETIC full-space benchmark (needs the enumeration; slow without a cache)."""
     from nasjax.benchmarks import synthetic
 
-    return synthetic.make(data_dir, progress=False)
+    with build_lock(data_dir):
+        return synthetic.make(data_dir, progress=False)
