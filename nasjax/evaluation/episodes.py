@@ -1,7 +1,10 @@
 """Jitted evaluation episodes of episodic policies over the incremental MDP (Cassimon et al. §4).
 
-An episode runs ``episode_length`` steps in one ``lax.scan`` and freezes once it terminated;
-episodes are vmapped and sharded over the local devices (:mod:`nasjax.sharding`).
+:func:`run_episode` is one episode: ``episode_length`` steps in one ``lax.scan``, frozen once it
+terminated. :func:`run_episodes` gives the same statistics for a batch of episodes without
+the frozen steps: the episodes run on fewer slots, and a slot whose episode ended starts the
+next unstarted one at the following step (:func:`run_refilled`). The batch is sharded over the
+local devices (:mod:`nasjax.sharding`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,11 @@ import jax.numpy as jnp
 
 from nasjax import env, sharding
 from nasjax.agents.base import Policy
+
+# Episodes per slot of :func:`run_refilled`: E episodes run on ceil(E / 4) slots. More episodes
+# per slot waste fewer steps at the end (the slots run out of episodes at different steps);
+# fewer keep the vectors wide.
+EPISODES_PER_SLOT = 4
 
 
 @flax.struct.dataclass
@@ -71,11 +79,97 @@ def run_episode(policy: Policy, params: env.EnvParams, initial, key: jax.Array) 
                         trace_queries=trace[0], trace_best_val=trace[1], trace_best=trace[2])
 
 
+def run_refilled(policy: Policy, params: env.EnvParams, initial, keys: jax.Array) -> EpisodeStats:
+    """Episodes from ``initial: Arch[E]`` with keys ``key[E]``: the statistics of
+    ``vmap(run_episode)`` (the same keys give the same numbers), at the cost of the steps
+    actually taken rather than ``E x episode_length``.
+
+    ``ceil(E / EPISODES_PER_SLOT)`` slots step together in one ``lax.while_loop``; when a slot's
+    episode terminates (or reaches ``episode_length``), its statistics are written out and the
+    slot starts the next unstarted episode at the next step. The loop ends when every episode
+    has ended. Episode ``e`` uses its own keys exactly as :func:`run_episode` does, so the
+    schedule does not change any episode.
+    """
+    num, length = keys.shape[0], params.episode_length
+    slots = -(-num // EPISODES_PER_SLOT)
+    key_reset, key_scan = jnp.moveaxis(jax.vmap(jax.random.split)(keys), 1, 0)
+    _, starts = jax.vmap(env.reset, in_axes=(0, None, 0))(key_reset, params, initial)
+    step_keys = jax.vmap(lambda k: jax.random.split(k, length))(key_scan)  # key[E, L]
+    observe = jax.vmap(env.observe, in_axes=(0, None))
+    act = jax.vmap(policy.act, in_axes=(None, 0, 0))
+    step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+
+    def started(episode):  # the per-slot carry of episodes just started (E: no episode left)
+        row = jnp.minimum(episode, num - 1)
+        state = jax.tree.map(lambda x: x[row], starts)
+        zeros = jnp.zeros_like(episode)
+        return state, state.report_acc, state.acc, zeros, zeros + 1
+
+    # Outputs have a spare row E where slots without an episode write.
+    out = {name: jnp.zeros((num + 1,), dtype) for name, dtype in (
+        ("final", jnp.float32), ("final_val", jnp.float32), ("best", jnp.float32),
+        ("best_val", jnp.float32), ("steps", jnp.int32), ("queries", jnp.int32))}
+    out |= {name: jnp.zeros((num + 1, length), dtype) for name, dtype in (
+        ("trace_queries", jnp.int32), ("trace_best_val", jnp.float32),
+        ("trace_best", jnp.float32))}
+    episode = jnp.minimum(jnp.arange(slots, dtype=jnp.int32), num)
+    carry = (episode, jnp.zeros_like(episode), *started(episode), jnp.int32(slots), out)
+
+    def running(carry):
+        return (carry[0] < num).any()
+
+    def body(carry):
+        episode, t, state, best, best_val, steps, queries, next_episode, out = carry
+        key_act, key_step = jnp.moveaxis(
+            jax.vmap(jax.random.split)(step_keys[jnp.minimum(episode, num - 1), t]), 1, 0)
+        obs = observe(state, params)
+        action = act(policy.params, obs, key_act)
+        spent = jax.vmap(policy.queries)(obs) if policy.queries is not None else 0
+        _, state, _, terminated, _, _ = step(key_step, state, action, params)
+        better = state.acc > best_val
+        best = jnp.where(better, state.report_acc, best)
+        best_val = jnp.where(better, state.acc, best_val)
+        steps, queries = steps + 1, queries + spent
+        row = jnp.minimum(episode, num)
+        out = out | {"trace_queries": out["trace_queries"].at[row, t].set(queries),
+                     "trace_best_val": out["trace_best_val"].at[row, t].set(best_val),
+                     "trace_best": out["trace_best"].at[row, t].set(best)}
+        ended = (episode < num) & (terminated | (t + 1 == length))
+        row = jnp.where(ended, episode, num)
+        out = out | {name: out[name].at[row].set(value) for name, value in (
+            ("final", state.report_acc), ("final_val", state.acc), ("best", best),
+            ("best_val", best_val), ("steps", steps), ("queries", queries))}
+        # Ended slots take the next unstarted episodes, in slot order.
+        following = next_episode + jnp.cumsum(ended, dtype=jnp.int32) - 1
+        episode = jnp.where(ended, jnp.minimum(following, num), episode)
+        fresh = started(episode)
+        state, best, best_val, steps, queries = jax.tree.map(
+            lambda new, old: jnp.where(ended.reshape(ended.shape + (1,) * (new.ndim - 1)),
+                                       new, old),
+            fresh, (state, best, best_val, steps, queries))
+        t = jnp.where(ended, 0, t + 1)
+        return (episode, t, state, best, best_val, steps, queries,
+                next_episode + ended.sum(dtype=jnp.int32), out)
+
+    out = jax.lax.while_loop(running, body, carry)[-1]
+    out = {name: value[:num] for name, value in out.items()}
+    # After an episode ended its trace holds: no queries, the final best values.
+    after = jnp.arange(length) >= out["steps"][:, None]
+    return EpisodeStats(
+        initial=starts.report_acc, initial_val=starts.acc, num_neighbours=starts.num_neighbours,
+        final=out["final"], final_val=out["final_val"], best=out["best"],
+        best_val=out["best_val"], steps=out["steps"], queries=out["queries"],
+        trace_queries=jnp.where(after, 0, out["trace_queries"]),
+        trace_best_val=jnp.where(after, out["best_val"][:, None], out["trace_best_val"]),
+        trace_best=jnp.where(after, out["best"][:, None], out["trace_best"]))
+
+
 def _episodes(batch, params: env.EnvParams, policy_params, policy: Policy) -> EpisodeStats:
     initial, keys = batch
     policy = dataclasses.replace(policy, params=policy_params)
-    runner = policy.episode or run_episode
-    return jax.vmap(lambda arch, k: runner(policy, params, arch, k))(initial, keys)
+    if policy.episode is not None:
+        return jax.vmap(lambda arch, k: policy.episode(policy, params, arch, k))(initial, keys)
+    return run_refilled(policy, params, initial, keys)
 
 
 def run_episodes(policy: Policy, params: env.EnvParams, initial, key: jax.Array) -> EpisodeStats:

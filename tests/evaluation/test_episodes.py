@@ -39,6 +39,22 @@ def test_random_walk_episodes(params, small_world):
     np.testing.assert_array_equal(taken.sum(1), steps)
 
 
+@pytest.mark.parametrize("agent", ["random_walk", "local_search"])
+@pytest.mark.parametrize("count", [1, 5, 64])
+def test_refilled_slots_give_each_episode_its_own_numbers(params, small_world, agent, count):
+    # The batch runner starts a new episode in a slot as soon as the slot's episode ends; every
+    # statistic must equal the one-episode scan's for the same key, whatever the schedule.
+    policy = registry.make("agent", agent).make_policy(params, None, 0)
+    starts = _starts(small_world, count)
+    keys = jax.random.split(jax.random.key(3), count)
+    one_by_one = jax.jit(jax.vmap(lambda a, k: episodes.run_episode(policy, params, a, k)))
+    refilled = jax.jit(lambda a, k: episodes.run_refilled(policy, params, a, k))
+    expected, got = one_by_one(starts, keys), refilled(starts, keys)
+    if agent == "random_walk" and count > 1:  # episodes of different lengths
+        assert len(set(np.asarray(expected.steps).tolist())) > 1
+    chex.assert_trees_all_equal(got, expected)
+
+
 def test_random_search_is_one_sampled_cell(params, small_world):
     out = episodes.run_episodes(random_search.make_policy(), params, _starts(small_world, 8),
                                 jax.random.key(0))
