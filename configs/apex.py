@@ -64,6 +64,7 @@ RULES = {
     "target_update_period": rules.positive_int(),
     "actor_update_period": rules.positive_int(),
     "replay_ratio": rules.number(0.0, low_open=True),
+    "devices": rules.positive_int(),
     "iterations_per_chunk": rules.positive_int(),
     "checkpoint_every": rules.positive_int(),
     "checkpoints_kept": rules.positive_int(),
@@ -140,6 +141,9 @@ def get_config(preset: str = "paper") -> ml_collections.ConfigDict:
     # replays as fast as its learner can, so the paper's ratio is unrecorded; 1 is RLlib 2's
     # ApexDQN training_intensity and makes runs reproducible whatever the machine's speed.
     config.replay_ratio = 1.0
+    # Local devices the actors and the replay are sharded over (nasjax.agents.apex.train);
+    # results depend on it (each shard samples its own buffer), so it is a config field.
+    config.devices = 1
     config.iterations_per_chunk = 50  # iterations per jitted chunk (2 actor + 1 learner steps)
     config.checkpoint_every = 20  # chunks between Orbax checkpoints (and at the end)
     config.checkpoints_kept = 2  # newest checkpoints kept on disk

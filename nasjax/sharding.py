@@ -27,11 +27,15 @@ def num_devices() -> int:
     return jax.local_device_count()
 
 
+def mesh(devices: int, axis: str = AXIS) -> jax.sharding.Mesh:
+    """A one-axis mesh over the first ``devices`` local devices."""
+    return jax.make_mesh((devices,), (axis,), axis_types=(jax.sharding.AxisType.Auto,),
+                         devices=jax.local_devices()[:devices])
+
+
 @functools.cache
 def _compiled(fn: Callable, static: tuple, num_args: int, devices: int) -> Callable:
-    mesh = jax.make_mesh((devices,), (AXIS,), axis_types=(jax.sharding.AxisType.Auto,),
-                         devices=jax.local_devices()[:devices])
-    sharded = jax.shard_map(lambda batch, *args: fn(batch, *args, *static), mesh=mesh,
+    sharded = jax.shard_map(lambda batch, *args: fn(batch, *args, *static), mesh=mesh(devices),
                             in_specs=(PartitionSpec(AXIS),) + (PartitionSpec(),) * num_args,
                             out_specs=PartitionSpec(AXIS), check_vma=False)
     return jax.jit(sharded)

@@ -19,6 +19,10 @@ actor's ``|td|`` (Ape-X, Alg. 1): ``q(s_0, a_0)`` from acting, and the bootstrap
 ``max_a q(s_m, a)`` from a forward pass over each step's final observation, both with the
 actor's parameters (no target network at the actor, as in Ape-X).
 
+Sharding. With ``shards = D`` the ``E`` environments split into ``D`` equal shards (one per
+device, :mod:`~nasjax.agents.apex.train`): ``init(key, params, shard)`` builds shard
+``shard``'s ``E / D`` environments with their workers' epsilons, and ``step`` steps one shard.
+
 Items are compact: an observation is kept as the nodes it is built from (the current node,
 the ``N`` presented neighbours as the neighbourhood gives them, the action mask; on
 NAS-Bench-101 with the neighbour table, ``N + 1`` int32 rows), and the learner rebuilds tokens
@@ -85,6 +89,7 @@ class ActorState:
 
     env_state: env.EnvState  # leaves [E, ...]
     history: Step  # leaves [E, n, ...], oldest first
+    epsilons: jax.Array  # float32[E]: each environment's exploration rate (its worker's)
 
 
 @flax.struct.dataclass
@@ -99,14 +104,16 @@ class ActorStats:
 class Actors:
     """Batched Ape-X actors as pure functions (their settings bound by :func:`make_actors`).
 
-    ``init(key, params) -> ActorState`` resets the environments and takes the ``n - 1`` steps
-    that fill every history; ``step(state, params, key) -> (state, Transition[E],
-    priorities float32[E], ActorStats)`` takes one step of every environment.
+    ``init(key, params, shard=0) -> ActorState`` resets the environments of one shard and
+    takes the ``n - 1`` steps that fill every history; ``step(state, params, key) -> (state,
+    Transition[E_s], priorities float32[E_s], ActorStats)`` takes one step of every environment
+    of a shard (``E_s = num_envs / shards``; one shard holds them all by default).
     """
 
     num_envs: int
+    envs_per_shard: int
     epsilons: jax.Array  # float32[E]
-    init: Callable[[jax.Array, Any], ActorState]
+    init: Callable[..., ActorState]
     step: Callable[[ActorState, Any, jax.Array], tuple[ActorState, Transition, jax.Array,
                                                        ActorStats]]
 
@@ -189,7 +196,7 @@ def window(history: Step, gamma: float) -> tuple[Transition, jax.Array]:
 
 def make_actors(net: network.QNetwork, env_params: env.EnvParams, *, num_workers: int,
                 envs_per_worker: int, epsilon: float, epsilon_exponent: float,
-                n_step: int, gamma: float) -> Actors:
+                n_step: int, gamma: float, shards: int = 1) -> Actors:
     """Ape-X actors over ``num_workers * envs_per_worker`` environments (see the module
     docstring).
 
@@ -202,24 +209,31 @@ def make_actors(net: network.QNetwork, env_params: env.EnvParams, *, num_workers
       epsilon_exponent: its exponent.
       n_step: n, steps per replay window.
       gamma: discount of the n-step returns.
+      shards: D, equal shards of the environments (one per device).
     Returns:
       Actors.
+    Raises:
+      ValueError: when D does not divide the environments.
     """
     num_envs = num_workers * envs_per_worker
+    if shards < 1 or num_envs % shards:
+        raise ValueError(f"{num_envs} environments ({num_workers} workers x {envs_per_worker}) "
+                         f"do not split into {shards} equal shards")
+    per_shard = num_envs // shards
     epsilons = worker_epsilons(num_workers, envs_per_worker, epsilon, epsilon_exponent)
     v_observe = jax.vmap(env.observe, in_axes=(0, None))
     v_step = jax.vmap(env.step_auto_reset, in_axes=(0, 0, 0, None))
     v_act = jax.vmap(epsilon_greedy)
     v_window = jax.vmap(window, in_axes=(0, None))
 
-    def env_step(env_state: env.EnvState, params, key: jax.Array):
-        """One step of every environment: (env_state, Step[E], ActorStats)."""
+    def env_step(env_state: env.EnvState, epsilons: jax.Array, params, key: jax.Array):
+        """One step of a shard's environments: (env_state, Step[E_s], ActorStats)."""
         key_act, key_env = jax.random.split(key)
         obs = v_observe(env_state, env_params)
-        q = net.apply(params, obs.tokens, obs.action_mask)  # [E, N+1]
-        action = v_act(q, obs.action_mask, epsilons, jax.random.split(key_act, num_envs))
+        q = net.apply(params, obs.tokens, obs.action_mask)  # [E_s, N+1]
+        action = v_act(q, obs.action_mask, epsilons, jax.random.split(key_act, per_shard))
         _, next_state, reward, terminated, truncated, info = v_step(
-            jax.random.split(key_env, num_envs), env_state, action, env_params)
+            jax.random.split(key_env, per_shard), env_state, action, env_params)
         final = info["final_obs"]
         end_q = net.apply(params, final.tokens, final.action_mask)
         record = Step(obs=presented_state(env_state), action=action,
@@ -233,30 +247,33 @@ def make_actors(net: network.QNetwork, env_params: env.EnvParams, *, num_workers
                            final_acc_sum=jnp.sum(jnp.where(done, acc, 0.0)))
         return next_state, record, stats
 
-    def init(key: jax.Array, params) -> ActorState:
-        """Fresh episodes in every environment, then ``n - 1`` steps into the histories."""
+    def init(key: jax.Array, params, shard: int | jax.Array = 0) -> ActorState:
+        """Fresh episodes in every environment of a shard, then ``n - 1`` steps into the
+        histories."""
         key_reset, key_steps = jax.random.split(key)
         _, env_state = jax.vmap(env.reset, in_axes=(0, None))(
-            jax.random.split(key_reset, num_envs), env_params)
+            jax.random.split(key_reset, per_shard), env_params)
+        shard_epsilons = jax.lax.dynamic_slice_in_dim(epsilons, shard * per_shard, per_shard)
 
         def fill(env_state, key):
-            env_state, record, _ = env_step(env_state, params, key)
+            env_state, record, _ = env_step(env_state, shard_epsilons, params, key)
             return env_state, record
 
         env_state, records = jax.lax.scan(fill, env_state, jax.random.split(key_steps, n_step - 1))
         # [n-1, E] -> [E, n-1]; a zero step in front is dropped by the first ``step``.
         records = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), records)
-        _, first, _ = jax.eval_shape(env_step, env_state, params, key)
-        blank = jax.tree.map(lambda s: jnp.zeros((num_envs, 1, *s.shape[1:]), s.dtype), first)
+        _, first, _ = jax.eval_shape(env_step, env_state, shard_epsilons, params, key)
+        blank = jax.tree.map(lambda s: jnp.zeros((per_shard, 1, *s.shape[1:]), s.dtype), first)
         history = jax.tree.map(lambda a, b: jnp.concatenate([a, b], axis=1), blank, records)
-        return ActorState(env_state=env_state, history=history)
+        return ActorState(env_state=env_state, history=history, epsilons=shard_epsilons)
 
     def step(state: ActorState, params, key: jax.Array):
         """Every environment steps once; each yields the item of its last ``n`` steps."""
-        env_state, record, stats = env_step(state.env_state, params, key)
+        env_state, record, stats = env_step(state.env_state, state.epsilons, params, key)
         history = jax.tree.map(lambda h, r: jnp.concatenate([h[:, 1:], r[:, None]], axis=1),
                                state.history, record)
         items, priorities = v_window(history, gamma)
-        return ActorState(env_state=env_state, history=history), items, priorities, stats
+        return state.replace(env_state=env_state, history=history), items, priorities, stats
 
-    return Actors(num_envs=num_envs, epsilons=epsilons, init=init, step=step)
+    return Actors(num_envs=num_envs, envs_per_shard=per_shard, epsilons=epsilons, init=init,
+                  step=step)

@@ -18,6 +18,15 @@ weighted by prioritized-replay importance weights, Adam with global-norm gradien
 new priorities ``|td|``. Learning starts once ``learning_starts`` environment steps are
 taken; the target network is copied every ``target_update_period`` trained samples and the
 actors' parameters every ``actor_update_period`` learner steps.
+
+Devices (``config.devices = D``): the actors' environments and the replay split into ``D``
+shards, one per local device, with ``jax.shard_map``; each shard acts on its ``E / D``
+environments, stores their items in its own buffer of ``capacity / D`` slots and samples
+``batch_size / D`` items per learner step (Ape-X's replay is sharded the same way, Horgan et
+al. §3), and the gradients are averaged over the shards, so the parameters stay replicated.
+``D = 1`` is the single-device run. The state's ``replay`` and ``actors`` carry a leading shard
+axis ``[D, ...]``; the result depends on ``D`` (each shard samples its own buffer), never on the
+machine.
 """
 
 from __future__ import annotations
@@ -32,10 +41,11 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from nasjax import env
+from nasjax import env, sharding
 from nasjax.agents.apex import actors as actors_lib
 from nasjax.agents.apex import losses, network, replay
 
+AXIS = "shards"  # the mesh axis of actors and replay
 METRICS = ("env_steps", "episodes", "chunk_episodes", "final_val_acc", "loss", "mean_q",
            "trained_samples", "learner_steps")  # what ``chunk`` reports
 
@@ -48,8 +58,8 @@ class TrainState:
     target_params: Any  # target network (Mnih et al. 2015)
     actor_params: Any  # the actors' copy
     opt_state: Any  # Adam
-    replay: replay.ReplayState
-    actors: actors_lib.ActorState
+    replay: replay.ReplayState  # leaves [D, ...]: one buffer per shard
+    actors: actors_lib.ActorState  # leaves [D, ...]: one set of environments per shard
     key: jax.Array  # uint32[2]: raw PRNG key (checkpoints as plain integers)
     env_steps: jax.Array  # int32[]: environment steps taken (actor steps x E)
     trained_samples: jax.Array  # int32[]: items the learner has trained on
@@ -112,15 +122,17 @@ def make_train(config, env_params: env.EnvParams) -> Trainer:
     Returns:
       Trainer.
     Raises:
-      ValueError: on an impossible schedule.
+      ValueError: on an impossible schedule or device count.
     """
+    shards = _check_devices(config)
     net = make_network(config)
     acting = actors_lib.make_actors(
         net, env_params, num_workers=config.num_workers, envs_per_worker=config.envs_per_worker,
         epsilon=config.epsilon, epsilon_exponent=config.epsilon_exponent, n_step=config.n_step,
-        gamma=config.gamma)
+        gamma=config.gamma, shards=shards)
     buffer = replay.make_prioritized_buffer(
-        capacity=config.replay_capacity, sample_batch_size=config.batch_size,
+        capacity=config.replay_capacity // shards,
+        sample_batch_size=config.batch_size // shards,
         alpha=config.priority_alpha, beta=config.priority_beta, eps=config.priority_eps)
     optimizer = make_optimizer(config)
     actor_steps, learner_steps = schedule(config.replay_ratio, acting.num_envs, config.batch_size)
@@ -130,18 +142,32 @@ def make_train(config, env_params: env.EnvParams) -> Trainer:
     v_observation = jax.vmap(actors_lib.observation, in_axes=(0, None))
     v_loss = jax.vmap(losses.apex_loss, in_axes=(0, 0, 0, 0, 0, 0, 0, 0, None))
 
+    def across(collective, x):
+        """A collective over the shards (``jax.lax.psum``/``pmean``); none on one device."""
+        return collective(x, AXIS) if shards > 1 else x
+
+    def own(key: jax.Array) -> jax.Array:
+        """This shard's key: the replicated key folded with the shard index."""
+        return jax.random.fold_in(key, jax.lax.axis_index(AXIS)) if shards > 1 else key
+
     def init(key: jax.Array) -> TrainState:
         """Initial parameters, empty replay, fresh actors (``key``: a raw uint32[2] key)."""
         key, key_net, key_obs, key_actors = jax.random.split(key, 4)
         _, env_state = env.reset(key_obs, env_params)  # an example observation for shapes
         obs = env.observe(env_state, env_params)
         params = net.init(key_net, obs.tokens, obs.action_mask)
-        actor_state = acting.init(key_actors, params)
-        one = jax.tree.map(lambda x: x[0], actor_state.history)
+        if shards == 1:
+            actor_state = _stacked(acting.init(key_actors, params))
+        else:
+            actor_state = jax.vmap(acting.init, in_axes=(0, None, 0))(
+                jax.random.split(key_actors, shards), params, jnp.arange(shards))
+        one = jax.tree.map(lambda x: x[0, 0], actor_state.history)
         example = actors_lib.window(one, config.gamma)[0]  # one unbatched item
+        buffers = jax.tree.map(lambda x: jnp.broadcast_to(x, (shards, *x.shape)),
+                               buffer.init(example))
         zero = jnp.int32(0)
         return TrainState(params=params, target_params=params, actor_params=params,
-                          opt_state=optimizer.init(params), replay=buffer.init(example),
+                          opt_state=optimizer.init(params), replay=buffers,
                           actors=actor_state, key=key, env_steps=zero, trained_samples=zero,
                           learner_steps=zero, episodes=zero)
 
@@ -151,8 +177,8 @@ def make_train(config, env_params: env.EnvParams) -> Trainer:
         return net.apply(params, obs.tokens, obs.action_mask), obs.action_mask
 
     def learn(state: TrainState, key: jax.Array) -> tuple[TrainState, jax.Array, jax.Array]:
-        """One learner step: (state, loss, mean q(s, a))."""
-        batch = buffer.sample(state.replay, key)
+        """One learner step on a shard's state: (state, loss, mean q(s, a))."""
+        batch = buffer.sample(state.replay, own(key))
         items = batch.items
         q_t_value, mask_t = q_values(state.target_params, items.obs_t)
         q_t_selector, _ = q_values(state.params, items.obs_t)
@@ -165,6 +191,7 @@ def make_train(config, env_params: env.EnvParams) -> Trainer:
             return jnp.mean(loss), (td, jnp.mean(q_taken))
 
         (loss, (td, mean_q)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+        loss, mean_q, grads = across(jax.lax.pmean, (loss, mean_q, grads))
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         trained = state.trained_samples + config.batch_size
@@ -186,7 +213,8 @@ def make_train(config, env_params: env.EnvParams) -> Trainer:
         def act(carry, key):
             state, episodes, acc_sum = carry
             actor_state, items, priorities, stats = acting.step(state.actors, state.actor_params,
-                                                                key)
+                                                                own(key))
+            stats = across(jax.lax.psum, stats)
             state = state.replace(actors=actor_state,
                                   replay=buffer.add(state.replay, items, priorities),
                                   env_steps=state.env_steps + acting.num_envs,
@@ -214,9 +242,30 @@ def make_train(config, env_params: env.EnvParams) -> Trainer:
                    "q_sum": q_sum, "learned": learned}
         return state.replace(key=key), metrics
 
+    def shard_chunk(state: TrainState) -> tuple[TrainState, dict]:
+        """The chunk on one shard (``replay`` and ``actors`` leaves ``[1, ...]``)."""
+        state = state.replace(replay=_unstacked(state.replay), actors=_unstacked(state.actors))
+        state, per = jax.lax.scan(iteration, state, None, length=iterations)
+        return state.replace(replay=_stacked(state.replay), actors=_stacked(state.actors)), per
+
+    if shards == 1:
+        run_chunk, placement = shard_chunk, None
+    else:
+        spec = jax.sharding.PartitionSpec
+        state_specs = TrainState(params=spec(), target_params=spec(), actor_params=spec(),
+                                 opt_state=spec(), replay=spec(AXIS), actors=spec(AXIS),
+                                 key=spec(), env_steps=spec(), trained_samples=spec(),
+                                 learner_steps=spec(), episodes=spec())
+        devices = sharding.mesh(shards, AXIS)
+        run_chunk = jax.shard_map(shard_chunk, mesh=devices,
+                                  in_specs=(state_specs,), out_specs=(state_specs, spec()),
+                                  check_vma=False)
+        placement = jax.tree.map(lambda p: jax.sharding.NamedSharding(devices, p), state_specs,
+                                 is_leaf=lambda x: isinstance(x, spec))
+
     def chunk(state: TrainState) -> tuple[TrainState, dict]:
         """``iterations_per_chunk`` iterations; metrics of the chunk (scalars)."""
-        state, per = jax.lax.scan(iteration, state, None, length=iterations)
+        state, per = run_chunk(state)
         episodes, learned = per["episodes"].sum(), per["learned"].sum()
         nan = jnp.float32(jnp.nan)
         metrics = {
@@ -236,7 +285,38 @@ def make_train(config, env_params: env.EnvParams) -> Trainer:
                    learner_steps=learner_steps,
                    env_steps_per_chunk=iterations * env_steps_per_iteration,
                    num_chunks=num_chunks, init=init,
-                   chunk=jax.jit(chunk, donate_argnums=0), train=train)
+                   chunk=_placed(jax.jit(chunk, donate_argnums=0), placement), train=train)
+
+
+def _check_devices(config) -> int:
+    """``config.devices`` after checking that the local devices and the sizes allow it."""
+    shards = config.devices
+    available = jax.local_device_count()
+    if not 1 <= shards <= available:
+        raise ValueError(f"devices={shards}: this process sees {available} local device(s)")
+    for field in ("batch_size", "replay_capacity"):
+        if config[field] % shards:
+            raise ValueError(f"{field}={config[field]} does not split into devices={shards} "
+                             "equal shards")
+    return shards
+
+
+def _placed(chunk: Callable, placement) -> Callable:
+    """``chunk`` after moving the state onto the shards' devices (a restored or freshly
+    initialised state sits on one device); ``chunk`` itself when there is one shard."""
+    if placement is None:
+        return chunk
+    return lambda state: chunk(jax.device_put(state, placement))
+
+
+def _stacked(tree):
+    """A leading shard axis of size 1 on every leaf."""
+    return jax.tree.map(lambda x: x[None], tree)
+
+
+def _unstacked(tree):
+    """The shard axis of size 1 dropped from every leaf."""
+    return jax.tree.map(lambda x: x[0], tree)
 
 
 def _select(flag: jax.Array, new, old):
