@@ -48,9 +48,10 @@ restored, _ = checkpoint.Checkpointer(sys.argv[1], read_only=True).restore(
     jax.eval_shape(trainer.init, key))
 resumed, _ = run(1, restored)
 leaf = jax.tree.leaves(state.params)[0]
+first = np.asarray(leaf.addressable_shards[0].data)
 print(json.dumps({
     "sha": [checkpoint.params_sha256(s.params) for s in (state, run(2)[0], resumed)],
-    "param_shards_equal": all(np.array_equal(np.asarray(s.data), np.asarray(leaf.addressable_shards[0].data))
+    "param_shards_equal": all(np.array_equal(np.asarray(s.data), first)
                               for s in leaf.addressable_shards),
     "replay_devices": len(state.replay.priorities.sharding.device_set),
     "replay_shape": list(state.replay.priorities.shape),
