@@ -12,7 +12,7 @@ from configs import environment
 from nasjax import env
 from nasjax.agents import local_search, random_walk
 from nasjax.evaluation import episodes
-from nasjax.spaces import nb101, nb101_canonical, nb101_space, presentation
+from nasjax.spaces import nb101, nb101_canonical, nb101_space, neighbour_table, presentation
 from tests.conftest import SMALL_WORLD, TEST_GAP, chain
 
 reset = jax.jit(env.reset)  # one compilation per parameter set, shared by the tests
@@ -353,6 +353,19 @@ def test_table_and_on_the_fly_give_identical_episodes(full_neighbour_table, synt
     # The representative form is the enumeration's.
     rows = full_neighbour_table.index_of(cells)
     assert _same(nb101_canonical.canonical(cells), full_neighbour_table.cells(rows))
+
+
+@pytest.mark.slow
+def test_the_loaded_table_resets_to_the_samplers_cells(full_neighbour_table, data_dir):
+    # `load` reads the sampler's rows from their own cache file instead of locating 1.29M cells.
+    assert (data_dir / neighbour_table.SAMPLER_ROWS_FILE).exists()
+    np.testing.assert_array_equal(full_neighbour_table.sampled,
+                                  neighbour_table.sampler_rows(full_neighbour_table.hashes))
+    keys = jax.random.split(jax.random.key(11), 256)
+    rows = jax.vmap(full_neighbour_table.sample)(keys)
+    expected = full_neighbour_table.index_of(jax.vmap(nb101.sample)(keys))
+    np.testing.assert_array_equal(rows, expected)
+    assert (np.asarray(rows) >= 0).all()
 
 
 def test_an_invalid_or_absent_initial_cell_is_flagged(small_world):

@@ -305,7 +305,7 @@ def _label_starts() -> np.ndarray:
     return np.concatenate([[0], np.cumsum(sizes)])
 
 
-def _sampler_draws(key: jax.Array, shape: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
+def sampler_draws(key: jax.Array, shape: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
     """The draws of :func:`sample`: ``(int32[...] adjacency row of the sampler table, int8[..., 7]
     ops with input, output and padding in place)``."""
     table, bounds = _sampler_tables()
@@ -332,19 +332,24 @@ def sample(key: jax.Array, shape: tuple[int, ...] = ()) -> Cell:
     then uniform ops -- the same distribution, without a loop that accepts 0.2% of
     7-vertex draws. Deterministic given ``key``; returns a batch of ``shape``.
     """
-    row, ops = _sampler_draws(key, shape)
+    row, ops = sampler_draws(key, shape)
     return Cell(adj=unpack_adjacency(jnp.asarray(_sampler_tables()[0])[row]), ops=ops)
 
 
 def sampler_index(row: jax.Array, ops: jax.Array) -> jax.Array:
     """int32[...]: the index of a draw of :func:`sample` among every labelled cell the sampler
-    can draw (``row`` and ``ops`` of :func:`_sampler_draws`): its adjacency's first labelling
+    can draw (``row`` and ``ops`` of :func:`sampler_draws`): its adjacency's first labelling
     plus the interior ops read as a base-3 number."""
     interior = jnp.clip(ops[..., 1:NUM_VERTICES - 1].astype(jnp.int32), 0, NUM_OPS - 1)
     place = jnp.asarray(NUM_OPS ** np.arange(NUM_VERTICES - 2), jnp.int32)
     used = ops[..., 2:NUM_VERTICES] != PAD  # interior slot v is an op when slot v + 1 is present
     digits = (jnp.where(used, interior, 0) * place).sum(-1)
     return jnp.asarray(_label_starts()[:-1], jnp.int32)[row] + digits
+
+
+def num_sampler_cells() -> int:
+    """How many labelled cells the sampler can draw (1,293,208)."""
+    return int(_label_starts()[-1])
 
 
 def sampler_cells() -> Cell:

@@ -27,6 +27,9 @@ from nasjax.spaces import graph, nb101, nb101_neighbours, nb101_space, presentat
 # Tied to the enumeration order (SPACE_FILE) and the edits; v3: every acyclic edge and vertex
 # addition (v2 added them only forward in the vertex order).
 TABLE_FILE = "nb101_neighbours_v3.npz"
+# The table row of every labelled cell the sampler can draw: tied to the enumeration order and
+# the sampler, not to the edits.
+SAMPLER_ROWS_FILE = "nb101_sampler_rows_v1.npz"
 _BATCH = 8192
 
 
@@ -45,10 +48,11 @@ class NeighbourTable:
 
     def __post_init__(self):
         # The first-level hash index (as in Benchmark) makes index_of ~2x faster; the rows of
-        # the sampler's cells make a reset a gather instead of a hash and a look-up.
+        # the sampler's cells make a reset a gather instead of a hash and a look-up (cached by
+        # `load`, computed here for other tables).
         graph.attach_bucket_index(self)
         if self.sampled is None and not isinstance(self.hashes, jax.core.Tracer):
-            object.__setattr__(self, "sampled", _sampled_rows(self))
+            object.__setattr__(self, "sampled", jnp.asarray(sampler_rows(self.hashes)))
 
     def index_of(self, cells: nb101.Cell) -> jax.Array:
         """int32[...]: enumeration rows of cells (any representation), -1 when not valid."""
@@ -89,7 +93,7 @@ class NeighbourTable:
     def sample(self, key: jax.Array) -> jax.Array:
         """int32[]: the row of the cell :func:`nb101.sample` draws from ``key`` (the same
         draws; a gather instead of hashing the cell)."""
-        row, ops = nb101._sampler_draws(key, ())
+        row, ops = nb101.sampler_draws(key, ())
         return self.sampled[nb101.sampler_index(row, ops)]
 
     def arch(self, node: jax.Array) -> nb101.Cell:
@@ -112,14 +116,45 @@ class NeighbourTable:
         return bench_lib.Oracle(bench=bench, neighbourhood=self)
 
 
-def _sampled_rows(table: NeighbourTable) -> jax.Array:
-    """int32[1293208]: the table row of every labelled cell the sampler can draw
-    (:func:`nb101.sampler_cells` order), -1 where the table lacks it."""
+def sampler_rows(hashes) -> np.ndarray:
+    """int32[1293208]: the row of every labelled cell the sampler can draw
+    (:func:`nb101.sampler_cells` order) in a table of sorted hashes ``uint32[K, 2]``, -1 where
+    the table lacks it."""
+    hashes = np.asarray(hashes)
+    buckets, steps = graph.bucket_index(hashes)
     cells = nb101.sampler_cells()
-    locate = jax.jit(lambda t, c: t.locate(c))
-    rows = [np.asarray(locate(table, jax.tree.map(lambda x: x[start:start + _BATCH * 16], cells)))
-            for start in range(0, len(cells.ops), _BATCH * 16)]
-    return jnp.asarray(np.concatenate(rows))
+
+    @jax.jit
+    def locate(table, buckets, batch):
+        rows = graph.sorted_lookup(table, nb101.hash_cells(batch), buckets, steps)
+        return jnp.where(nb101.is_valid(batch), rows, -1)
+
+    batch = _BATCH * 16
+    rows = [np.asarray(locate(hashes, buckets, jax.tree.map(lambda x: x[i:i + batch], cells)))
+            for i in range(0, len(cells.ops), batch)]
+    return np.concatenate(rows).astype(np.int32)
+
+
+def _load_sampler_rows(data_dir, hashes: np.ndarray) -> np.ndarray:
+    """The cached :func:`sampler_rows` of the enumeration, computed and cached when missing
+    or when it fails its checksum (with a warning)."""
+    path = paths.data_dir(data_dir) / SAMPLER_ROWS_FILE
+    remake = f"python -m launch.prepare_data --benchmark=nb101-neighbours --data_dir={path.parent}"
+    if paths.cached(path, remake):
+        try:
+            with np.load(path) as data:
+                rows = data["rows"]
+        except Exception as error:
+            raise ValueError(f"cannot read the sampler rows {path}: {error}; delete it and it "
+                             "will be rebuilt") from error
+        if rows.shape != (nb101.num_sampler_cells(),):
+            raise ValueError(f"sampler rows {path} have shape {rows.shape}; delete the file and "
+                             "it will be rebuilt")
+        return rows
+    rows = sampler_rows(hashes)
+    with paths.verified_write(path) as handle:
+        np.savez_compressed(handle, rows=rows)
+    return rows
 
 
 def _compute(data_dir, progress: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -220,4 +255,5 @@ def load(data_dir=None, progress: bool = True) -> NeighbourTable:
     packed, ops, hashes = nb101.load_enumeration(data_dir, progress=False)
     return NeighbourTable(offsets=jnp.asarray(offsets), rows=jnp.asarray(rows),
                           adj_packed=jnp.asarray(packed), ops=jnp.asarray(ops),
-                          hashes=jnp.asarray(hashes))
+                          hashes=jnp.asarray(hashes),
+                          sampled=jnp.asarray(_load_sampler_rows(data_dir, hashes)))
