@@ -101,6 +101,8 @@ def eval_episodes(env_params: env.EnvParams, episodes: int = 10_000, repeats: in
         out = jax.block_until_ready(episodes_lib.run_episodes(policy, env_params, initial, key))
         best = min(best, time.perf_counter() - start)
     rate = episodes / best
+    mean_steps = float(np.asarray(out.steps).mean())
+    step_gflop = _policy_gflop(policy, env_params, initial)
     baseline = 1.0 / PAPER_SECONDS_PER_EPISODE
     return {"name": "apex_eval_episodes", "value": rate, "unit": "episodes/s",
             "baseline": "Cassimon et al. §4.1.2: 0.50 s per Ape-X episode on CPU; not timed "
@@ -108,7 +110,25 @@ def eval_episodes(env_params: env.EnvParams, episodes: int = 10_000, repeats: in
             "baseline_value": baseline, "ratio": rate / baseline,
             "settings": {"episodes": episodes, "episode_length": env_params.episode_length,
                          "max_neighbours": env_params.max_neighbours,
-                         "mean_steps": float(np.asarray(out.steps).mean()),
+                         "mean_steps": mean_steps,
+                         "policy_gflop_per_step": step_gflop,
+                         "achieved_gflop_per_s": rate * mean_steps * step_gflop,
                          "params": "untrained (paper-size network)",
                          "first_call_seconds": compile_seconds,
                          "minutes_for_250k": 250_000 / rate / 60}}
+
+
+def _policy_gflop(policy, env_params: env.EnvParams, initial, batch: int = 64) -> float:
+    """GFLOP of one greedy action (the Q-network's forward pass over the current architecture
+    and its neighbours), from XLA's cost analysis of a batch."""
+    archs = jax.tree.map(lambda x: x[:batch], initial)
+    keys = jax.random.split(jax.random.key(0), batch)
+    states = jax.vmap(lambda a, k: env.reset(k, env_params, a)[1])(archs, keys)
+
+    def act(states, keys):
+        obs = jax.vmap(env.observe, in_axes=(0, None))(states, env_params)
+        return jax.vmap(policy.act, in_axes=(None, 0, 0))(policy.params, obs, keys)
+
+    cost = jax.jit(act).lower(states, keys).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    return float(cost["flops"]) / batch / 1e9
