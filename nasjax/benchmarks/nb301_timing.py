@@ -182,12 +182,15 @@ def bench_nb301_eval(quick: bool, data_dir) -> dict:
     chunk of episodes per agent (after a warm-up chunk that compiles), against the paper's
     16.3 s per episode."""
     from configs import environment
+    from configs import evaluate as evaluate_config
     from nasjax import registry
     from nasjax.evaluation import episodes
 
     bench = nb301_surrogate.load(data_dir, progress=False)
     params = _env_params(bench, environment.get("nb301").eval_episode_length)
-    chunk = 64 if quick else 2000
+    # One chunk of the protocol's own size (configs/evaluate.py:nb301): evaluation episodes
+    # refill their slots, so a chunk's cost per episode depends on its size.
+    chunk = 64 if quick else evaluate_config.get_config("nb301").episodes_per_chunk
     initial = _genotypes(1000, chunk)
     seconds, steps, queries = {}, {}, {}
     for name in ("random_search", "random_walk", "local_search"):
