@@ -82,6 +82,8 @@ def main(argv):
     config = _CONFIG.value  # checked against configs/apex.py RULES
     config_dict = config.to_dict()
     data_dir = paths.writable_dir(paths.data_dir(config.data_dir or None))
+    with common.config_errors():
+        train.check_config(config)  # one line, before any file is written
     run_dir, resuming = open_run_dir(config_dict)
     with run_dir:
         run_dir.write_config(config_dict)

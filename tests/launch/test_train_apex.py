@@ -53,6 +53,18 @@ def runs(tmp_path_factory, data_dir, jax_env) -> dict:
             "again": again, "data": data}
 
 
+@pytest.mark.parametrize("setting, named", [
+    ("--config.devices=64", "devices=64: this process sees"),
+    ("--config.replay_ratio=0.0001", "replay_ratio=0.0001 with 8 environments"),
+])
+def test_an_impossible_device_count_or_schedule_is_one_line_before_any_file(
+        setting, named, tmp_path, jax_env):
+    result = _run([CONFIG, setting, f"--workdir={tmp_path / 'run'}"], jax_env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert named in result.stderr
+    assert not (tmp_path / "run").exists() and not (tmp_path / "run.partial").exists()
+
+
 @pytest.mark.slow  # three training processes (compilation cached after the first)
 def test_smoke_run_writes_its_run_directory(runs):
     workdir = runs["straight"]

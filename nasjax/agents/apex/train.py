@@ -288,6 +288,13 @@ def make_train(config, env_params: env.EnvParams) -> Trainer:
                    chunk=_placed(jax.jit(chunk, donate_argnums=0), placement), train=train)
 
 
+def check_config(config) -> None:
+    """Raise ValueError when a config's device count or replay schedule cannot run here (what
+    :func:`make_train` checks first; cheap, so launch scripts call it before writing files)."""
+    _check_devices(config)
+    schedule(config.replay_ratio, config.num_workers * config.envs_per_worker, config.batch_size)
+
+
 def _check_devices(config) -> int:
     """``config.devices`` after checking that the local devices and the sizes allow it."""
     shards = config.devices
