@@ -352,24 +352,43 @@ def predict_mean(ensemble: TreeEnsemble, x: jax.Array) -> jax.Array:
 
 @jax.jit
 def _predict_rows(ens: TreeEnsemble, x: jax.Array) -> jax.Array:
-    """float32[B, M] for ``x: float32[B, F]``: the walk, one chunk of trees per scan step."""
+    """float32[B, M] for ``x: float32[B, F]``: the walk, one chunk of trees per scan step.
+
+    A leaf's node word points at itself (offset 0, the all-NaN feature column, default left),
+    so stepping a leaf is a no-op and every tree of a chunk takes the chunk's depth in steps.
+    The first two levels are read without per-row node look-ups: the root is the same for
+    every row, and the level below is one of the root's two children, chosen by a select.
+    """
     num_rows, width = x.shape[0], ens.num_features + 1
     members, padded = ens.roots.shape
     chunk = ens.chunk_trees
+    last = ens.node.shape[0] - 1
     table = jnp.concatenate([x, jnp.full((num_rows, 1), jnp.nan, jnp.float32)], axis=1)
     table = table.reshape(-1)  # row-major: feature f of row b at b * width + f
     row_start = (jnp.arange(num_rows, dtype=jnp.int32) * width)[:, None, None]
     shift, feature_mask = ens.feature_bits + 1, (1 << ens.feature_bits) - 1
 
+    def left_of(word, threshold):  # which way rows go at nodes ``word`` (any shape), [B, M, C]
+        xv = _take(table, row_start + ((word >> 1) & feature_mask))
+        return (xv < threshold) | (jnp.isnan(xv) & ((word & 1) == 1))
+
     def step(_, idx):  # idx: int32[B, M, C], the current node of each (row, member, tree)
         word = _take(ens.node, idx)
-        xv = _take(table, row_start + ((word >> 1) & feature_mask))
-        go_left = (xv < _take(ens.value, idx)) | (jnp.isnan(xv) & ((word & 1) == 1))
-        return idx + (word >> shift) + (~go_left).astype(jnp.int32)
+        return idx + (word >> shift) + (~left_of(word, _take(ens.value, idx))).astype(jnp.int32)
 
     def chunk_step(total, inputs):
         roots, depth = inputs  # int32[M, C], int32[]
-        idx = lax.fori_loop(0, depth, step, jnp.broadcast_to(roots, (num_rows, members, chunk)))
+        word = _take(ens.node, roots)  # level 0: one node per tree, the same for every row
+        first = roots + (word >> shift)  # its left child (the root itself for a leaf)
+        go_left = left_of(word, _take(ens.value, roots))
+        # Level 1: both children's words per tree, one picked per row. A leaf root never
+        # goes right, so its "right child" (clamped into the array) is never read.
+        second = jnp.minimum(first + 1, last)
+        word = jnp.where(go_left, _take(ens.node, first), _take(ens.node, second))
+        threshold = jnp.where(go_left, _take(ens.value, first), _take(ens.value, second))
+        idx = jnp.where(go_left, first, second)
+        idx = idx + (word >> shift) + (~left_of(word, threshold)).astype(jnp.int32)
+        idx = lax.fori_loop(2, jnp.maximum(depth, 2), step, idx)
         leaves = _take(ens.value, idx)
         for j in range(chunk):  # tree order, one float32 add at a time
             total = total + leaves[..., j]

@@ -48,6 +48,44 @@ def test_hand_built_tree_follows_xgboost_rules():
     assert int(ens.chunk_depth[0]) == 2
 
 
+def reference_walk(member: trees.Forest, x: np.ndarray) -> np.ndarray:
+    """float32[B]: a plain-Python XGBoost walk of every tree, summed in tree order after the
+    base score (float32 throughout)."""
+    out = []
+    for row in x:
+        total = np.float32(member.base_score)
+        for start in member.tree_start[:-1]:
+            node = 0
+            while member.left[start + node] >= 0:
+                value = row[member.feature[start + node]]
+                go_left = (bool(member.default_left[start + node]) if np.isnan(value)
+                           else value < member.condition[start + node])
+                node = (member.left if go_left else member.right)[start + node]
+            total = np.float32(total + member.condition[start + node])
+        out.append(total)
+    return np.array(out, np.float32)
+
+
+def test_trees_of_every_depth_in_one_chunk_walk_like_xgboost():
+    # The walk reads the first two levels without per-row node look-ups: a chunk mixing a
+    # lone leaf, a stump, the hand-built tree and a depth-3 tree must still walk each its way.
+    leaf = ([-1], [-1], [0], [0.25], [False], 1)
+    stump = ([1, -1, -1], [2, -1, -1], [1, 0, 0], [1.5, -1.0, 4.0], [True, False, False], 3)
+    #   0: f0 < 0 ?  -> 1 / 2;  1: f1 < 1 ? -> 3 / 4;  4: f0 < -2 ? (missing: left) -> 5 / 6
+    deep = ([1, 3, -1, -1, 5, -1, -1], [2, 4, -1, -1, 6, -1, -1], [0, 1, 0, 0, 0, 0, 0],
+            [0.0, 1.0, 8.0, 16.0, -2.0, 32.0, 64.0], [False, False, False, False, True, False,
+                                                      False], 7)
+    hand = (HAND.left, HAND.right, HAND.feature, HAND.condition, HAND.default_left, 6)
+    parts = [leaf, stump, hand, deep, stump, leaf, deep]
+    member = forest(*(np.concatenate([np.asarray(p[i]) for p in parts]) for i in range(5)),
+                    tree_sizes=[p[5] for p in parts], base=0.5)
+    x = np.array([[a, b] for a in (-3.0, -1.0, 0.0, 0.4, 0.5, 2.0, NAN)
+                  for b in (0.0, 1.0, 1.5, 2.0, 7.0, NAN)], np.float32)
+    ens = trees.assemble([member])
+    assert int(ens.chunk_depth[0]) == 3
+    np.testing.assert_array_equal(trees.predict(ens, x)[:, 0], reference_walk(member, x))
+
+
 def test_summation_order_is_xgboost_s():
     tiny = 2.0 ** -24  # half an ulp of 1.0: 1 + tiny rounds back to 1 (ties to even)
     member = forest(left=[-1, -1], right=[-1, -1], feature=[0, 0], condition=[tiny, tiny],
