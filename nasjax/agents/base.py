@@ -52,6 +52,15 @@ class Policy:
     # A custom evaluation episode (env_params, initial, key) -> EpisodeStats, for agents that
     # do not step the MDP (random search jumps to a sampled architecture); None: act stepwise.
     episode: Callable[..., Any] | None = None
+    # The most episodes stepped at once (None: ceil(E / EPISODES_PER_SLOT) of
+    # nasjax.evaluation.episodes). A policy that does much work per step (a network over every
+    # neighbour, a query of each) runs faster in a narrow batch whose arrays stay in cache.
+    slots: int | None = None
+
+    def __post_init__(self):
+        if self.slots is not None and (not isinstance(self.slots, int) or self.slots < 1):
+            raise ValueError(f"policy {self.name!r}: slots must be a positive int or None, "
+                             f"got {self.slots!r}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,6 +12,12 @@ import jax.numpy as jnp
 
 from nasjax.agents.base import Agent, Policy
 
+# Episodes stepped at once: each step queries N + 1 architectures, so 128 slots make batches of
+# 6,528 queries (N = 50). On NAS-Bench-301's tree ensemble (2 CPU cores) 10^4 episodes ran at
+# 470 episodes/s on 128 slots against 410 on 256 and 210 on 2,500 (the default); on
+# NAS-Bench-101's table the width makes no difference.
+SLOTS = 128
+
 
 def act(oracle, obs, key: jax.Array) -> jax.Array:
     """The best presented neighbour by mean validation accuracy, or 0 when none improves.
@@ -42,7 +48,8 @@ def queries(obs) -> jax.Array:
 def make_policy(env_params, config=None, seed: int = 0) -> Policy:
     """Local search querying the environment's benchmark."""
     del config, seed
-    return Policy(name="local_search", act=act, params=env_params.oracle, queries=queries)
+    return Policy(name="local_search", act=act, params=env_params.oracle, queries=queries,
+                  slots=SLOTS)
 
 
 def agent() -> Agent:

@@ -192,7 +192,7 @@ def bench_nb301_eval(quick: bool, data_dir) -> dict:
     # refill their slots, so a chunk's cost per episode depends on its size.
     chunk = 64 if quick else evaluate_config.get_config("nb301").episodes_per_chunk
     initial = _genotypes(1000, chunk)
-    seconds, steps, queries = {}, {}, {}
+    seconds, steps, queries, slots = {}, {}, {}, {}
     for name in ("random_search", "random_walk", "local_search"):
         policy = registry.make("agent", name).make_policy(params, None, 0)
         run = lambda p=policy: episodes.run_episodes(p, params, initial, jax.random.key(0))  # noqa: E731
@@ -201,6 +201,7 @@ def bench_nb301_eval(quick: bool, data_dir) -> dict:
         seconds[name] = measured / chunk * PROTOCOL_EPISODES
         steps[name] = float(np.asarray(out.steps).mean())
         queries[name] = float(np.asarray(out.queries).mean())
+        slots[name] = policy.slots
     total = sum(seconds.values())
     paper = PAPER_SECONDS_PER_EPISODE * PROTOCOL_EPISODES * len(seconds)
     found = record(
@@ -208,5 +209,6 @@ def bench_nb301_eval(quick: bool, data_dir) -> dict:
         "Cassimon et al. §4.2.2: 16.3 s per evaluation episode x the same episodes", paper,
         {"extrapolated_from_episodes_per_agent": chunk, "episodes_per_agent": PROTOCOL_EPISODES,
          "seconds_per_agent": seconds, "mean_steps": steps, "mean_queries": queries,
+         "slots": slots,
          "compilation": "excluded (warm-up chunk)", "benchmark": bench.label})
     return {**found, "ratio": paper / total}  # seconds: how many times less time

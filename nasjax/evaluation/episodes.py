@@ -20,7 +20,7 @@ from nasjax.agents.base import Policy
 
 # Episodes per slot of :func:`run_refilled`: E episodes run on ceil(E / 4) slots. More episodes
 # per slot waste fewer steps at the end (the slots run out of episodes at different steps);
-# fewer keep the vectors wide.
+# fewer keep the vectors wide. A policy may ask for fewer slots (``Policy.slots``).
 EPISODES_PER_SLOT = 4
 
 
@@ -84,14 +84,14 @@ def run_refilled(policy: Policy, params: env.EnvParams, initial, keys: jax.Array
     ``vmap(run_episode)`` (the same keys give the same numbers), at the cost of the steps
     actually taken rather than ``E x episode_length``.
 
-    ``ceil(E / EPISODES_PER_SLOT)`` slots step together in one ``lax.while_loop``; when a slot's
-    episode terminates (or reaches ``episode_length``), its statistics are written out and the
-    slot starts the next unstarted episode at the next step. The loop ends when every episode
-    has ended. Episode ``e`` uses its own keys exactly as :func:`run_episode` does, so the
-    schedule does not change any episode.
+    ``ceil(E / EPISODES_PER_SLOT)`` slots (at most ``policy.slots``) step together in one
+    ``lax.while_loop``; when a slot's episode terminates (or reaches ``episode_length``), its
+    statistics are written out and the slot starts the next unstarted episode at the next step.
+    The loop ends when every episode has ended. Episode ``e`` uses its own keys exactly as
+    :func:`run_episode` does, so the schedule does not change any episode.
     """
     num, length = keys.shape[0], params.episode_length
-    slots = -(-num // EPISODES_PER_SLOT)
+    slots = min(-(-num // EPISODES_PER_SLOT), policy.slots or num)
     key_reset, key_scan = jnp.moveaxis(jax.vmap(jax.random.split)(keys), 1, 0)
     _, starts = jax.vmap(env.reset, in_axes=(0, None, 0))(key_reset, params, initial)
     step_keys = jax.vmap(lambda k: jax.random.split(k, length))(key_scan)  # key[E, L]

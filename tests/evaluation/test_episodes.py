@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -41,10 +43,14 @@ def test_random_walk_episodes(params, small_world):
 
 @pytest.mark.parametrize("agent", ["random_walk", "local_search"])
 @pytest.mark.parametrize("count", [1, 5, 64])
-def test_refilled_slots_give_each_episode_its_own_numbers(params, small_world, agent, count):
+@pytest.mark.parametrize("slots", [None, 3])
+def test_refilled_slots_give_each_episode_its_own_numbers(params, small_world, agent, count,
+                                                          slots):
     # The batch runner starts a new episode in a slot as soon as the slot's episode ends; every
-    # statistic must equal the one-episode scan's for the same key, whatever the schedule.
+    # statistic must equal the one-episode scan's for the same key, whatever the schedule and
+    # however few slots the policy asks for.
     policy = registry.make("agent", agent).make_policy(params, None, 0)
+    policy = dataclasses.replace(policy, slots=slots or policy.slots)
     starts = _starts(small_world, count)
     keys = jax.random.split(jax.random.key(3), count)
     one_by_one = jax.jit(jax.vmap(lambda a, k: episodes.run_episode(policy, params, a, k)))
@@ -105,3 +111,9 @@ def test_a_stream_shorter_than_one_trial_gives_no_curve(small_world):
                                 jax.random.key(0))
     stream = jax.tree.map(np.asarray, out)  # 4 episodes of 1 query: no trial of 16 queries
     assert query_curves.agent_curves([stream], per_step=False, max_queries=16).shape == (0, 16)
+
+
+@pytest.mark.parametrize("slots", [0, -2, 1.5])
+def test_a_policy_asks_for_a_positive_number_of_slots(slots):
+    with pytest.raises(ValueError, match="slots must be a positive int"):
+        dataclasses.replace(random_walk.make_policy(), slots=slots)

@@ -23,6 +23,10 @@ from nasjax.agents.base import Agent, Policy
 
 UNTRAINED = "untrained"
 CHECKPOINTS = "checkpoints"  # the subdirectory launch.train_apex writes
+# Episodes stepped at once in evaluation. The Q-network's activations of 32 observations
+# (51 x 256 floats each, 4 of them per block) stay in cache: 2,000 paper-size episodes ran at
+# 172 episodes/s on 32 slots against 154 on 64, 126 on 128 and 71 on 500 (2 CPU cores).
+EVAL_SLOTS = 32
 
 
 def run_dirs(value: str) -> list[str]:
@@ -103,7 +107,7 @@ def make_policy(env_params: env.EnvParams, config: str, seed: int = 0) -> Policy
                          f"apex_checkpoints names {len(dirs)}")
     else:
         net, params = load_run(dirs[seed], env_params)
-    return Policy(name="apex", act=make_act(net), params=params)
+    return Policy(name="apex", act=make_act(net), params=params, slots=EVAL_SLOTS)
 
 
 def seeds(config: str) -> int | None:

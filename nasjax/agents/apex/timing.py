@@ -110,7 +110,7 @@ def eval_episodes(env_params: env.EnvParams, episodes: int = 10_000, repeats: in
             "baseline_value": baseline, "ratio": rate / baseline,
             "settings": {"episodes": episodes, "episode_length": env_params.episode_length,
                          "max_neighbours": env_params.max_neighbours,
-                         "mean_steps": mean_steps,
+                         "mean_steps": mean_steps, "slots": policy.slots,
                          "policy_gflop_per_step": step_gflop,
                          "achieved_gflop_per_s": rate * mean_steps * step_gflop,
                          "params": "untrained (paper-size network)",
