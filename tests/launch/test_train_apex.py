@@ -116,6 +116,34 @@ def test_trained_runs_evaluate_as_the_apex_agent(runs, tmp_path, jax_env):
     assert summary["agents"]["apex"]["mean_queries"] == 1.0
 
 
+@pytest.mark.slow  # one more training process
+def test_runs_that_differ_in_gamma_compare_in_one_figure(runs, tmp_path, jax_env):
+    # Cassimon et al. Fig. 17: the same run with gamma 0.95, labelled by what differs.
+    other = tmp_path / "gamma"
+    result = _run([CONFIG, runs["data"], "--config.gamma=0.95", f"--workdir={other}"], jax_env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    workdir = tmp_path / "compared"
+    result = _run([f"--runs={runs['straight']},{other}", f"--workdir={workdir}"], jax_env,
+                  module="launch.compare_apex")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (workdir / "training_curves.png").stat().st_size > 0
+    summary = json.loads((workdir / "summary.json").read_text())
+    assert [run["label"] for run in summary["runs"]] == ["gamma=0.9", "gamma=0.95"]
+    assert summary["benchmark"] == "nb101-synthetic (SYNTHETIC)"
+    straight = json.loads((runs["straight"] / "summary.json").read_text())
+    assert summary["runs"][0]["final_params_sha256"] == straight["final_params_sha256"]
+    assert "| gamma=0.95 |" in (workdir / "report.md").read_text()
+
+
+def test_comparing_a_directory_that_is_no_training_run_is_one_line(tmp_path, jax_env):
+    (tmp_path / "empty").mkdir()
+    result = _run([f"--runs={tmp_path / 'empty'}", f"--workdir={tmp_path / 'out'}"], jax_env,
+                  module="launch.compare_apex")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "is not a complete Ape-X training run (no config.json, summary.json" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("preset", [p for p in apex.PRESETS if "nb301" not in p])
 def test_nb101_presets_pass_their_rules(preset):
     config = apex.get_config(preset)

@@ -44,6 +44,22 @@ def write_csv(rows: Sequence[Mapping], path: str | Path) -> None:
                              for name in COLUMNS})
 
 
+def read_csv(path: str | Path) -> list[dict]:
+    """The rows of a ``metrics.csv`` that :func:`write_csv` wrote (empty cells become None).
+
+    Raises:
+      ValueError: one line naming the file when it lacks the columns of :data:`COLUMNS`.
+    """
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = [name for name in COLUMNS if name not in (reader.fieldnames or ())]
+        if missing:
+            raise ValueError(f"{path} is not an Ape-X metrics file (no column "
+                             f"{', '.join(missing)})")
+        return [{name: None if row[name] == "" else float(row[name]) for name in COLUMNS}
+                for row in reader]
+
+
 def moving_average(values: np.ndarray, window: int) -> np.ndarray:
     """Trailing moving average over up to ``window`` finite values (NaN ignored)."""
     out = np.full(len(values), np.nan)
@@ -58,9 +74,7 @@ def moving_average(values: np.ndarray, window: int) -> np.ndarray:
 def training_curve(rows: Sequence[Mapping], path: str | Path, benchmark: str) -> Path:
     """Mean final validation accuracy of training episodes vs environment steps (the quantity
     of Cassimon et al. Figs. 17-19), raw and smoothed."""
-    steps = np.array([row["env_steps"] for row in rows], float)
-    acc = np.array([np.nan if row.get("final_val_acc") is None else 100 * row["final_val_acc"]
-                    for row in rows])
+    steps, acc = accuracy_percent(rows)
     fig = Figure(figsize=(6.0, 4.0), layout="constrained")
     ax = fig.subplots()
     ax.plot(steps, acc, color="0.7", lw=0.8, label="per chunk")
@@ -69,6 +83,41 @@ def training_curve(rows: Sequence[Mapping], path: str | Path, benchmark: str) ->
     ax.set_xlabel("environment steps")
     ax.set_ylabel("mean final validation accuracy (%)")
     ax.set_title(f"Ape-X training episodes, {benchmark}", fontsize=9)
+    ax.legend(fontsize=8)
+    path = Path(path)
+    FigureCanvasAgg(fig)
+    fig.savefig(path, format="png", dpi=_DPI)
+    return path
+
+
+def accuracy_percent(rows: Sequence[Mapping]) -> tuple[np.ndarray, np.ndarray]:
+    """``(env_steps, mean final validation accuracy in %)`` per chunk (NaN where a chunk
+    finished no episode)."""
+    steps = np.array([row["env_steps"] for row in rows], float)
+    acc = np.array([np.nan if row.get("final_val_acc") is None else 100 * row["final_val_acc"]
+                    for row in rows])
+    return steps, acc
+
+
+def comparison_curves(runs: Mapping[str, Sequence[Mapping]], path: str | Path,
+                      title: str) -> Path:
+    """The training curves of several runs in one figure, as Cassimon et al. Figs. 17-19
+    compare the ablations: mean final validation accuracy of training episodes vs
+    environment steps, a moving average of :data:`SMOOTHING` chunks per run.
+
+    Args:
+      runs: label -> the run's metrics rows.
+      path: the PNG to write.
+      title: the figure's title (the benchmark, what varies).
+    """
+    fig = Figure(figsize=(6.0, 4.0), layout="constrained")
+    ax = fig.subplots()
+    for label, rows in runs.items():
+        steps, acc = accuracy_percent(rows)
+        ax.plot(steps, moving_average(acc, SMOOTHING), lw=1.6, label=label)
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel(f"mean final validation accuracy (%), moving average of {SMOOTHING}")
+    ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
     path = Path(path)
     FigureCanvasAgg(fig)
