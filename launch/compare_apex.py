@@ -24,7 +24,6 @@ from nasjax.agents.apex import report as apex_report
 
 _RUNS = flags.DEFINE_list("runs", None, "Comma-separated launch.train_apex workdirs.")
 _RUN = common.define_run_dir("compare_apex")
-_IGNORED = ("data_dir",)  # fields that do not change what a run learns
 
 
 def load_run(path: str) -> tuple[dict, dict, list[dict]]:
@@ -46,29 +45,6 @@ def load_run(path: str) -> tuple[dict, dict, list[dict]]:
     except (ValueError, KeyError) as error:
         raise common.ConfigError(f"--runs: {run}: {error}") from None
     return config, summary, rows
-
-
-def labels(configs: Sequence[Mapping], names: Sequence[str]) -> list[str]:
-    """One label per run: ``field=value`` of the fields in which the configs differ (the
-    preset's name only when nothing else differs), else the run's directory name."""
-    flat = [_flatten(config) for config in configs]
-    fields = sorted({key for config in flat for key in config} - set(_IGNORED))
-    differ = [key for key in fields if len({json.dumps(c.get(key)) for c in flat}) > 1]
-    if len(differ) > 1 and "preset" in differ:
-        differ.remove("preset")
-    if not differ:
-        return list(names)
-    return [", ".join(f"{key}={config.get(key)}" for key in differ) for config in flat]
-
-
-def _flatten(config: Mapping, prefix: str = "") -> dict:
-    out = {}
-    for key, value in config.items():
-        if isinstance(value, Mapping):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def render(runs: Sequence[Mapping], benchmark: str) -> str:
@@ -97,8 +73,8 @@ def main(argv):
         raise common.ConfigError(f"--runs were trained on different benchmarks "
                                  f"({', '.join(benchmarks)}); compare runs of one benchmark")
     runs, curves = [], {}
-    for name, label, (_, summary, rows) in zip(names, labels([c for c, _, _ in loaded], names),
-                                                loaded):
+    labels = apex_report.run_labels([config for config, _, _ in loaded], names)
+    for name, label, (_, summary, rows) in zip(names, labels, loaded):
         _, acc = apex_report.accuracy_percent(rows)
         smoothed = apex_report.moving_average(acc, apex_report.SMOOTHING)
         if not np.isfinite(smoothed).any():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,6 +16,7 @@ from nasjax.evaluation import report as report_lib
 
 COLUMNS = ("chunk", "env_steps", "episodes", "final_val_acc", "loss", "mean_q",
            "env_steps_per_s", "trained_samples", "learner_steps", "seconds")
+UNLEARNED_FIELDS = ("data_dir",)  # config fields that do not change what a run learns
 SMOOTHING = 10  # moving-average window of the curve (Cassimon et al. Figs. 17-19 use N = 10)
 _DPI = 120
 
@@ -116,13 +118,40 @@ def comparison_curves(runs: Mapping[str, Sequence[Mapping]], path: str | Path,
         steps, acc = accuracy_percent(rows)
         ax.plot(steps, moving_average(acc, SMOOTHING), lw=1.6, label=label)
     ax.set_xlabel("environment steps")
-    ax.set_ylabel(f"mean final validation accuracy (%), moving average of {SMOOTHING}")
-    ax.set_title(title, fontsize=9)
+    ax.set_ylabel("mean final validation accuracy (%)")
+    ax.set_title(f"{title}; moving average of {SMOOTHING} chunks", fontsize=9)
     ax.legend(fontsize=8)
     path = Path(path)
     FigureCanvasAgg(fig)
     fig.savefig(path, format="png", dpi=_DPI)
     return path
+
+
+def run_labels(configs: Sequence[Mapping], names: Sequence[str]) -> list[str]:
+    """One label per run: ``field=value`` of the fields in which the configs differ (the
+    preset's name only when nothing else differs; a field some configs lack differs only
+    where the others disagree), else the run's directory name."""
+    flat = [_flatten(config) for config in configs]
+    fields = sorted({key for config in flat for key in config} - set(UNLEARNED_FIELDS))
+    # A field some runs lack (written by an older nasjax) differs only if the runs that have
+    # it disagree.
+    differ = [key for key in fields
+              if len({json.dumps(c[key]) for c in flat if key in c}) > 1]
+    if len(differ) > 1 and "preset" in differ:
+        differ.remove("preset")
+    if not differ:
+        return list(names)
+    return [", ".join(f"{key}={config.get(key)}" for key in differ) for config in flat]
+
+
+def _flatten(config: Mapping, prefix: str = "") -> dict:
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def render(config: Mapping, summary: Mapping, rows: Sequence[Mapping]) -> str:
