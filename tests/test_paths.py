@@ -64,12 +64,13 @@ def test_a_directory_below_a_file_cannot_be_created(tmp_path):
 
 
 # Root writes through any mode bits, so the read-only case runs as the unprivileged "nobody",
-# with the system Python loading nasjax/paths.py (standard library only) by file name.
+# with the system Python running the source of nasjax/paths.py (standard library only), given
+# on stdin: the checkout itself may be unreadable to nobody (a mktemp directory is 0700).
 _AS_NOBODY = """
-import importlib.util, sys
-spec = importlib.util.spec_from_file_location("paths", sys.argv[1])
-paths = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(paths)
+import sys, types
+paths = sys.modules["paths"] = types.ModuleType("paths")
+paths.__file__ = sys.argv[1]
+exec(compile(sys.stdin.read(), sys.argv[1], "exec"), paths.__dict__)
 try:
     paths.{call}
 except paths.DataDirError as error:
@@ -82,7 +83,8 @@ def _run_as_nobody(call: str, *args: str) -> str:
     if os.geteuid() != 0 or python is None:
         pytest.skip("needs root (to become nobody) and /usr/bin/python3")
     result = subprocess.run([python, "-c", _AS_NOBODY.format(call=call), paths.__file__, *args],
-                            user=65534, group=65534, capture_output=True, text=True, check=True)
+                            input=Path(paths.__file__).read_text(), user=65534, group=65534,
+                            capture_output=True, text=True, check=True, cwd="/")
     return result.stdout.strip()
 
 
