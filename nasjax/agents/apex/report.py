@@ -82,14 +82,7 @@ def training_curve(rows: Sequence[Mapping], path: str | Path, benchmark: str) ->
     ax.plot(steps, acc, color="0.7", lw=0.8, label="per chunk")
     ax.plot(steps, moving_average(acc, SMOOTHING), color="C0", lw=1.6,
             label=f"moving average ({SMOOTHING} chunks)")
-    ax.set_xlabel("environment steps")
-    ax.set_ylabel("mean final validation accuracy (%)")
-    ax.set_title(f"Ape-X training episodes, {benchmark}", fontsize=9)
-    ax.legend(fontsize=8)
-    path = Path(path)
-    FigureCanvasAgg(fig)
-    fig.savefig(path, format="png", dpi=_DPI)
-    return path
+    return _save_accuracy_figure(fig, ax, f"Ape-X training episodes, {benchmark}", path)
 
 
 def accuracy_percent(rows: Sequence[Mapping]) -> tuple[np.ndarray, np.ndarray]:
@@ -117,9 +110,15 @@ def comparison_curves(runs: Mapping[str, Sequence[Mapping]], path: str | Path,
     for label, rows in runs.items():
         steps, acc = accuracy_percent(rows)
         ax.plot(steps, moving_average(acc, SMOOTHING), lw=1.6, label=label)
+    return _save_accuracy_figure(fig, ax, f"{title}; moving average of {SMOOTHING} chunks",
+                                 path)
+
+
+def _save_accuracy_figure(fig: Figure, ax, title: str, path: str | Path) -> Path:
+    """Labels the accuracy-vs-steps axes, writes the figure as PNG and returns its path."""
     ax.set_xlabel("environment steps")
     ax.set_ylabel("mean final validation accuracy (%)")
-    ax.set_title(f"{title}; moving average of {SMOOTHING} chunks", fontsize=9)
+    ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
     path = Path(path)
     FigureCanvasAgg(fig)
