@@ -7,7 +7,9 @@ A benchmark is a pytree (arrays are leaves, so they reach ``jit`` as arguments) 
 - :class:`TableBenchmark`: a table over architectures keyed by the space's 64-bit hash,
   sorted so that a lookup is a binary search. Each row holds ``R`` recorded values (training
   repeats, or the members of a surrogate ensemble evaluated over the whole space),
-  NaN-padded. NAS-Bench-101's official data, its real 20k subset and its surrogate.
+  NaN-padded. NAS-Bench-101's official data, its real 20k subset and its surrogate. Where the
+  space has a dense index (:class:`~nasjax.spaces.base.DenseIndex`), the table joins it to its
+  rows once, and a query finds rows by that index instead of hashing.
 - surrogate benchmarks that compute from the architecture (the NAS-Bench-301 tree
   ensembles, :mod:`nasjax.benchmarks.nb301_ensemble`).
 
@@ -24,6 +26,7 @@ joined once to a table neighbourhood, so that an environment step is a gather.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -34,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nasjax import paths
+from nasjax import fusion, paths
 from nasjax.spaces import graph
 
 TABLE_FORMAT = 1  # version of the on-disk table layout written by save_table
@@ -127,14 +130,22 @@ class TableBenchmark(_Described):
     buckets: jax.Array | None = None  # int32[2^BUCKET_BITS + 1]: graph.bucket_index
     search_steps: int = flax.struct.field(pytree_node=False, default=0)
     means: jax.Array | None = None  # float32[K, 4]: mean val_acc, test_acc, train_seconds; params
+    dense_keys: Any = None  # the space's DenseIndex.keys() on the device, when it has one
+    dense_rows: jax.Array | None = None  # int32[P]: the table row of each dense position, or -1
 
     def __post_init__(self):
-        # Every table gets the first-level hash index and its per-row means (mode "mean" is
-        # then one gather), however it was built.
+        # Every table gets the first-level hash index, its per-row means (mode "mean" is then
+        # one gather) and the join of the space's dense index, however it was built.
         graph.attach_bucket_index(self)
-        if self.means is None and not isinstance(self.val_acc, jax.core.Tracer):
+        if isinstance(self.val_acc, jax.core.Tracer):
+            return
+        if self.means is None:
             object.__setattr__(self, "means", _row_means(self.val_acc, self.test_acc,
                                                          self.train_seconds, self.params))
+        if self.dense_rows is None and _dense_index(self.space) is not None:
+            object.__setattr__(self, "dense_keys", _dense_keys(self.space))
+            object.__setattr__(self, "dense_rows", jnp.asarray(
+                _join_dense(self.space, np.asarray(self.hashes))))
 
     def lookup(self, hashes: jax.Array) -> jax.Array:
         """int32[...]: table rows of hashes ``uint32[..., 2]``, -1 when absent."""
@@ -145,7 +156,13 @@ class TableBenchmark(_Described):
         from nasjax import spaces
 
         space = spaces.get(self.space)
-        return jnp.where(space.is_valid(arch), self.lookup(space.hash(arch)), -1)
+        if self.dense_rows is not None:
+            at = space.dense.position(self.dense_keys, arch)
+            rows = jnp.where(at >= 0, self.dense_rows[jnp.maximum(at, 0)], -1)
+        else:
+            rows = jnp.where(space.is_valid(arch), self.lookup(space.hash(arch)), -1)
+        # Computed once, not once per field of Metrics (see fusion.materialize).
+        return fusion.materialize(rows)
 
     def query(self, arch: Any, key: jax.Array | None = None, mode: str = "mean") -> Metrics:
         """Exact lookup of architectures through the space's hash (see :func:`query`)."""
@@ -160,6 +177,54 @@ class TableBenchmark(_Described):
     def has_test(self) -> bool:
         """Whether the source records test accuracy (host-side check)."""
         return bool(np.isfinite(np.asarray(self.test_acc)).any())
+
+
+def _dense_index(space_name: str):
+    """The registered space's DenseIndex, or None (no index, or a space nasjax does not know)."""
+    from nasjax import spaces
+
+    return spaces.get(space_name).dense if space_name in spaces.names() else None
+
+
+@functools.cache
+def _dense_keys(space_name: str):
+    """The space's dense-index keys on the device, one copy shared by every table."""
+    return jax.tree.map(jnp.asarray, _dense_index(space_name).keys())
+
+
+_JOIN_CHUNK = 1 << 16  # architectures hashed per jitted call when joining a dense index
+
+
+@functools.cache
+def _dense_hashes(space_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(uint64[P] sorted hashes, int64[P] dense positions in that order)`` of every valid
+    architecture of the space's dense index (computed once per process)."""
+    from nasjax import spaces
+
+    space = spaces.get(space_name)
+    archs = space.dense.archs()
+    size = len(jax.tree.leaves(archs)[0])
+    hash_fn = jax.jit(space.hash)
+    hashes = np.empty(size, np.uint64)
+    for start in range(0, size, _JOIN_CHUNK):
+        chunk = jax.tree.map(lambda x: np.resize(x[start:start + _JOIN_CHUNK],
+                                                 (_JOIN_CHUNK,) + x.shape[1:]), archs)
+        stop = min(start + _JOIN_CHUNK, size)
+        hashes[start:stop] = graph.hash_to_uint64(np.asarray(hash_fn(chunk)))[:stop - start]
+    order = np.argsort(hashes, kind="stable")
+    return hashes[order], order
+
+
+def _join_dense(space_name: str, table: np.ndarray) -> np.ndarray:
+    """int32[P]: the row of a sorted hash table (uint32[K, 2]) that holds each dense position's
+    architecture, -1 where the table lacks it."""
+    hashes, order = _dense_hashes(space_name)
+    keys = graph.hash_to_uint64(table)
+    found = np.minimum(np.searchsorted(keys, hashes), max(len(keys) - 1, 0))
+    hit = keys[found] == hashes if len(keys) else np.zeros(len(hashes), bool)
+    rows = np.empty(len(hashes), np.int32)
+    rows[order] = np.where(hit, found, -1)
+    return rows
 
 
 @jax.jit

@@ -64,6 +64,24 @@ class Neighbourhood(Protocol):
         neighbourhood may join a table benchmark once so that a query is a gather."""
 
 
+@dataclasses.dataclass(frozen=True)
+class DenseIndex:
+    """A numbering of every valid architecture *as written* (isomorphic forms get different
+    positions), computed without hashing: an accelerator of table look-ups.
+
+    - ``keys() -> array``: the host-side array ``position`` reads (cached by the space);
+    - ``position(keys, arch) -> int32[...]``: each architecture's position, -1 exactly where
+      ``is_valid`` is False;
+    - ``archs() -> Arch[P]``: every valid architecture, in position order (host side).
+
+    A table benchmark joins positions to its rows once, by the hash of ``archs()``.
+    """
+
+    keys: Callable[[], Any]
+    position: Callable[[Any, Arch], jax.Array]
+    archs: Callable[[], Arch]
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class SearchSpace:
     """A search space as pure functions and static sizes (one instance per space).
@@ -87,7 +105,9 @@ class SearchSpace:
     - ``mutation_rates``: per string position, the probability that regularized evolution
       mutates it at mutation rate 1;
     - ``padding(shape) -> Arch[*shape]``: an invalid all-padding architecture;
-    - ``neighbourhood``: the strategy behind ``neighbours`` (see :meth:`with_neighbourhood`).
+    - ``neighbourhood``: the strategy behind ``neighbours`` (see :meth:`with_neighbourhood`);
+    - ``dense``: an optional :class:`DenseIndex` through which table benchmarks find rows
+      without hashing (NAS-Bench-101: :mod:`nb101_dense`).
     """
 
     name: str
@@ -106,6 +126,7 @@ class SearchSpace:
     padding: Callable[[tuple[int, ...]], Arch]
     neighbourhood: Neighbourhood
     description: str = ""
+    dense: DenseIndex | None = None
 
     def neighbours(self, key: jax.Array, arch: Arch, n: int) -> tuple[Arch, jax.Array]:
         """``(Arch[n], bool[n])``: a uniform random subset of at most ``n`` distinct neighbours

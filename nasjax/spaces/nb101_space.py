@@ -16,7 +16,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from nasjax.benchmarks import base as bench_lib
-from nasjax.spaces import base, nb101, nb101_canonical, nb101_neighbours, nb101_string, presentation
+from nasjax.spaces import (
+    base,
+    nb101,
+    nb101_canonical,
+    nb101_dense,
+    nb101_neighbours,
+    nb101_string,
+    presentation,
+)
 
 NAME = "nb101"
 # Vertex labels of the tokens, one-hot in this order (Cassimon et al. §3.2.3).
@@ -110,4 +118,5 @@ def make_space(neighbourhood=None) -> base.SearchSpace:
         neighbourhood=OnTheFly() if neighbourhood is None else neighbourhood,
         description=f"{nb101.NUM_CELLS:,} cells of at most {nb101.NUM_VERTICES} vertices and "
                     f"{nb101.MAX_EDGES} edges (Ying et al. 2019);",
+        dense=nb101_dense.INDEX,
     )
