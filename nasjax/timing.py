@@ -20,23 +20,28 @@ def device_name() -> str:
 
 
 def timed(fn: Callable[[], object], repeats: int = REPEATS) -> float:
-    """Best wall time of ``fn`` over ``repeats`` runs, after warm-up runs.
+    """Best wall time of ``fn`` over ``repeats`` runs after a warm-up run (compilation).
 
-    The warm-up is the first run (compilation, for nasjax), then as many more as fit in
-    :data:`WARMUP_SECONDS` (at least one): a sub-millisecond call is timed in the steady state
-    that a loop of calls reaches (caches and threads warm), not in the first calls after
-    compiling. Both sides of a record are timed by this function.
+    When those runs take less than :data:`WARMUP_SECONDS` together, ``fn`` runs on for that
+    long and the ``repeats`` runs are timed again: a sub-millisecond call is then timed in the
+    steady state a loop of calls reaches (caches and threads warm), not in the first calls after
+    compiling. A longer call is timed exactly as before, once warmed up by its first run. Both
+    sides of a record are timed by this function.
     """
     jax.block_until_ready(fn())
-    start = time.perf_counter()
-    while time.perf_counter() - start < WARMUP_SECONDS:
-        jax.block_until_ready(fn())
-    best = float("inf")
-    for _ in range(repeats):
+    warmed = False
+    while True:
+        runs = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            jax.block_until_ready(fn())
+            runs.append(time.perf_counter() - start)
+        if warmed or sum(runs) >= WARMUP_SECONDS:
+            return min(runs)
         start = time.perf_counter()
-        jax.block_until_ready(fn())
-        best = min(best, time.perf_counter() - start)
-    return best
+        while time.perf_counter() - start < WARMUP_SECONDS:
+            jax.block_until_ready(fn())
+        warmed = True
 
 
 def record(name, value, unit, baseline, baseline_value, settings) -> dict:
