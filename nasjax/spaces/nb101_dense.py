@@ -57,20 +57,13 @@ def position(table: jax.Array, cells: nb101.Cell) -> jax.Array:
     code = jnp.int32(0)
     for bit, (u, w) in enumerate(zip(nb101.TRIU_ROWS, nb101.TRIU_COLS)):
         code = code | (adj[:, u, w].astype(jnp.int32) << bit)
-    ok = ops[:, 0] == nb101.INPUT
+    ok, n, _ = nb101.ops_in_place(ops)
     for u in range(v_max):
         for w in range(u + 1):  # nothing on or below the diagonal
             ok &= ~adj[:, u, w]
-    here = [ops[:, v] != nb101.PAD for v in range(v_max)]
-    n = sum(p.astype(jnp.int32) for p in here)
-    offset = jnp.int32(0)
-    for v in range(v_max):
-        ok &= here[v] == (v < n)  # padding only after the present vertices
-        ok &= jnp.where(n - 1 == v, ops[:, v] == nb101.OUTPUT, True)
-        if 0 < v < v_max - 1:
-            interior = v < n - 1
-            ok &= jnp.where(interior, (ops[:, v] >= 0) & (ops[:, v] < nb101.NUM_OPS), True)
-            offset = offset + jnp.where(interior, ops[:, v], 0) * nb101.NUM_OPS ** (v - 1)
+    offset = jnp.int32(0)  # the interior ops as a base-3 number, slot 1 the lowest digit
+    for v in range(1, v_max - 1):
+        offset = offset + jnp.where(v < n - 1, ops[:, v], 0) * nb101.NUM_OPS ** (v - 1)
     key = table[code]
     ok &= (key >= 0) & ((key & ((1 << _COUNT_BITS) - 1)) == n)
     return jnp.where(ok, (key >> _COUNT_BITS) + offset, -1).reshape(cells.ops.shape[:-1])
