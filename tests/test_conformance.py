@@ -4,7 +4,8 @@ A new space, benchmark or agent gets these tests by registering itself:
 
 - spaces: sampling gives valid architectures, hashes are invariant under ``canonical``,
   neighbours are valid, distinct and not the architecture itself, tokens and the string
-  encoding have the declared sizes, padding is invalid;
+  encoding have the declared sizes, padding is invalid; a dense index, where a space has one,
+  places each architecture where ``archs()`` holds it and refuses padding;
 - benchmarks: ``query`` of an invalid architecture is ``valid=False`` with NaN accuracy;
 - agents: one episode (policies) or one short trial (searchers) runs under ``jit`` on every
   space, twice without retracing, on a SYNTHETIC benchmark over the whole space.
@@ -93,6 +94,20 @@ def test_tokens_and_string_encoding_have_the_declared_sizes(space, samples):
     np.testing.assert_array_equal(_hashes(space, decoded), _hashes(space, samples))
     assert len(space.mutation_rates) == len(space.choices)
     assert not np.asarray(space.is_valid(space.padding((3,)))).any()
+
+
+def test_a_dense_index_places_each_architecture_where_archs_holds_it(space, samples):
+    if space.dense is None:
+        pytest.skip(f"space {space.name!r} has no dense index")
+    keys = jax.tree.map(jnp.asarray, space.dense.keys())
+    position = jax.jit(space.dense.position)
+    at = np.asarray(position(keys, samples))
+    archs = space.dense.archs()
+    assert ((at >= 0) & (at < len(jax.tree.leaves(archs)[0]))).all()
+    found = jax.tree.map(lambda x: np.asarray(x)[at], archs)
+    assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(found),
+                                                    jax.tree.leaves(samples), strict=True))
+    assert (np.asarray(position(keys, space.padding((3,)))) == -1).all()
 
 
 # ----------------------------------------------------------------------------- benchmarks
