@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from nasjax.evaluation import literature
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # Lines of Cassimon et al. Table 1 (§4.1.2) and Table 2 (§4.2.2), quoted from the paper's text:
 # "Algorithm  50 Queries ... #Q  μ ± σ  95% CI ...", N/A for an empty column.
@@ -98,6 +101,33 @@ def test_figure_8_and_11_values_are_those_the_text_states():
     assert {e.agent: (e.normaltest_below, e.t_gof_pvalue, e.median) for e in nb301.agents} == {
         "apex": (1e-6, 9.99e-4, None), "local_search": (1e-6, 9.99e-4, None),
         "random_walk": (1e-6, 9.99e-4, None), "random_search": (1e-6, 1.998e-3, None)}
+
+
+def _paper_numbers() -> set[str]:
+    """Every transcribed number as the papers print it ("93.48", "2.091", "0.014")."""
+    numbers = {f"{cell.mean:.2f}" for table in literature.TABLES for row in table.rows
+               for _, cell in row.cells}
+    for figure in literature.IMPROVEMENT_FIGURES:
+        numbers |= {f"{e.median:.2f}" for e in figure.agents if e.median}
+        numbers |= {f"{abs(e.skew):.3f}" for e in figure.agents if e.skew is not None}
+    for entry in literature.CORRELATIONS:
+        numbers |= {f"{abs(entry.pearson):.3f}", f"{abs(entry.kendall):.3f}"}
+    return numbers
+
+
+def test_no_paper_number_is_typed_outside_the_literature_module():
+    numbers = _paper_numbers()
+    assert {"93.48", "6.15", "3.77", "2.091", "0.014", "0.157"} <= numbers
+    pattern = re.compile(r"(?<![\d.])(" + "|".join(map(re.escape, numbers)) + r")(?!\d)")
+    found = []
+    for folder in ("nasjax", "launch"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            if path.name == "literature.py":
+                continue
+            for number, line in ((m.group(1), path.read_text()[:m.start()].count("\n") + 1)
+                                 for m in pattern.finditer(path.read_text())):
+                found.append(f"{path.relative_to(ROOT)}:{line}: {number}")
+    assert not found
 
 
 def test_a_table_is_reproduced_by_the_runs_setting():
