@@ -416,7 +416,7 @@ def points(tables: list[PaperTable], max_queries: int) -> list[Point]:
                 if queries > max_queries:
                     continue
                 low, high = cell.ci or (cell.mean - cell.std, cell.mean + cell.std)
-                label = f"{table.paper} {table.name}: {row.method}"
+                label = f"{table.paper} {table.name}, {table.metric}: {row.method}"
                 out.append(Point(label, row.agent, queries, cell.mean / 100, low / 100,
                                  high / 100))
     return out

@@ -514,13 +514,28 @@ def paper_tables(tables: Sequence[literature.PaperTable], rows: Sequence[Mapping
     return "\n".join(paper_table(table, rows, ours) for table in tables)
 
 
-_IMPROVEMENT_STATS = (  # (paper field, our summary field, column, format, compare)
-    ("median", "median", "median (pp)", "{:+.2f}", True),
-    ("skew", "skew", "skew", "{:.3f}", True),
-    ("interval_95", None, "95% interval (pp)", None, False),
-    ("normaltest_below", "normaltest_pvalue", "normaltest p", "{:.3g}", False),
-    ("t_gof_pvalue", "t_gof_pvalue", "t goodness-of-fit p", "{:.3g}", False),
+def _span(digits: int, suffix: str = "") -> Callable:
+    return lambda v: f"[{v[0]:+.{digits}f}, {v[1]:+.{digits}f}]{suffix}"
+
+
+_IMPROVEMENT_STATS = (  # paper field, column, ours from improvement_stats, ours/paper format,
+    # and whether "ours − paper" follows
+    ("median", "median (pp)", lambda imp: 100 * imp["median"], "{:+.2f}", "{:+.2f}", True),
+    ("skew", "skew", lambda imp: imp["skew"], "{:.3f}", "{:.3f}", True),
+    ("interval_95", "95% interval (pp)", lambda imp: [100 * v for v in _interval(imp, 0.95)],
+     _span(2), _span(0, " (rounded)"), False),
+    ("normaltest_below", "normaltest p", lambda imp: imp["normaltest_pvalue"], "{:.4g}",
+     "< {:.0e}", False),
+    ("t_gof_pvalue", "t goodness-of-fit p", lambda imp: imp["t_gof_pvalue"], "{:.4g}", "{:.4g}",
+     False),
 )
+
+
+def _formatted(value: object, fmt: str | Callable) -> str | None:
+    """``value`` through a format string or callable; None stays None (shown as N/A)."""
+    if value is None:
+        return None
+    return fmt(value) if callable(fmt) else fmt.format(value)
 
 
 def improvement_beside_paper(figure: literature.ImprovementFigure, agents: Mapping[str, Mapping],
@@ -541,29 +556,18 @@ def improvement_beside_paper(figure: literature.ImprovementFigure, agents: Mappi
     for entry in figure.agents:
         mine = agents.get(entry.agent)
         line = {"agent": f"{entry.agent} ({entry.method})"}
-        for field, our_field, column, fmt, compare in stated:
-            paper = getattr(entry, field)
-            scale = 100.0 if field in ("median", "interval_95") else 1.0
-            if field == "interval_95":
-                our = None if mine is None else [scale * v for v in _interval(mine, 0.95)]
-                line[f"{column} ours"] = None if our is None else f"[{our[0]:+.2f}, {our[1]:+.2f}]"
-                line[f"{column} paper"] = (None if paper is None
-                                           else f"[{paper[0]:+.0f}, {paper[1]:+.0f}] (rounded)")
-                continue
-            our = None if mine is None else scale * mine[our_field]
-            line[f"{column} ours"] = None if our is None else fmt.format(our)
-            line[f"{column} paper"] = (None if paper is None else
-                                       f"< {paper:.0e}" if field == "normaltest_below"
-                                       else fmt.format(paper))
+        for field, column, read, our_fmt, paper_fmt, compare in stated:
+            paper, our = getattr(entry, field), None if mine is None else read(mine)
+            line[f"{column} ours"] = _formatted(our, our_fmt)
+            line[f"{column} paper"] = _formatted(paper, paper_fmt)
             if compare:
                 line[f"{column} ours − paper"] = (None if our is None or paper is None
-                                                  else fmt.format(our - paper))
+                                                  else our_fmt.format(our - paper))
         lines.append(line)
-    columns = ["agent"] + [key for key in lines[0] if key != "agent"]
     note = f" {figure.note}" if figure.note else ""
     return (f"**Beside {figure.source}.**{note}\n\n"
             f"{setting_line(ours, figure.benchmark, figure.metric, figure.trials)}\n\n"
-            f"{markdown_table(lines, columns)}")
+            f"{markdown_table(lines, list(lines[0]))}")
 
 
 def _interval(improvement: Mapping, level: float) -> tuple[float, float]:

@@ -48,7 +48,7 @@ def test_best_vs_queries_draws_the_papers_points_with_their_intervals(tmp_path, 
     # the paper's rows of agents not drawn (random search, local search, Ape-X) are left out.
     assert len(bars) == 6 + 4
     labels = [bar.get_label() for bar in bars if not bar.get_label().startswith("_")]
-    assert labels == ["Cassimon et al. Table 1: " + m for m in (
+    assert labels == ["Cassimon et al. Table 1, test accuracy: " + m for m in (
         "Random (NASWOT) [20]", "NASWOT [20]", "Random (GraphPNAS) [14]", "NAO [19]",
         "SemiNAS [19]", "GraphPNAS [14]", "Random Walk (Ours)")]
     naswot = bars[1]
