@@ -16,6 +16,7 @@ budgets, the kind of metric (accuracy or error) and the agents that ran.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 
 CASSIMON = "Cassimon et al."
 REMAADE = "ReMAADE"
@@ -355,7 +356,8 @@ def metric_kind(metric: str) -> str:
     return kind
 
 
-def tables_for(space: str, protocol: str, budgets, agents, metric: str) -> list[PaperTable]:
+def tables_for(space: str, protocol: str, budgets: Iterable[int], agents: Iterable[str],
+               metric: str) -> list[PaperTable]:
     """The paper tables a run reproduces.
 
     A table is reproduced when the run has its space and protocol, shares a query budget
@@ -390,10 +392,12 @@ def correlation_for(space: str) -> Correlation | None:
 class Point:
     """A paper's value drawn on a best-vs-queries figure, as a fraction (like our curves).
 
-    ``agent`` names our agent for the paper's own rows, None for a literature baseline.
+    ``agent`` names our agent for the paper's own rows, None for a literature baseline;
+    ``label`` names the row and its table, ``source`` the paper and what it measured.
     """
 
     label: str
+    source: str
     agent: str | None
     queries: int
     value: float
@@ -401,7 +405,7 @@ class Point:
     high: float
 
 
-def points(tables: list[PaperTable], max_queries: int) -> list[Point]:
+def points(tables: Iterable[PaperTable], max_queries: int) -> list[Point]:
     """Every filled cell of ``tables`` up to ``max_queries`` as a figure point.
 
     The point sits at the paper's #Q (the column's budget where it prints none); its bar is
@@ -416,7 +420,7 @@ def points(tables: list[PaperTable], max_queries: int) -> list[Point]:
                 if queries > max_queries:
                     continue
                 low, high = cell.ci or (cell.mean - cell.std, cell.mean + cell.std)
-                label = f"{table.paper} {table.name}, {table.metric}: {row.method}"
-                out.append(Point(label, row.agent, queries, cell.mean / 100, low / 100,
-                                 high / 100))
+                out.append(Point(f"{row.method} ({table.name})",
+                                 f"{table.paper}, {table.metric}", row.agent, queries,
+                                 cell.mean / 100, low / 100, high / 100))
     return out

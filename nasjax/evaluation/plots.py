@@ -24,6 +24,7 @@ FINAL_ACCURACY_LINES = (85.0, 90.0, 95.0)  # Fig. 7 dashed diagonals, percent
 MAX_SCATTER_POINTS = 20_000  # points drawn per agent in Fig. 7
 _DPI = 120
 _MARKERS = ("s", "D", "^", "v", "<", ">", "P", "X", "*", "h")  # literature baselines, in order
+_SIDE_STEP = 0.01  # papers' points at one #Q step aside by this fraction of the largest #Q
 
 
 def _save(fig: Figure, path: str | Path) -> Path:
@@ -94,13 +95,14 @@ def best_vs_queries(curves: Mapping[str, ArrayLike], path: str | Path, benchmark
     _draw_references(ax, references, colours)
     ax.set_xlabel("Number of queries")
     ax.set_ylabel(ylabel)
-    ax.set_title(f"{benchmark}: best architecture found vs queries (mean, 95% CI)")
+    ax.set_title(f"{benchmark}:\nbest architecture found vs queries (mean, 95% CI)",
+                 fontsize=10)
     ax.grid(alpha=0.3)
     if references:
-        fig.legend(loc="outside right upper", fontsize=7,
-                   title="papers: black = other publications, open = the paper's\nown "
-                         "runs; bars = 95% CI (± std where none is printed)",
-                   title_fontsize=7)
+        sources = "; ".join(dict.fromkeys(point.source for point in references))
+        fig.legend(loc="outside right upper", fontsize=7, title_fontsize=7,
+                   title=f"Papers ({sources}):\nblack = other publications, open = the "
+                         f"paper's own runs,\nbars = 95% CI (± std where none is printed)")
     else:
         ax.legend()
     return _save(fig, path)
@@ -117,7 +119,7 @@ def _draw_references(ax, references: Sequence[literature.Point], colours: Mappin
     labels = list(dict.fromkeys(point.label for point in drawn if point.agent is None))
     seen_at: dict[int, int] = {}
     labelled: set[str] = set()
-    width = 0.006 * max(point.queries for point in drawn)  # side step of points at one #Q
+    width = _SIDE_STEP * max(point.queries for point in drawn)
     for point in drawn:
         step = seen_at.get(point.queries, 0)
         seen_at[point.queries] = step + 1

@@ -196,7 +196,7 @@ def _correlation_text(uniform: dict, initial: dict, paper: str) -> str:
             + (f"\n\n{paper}" if paper else ""))
 
 
-def paper_tables(config, metric: str) -> list:
+def paper_tables(config, metric: str) -> list[literature.PaperTable]:
     """The paper tables this evaluation reproduces, from its benchmark's space, its budgets,
     agents and metric (:func:`literature.tables_for`)."""
     agents = [name.strip() for name in config.agents.split(",") if name.strip()]
@@ -204,18 +204,21 @@ def paper_tables(config, metric: str) -> list:
     return literature.tables_for(_space(config), literature.EPISODES, budgets, agents, metric)
 
 
-def paper_points(config, metric: str) -> list:
+def paper_points(config, metric: str) -> list[literature.Point]:
     """The points of :func:`paper_tables` on the best-vs-queries figure."""
     return literature.points(paper_tables(config, metric), config.max_queries)
 
 
 def _space(config) -> str:
+    """The search space of the config's benchmark (from the registry; nothing is loaded)."""
     from nasjax import registry
 
     return registry.entry("benchmark", config.benchmark).info["space"]
 
 
 def _setting(summary: dict, config, trials: str) -> report.RunSetting:
+    """The run's side of the setting line: its benchmark, the registry's description of it,
+    its metric and ``trials``."""
     from nasjax import registry
 
     info = registry.entry("benchmark", config.benchmark).info

@@ -96,7 +96,7 @@ def summarise(results: dict, config, bench, metric: str,
     return curves, tables + _beside_paper(rows, config, bench, metric), summary
 
 
-def paper_tables(config, bench, metric: str) -> list:
+def paper_tables(config, bench, metric: str) -> list[literature.PaperTable]:
     """The paper tables this search reproduces: ReMAADE's tables report the final budget, so
     they are matched on it, the benchmark's space, the algorithms and the metric."""
     algorithms = [name.strip() for name in config.algorithms.split(",") if name.strip()]
@@ -104,7 +104,7 @@ def paper_tables(config, bench, metric: str) -> list:
                                  metric)
 
 
-def paper_points(config, bench, metric: str) -> list:
+def paper_points(config, bench, metric: str) -> list[literature.Point]:
     """The points of :func:`paper_tables` on the best-vs-queries figure."""
     return literature.points(paper_tables(config, bench, metric), config.budget)
 

@@ -155,11 +155,11 @@ def test_points_are_fractions_at_the_papers_query_numbers():
     rs = [p for p in points if p.agent == "random_search"]
     assert [p.queries for p in rs] == [149, 198, 297]  # the paper's #Q, not the column
     assert (rs[0].value, rs[0].low, rs[0].high) == pytest.approx((0.9426, 0.9425, 0.9428))
+    assert rs[0].source == "Cassimon et al., validation accuracy"
     assert max(p.queries for p in points) <= 300
     assert {p.label for p in points if p.agent is None} == {
-        f"Cassimon et al. Table 2, validation accuracy: {m}"
-        for m in ("Random Search (CR-LSO) [25]", "TPE (CR-LSO) [25]", "CMA-ES (CR-LSO) [25]",
-                  "NAO (CR-LSO) [25]", "CR-LSO [25]")}
+        f"{m} (Table 2)" for m in ("Random Search (CR-LSO) [25]", "TPE (CR-LSO) [25]",
+                                   "CMA-ES (CR-LSO) [25]", "NAO (CR-LSO) [25]", "CR-LSO [25]")}
     bananas = next(p for p in literature.points([literature.REMAADE_TABLE_3], 150)
                    if "BANANAS" in p.label)  # no CI printed: the bar is mean ± std
     assert (bananas.queries, bananas.low, bananas.high) == (150, pytest.approx(0.0546),
