@@ -74,7 +74,7 @@ def main(argv):
             for agent, streams in results.items() for field in protocol.EPISODE_FIELDS})
         run_dir.save_arrays("curves", **curves)
         protocol.write_figures(results, curves, run_dir.figure_path, bench.label, metric,
-                               uniform)
+                               uniform, protocol.paper_points(config, metric))
         text = protocol.render_report(summary, config)
         run_dir.write_report(text)
         run_dir.write_summary(summary)

@@ -56,7 +56,8 @@ def main(argv):
                 for field, value in arrays.items()})
         curves, tables, summary = search.summarise(results, config, bench, metric, seconds)
         plots.best_vs_queries(curves, run_dir.figure_path("best_vs_queries.png"), bench.label,
-                              ylabel=f"Best-so-far {metric} (%)", seed=config.seed)
+                              ylabel=f"Best-so-far {metric} (%)", seed=config.seed,
+                              references=search.paper_points(config, bench, metric))
         run_dir.write_report(search.render_report(config, bench, metric, tables, names))
         run_dir.write_summary(summary)
     print(tables)

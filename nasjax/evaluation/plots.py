@@ -1,4 +1,4 @@
-"""Figures of the evaluation (Cassimon et al. Figs. 7, 8, 10, 11, 16), written as PNG files.
+"""Figures of the evaluation (Cassimon et al. Figs. 7, 8, 10-11, 14-16), written as PNG files.
 
 Each function takes host arrays and an output path, draws on a standalone Agg figure (no pyplot
 state, no display needed), writes the PNG and returns its path. Accuracies come in as
@@ -16,13 +16,15 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 from scipy import stats as sps
 
-from nasjax.evaluation import stats
+from nasjax.evaluation import literature, stats
 
 BAND_RESAMPLES = 1000  # bootstrap resamples per query for the CI band (Table 1 uses 5,000)
 HIST_RANGE_PP = 12.5  # Fig. 8 shows improvements in [-12.5, +12.5] pp
 FINAL_ACCURACY_LINES = (85.0, 90.0, 95.0)  # Fig. 7 dashed diagonals, percent
 MAX_SCATTER_POINTS = 20_000  # points drawn per agent in Fig. 7
 _DPI = 120
+_MARKERS = ("s", "D", "^", "v", "<", ">", "P", "X", "*", "h")  # literature baselines, in order
+_SIDE_STEP = 0.01  # papers' points at one #Q step aside by this fraction of the largest #Q
 
 
 def _save(fig: Figure, path: str | Path) -> Path:
@@ -47,13 +49,18 @@ def _panels(count: int, width: float = 4.5, height: float = 3.6) -> tuple[Figure
 
 def best_vs_queries(curves: Mapping[str, ArrayLike], path: str | Path, benchmark: str,
                     ylabel: str = "Best test accuracy found (%)",
-                    num_resamples: int = BAND_RESAMPLES, seed: int = 0) -> Path:
+                    num_resamples: int = BAND_RESAMPLES, seed: int = 0,
+                    references: Sequence[literature.Point] = ()) -> Path:
     """Mean best-so-far accuracy vs number of queries with a 95% bootstrap band (Cassimon et al.
-    Fig. 10).
+    Fig. 10, Figs. 14-15), with the papers' values as points.
 
     The band is the percentile bootstrap of the mean over trials at every query count, with
     ``num_resamples`` resamples (default 1,000, fewer than Table 1's 5,000 since it is drawn
-    for every query; see :func:`stats.bootstrap_ci_columns`).
+    for every query; see :func:`stats.bootstrap_ci_columns`). ``references`` are drawn as the
+    papers draw their baselines: a point at the query number with its interval as an error
+    bar; literature baselines in black (one marker each), a paper's own value of an agent we
+    ran as an open marker in that agent's colour. The y range keeps every point's mean in view
+    (long bars are cut at the edge).
 
     Args:
       curves: algorithm -> float[T, Q] best-so-far accuracy (fraction) of each trial.
@@ -62,6 +69,7 @@ def best_vs_queries(curves: Mapping[str, ArrayLike], path: str | Path, benchmark
       ylabel: y-axis label.
       num_resamples: bootstrap resamples of the band.
       seed: bootstrap seed.
+      references: the papers' values (:func:`literature.points`), fractions like ``curves``.
 
     Returns:
       The written path.
@@ -70,8 +78,9 @@ def best_vs_queries(curves: Mapping[str, ArrayLike], path: str | Path, benchmark
       ValueError: on no curves or a curve that is not a non-empty 2-D array.
     """
     _check_nonempty("curves", curves)
-    fig = Figure(figsize=(7.0, 4.5), layout="constrained")
+    fig = Figure(figsize=(9.5 if references else 7.0, 4.5), layout="constrained")
     ax = fig.subplots()
+    colours = {}
     for name, curve in curves.items():
         curve = 100.0 * np.asarray(curve, dtype=np.float64)  # [T, Q] percent
         low, high = stats.bootstrap_ci_columns(curve, num_resamples, stats.CI_LEVEL, seed)
@@ -82,12 +91,49 @@ def best_vs_queries(curves: Mapping[str, ArrayLike], path: str | Path, benchmark
         queries = np.arange(1, curve.shape[1] + 1)
         (line,) = ax.plot(queries, mean, label=f"{name} (n={curve.shape[0]})")
         ax.fill_between(queries, low, high, color=line.get_color(), alpha=0.25, linewidth=0)
+        colours[name] = line.get_color()
+    _draw_references(ax, references, colours)
     ax.set_xlabel("Number of queries")
     ax.set_ylabel(ylabel)
-    ax.set_title(f"{benchmark}: best architecture found vs queries (mean, 95% CI)")
+    ax.set_title(f"{benchmark}:\nbest architecture found vs queries (mean, 95% CI)",
+                 fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend()
+    if references:
+        sources = "; ".join(dict.fromkeys(point.source for point in references))
+        fig.legend(loc="outside right upper", fontsize=7, title_fontsize=7,
+                   title=f"Papers ({sources}):\nblack = other publications, open = the "
+                         f"paper's own runs,\nbars = 95% CI (± std where none is printed)")
+    else:
+        ax.legend()
     return _save(fig, path)
+
+
+def _draw_references(ax, references: Sequence[literature.Point], colours: Mapping[str, str]):
+    """The papers' points with error bars; the y range grows to every point's mean."""
+    drawn = [point for point in references if point.agent is None or point.agent in colours]
+    if not drawn:
+        return
+    y_low, y_high = ax.get_ylim()
+    values = [100.0 * point.value for point in drawn]
+    margin = 0.05 * (max(y_high, *values) - min(y_low, *values))
+    labels = list(dict.fromkeys(point.label for point in drawn if point.agent is None))
+    seen_at: dict[int, int] = {}
+    labelled: set[str] = set()
+    width = _SIDE_STEP * max(point.queries for point in drawn)
+    for point in drawn:
+        step = seen_at.get(point.queries, 0)
+        seen_at[point.queries] = step + 1
+        x = point.queries + width * step
+        y, low, high = (100.0 * v for v in (point.value, point.low, point.high))
+        literature_baseline = point.agent is None
+        style = (dict(color="black", marker=_MARKERS[labels.index(point.label) % len(_MARKERS)],
+                      markerfacecolor="black") if literature_baseline else
+                 dict(color=colours[point.agent], marker="o", markerfacecolor="white"))
+        label = "_nolegend_" if point.label in labelled else point.label
+        labelled.add(point.label)
+        ax.errorbar([x], [y], yerr=[[y - low], [high - y]], linestyle="none", capsize=3,
+                    markersize=5, elinewidth=1, label=label, **style)
+    ax.set_ylim(min(y_low, min(values) - margin), max(y_high, max(values) + margin))
 
 
 def improvement_hist(improvements: Mapping[str, ArrayLike], path: str | Path, benchmark: str,

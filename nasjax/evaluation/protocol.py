@@ -16,7 +16,7 @@ import numpy as np
 
 from nasjax.agents.base import Policy
 from nasjax.evaluation import episodes as episodes_lib
-from nasjax.evaluation import interrupts, plots, query_curves, report, stats
+from nasjax.evaluation import interrupts, literature, plots, query_curves, report, stats
 
 EPISODE_FIELDS = ("initial", "final", "best", "initial_val", "final_val", "best_val", "steps",
                   "queries", "num_neighbours")
@@ -155,10 +155,11 @@ def _with_trials(curves: dict) -> dict:
 
 
 def write_figures(results: dict, curves: dict, figure_path, label: str, metric: str,
-                  uniform: tuple[np.ndarray, np.ndarray]) -> None:
+                  uniform: tuple[np.ndarray, np.ndarray], references=()) -> None:
     """The four figures of Cassimon et al. §4 (Figs. 7, 8, 10, 11; Fig. 11 over uniform
     architectures of the benchmark); ``figure_path(name)`` says where each goes
-    (``RunDir.figure_path``)."""
+    (``RunDir.figure_path``); ``references`` are the papers' points of Fig. 10
+    (:func:`paper_points`)."""
     improvement = {a: flat(s, "final") - flat(s, "initial") for a, s in results.items()}
     initial = {a: flat(s, "initial") for a, s in results.items()}
     plots.improvement_hist(improvement, figure_path("improvement_hist.png"), label)
@@ -166,7 +167,7 @@ def write_figures(results: dict, curves: dict, figure_path, label: str, metric: 
                                  label)
     if _with_trials(curves):
         plots.best_vs_queries(_with_trials(curves), figure_path("best_vs_queries.png"), label,
-                              ylabel=f"Best {metric} found (%)")
+                              ylabel=f"Best {metric} found (%)", references=references)
     plots.neighbours_vs_accuracy(*uniform, figure_path("neighbours_vs_accuracy.png"), label,
                                  ylabel=f"{metric.capitalize()} (%)")
 
@@ -182,16 +183,72 @@ def _budget_text(summary: dict, config) -> str:
                                              summary["metric"])
 
 
-def _correlation_text(uniform: dict, initial: dict) -> str:
-    """Fig. 11's correlations, or why they are undefined (a constant neighbour count)."""
+def _correlation_text(uniform: dict, initial: dict, paper: str) -> str:
+    """Fig. 11's correlations, or why they are undefined (a constant neighbour count); ``paper``
+    is the paper's beside ours ('' where it reports none)."""
     if not np.isfinite([uniform["pearson"], initial["pearson"]]).any():
         return ("Undefined: every architecture of this space has the same number of neighbours "
                 "(a constant has no correlation), so Fig. 11 does not apply.")
-    return (f"Over {uniform['n']:,} architectures drawn uniformly from the benchmark (the figure; "
-            f"Cassimon et al. report Pearson -0.014, Kendall -0.157 on NAS-Bench-101): "
+    return (f"Over {uniform['n']:,} architectures drawn uniformly from the benchmark (the figure): "
             f"Pearson r = {uniform['pearson']:.3f}, Kendall tau = {uniform['kendall']:.3f}. Over "
             f"the {initial['n']:,} initial states (the sampler's): Pearson r = "
-            f"{initial['pearson']:.3f}, Kendall tau = {initial['kendall']:.3f}.")
+            f"{initial['pearson']:.3f}, Kendall tau = {initial['kendall']:.3f}."
+            + (f"\n\n{paper}" if paper else ""))
+
+
+def paper_tables(config, metric: str) -> list[literature.PaperTable]:
+    """The paper tables this evaluation reproduces, from its benchmark's space, its budgets,
+    agents and metric (:func:`literature.tables_for`)."""
+    agents = [name.strip() for name in config.agents.split(",") if name.strip()]
+    budgets = [b for b in config.budgets if b <= config.max_queries]
+    return literature.tables_for(_space(config), literature.EPISODES, budgets, agents, metric)
+
+
+def paper_points(config, metric: str) -> list[literature.Point]:
+    """The points of :func:`paper_tables` on the best-vs-queries figure."""
+    return literature.points(paper_tables(config, metric), config.max_queries)
+
+
+def _space(config) -> str:
+    """The search space of the config's benchmark (from the registry; nothing is loaded)."""
+    from nasjax import registry
+
+    return registry.entry("benchmark", config.benchmark).info["space"]
+
+
+def _setting(summary: dict, config, trials: str) -> report.RunSetting:
+    """The run's side of the setting line: its benchmark, the registry's description of it,
+    its metric and ``trials``."""
+    from nasjax import registry
+
+    info = registry.entry("benchmark", config.benchmark).info
+    return report.RunSetting(summary["benchmark"], info.get("description", ""),
+                             summary["metric"], trials)
+
+
+def _beside_paper(summary: dict, config) -> tuple[str, str, str]:
+    """The paper's numbers beside ours: Fig. 8 (Figs. 12-13), Table 1 (2) and Fig. 11; '' for
+    each the run does not reproduce."""
+    agents = summary["agents"]
+    episodes = report.trials_text([info["episodes"] for info in agents.values()], "episodes")
+    figure = literature.improvement_for(_space(config))
+    if figure is not None and not any(figure.agent(name) for name in agents):
+        figure = None  # the paper has none of these agents
+    improvement = "" if figure is None else report.improvement_beside_paper(
+        figure, {a: info["improvement"] for a, info in agents.items()},
+        _setting(summary, config, f"{episodes} per agent"))
+    counts = [int(row["num_trials"]) for row in summary["table"]]
+    tables = "" if not counts else report.paper_tables(
+        paper_tables(config, summary["metric"]), summary["table"],
+        _setting(summary, config, f"{report.trials_text(counts)} of {config.max_queries} "
+                                  f"queries per agent (cut from {episodes} each)"))
+    paper = literature.correlation_for(_space(config))
+    uniform = summary["neighbour_correlation"]["uniform"]
+    correlation = "" if paper is None or not np.isfinite(uniform["pearson"]) else (
+        report.correlation_beside_paper(
+            paper, uniform["pearson"], uniform["kendall"],
+            _setting(summary, config, f"{uniform['n']:,} architectures drawn uniformly")))
+    return improvement, tables, correlation
 
 
 def render_report(summary: dict, config) -> str:
@@ -213,6 +270,9 @@ def render_report(summary: dict, config) -> str:
          "improved": "{:.1f}%", "skew": "{:.3f}", "normaltest": "{:.3g}", "t_gof": "{:.3g}",
          "steps": "{:.2f}", "queries": "{:.1f}", "seconds": "{:.1f}"})
     uniform, initial = (summary["neighbour_correlation"][k] for k in ("uniform", "initial"))
+    paper_improvement, paper_table, paper_correlation = _beside_paper(summary, config)
+    paper_improvement += "\n\n" * bool(paper_improvement)
+    paper_table += "\n" * bool(paper_table)
     warning = report.synthetic_warning(summary["benchmark"])
     env = config.env
     return (
@@ -225,11 +285,13 @@ def render_report(summary: dict, config) -> str:
         f"Median, the 95% interval around it, share of improved episodes, skewness, the p-values "
         f"of `scipy.stats.normaltest` and of `goodness_of_fit` against a Student t "
         f"(Cassimon et al. Fig. 8); mean steps and queries per episode.\n\n{improvement_table}\n\n"
+        f"{paper_improvement}"
         f"![improvement histogram](improvement_hist.png)\n\n"
         f"![initial vs improvement](initial_vs_improvement.png)\n\n"
         f"## Best accuracy vs queries\n\n"
         f"{_budget_text(summary, config)}\n\n"
+        f"{paper_table}"
         f"![best vs queries](best_vs_queries.png)\n\n"
         f"## Neighbours vs accuracy (Fig. 11)\n\n"
-        f"{_correlation_text(uniform, initial)}\n\n"
+        f"{_correlation_text(uniform, initial, paper_correlation)}\n\n"
         f"![neighbours vs accuracy](neighbours_vs_accuracy.png)\n")

@@ -20,7 +20,7 @@ from typing import Self
 
 import numpy as np
 
-from nasjax.evaluation import interrupts
+from nasjax.evaluation import interrupts, literature
 from nasjax.evaluation.stats import BUDGET_RESAMPLES, CI_LEVEL
 from nasjax.paths import atomic_write
 
@@ -410,3 +410,176 @@ def format_budget_table(rows: Sequence[Mapping], benchmark: str, metric: str) ->
                f"confidence interval of the mean ({BUDGET_RESAMPLES:,} resamples). Without data "
                f"at a query number, the last preceding improvement is used.")
     return caption + "\n\n" + markdown_table(list(table.values()), columns)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSetting:
+    """What a run measured, for the line that compares its setting with a paper's.
+
+    Attributes:
+      benchmark: the benchmark's label ("nb101-surrogate").
+      description: the registry's description of it (what the numbers are).
+      metric: what the run reports ("validation accuracy", "test error").
+      trials: how many trials or episodes the run averaged, in words.
+    """
+
+    benchmark: str
+    description: str
+    metric: str
+    trials: str
+
+
+def trials_text(counts: Sequence[int], unit: str = "trials") -> str:
+    """"100 trials", or "6-753 trials" when the counts differ."""
+    low, high = min(counts), max(counts)
+    return f"{low:,} {unit}" if low == high else f"{low:,}-{high:,} {unit}"
+
+
+def setting_line(ours: RunSetting, benchmark: str, metric: str, trials: str) -> str:
+    """The one line above a paper comparison that says what differs in the setting.
+
+    Args:
+      ours: the run's setting.
+      benchmark, metric, trials: the paper's (see :class:`literature.PaperTable`).
+    """
+    metric_text = (f"{metric} in both" if ours.metric == metric
+                   else f"{ours.metric} here, {metric} in the paper")
+    return (f"Setting: benchmark `{ours.benchmark}` ({ours.description}) here, {benchmark} in "
+            f"the paper; metric {metric_text}; {ours.trials} here, {trials} in the paper.")
+
+
+def _pp(value: float) -> str:
+    return f"{value:+.2f} pp"
+
+
+def _paper_value(cell: literature.Cell | None, budget: int) -> str | None:
+    """"12.34 ± 0.56 [12.30, 12.38]" (percent, as printed), with the paper's #Q if it differs."""
+    if cell is None:
+        return None
+    text = f"{cell.mean:.2f} ± {cell.std:.2f}"
+    text += f" [{cell.ci[0]:.2f}, {cell.ci[1]:.2f}]" if cell.ci else ""
+    return text + (f" (#Q {cell.queries})" if cell.queries not in (None, budget) else "")
+
+
+def _our_value(row: Mapping | None) -> str | None:
+    """A :func:`stats.budget_table` row (fractions) as "93.40 ± 0.20 [93.30, 93.50]" percent."""
+    if row is None:
+        return None
+    return (f"{100 * row['mean']:.2f} ± {100 * row['std']:.2f} "
+            f"[{100 * row['ci_low']:.2f}, {100 * row['ci_high']:.2f}]")
+
+
+def paper_table(table: literature.PaperTable, rows: Sequence[Mapping], ours: RunSetting) -> str:
+    """A paper's table beside ours: the paper's rows (literature baselines included), and under
+    each of its own rows that one of our agents reproduces, our row and "ours − paper".
+
+    Args:
+      table: the paper's table (:func:`literature.tables_for`).
+      rows: our :func:`stats.budget_table` rows (fractions; ``algorithm``, ``budget``,
+        ``mean``, ``std``, ``ci_low``, ``ci_high``).
+      ours: the run's setting, for the line above the table.
+
+    Returns:
+      A bold title, the setting line, the table (percent; ours − paper in percentage points
+      of the mean) and the transcription note, in Markdown.
+    """
+    found = {(str(row["algorithm"]), int(row["budget"])): row for row in rows}
+    budgets = list(table.budgets)
+    header = {b: f"{b} queries (%)" for b in budgets}
+    lines = []
+    for paper_row in table.rows:
+        lines.append({"Method": paper_row.method,
+                      **{header[b]: _paper_value(paper_row.cell(b), b) for b in budgets}})
+        if paper_row.agent is None or not any((paper_row.agent, b) in found for b in budgets):
+            continue
+        mine = {b: found.get((paper_row.agent, b)) for b in budgets}
+        lines.append({"Method": f"↳ {paper_row.agent} (this run)",
+                      **{header[b]: _our_value(mine[b]) for b in budgets}})
+        lines.append({"Method": "↳ ours − paper", **{
+            header[b]: _pp(100 * mine[b]["mean"] - paper_row.cell(b).mean)
+            for b in budgets if mine[b] is not None and paper_row.cell(b) is not None}})
+    cited = "; ".join(f"{mark} {name}" for mark, name in table.references)
+    cited = f"{table.paper}'s references: {cited}." if cited else ""
+    note = " ".join(filter(None, [table.note, cited]))
+    note = f"\n{note}\n" if note else ""
+    return (f"**Beside {table.source}**: the paper's cells are {table.interval}; ours are "
+            f"mean ± std [95% bootstrap CI]; ours − paper compares the means.\n\n"
+            f"{setting_line(ours, table.benchmark, table.metric, table.trials)}\n\n"
+            f"{markdown_table(lines, ['Method', *header.values()])}{note}")
+
+
+def paper_tables(tables: Sequence[literature.PaperTable], rows: Sequence[Mapping],
+                 ours: RunSetting) -> str:
+    """:func:`paper_table` of each table, separated by blank lines ('' for none)."""
+    return "\n".join(paper_table(table, rows, ours) for table in tables)
+
+
+def _span(digits: int, suffix: str = "") -> Callable:
+    return lambda v: f"[{v[0]:+.{digits}f}, {v[1]:+.{digits}f}]{suffix}"
+
+
+_IMPROVEMENT_STATS = (  # paper field, column, ours from improvement_stats, ours/paper format,
+    # and whether "ours − paper" follows
+    ("median", "median (pp)", lambda imp: 100 * imp["median"], "{:+.2f}", "{:+.2f}", True),
+    ("skew", "skew", lambda imp: imp["skew"], "{:.3f}", "{:.3f}", True),
+    ("interval_95", "95% interval (pp)", lambda imp: [100 * v for v in _interval(imp, 0.95)],
+     _span(2), _span(0, " (rounded)"), False),
+    ("normaltest_below", "normaltest p", lambda imp: imp["normaltest_pvalue"], "{:.4g}",
+     "< {:.0e}", False),
+    ("t_gof_pvalue", "t goodness-of-fit p", lambda imp: imp["t_gof_pvalue"], "{:.4g}", "{:.4g}",
+     False),
+)
+
+
+def _formatted(value: object, fmt: str | Callable) -> str | None:
+    """``value`` through a format string or callable; None stays None (shown as N/A)."""
+    if value is None:
+        return None
+    return fmt(value) if callable(fmt) else fmt.format(value)
+
+
+def improvement_beside_paper(figure: literature.ImprovementFigure, agents: Mapping[str, Mapping],
+                             ours: RunSetting) -> str:
+    """What the paper's text states of its improvement histograms beside ours, per agent.
+
+    Only the statistics the text states appear; "ours − paper" follows the median and the
+    skew. Every agent of the paper's figure has a row (ours N/A where it did not run).
+
+    Args:
+      figure: the paper's figure (:func:`literature.improvement_for`).
+      agents: our agent -> its :func:`stats.improvement_stats` dict (fractions).
+      ours: the run's setting.
+    """
+    stated = [stat for stat in _IMPROVEMENT_STATS
+              if any(getattr(entry, stat[0]) is not None for entry in figure.agents)]
+    lines = []
+    for entry in figure.agents:
+        mine = agents.get(entry.agent)
+        line = {"agent": f"{entry.agent} ({entry.method})"}
+        for field, column, read, our_fmt, paper_fmt, compare in stated:
+            paper, our = getattr(entry, field), None if mine is None else read(mine)
+            line[f"{column} ours"] = _formatted(our, our_fmt)
+            line[f"{column} paper"] = _formatted(paper, paper_fmt)
+            if compare:
+                line[f"{column} ours − paper"] = (None if our is None or paper is None
+                                                  else our_fmt.format(our - paper))
+        lines.append(line)
+    note = f" {figure.note}" if figure.note else ""
+    return (f"**Beside {figure.source}.**{note}\n\n"
+            f"{setting_line(ours, figure.benchmark, figure.metric, figure.trials)}\n\n"
+            f"{markdown_table(lines, list(lines[0]))}")
+
+
+def _interval(improvement: Mapping, level: float) -> tuple[float, float]:
+    """The symmetric interval of ``level`` around the median; keys may be floats or strings."""
+    intervals = improvement["intervals"]
+    return tuple(intervals[level] if level in intervals else intervals[str(level)])
+
+
+def correlation_beside_paper(paper: literature.Correlation, pearson: float, kendall: float,
+                             ours: RunSetting) -> str:
+    """The paper's neighbour-count correlations (Fig. 11) beside ours, with ours − paper."""
+    return (f"{setting_line(ours, paper.benchmark, paper.metric, paper.population)}\n\n"
+            f"{paper.source}: Pearson r = {paper.pearson:.3f}, Kendall tau = "
+            f"{paper.kendall:.3f}; ours − paper: Pearson {pearson - paper.pearson:+.3f}, Kendall "
+            f"{kendall - paper.kendall:+.3f}.")

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nasjax.agents import base as agents_base
-from nasjax.evaluation import interrupts, report, stats
+from nasjax.evaluation import interrupts, literature, report, stats
 
 
 def run_algorithm(searcher: agents_base.Searcher, config, bench, key: jax.Array,
@@ -93,7 +93,33 @@ def summarise(results: dict, config, bench, metric: str,
               f"{final_table(rows, config.budget, metric)}\n"
               f"### By number of queries\n\n"
               f"{report.format_budget_table(rows, bench.label, metric)}")
-    return curves, tables, summary
+    return curves, tables + _beside_paper(rows, config, bench, metric), summary
+
+
+def paper_tables(config, bench, metric: str) -> list[literature.PaperTable]:
+    """The paper tables this search reproduces: ReMAADE's tables report the final budget, so
+    they are matched on it, the benchmark's space, the algorithms and the metric."""
+    algorithms = [name.strip() for name in config.algorithms.split(",") if name.strip()]
+    return literature.tables_for(bench.space, literature.SEARCH, [config.budget], algorithms,
+                                 metric)
+
+
+def paper_points(config, bench, metric: str) -> list[literature.Point]:
+    """The points of :func:`paper_tables` on the best-vs-queries figure."""
+    return literature.points(paper_tables(config, bench, metric), config.budget)
+
+
+def _beside_paper(rows: list[dict], config, bench, metric: str) -> str:
+    """The paper's tables beside ours, under their own heading ('' when none is reproduced)."""
+    from nasjax import registry
+
+    tables = paper_tables(config, bench, metric)
+    if not tables:
+        return ""
+    ours = report.RunSetting(bench.label,
+                             registry.entry("benchmark", bench.name).info.get("description", ""),
+                             metric, f"{config.num_trials:,} trials per algorithm")
+    return f"\n### Beside the paper\n\n{report.paper_tables(tables, rows, ours)}"
 
 
 def render_report(config, bench, metric: str, tables: str, algorithms: list[str]) -> str:

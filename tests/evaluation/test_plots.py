@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from matplotlib.container import ErrorbarContainer
 
-from nasjax.evaluation import plots, stats
+from nasjax.evaluation import literature, plots, stats
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -29,6 +30,34 @@ def test_best_vs_queries_writes_png_with_nan_before_first_valid_query(tmp_path, 
     path = plots.best_vs_queries({"random search": best, "local search": best + 0.005}, out,
                                  "NAS-Bench-101", num_resamples=100)
     assert_png(path, out)
+
+
+def test_best_vs_queries_draws_the_papers_points_with_their_intervals(tmp_path, rng,
+                                                                      monkeypatch):
+    drawn = []
+    save = plots._save
+    monkeypatch.setattr(plots, "_save", lambda fig, path: drawn.append(fig) or save(fig, path))
+    best, _ = stats.best_so_far(rng.uniform(0.90, 0.94, size=(8, 300)))
+    points = literature.points([literature.CASSIMON_TABLE_1], max_queries=300)
+    out = tmp_path / "best.png"
+    assert_png(plots.best_vs_queries({"random_walk": best}, out, "NAS-Bench-101",
+                                     num_resamples=50, references=points), out)
+    (ax,) = drawn[0].axes
+    bars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    # Six literature baselines (one point each) and the paper's random walk at four budgets;
+    # the paper's rows of agents not drawn (random search, local search, Ape-X) are left out.
+    assert len(bars) == 6 + 4
+    labels = [bar.get_label() for bar in bars if not bar.get_label().startswith("_")]
+    assert labels == [f"{m} (Table 1)" for m in (
+        "Random (NASWOT) [20]", "NASWOT [20]", "Random (GraphPNAS) [14]", "NAO [19]",
+        "SemiNAS [19]", "GraphPNAS [14]", "Random Walk (Ours)")]
+    assert "Cassimon et al., test accuracy" in drawn[0].legends[0].get_title().get_text()
+    naswot = bars[1]
+    (x, y), = naswot.lines[0].get_xydata()
+    (_, low), (_, high) = naswot.lines[2][0].get_segments()[0]  # the bar: the printed 95% CI
+    assert 100 <= x < 104  # at its #Q, stepped aside from Random (NASWOT) at the same #Q
+    assert (y, low, high) == (pytest.approx(91.77), pytest.approx(91.67), pytest.approx(91.87))
+    assert ax.get_ylim()[0] < 90.38  # the mean of Random (NASWOT) stays in view
 
 
 def test_improvement_hist_writes_png_and_tolerates_out_of_range_values(tmp_path, rng):

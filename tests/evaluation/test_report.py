@@ -10,7 +10,7 @@ import signal
 import numpy as np
 import pytest
 
-from nasjax.evaluation import interrupts, report
+from nasjax.evaluation import interrupts, literature, report
 
 
 def test_files_are_staged_in_dir_partial_and_moved_into_place_by_finish(tmp_path):
@@ -229,3 +229,115 @@ def test_budget_table_rejects_incomplete_rows():
 def test_budget_table_shows_nan_std_of_a_single_trial():
     row = dict(ROWS[0], std=math.nan, num_trials=1)
     assert "93.48% ± nan" in report.format_budget_table([row], "NB101", "validation accuracy")
+
+
+# The paper's comparison (Cassimon et al. Table 1, Fig. 8, Fig. 11; ReMAADE Table 3).
+
+OURS = report.RunSetting("nb101-surrogate", "a surrogate", "validation accuracy", "6 trials")
+WALK_ROWS = [  # random_walk at 50 and 300 queries (hand-made), nothing at 100 and 150
+    {"algorithm": "random_walk", "budget": 50, "mean": 0.9400, "std": 0.0020, "ci_low": 0.9390,
+     "ci_high": 0.9410, "num_trials": 6},
+    {"algorithm": "random_walk", "budget": 300, "mean": 0.9300, "std": 0.0010,
+     "ci_low": 0.9290, "ci_high": 0.9310, "num_trials": 6},
+]
+
+
+def test_paper_table_puts_ours_and_ours_minus_paper_under_the_papers_own_row():
+    text = report.paper_table(literature.CASSIMON_TABLE_1, WALK_ROWS, OURS)
+    lines = text.splitlines()
+    assert lines[0].startswith("**Beside Cassimon et al. Table 1 (§4.1.2)**")
+    assert lines[2] == (
+        "Setting: benchmark `nb101-surrogate` (a surrogate) here, the official NAS-Bench-101 "
+        "tabular data in the paper; metric validation accuracy here, test accuracy in the "
+        "paper; 6 trials here, 2.5×10^5 episodes per algorithm (5 agents × 5 sets of 10^4 "
+        "initial states, §4.1.1) in the paper.")
+    walk = lines.index("| Random Walk (Ours) | 93.62 ± 0.20 [93.60, 93.64] | 93.73 ± 0.18 "
+                       "[93.71, 93.74] | 93.79 ± 0.17 [93.78, 93.80] | 93.88 ± 0.14 "
+                       "[93.87, 93.89] |")
+    assert lines[walk + 1] == ("| ↳ random_walk (this run) | 94.00 ± 0.20 [93.90, 94.10] | N/A "
+                               "| N/A | 93.00 ± 0.10 [92.90, 93.10] |")
+    assert lines[walk + 2] == "| ↳ ours − paper | +0.38 pp | N/A | N/A | -0.88 pp |"
+    # Literature baselines are printed; agents that did not run get no row of ours.
+    assert "| NASWOT [20] | N/A | 91.77 ± 0.05 [91.67, 91.87] | N/A | N/A |" in lines
+    assert sum("this run" in line for line in lines) == 1
+
+
+def _evaluation(budgets, max_queries):
+    """A hand-made evaluation summary and config of random walk on nb101-surrogate."""
+    import ml_collections
+
+    improvement = {"median": 0.0066, "intervals": {0.95: (-0.058, 0.1035)},
+                   "frac_improved": 0.6, "skew": -0.074, "normaltest_pvalue": 1e-40,
+                   "t_gof_pvalue": math.nan}
+    correlation = {"pearson": -0.110, "kendall": -0.168, "n": 10_000}
+    summary = {"benchmark": "nb101-surrogate", "metric": "validation accuracy",
+               "agents": {"random_walk": {"improvement": improvement, "episodes": 2000,
+                                          "mean_steps": 17.0, "mean_queries": 1.0,
+                                          "seconds": 1.0, "trials": 6}},
+               "table": [row for row in WALK_ROWS if row["budget"] in budgets],
+               "neighbour_correlation": {"uniform": correlation, "initial": correlation}}
+    config = ml_collections.ConfigDict({
+        "benchmark": "nb101-surrogate", "agents": "random_walk", "budgets": budgets,
+        "max_queries": max_queries, "agent_seeds": 1, "num_sets": 1, "episodes_per_set": 2000,
+        "env": {"eval_episode_length": 32, "max_neighbours": 50, "alpha": 6.0,
+                "query_mode": "mean"}})
+    return summary, config
+
+
+def test_the_evaluation_report_of_a_table_1_run_prints_the_papers_rows_beside_ours():
+    from nasjax.evaluation import protocol
+
+    text = protocol.render_report(*_evaluation((50, 300), 300))
+    assert "**Beside Cassimon et al. Table 1 (§4.1.2)**" in text
+    assert "| GraphPNAS [14] | N/A | N/A | N/A | 94.19 ± 0.07 [94.03, 94.36] |" in text
+    assert "| ↳ ours − paper | +0.38 pp | N/A | N/A | -0.88 pp |" in text
+    assert "(SURROGATE over all 423,624 cells" in text  # the registry's description
+    fig_8 = text[text.index("**Beside Cassimon et al. Fig. 8"):]
+    assert ("| random_walk (Random Walks) | +0.66 | +0.26 | +0.40 | -0.074 | 0.091 | -0.165 "
+            "| [-5.80, +10.35] | [-5, +10] (rounded) |") in fig_8
+    assert ("Cassimon et al. Fig. 11 (§4.1.2 text): Pearson r = -0.014, Kendall tau = -0.157; "
+            "ours − paper: Pearson -0.096, Kendall -0.011.") in text
+
+
+def test_a_run_that_reproduces_no_paper_table_prints_no_table_rows():
+    from nasjax.evaluation import protocol
+
+    summary, config = _evaluation((20,), 20)  # no budget of Table 1
+    summary["table"] = [dict(WALK_ROWS[0], budget=20)]
+    text = protocol.render_report(summary, config)
+    assert "Table 1" not in text and "NASWOT" not in text and "↳" not in text
+    assert "**Beside Cassimon et al. Fig. 8" in text  # its agents still reproduce Fig. 8
+
+
+def _search(budget, algorithms):
+    """ReMAADE-style search results: error curves of 4 trials of ``budget`` queries."""
+    import types
+
+    import ml_collections
+    import numpy as np
+
+    from nasjax.evaluation import search
+
+    config = ml_collections.ConfigDict({"budget": budget, "budgets": (budget,), "seed": 0,
+                                        "num_trials": 4, "mode": "noisy",
+                                        "algorithms": ",".join(algorithms)})
+    accuracy = np.full((4, budget), 0.94, np.float32)  # the best error is 6.00% in every trial
+    results = {name: {"observed": accuracy, "reported": accuracy,
+                      "valid": np.ones((4, budget), bool)} for name in algorithms}
+    bench = types.SimpleNamespace(label="nb101-surrogate", name="nb101-surrogate", space="nb101",
+                                  metadata={})
+    return search.summarise(results, config, bench, "validation error", {})[1]
+
+
+def test_the_search_report_prints_remaade_table_3_beside_ours_at_its_budget():
+    tables = _search(150, ["random_search_uniform", "remaade"])
+    table_3 = tables[tables.index("**Beside ReMAADE Table 3"):tables.index("**Beside ReMAADE "
+                                                                           "Table 4")]
+    lines = table_3.splitlines()
+    remaade = lines.index("| ReMAADE | 6.15 ± 0.13 |")
+    assert lines[remaade + 1].startswith("| ↳ remaade (this run) | 6.00 ± 0.00 [6.00, 6.00]")
+    assert lines[remaade + 2] == "| ↳ ours − paper | -0.15 pp |"
+    assert "| BANANAS | 5.77 ± 0.31 |" in lines
+    assert "metric validation error here, test error in the paper; 4 trials per algorithm here" \
+        in table_3
+    assert "Beside" not in _search(40, ["random_search_uniform", "remaade"])
