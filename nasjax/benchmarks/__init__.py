@@ -31,7 +31,8 @@ registry.register(
     description="SURROGATE fitted on 725 real NAS-Bench-301 architectures (the official "
                 "ensemble saw ~60,000): XGBoost ensemble over the official 56 features, the "
                 "embedded default for nb301 (validation accuracy only)",
-    prepare="nasjax.benchmarks.nb301_surrogate:prepare")
+    prepare="nasjax.benchmarks.nb301_surrogate:prepare",
+    refit="nasjax.benchmarks.nb301_surrogate:refit")
 registry.register(
     "benchmark", "nb301", "nasjax.benchmarks.nb301_official:load", space="nb301",
     description="the official NAS-Bench-301 v1.0 XGBoost ensemble (xgb_v1.0 folder, converted "
