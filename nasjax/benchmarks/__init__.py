@@ -17,7 +17,8 @@ registry.register(
     "benchmark", "nb101-surrogate", "nasjax.benchmarks.nb101_surrogate:load", space="nb101",
     description="SURROGATE over all 423,624 cells: XGBoost ensemble fitted on the 20,001 real "
                 "cells shipped with nasjax (validation accuracy only)",
-    prepare="nasjax.benchmarks.nb101_surrogate:prepare")
+    prepare="nasjax.benchmarks.nb101_surrogate:prepare",
+    refit="nasjax.benchmarks.nb101_surrogate:refit")
 registry.register(
     "benchmark", "nb101-real-20k", "nasjax.benchmarks.nb101_real:load", space="nb101",
     description="the 20,001 real NAS-Bench-101 cells shipped with nasjax (validation accuracy)",
