@@ -229,6 +229,7 @@ def render_report(summary: dict, config) -> str:
         f"![initial vs improvement](initial_vs_improvement.png)\n\n"
         f"## Best accuracy vs queries\n\n"
         f"{_budget_text(summary, config)}\n\n"
+        f"{report.extrapolation_line(summary.get('extrapolation', {}))}"
         f"![best vs queries](best_vs_queries.png)\n\n"
         f"## Neighbours vs accuracy (Fig. 11)\n\n"
         f"{_correlation_text(uniform, initial)}\n\n"
