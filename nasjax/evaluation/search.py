@@ -88,8 +88,8 @@ def summarise(results: dict, config, bench, metric: str,
                                                                    seed=config.seed),
         "seconds": seconds,
         "benchmark_info": bench.metadata,
-        "extrapolation": report.extrapolation(bench.metadata, {
-            name: stats.best_so_far(a["observed"], a["reported"])[0][:, -1]
+        "extrapolation": report.extrapolation(bench.metadata, {  # the selected architectures
+            name: stats.best_so_far(a["observed"], a["reported"])[1][:, -1]
             for name, a in results.items()}),
     }
     tables = (f"### {metric.capitalize()} after {config.budget} queries\n\n"
