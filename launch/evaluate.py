@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from launch import common
 from nasjax import benchmarks, env, paths, registry, spaces
-from nasjax.evaluation import protocol
+from nasjax.evaluation import protocol, report
 
 _CONFIG = common.define_config("evaluate", "Evaluation config.")
 _RUN = common.define_run_dir("evaluate")
@@ -69,6 +69,8 @@ def main(argv):
         uniform = protocol.neighbour_counts(space, bench, archs, params.report)
         summary, curves = protocol.summarise(results, per_step, seconds, config, bench.label,
                                              metric, uniform)
+        summary["extrapolation"] = report.extrapolation(
+            bench.metadata, {agent: protocol.flat(s, "best_val") for agent, s in results.items()})
         run_dir.save_arrays("episodes", **{
             f"{agent}/{field}": protocol.flat(streams, field)
             for agent, streams in results.items() for field in protocol.EPISODE_FIELDS})

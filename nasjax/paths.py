@@ -192,6 +192,11 @@ def _digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+def sha256(path: str | os.PathLike) -> str:
+    """The sha256 hex digest of a file (what checksum files and shipped metadata record)."""
+    return _digest(Path(path))
+
+
 def seal(path: str | os.PathLike) -> Path:
     """Writes the checksum file of ``path`` as the file is now (size and sha256).
 

@@ -12,6 +12,9 @@ import pytest
 
 from nasjax.spaces import nb101
 
+# XGBoost fits in tests: idle OpenMP threads sleep instead of spinning (on a busy 2-core machine
+# spinning made fits ~100x slower); the trees are the same.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 FIXTURES = Path(__file__).parent / "fixtures"
 
 

@@ -17,7 +17,8 @@ registry.register(
     "benchmark", "nb101-surrogate", "nasjax.benchmarks.nb101_surrogate:load", space="nb101",
     description="SURROGATE over all 423,624 cells: XGBoost ensemble fitted on the 20,001 real "
                 "cells shipped with nasjax (validation accuracy only)",
-    prepare="nasjax.benchmarks.nb101_surrogate:prepare")
+    prepare="nasjax.benchmarks.nb101_surrogate:prepare",
+    refit="nasjax.benchmarks.nb101_surrogate:refit")
 registry.register(
     "benchmark", "nb101-real-20k", "nasjax.benchmarks.nb101_real:load", space="nb101",
     description="the 20,001 real NAS-Bench-101 cells shipped with nasjax (validation accuracy)",
@@ -31,7 +32,8 @@ registry.register(
     description="SURROGATE fitted on 725 real NAS-Bench-301 architectures (the official "
                 "ensemble saw ~60,000): XGBoost ensemble over the official 56 features, the "
                 "embedded default for nb301 (validation accuracy only)",
-    prepare="nasjax.benchmarks.nb301_surrogate:prepare")
+    prepare="nasjax.benchmarks.nb301_surrogate:prepare",
+    refit="nasjax.benchmarks.nb301_surrogate:refit")
 registry.register(
     "benchmark", "nb301", "nasjax.benchmarks.nb301_official:load", space="nb301",
     description="the official NAS-Bench-301 v1.0 XGBoost ensemble (xgb_v1.0 folder, converted "

@@ -9,6 +9,14 @@ does. The table holds predictions for every cell, the 20k real ones included (as
 NAS-Bench-301), so that it is one consistent smooth model; the measured values are the
 ``nb101-real-20k`` benchmark.
 
+The fitted trees ship with nasjax (``nasjax/data/nb101_surrogate_v3*``, :func:`trees.save_package`:
+the arrays, their sha256, the XGBoost version and :class:`Config` that fitted them, the features,
+the training maximum and held-out quality), so every install queries the same numbers and the
+default path never imports XGBoost. On first use nasjax walks the shipped trees in JAX over the
+space (bit for bit XGBoost's own prediction) and caches the table in the data directory;
+:func:`refit` (``launch.prepare_data --benchmark=nb101-surrogate --refit``) fits them again with
+the installed XGBoost.
+
 Members are fitted on a fixed 90% of the real cells and the other 10% measure held-out
 quality (Kendall tau, Spearman, RMSE of the ensemble mean); the table uses exactly those
 members, so the figures describe the shipped models. Training time and parameter count
@@ -18,8 +26,11 @@ Test accuracy is NaN: the real subset has none.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import json
+import logging
+import os
 import time
 from pathlib import Path
 
@@ -27,22 +38,28 @@ import numpy as np
 import scipy.stats
 
 from nasjax import paths
-from nasjax.benchmarks import base, nb101_features, nb101_real
+from nasjax.benchmarks import base, nb101_features, nb101_real, trees
 from nasjax.spaces import nb101
 
 NAME = "nb101-surrogate"
-TABLE_FILE = "nb101_surrogate_v2.npz"  # bump the version when features or fitting change
-QUALITY_FILE = "nb101_surrogate_v2_quality.json"  # held-out quality, beside the table
+STEM = "nb101_surrogate_v3"  # shipped package: <STEM>.json, <STEM>_{val_acc,aux}.npz
+TABLE_FILE = "nb101_surrogate_v3_table.npz"  # derived from the shipped trees, in data_dir
 PREPARE_COMMAND = "python -m launch.prepare_data --benchmark=nb101-surrogate"
+REFIT_COMMAND = f"{PREPARE_COMMAND} --refit"
+SHIPPED_REMAKE = f"reinstall nasjax, or (maintainers) {REFIT_COMMAND} and copy its files"
+AUX_COLUMNS = ("train_seconds", "params")  # the members of the "aux" ensemble, in order
+TABLE_ROWS = 16_384  # cells walked per jitted call when deriving the table (fixed shape)
 
 SPLIT_SEED = 0  # numpy seed of the fixed held-out split
 HELD_OUT_FRACTION = 0.1  # fraction of the real cells held out for quality figures
 ACC_FLOOR = 1e-6  # 1 - acc is clipped here before the log target transform
 
+_log = logging.getLogger(__name__)
+
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """Hyperparameters of the surrogate (defaults: the shipped ``nb101_surrogate_v1``)."""
+    """Hyperparameters of the surrogate (defaults: the shipped ``nb101_surrogate_v3``)."""
 
     members: int = 5  # ensemble members, differing in seed (row/column subsampling)
     trees: int = 1000  # boosting rounds per accuracy member
@@ -53,7 +70,7 @@ class Config:
     min_child_weight: float = 1.0  # XGBoost default
     aux_trees: int = 300  # boosting rounds of the training-time and parameter regressors
     seed: int = 0  # member m uses seed + m
-    threads: int = 0  # XGBoost threads, 0 = all cores
+    threads: int = 2  # XGBoost threads, fixed so that every machine fits the same trees
 
 
 CONFIG = Config()
@@ -66,6 +83,7 @@ def _to_target(acc: np.ndarray) -> np.ndarray:
 
 
 def _from_target(target: np.ndarray) -> np.ndarray:
+    """float32[...] accuracy of float32 margins (the inverse of :func:`_to_target`)."""
     return np.clip(1.0 - np.exp(-target), 0.0, 1.0)
 
 
@@ -93,36 +111,31 @@ def _rank_quality(prediction: np.ndarray, truth: np.ndarray) -> dict:
             "spearman": float(scipy.stats.spearmanr(prediction, truth)[0])}
 
 
-def build(data_dir, progress: bool = True, config: Config = CONFIG) -> dict:
-    """Fit the ensemble, evaluate it on the held-out real cells, write the table.
+def refit(data_dir, progress: bool = True, config: Config = CONFIG) -> dict:
+    """Fit the ensembles with the installed XGBoost, measure them on the held-out real cells,
+    and write the package (:func:`trees.save_package`) into ``data_dir``, recording the XGBoost
+    version; a maintainer copies the files into ``nasjax/data`` to ship them.
 
-    Args:
-      data_dir: the data directory; the enumeration is read (or built) there and
-        ``nb101_surrogate_v1.npz`` plus its quality JSON are written there.
-      progress: show progress bars.
-      config: hyperparameters (tests pass smaller ones).
     Returns:
-      The summary: held-out quality, sizes, file and build seconds.
+      The summary: held-out quality, sizes, files and fitting seconds.
+    Raises:
+      ImportError: XGBoost is not installed (``pip install 'nasjax[refit]'``).
     """
+    import xgboost
     from tqdm.auto import tqdm
 
     start = time.perf_counter()
-    directory = Path(data_dir)
     real = nb101_real.read_shipped()
     real_x = nb101_features.features(real["cells"].adj, real["cells"].ops)
     train, held = split(len(real_x))
     acc = real[f"val_acc_{nb101_real.EPOCHS}"].astype(np.float64)
 
-    packed, ops, hashes = nb101.load_enumeration(directory, progress=progress)
-    space_x = nb101_features.features(nb101.unpack_adjacency(packed), ops)
-
-    members = np.empty((len(space_x), config.members), np.float32)
+    boosters = []
     held_predictions = np.empty((len(held), config.members))
     for m in tqdm(range(config.members), desc="surrogate members", disable=not progress):
-        booster = _fit(real_x[train], _to_target(acc[train]), config.trees, config.seed + m,
-                       config)
-        held_predictions[:, m] = _from_target(booster.inplace_predict(real_x[held]))
-        members[:, m] = _from_target(booster.inplace_predict(space_x))
+        boosters.append(_fit(real_x[train], _to_target(acc[train]), config.trees,
+                             config.seed + m, config))
+        held_predictions[:, m] = _from_target(boosters[-1].inplace_predict(real_x[held]))
     held_mean = held_predictions.mean(-1)
     quality = {
         **_rank_quality(held_mean, acc[held]),
@@ -131,19 +144,18 @@ def build(data_dir, progress: bool = True, config: Config = CONFIG) -> dict:
                                for p in held_predictions.T],
         "held_out_cells": len(held), "train_cells": len(train),
     }
-
-    aux = {}
-    for column, name in (("train_seconds", "train_seconds"), ("params", "params")):
-        log_value = np.log(real[column].astype(np.float64))
-        booster = _fit(real_x[train], log_value[train], config.aux_trees, config.seed, config)
-        held_value = np.exp(booster.inplace_predict(real_x[held]))
+    aux = []
+    for name in AUX_COLUMNS:
+        log_value = np.log(real[name].astype(np.float64))
+        aux.append(_fit(real_x[train], log_value[train], config.aux_trees, config.seed, config))
+        held_value = np.exp(aux[-1].inplace_predict(real_x[held]))
         relative = np.abs(held_value / np.exp(log_value[held]) - 1.0)
         quality[name] = {**_rank_quality(held_value, log_value[held]),
                          "median_relative_error": float(np.median(relative)),
                          "p95_relative_error": float(np.quantile(relative, 0.95))}
-        aux[name] = np.exp(booster.inplace_predict(space_x))
 
-    info = {
+    metadata = {
+        "benchmark": NAME,
         "data": f"SURROGATE fitted on {len(acc):,} real NAS-Bench-101 cells",
         "source": nb101_real.ATTRIBUTION,
         "metric": f"predicted validation accuracy at {nb101_real.EPOCHS} epochs (fraction); "
@@ -151,53 +163,109 @@ def build(data_dir, progress: bool = True, config: Config = CONFIG) -> dict:
         "model": "XGBoost ensemble on -log(1 - acc); one column per member; train_seconds "
                  "and params from one XGBoost regressor each on log scale",
         "members": config.members,
+        "xgboost_version": xgboost.__version__,
         "config": dataclasses.asdict(config),
         "split": {"seed": SPLIT_SEED, "held_out_fraction": HELD_OUT_FRACTION},
         "features": list(nb101_features.feature_names()),
+        "train_cells": len(train),
+        "train_max_val_acc": float(acc[train].max()),
         "held_out": quality,
     }
-    path = directory / TABLE_FILE
+    written = trees.save_package(
+        data_dir, STEM, {"val_acc": trees.from_boosters(boosters),
+                         "aux": trees.from_boosters(aux)}, metadata)
+    return {"benchmark": NAME, "xgboost_version": xgboost.__version__,
+            "held_out": quality, "package": str(written),
+            "copy_to": str(paths.PACKAGE_DATA),
+            "seconds": round(time.perf_counter() - start, 1)}
+
+
+def shipped_metadata(package_dir=paths.PACKAGE_DATA) -> dict:
+    """The shipped package's metadata (its files checked against their sha256)."""
+    return trees.package_metadata(package_dir, STEM, SHIPPED_REMAKE)
+
+
+def build(data_dir, progress: bool = True, package_dir=paths.PACKAGE_DATA) -> dict:
+    """Derive the table from the shipped trees (walked in JAX, no XGBoost) and write it.
+
+    Args:
+      data_dir: the data directory; the enumeration is read (or built) there and
+        ``TABLE_FILE`` is written there.
+      progress: show progress bars.
+      package_dir: where the package is (tests pass a small one).
+    Returns:
+      The summary: held-out quality, sizes, file and build seconds.
+    """
+    from tqdm.auto import tqdm
+
+    start = time.perf_counter()
+    ensembles, metadata = trees.load_package(package_dir, STEM, SHIPPED_REMAKE)
+    directory = Path(data_dir)
+    packed, ops, hashes = nb101.load_enumeration(directory, progress=progress)
+    space_x = nb101_features.features(nb101.unpack_adjacency(packed), ops)
+
     num = len(hashes)
+    members = np.empty((num, ensembles["val_acc"].num_members), np.float32)
+    aux = np.empty((num, len(AUX_COLUMNS)), np.float32)
+
+    def walk(first: int) -> None:  # rows first .. first + TABLE_ROWS, padded to one shape
+        rows = space_x[first:first + TABLE_ROWS]
+        count = len(rows)
+        rows = np.concatenate([rows, np.zeros((TABLE_ROWS - count, rows.shape[1]), rows.dtype)])
+        members[first:first + count] = _from_target(
+            np.asarray(trees.predict(ensembles["val_acc"], rows))[:count])
+        aux[first:first + count] = np.exp(np.asarray(trees.predict(ensembles["aux"], rows)))[:count]
+
+    # XLA walks one call on one core: one call per core at a time (each row's bits are the same).
+    with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        for _ in tqdm(pool.map(walk, range(0, num, TABLE_ROWS)), total=-(-num // TABLE_ROWS),
+                      desc="surrogate table", disable=not progress):
+            pass
+
+    info = {key: value for key, value in metadata.items() if key != "benchmark"}
+    path = directory / TABLE_FILE
     base.save_table(
         path, hashes=hashes, val_acc=members,
-        test_acc=np.full((num, config.members), np.nan, np.float32),
-        train_seconds=np.repeat(aux["train_seconds"][:, None], config.members, -1),
-        params=aux["params"], name=NAME, space="nb101", info=info)
-    summary = {"benchmark": NAME, "cells": num, "members": config.members,
-               "held_out": quality, "file": str(path),
-               "seconds": round(time.perf_counter() - start, 1)}
-    _write_json(directory / QUALITY_FILE, {**info, "seconds": summary["seconds"]})
-    return summary
-
-
-def _write_json(path: Path, content: dict) -> None:
-    """Write JSON atomically (temporary file, then rename), with its checksum file."""
-    with paths.verified_write(path, "w") as handle:
-        json.dump(content, handle, indent=2)
+        test_acc=np.full(members.shape, np.nan, np.float32),
+        train_seconds=np.repeat(aux[:, :1], members.shape[1], -1),
+        params=aux[:, 1], name=NAME, space="nb101", info=info)
+    return {"benchmark": NAME, "cells": num, "members": members.shape[1],
+            "xgboost_version": metadata["xgboost_version"], "held_out": metadata["held_out"],
+            "file": str(path), "seconds": round(time.perf_counter() - start, 1)}
 
 
 def prepare(source=None, data_dir=None, progress: bool = True) -> dict:
-    """``launch.prepare_data --benchmark=nb101-surrogate``: fit and write the table."""
+    """``launch.prepare_data --benchmark=nb101-surrogate``: derive and write the table."""
     del source
     return build(data_dir, progress=progress)
 
 
 def load(data_dir, progress: bool = True) -> base.TableBenchmark:
-    """The ``nb101-surrogate`` benchmark from ``data_dir``, built there first when missing or
-    when it fails its checksum (with a warning).
+    """The ``nb101-surrogate`` benchmark from ``data_dir``, derived there first from the shipped
+    trees when missing, when it fails its checksum (with a warning), or when it was derived
+    from other trees than the shipped ones.
 
     Raises:
-      ValueError naming the file when it is corrupt (delete it, or rebuild with
+      DataFileError naming a shipped file that is missing or fails its sha256.
+      ValueError naming the table when it is corrupt (delete it, or rebuild it with
       ``python -m launch.prepare_data --benchmark=nb101-surrogate``).
     """
     path = Path(data_dir) / TABLE_FILE
     remake = f"{PREPARE_COMMAND} --data_dir={data_dir}"
-    if not paths.cached(path, remake):
-        build(data_dir, progress=progress)
+    files = shipped_metadata()["files"]
+    if paths.cached(path, remake):
+        bench = _read_table(path, remake)
+        if json.loads(bench.metadata.get("files", "null")) == files:
+            return bench
+        _log.warning("%s was derived from other trees than the shipped ones; rebuilding it", path)
+    build(data_dir, progress=progress)
+    return _read_table(path, remake)
+
+
+def _read_table(path: Path, remake: str) -> base.TableBenchmark:
     try:
         return base.load_table(path, remake)
     except paths.DataFileError:
         raise
     except ValueError as error:
-        raise ValueError(f"{error}. Delete it, or rebuild it with: {PREPARE_COMMAND} "
-                         f"--data_dir={data_dir}") from error
+        raise ValueError(f"{error}. Delete it, or rebuild it with: {remake}") from error

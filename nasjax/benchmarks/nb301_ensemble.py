@@ -92,9 +92,7 @@ class EnsembleBenchmark(base._Described):
 def load_file(path: str | Path, name: str, remake: str, info: dict | None = None,
               percent: bool = True, note: str = "") -> EnsembleBenchmark:
     """The benchmark of an ensemble file written by :func:`trees.save` into the data directory,
-    verified against its checksum file first.
-
-    Metadata values that are not scalars are kept as JSON text (``info`` is static).
+    verified against its checksum file first (see :func:`from_ensemble`).
 
     Raises:
       DataFileError: naming the file and ``remake`` when it is missing or fails its checksum.
@@ -102,9 +100,15 @@ def load_file(path: str | Path, name: str, remake: str, info: dict | None = None
     """
     paths.verify(path, remake)
     ensemble, metadata = trees.load(path)
-    described = {**metadata, **(info or {})}
+    return from_ensemble(ensemble, name, {**metadata, **(info or {})}, percent, note)
+
+
+def from_ensemble(ensemble: trees.TreeEnsemble, name: str, metadata: dict,
+                  percent: bool = True, note: str = "") -> EnsembleBenchmark:
+    """The benchmark of an ensemble and its metadata; values that are not scalars are kept as
+    JSON text (``info`` is static)."""
     pairs = tuple(sorted((k, v if isinstance(v, (str, int, float, bool)) else _json(v))
-                         for k, v in described.items()))
+                         for k, v in metadata.items()))
     return EnsembleBenchmark(ensemble=ensemble, name=name, info=pairs, percent=percent, note=note)
 
 

@@ -12,15 +12,17 @@ metadata and exposed as ``bench.metadata["held_out"]``.
 
 The shipped members are fitted on the fixed training split, so the split figures describe
 exactly the models queried; cross-validation refits the same procedure on each fold. Fitting
-is deterministic: fixed seeds, the histogram method, a fixed thread count.
+is deterministic: fixed seeds, the histogram method, a fixed thread count. The fitted trees ship
+with nasjax (``nasjax/data/nb301_surrogate_v1*``, :func:`trees.save_package`, with their sha256,
+the XGBoost version and :class:`Config` that fitted them and the training maximum), so queries
+never import XGBoost; :func:`refit` (``launch.prepare_data --benchmark=nb301-surrogate --refit``)
+fits them again with the installed XGBoost.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -31,8 +33,11 @@ from nasjax import paths
 from nasjax.benchmarks import nb301_ensemble, nb301_features, nb301_real, trees
 
 NAME = "nb301-surrogate"
-FILE = "nb301_surrogate_v1.npz"  # bump the version when features or fitting change
+STEM = "nb301_surrogate_v1"  # shipped package: <STEM>.json, <STEM>_val_acc.npz; bump the
+# version when features or fitting change
 PREPARE_COMMAND = "python -m launch.prepare_data --benchmark=nb301-surrogate"
+REFIT_COMMAND = f"{PREPARE_COMMAND} --refit"
+SHIPPED_REMAKE = f"reinstall nasjax, or (maintainers) {REFIT_COMMAND} and copy its files"
 NOTE = f"SURROGATE fitted on {nb301_real.NUM_REAL} architectures"  # in every label
 DESCRIPTION = (f"SURROGATE fitted on {nb301_real.NUM_REAL} real NAS-Bench-301 architectures "
                "(the official ensemble saw ~60,000)")
@@ -110,13 +115,20 @@ def quality(prediction: np.ndarray, truth: np.ndarray) -> dict:
             "n": len(truth)}
 
 
-def build(data_dir, progress: bool = True, config: Config = CONFIG) -> dict:
-    """Fit the ensemble, measure it on held-out genotypes, write it into ``data_dir``.
+def refit(data_dir, progress: bool = True, config: Config = CONFIG) -> dict:
+    """Fit the ensemble with the installed XGBoost, measure it on held-out genotypes, and write
+    the package (:func:`trees.save_package`) into ``data_dir``, recording the XGBoost version; a
+    maintainer copies the files into ``nasjax/data`` to ship them.
 
     Returns:
-      The summary: held-out quality (``split``, ``cross_validation``), ensemble size, file,
-      build seconds. Printed when ``progress``.
+      The summary: held-out quality (``split``, ``cross_validation``), ensemble size, files,
+      fitting seconds (the launcher prints it).
+    Raises:
+      ImportError: XGBoost is not installed (``pip install 'nasjax[refit]'``).
     """
+    import xgboost
+
+    del progress  # quick: no progress bar
     start = time.perf_counter()
     x, y = real_features()
     train, held = split(len(y))
@@ -131,40 +143,46 @@ def build(data_dir, progress: bool = True, config: Config = CONFIG) -> dict:
     held_out["cross_validation"] = quality(out_of_fold, y)
     ensemble = trees.from_boosters(boosters)
     metadata = {
+        "benchmark": NAME,
         "data": DESCRIPTION,
         "source": nb301_real.ATTRIBUTION,
         "metric": "predicted validation accuracy (model: percent; queries: fraction), mean "
                   "over members; noisy: Normal(mean, std over members); no test accuracy",
+        "xgboost_version": xgboost.__version__,
         "config": dataclasses.asdict(config),
         "split": {"seed": SPLIT_SEED, "held_out_fraction": HELD_OUT_FRACTION,
                   "train": len(train), "held_out": len(held), "folds": FOLDS},
+        "features": list(nb301_features.FEATURE_NAMES),
+        "train_max_val_acc": float(nb301_real.read_shipped()["val_acc"][train].max()),
         "held_out": held_out,
         "size": nb301_ensemble.describe(ensemble),
     }
-    path = Path(data_dir) / FILE
-    paths.writable_dir(path.parent)
-    trees.save(path, ensemble, metadata)
-    paths.seal(path)
-    summary = {"benchmark": NAME, "data": DESCRIPTION, "held_out": held_out,
-               **metadata["size"], "file": str(path),
+    written = trees.save_package(data_dir, STEM, {"val_acc": ensemble}, metadata)
+    summary = {"benchmark": NAME, "data": DESCRIPTION, "xgboost_version": xgboost.__version__,
+               "held_out": held_out, **metadata["size"], "package": str(written),
+               "copy_to": str(paths.PACKAGE_DATA),
                "seconds": round(time.perf_counter() - start, 1)}
-    if progress:
-        print(json.dumps(summary, indent=2))
     return summary
 
 
 def prepare(source=None, data_dir=None, progress: bool = True) -> dict:
-    """``launch.prepare_data --benchmark=nb301-surrogate``: fit and write the ensemble (the
-    launcher prints the summary)."""
-    del source, progress
-    return build(data_dir, progress=False)
+    """``launch.prepare_data --benchmark=nb301-surrogate``: check the shipped ensemble (nothing
+    to build: it is queried as shipped) and return its description."""
+    del source, data_dir, progress
+    metadata = trees.package_metadata(paths.PACKAGE_DATA, STEM, SHIPPED_REMAKE)
+    return {"benchmark": NAME, "data": DESCRIPTION, "package": str(paths.PACKAGE_DATA / STEM),
+            "xgboost_version": metadata["xgboost_version"], "held_out": metadata["held_out"],
+            **metadata["size"]}
 
 
-def load(data_dir, progress: bool = True) -> nb301_ensemble.EnsembleBenchmark:
-    """The ``nb301-surrogate`` benchmark from ``data_dir``, fitted there first when missing or
-    when it fails its checksum (with a warning)."""
-    path = Path(data_dir) / FILE
-    remake = f"{PREPARE_COMMAND} --data_dir={data_dir}"
-    if not paths.cached(path, remake):
-        build(data_dir, progress=progress)
-    return nb301_ensemble.load_file(path, NAME, remake, note=NOTE)
+def load(data_dir=None, progress: bool = True,
+         package_dir=paths.PACKAGE_DATA) -> nb301_ensemble.EnsembleBenchmark:
+    """The ``nb301-surrogate`` benchmark: the shipped ensemble, checked against its sha256
+    (``data_dir`` is not used: nothing is derived from it).
+
+    Raises:
+      DataFileError: naming a shipped file that is missing or fails its sha256.
+    """
+    del data_dir, progress
+    ensembles, metadata = trees.load_package(package_dir, STEM, SHIPPED_REMAKE)
+    return nb301_ensemble.from_ensemble(ensembles["val_acc"], NAME, metadata, note=NOTE)

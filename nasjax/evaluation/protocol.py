@@ -291,6 +291,7 @@ def render_report(summary: dict, config) -> str:
         f"## Best accuracy vs queries\n\n"
         f"{_budget_text(summary, config)}\n\n"
         f"{paper_table}"
+        f"{report.extrapolation_line(summary.get('extrapolation', {}))}"
         f"![best vs queries](best_vs_queries.png)\n\n"
         f"## Neighbours vs accuracy (Fig. 11)\n\n"
         f"{_correlation_text(uniform, initial, paper_correlation)}\n\n"

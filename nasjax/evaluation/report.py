@@ -334,6 +334,29 @@ def synthetic_warning(label: str) -> str:
             "Numbers test the plumbing only.**\n\n")
 
 
+def extrapolation(metadata: Mapping, best: Mapping[str, np.ndarray]) -> dict:
+    """Where a surrogate's reported results extrapolate: per algorithm, the share of its reported
+    best architectures (``best``: their predicted validation accuracies, float[K]) above the
+    largest accuracy the surrogate was fitted on (``metadata["train_max_val_acc"]``); {} for a
+    benchmark that records none (measured data)."""
+    limit = metadata.get("train_max_val_acc")
+    if limit is None:
+        return {}
+    return {"train_max_val_acc": float(limit),
+            "share_above": {name: float(np.mean(np.asarray(values) > float(limit)))
+                            for name, values in best.items()}}
+
+
+def extrapolation_line(found: Mapping) -> str:
+    """The report's line for :func:`extrapolation` ('' when it found nothing to say)."""
+    if not found:
+        return ""
+    shares = ", ".join(f"{name} {100 * share:.1f}%" for name, share in found["share_above"].items())
+    return (f"Extrapolation: share of reported best architectures whose predicted accuracy "
+            f"exceeds the largest accuracy the surrogate was fitted on "
+            f"({100 * found['train_max_val_acc']:.2f}%): {shares}.\n\n")
+
+
 def markdown_table(rows: Sequence[Mapping], columns: Sequence[str],
                    formats: Mapping[str, str | Callable] | None = None) -> str:
     """Renders rows as a GitHub-flavoured Markdown table.

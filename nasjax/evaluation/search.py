@@ -88,9 +88,13 @@ def summarise(results: dict, config, bench, metric: str,
                                                                    seed=config.seed),
         "seconds": seconds,
         "benchmark_info": bench.metadata,
+        "extrapolation": report.extrapolation(bench.metadata, {  # the selected architectures
+            name: stats.best_so_far(a["observed"], a["reported"])[1][:, -1]
+            for name, a in results.items()}),
     }
     tables = (f"### {metric.capitalize()} after {config.budget} queries\n\n"
               f"{final_table(rows, config.budget, metric)}\n"
+              f"{report.extrapolation_line(summary['extrapolation'])}"
               f"### By number of queries\n\n"
               f"{report.format_budget_table(rows, bench.label, metric)}")
     return curves, tables + _beside_paper(rows, config, bench, metric), summary

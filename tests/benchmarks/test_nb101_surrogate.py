@@ -1,18 +1,27 @@
-"""The nb101-surrogate benchmark: features, a small fast build, and the real default build."""
+"""The nb101-surrogate benchmark: features, the shipped trees (XGBoost's bits, their metadata, a
+damaged file), a small refit and the table derived from it, and the default table."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.stats
+import xgboost
 
 from nasjax import benchmarks, paths
-from nasjax.benchmarks import base, nb101_features, nb101_real, nb101_surrogate
-from nasjax.spaces import nb101
+from nasjax.benchmarks import base, nb101_features, nb101_real, nb101_surrogate, trees
+from nasjax.spaces import graph, nb101
 
 C3, C1, MP = nb101.OP_NAMES
 SMALL = nb101_surrogate.Config(members=2, trees=20, aux_trees=10)  # fast, for plumbing only
@@ -53,20 +62,63 @@ def test_split_is_fixed_and_disjoint():
     np.testing.assert_array_equal(nb101_surrogate.split(nb101_real.NUM_REAL)[1], held)
 
 
+SAMPLE = Path(__file__).parents[1] / "fixtures" / "nb101_surrogate" / "xgboost_table_sample.npz"
+
+
+def test_shipped_trees_give_the_table_xgboost_built_bit_for_bit():
+    # The sample holds rows of the table nasjax 0.2.0 built with XGBoost's own predictions
+    # (uniform cells and the 24 best); the shipped trees walked in JAX give the same bits.
+    ensembles, _ = trees.load_package(paths.PACKAGE_DATA, nb101_surrogate.STEM, "reinstall")
+    with np.load(SAMPLE) as sample:
+        x = nb101_features.features(sample["adj"], sample["ops"])
+        val_acc = nb101_surrogate._from_target(np.asarray(trees.predict(ensembles["val_acc"], x)))
+        aux = np.exp(np.asarray(trees.predict(ensembles["aux"], x)))
+        for ours, theirs in ((val_acc, sample["val_acc"]), (aux[:, 0], sample["train_seconds"]),
+                             (aux[:, 1], sample["params"])):
+            np.testing.assert_array_equal(ours.view(np.int32), theirs.view(np.int32))
+
+
+def test_shipped_metadata_records_the_fit():
+    meta = nb101_surrogate.shipped_metadata()
+    assert meta["config"] == dataclasses.asdict(nb101_surrogate.CONFIG)
+    assert meta["features"] == list(nb101_features.feature_names())
+    assert meta["xgboost_version"].count(".") == 2 and meta["train_cells"] == 18_001
+    real = nb101_real.read_shipped()
+    train, _ = nb101_surrogate.split(nb101_real.NUM_REAL)
+    assert meta["train_max_val_acc"] == float(real[f"val_acc_{nb101_real.EPOCHS}"][train].max())
+    assert meta["held_out"]["kendall_tau"] >= 0.80 and set(meta["files"]) == {"val_acc", "aux"}
+
+
+def test_a_damaged_shipped_file_is_one_clear_error(tmp_path):
+    for path in paths.PACKAGE_DATA.glob(f"{nb101_surrogate.STEM}*"):
+        shutil.copy(path, tmp_path / path.name)
+    target = tmp_path / f"{nb101_surrogate.STEM}_aux.npz"
+    data = bytearray(target.read_bytes())
+    data[-100] ^= 1
+    target.write_bytes(bytes(data))
+    with pytest.raises(paths.DataFileError, match="_aux.npz: size or sha256 differs"):
+        nb101_surrogate.build(tmp_path, package_dir=tmp_path)
+    target.unlink()
+    with pytest.raises(paths.DataFileError, match="_aux.npz: missing"):
+        trees.load_package(tmp_path, nb101_surrogate.STEM, "reinstall")
+
+
 @pytest.fixture(scope="module")
 def small(data_dir, tmp_path_factory):
-    """A small surrogate built into a temp dir that links the session's enumeration."""
+    """A small surrogate refitted with XGBoost into a temp dir (which links the session's
+    enumeration), and its table derived there from that package."""
     nb101.load_enumeration(data_dir, progress=False)
     directory = tmp_path_factory.mktemp("surrogate")
     for name in (nb101.SPACE_FILE, paths.sidecar(nb101.SPACE_FILE).name):
         (directory / name).symlink_to(data_dir / name)
-    summary = nb101_surrogate.build(directory, progress=False, config=SMALL)
-    return directory, summary
+    fitted = nb101_surrogate.refit(directory, progress=False, config=SMALL)
+    summary = nb101_surrogate.build(directory, progress=False, package_dir=directory)
+    return directory, fitted, summary
 
 
 def test_small_build_covers_the_space_with_members(small):
-    directory, summary = small
-    bench = nb101_surrogate.load(directory)
+    directory, _, summary = small
+    bench = base.load_table(directory / nb101_surrogate.TABLE_FILE)
     assert bench.name == "nb101-surrogate" and bench.size == nb101.NUM_CELLS
     assert bench.val_acc.shape == (nb101.NUM_CELLS, SMALL.members)
     assert (np.asarray(bench.num_values) == SMALL.members).all()
@@ -77,20 +129,51 @@ def test_small_build_covers_the_space_with_members(small):
     assert summary["cells"] == nb101.NUM_CELLS and summary["members"] == SMALL.members
 
 
-def test_small_build_metadata_names_a_surrogate_with_held_out_quality(small):
-    directory, summary = small
-    meta = nb101_surrogate.load(directory).metadata
+def test_refit_records_xgboost_and_the_table_carries_it(small):
+    directory, fitted, summary = small
+    meta = base.load_table(directory / nb101_surrogate.TABLE_FILE).metadata
     assert meta["data"].startswith("SURROGATE fitted on 20,001 real NAS-Bench-101 cells")
+    assert meta["xgboost_version"] == xgboost.__version__ == fitted["xgboost_version"]
     held_out = json.loads(meta["held_out"])
     for name in ("kendall_tau", "spearman", "rmse"):
-        assert np.isfinite(held_out[name]) and held_out[name] == summary["held_out"][name]
+        assert np.isfinite(held_out[name]) and held_out[name] == fitted["held_out"][name]
     assert json.loads(meta["features"]) == list(nb101_features.feature_names())
-    quality = json.loads((directory / nb101_surrogate.QUALITY_FILE).read_text())
-    assert quality["held_out"]["kendall_tau"] == summary["held_out"]["kendall_tau"]
+    assert json.loads(meta["config"]) == dataclasses.asdict(SMALL)
+    assert summary["held_out"] == fitted["held_out"]
 
 
-def test_mean_averages_members_and_noisy_draws_one(small):
-    directory, _ = small
+def test_small_table_is_xgboost_s_prediction(small):
+    directory, _, _ = small
+    bench = base.load_table(directory / nb101_surrogate.TABLE_FILE)
+    real = nb101_real.read_shipped()
+    x = nb101_features.features(real["cells"].adj, real["cells"].ops)
+    train, _ = nb101_surrogate.split(nb101_real.NUM_REAL)
+    acc = real[f"val_acc_{nb101_real.EPOCHS}"].astype(np.float64)
+    booster = nb101_surrogate._fit(x[train], nb101_surrogate._to_target(acc[train]), SMALL.trees,
+                                   SMALL.seed + 1, SMALL)  # deterministic refit of member 1
+    theirs = nb101_surrogate._from_target(booster.inplace_predict(x))
+    rows = np.searchsorted(graph.hash_to_uint64(np.asarray(bench.hashes)),
+                           graph.hash_to_uint64(np.asarray(nb101.hash_cells(real["cells"]))))
+    ours = np.asarray(bench.val_acc)[rows, 1]
+    np.testing.assert_array_equal(ours.view(np.int32), theirs.view(np.int32))
+
+
+def test_a_table_from_other_trees_is_derived_again(small, monkeypatch):
+    directory, _, _ = small
+    built = []
+    monkeypatch.setattr(nb101_surrogate, "build", lambda *args, **kwargs: built.append(args))
+    nb101_surrogate.load(directory)  # the shipped trees are not the small ones
+    assert len(built) == 1
+    small_package = nb101_surrogate.shipped_metadata(directory)
+    monkeypatch.setattr(nb101_surrogate, "shipped_metadata", lambda: small_package)
+    nb101_surrogate.load(directory)  # derived from the package it checks against
+    assert len(built) == 1
+
+
+def test_mean_averages_members_and_noisy_draws_one(small, monkeypatch):
+    directory, _, _ = small
+    small_package = nb101_surrogate.shipped_metadata(directory)
+    monkeypatch.setattr(nb101_surrogate, "shipped_metadata", lambda: small_package)
     bench = benchmarks.load("nb101-surrogate", directory)
     packed, ops, _ = nb101.load_enumeration(directory, progress=False)
     cells = nb101.Cell(adj=jnp.asarray(nb101.unpack_adjacency(packed[:64])),
@@ -105,8 +188,8 @@ def test_mean_averages_members_and_noisy_draws_one(small):
 
 @pytest.mark.slow
 def test_default_surrogate_reaches_held_out_kendall_tau(data_dir):
-    # Builds the real default surrogate on first use (a few minutes on 2 cores), then
-    # recomputes held-out quality from the table itself.
+    # Derives the default table from the shipped trees on first use, then recomputes held-out
+    # quality from the table itself.
     bench = nb101_surrogate.load(data_dir, progress=False)
     real = nb101_real.read_shipped()
     _, held = nb101_surrogate.split(nb101_real.NUM_REAL)
@@ -117,3 +200,33 @@ def test_default_surrogate_reaches_held_out_kendall_tau(data_dir):
     tau = scipy.stats.kendalltau(np.asarray(metrics.val_acc), truth)[0]
     assert tau >= 0.80
     assert json.loads(bench.metadata["held_out"])["kendall_tau"] == pytest.approx(tau, abs=1e-3)
+
+
+@pytest.mark.slow  # derives the whole default table (the first use of the main job)
+def test_the_default_path_never_imports_xgboost(data_dir, tmp_path):
+    # A fresh data directory (only the enumeration, linked from the session's) in a process
+    # where `import xgboost` fails: the default benchmark is derived from the shipped trees and
+    # queried; the table equals the one the session derives.
+    nb101.load_enumeration(data_dir, progress=False)
+    for name in (nb101.SPACE_FILE, paths.sidecar(nb101.SPACE_FILE).name):
+        (tmp_path / name).symlink_to(data_dir / name)
+    code = """
+        import sys
+        sys.modules["xgboost"] = None  # any import xgboost now fails
+        import jax, numpy as np
+        from nasjax import benchmarks
+        from nasjax.benchmarks import nb101_real
+        bench = benchmarks.load("nb101-surrogate", progress=False)
+        cells = jax.tree.map(lambda x: x[:8], nb101_real.read_shipped()["cells"])
+        print(np.asarray(jax.jit(benchmarks.query)(bench, cells).val_acc).tolist())
+        """
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                            text=True, cwd=Path(__file__).parents[2], timeout=1800,
+                            env={**os.environ, "NASJAX_DATA": str(tmp_path)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    ours = base.load_table(tmp_path / nb101_surrogate.TABLE_FILE)
+    session = nb101_surrogate.load(data_dir, progress=False)
+    np.testing.assert_array_equal(np.asarray(ours.val_acc), np.asarray(session.val_acc))
+    cells = jax.tree.map(lambda x: x[:8], nb101_real.read_shipped()["cells"])
+    expected = np.asarray(jax.jit(base.query)(session, cells).val_acc).tolist()
+    assert json.loads(result.stdout.splitlines()[-1]) == expected

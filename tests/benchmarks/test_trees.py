@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 
 import jax
 import numpy as np
 import pytest
 import xgboost as xgb
 
+from nasjax import paths
 from nasjax.benchmarks import tree_timing, trees
 
 F = 56  # NAS-Bench-301's feature count
@@ -253,6 +255,35 @@ def test_save_and_load_round_trip(boosters, queries, tmp_path):
                                   trees.predict(ens, queries[:500]))
     size = (tmp_path / "ens.npz").stat().st_size
     assert size < 8 * ens.node.shape[0]  # compressed below the 8 bytes per node in memory
+
+
+def test_save_writes_the_same_bytes_at_any_time(boosters, tmp_path, monkeypatch):
+    ens = trees.from_boosters(boosters[0])
+    trees.save(tmp_path / "a.npz", ens, {"source": "test"})
+    monkeypatch.setattr(time, "time", lambda: 2e9)  # another day: zip members carry no clock
+    trees.save(tmp_path / "b.npz", ens, {"source": "test"})
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+
+
+def test_package_round_trip_and_checks(boosters, queries, tmp_path):
+    ens = {"one": trees.from_boosters(boosters[0]), "all": trees.from_boosters(boosters)}
+    path = trees.save_package(tmp_path, "pkg", ens, {"xgboost_version": xgb.__version__})
+    assert path == tmp_path / "pkg.json"
+    loaded, meta = trees.load_package(tmp_path, "pkg", "remake")
+    assert meta["xgboost_version"] == xgb.__version__ and meta["package_format"] == 1
+    assert meta["files"]["all"]["sha256"] == paths.sha256(tmp_path / "pkg_all.npz")
+    for name in ens:
+        np.testing.assert_array_equal(trees.predict(loaded[name], queries[:100]),
+                                      trees.predict(ens[name], queries[:100]))
+    (tmp_path / "pkg_one.npz").write_bytes((tmp_path / "pkg_all.npz").read_bytes())
+    with pytest.raises(paths.DataFileError, match=r"pkg_one.npz: size or sha256 differs from "
+                       r"pkg.json \(corrupted or replaced\); remake it with: remake"):
+        trees.load_package(tmp_path, "pkg", "remake")
+    path.write_text(json.dumps({**meta, "package_format": 9}))
+    with pytest.raises(paths.DataFileError, match="package format 9, this nasjax reads 1"):
+        trees.package_metadata(tmp_path, "pkg", "remake")
+    with pytest.raises(paths.DataFileError, match="other.json: missing"):
+        trees.package_metadata(tmp_path, "other", "remake")
 
 
 def test_load_refuses_other_files(boosters, tmp_path):
