@@ -2,7 +2,8 @@
 
 It queries every presented neighbour, moves to the one with the highest validation accuracy,
 and stays (ending the episode) when none beats the current architecture. Each presented
-neighbour is one query (§4.1.2).
+neighbour is one query, at every step, the final "stay" included; the initial architecture is
+free (§4.1.2; the rule is :func:`nasjax.evaluation.episodes.start_queries`).
 """
 
 from __future__ import annotations

@@ -5,6 +5,14 @@ terminated. :func:`run_episodes` gives the same statistics for a batch of episod
 the frozen steps: the episodes run on fewer slots, and a slot whose episode ended starts the
 next unstarted one at the following step (:func:`run_refilled`). The batch is sharded over the
 local devices (:mod:`nasjax.sharding`).
+
+Queries are counted by one rule for every agent (Cassimon et al. §4.1.2: "1 episode is
+considered to be 1 query", local search counts "every neighbour at every timestep"), stated in
+:func:`start_queries` and :func:`step_queries`: an initial architecture is free; a step of an
+agent that counts per step (local search) costs the neighbours it presents, the final "stay"
+included; any other episode costs one query, charged before its first step. An episode's
+``queries`` is ``start_queries + sum of step_queries``; on NAS-Bench-301, where all N = 50
+neighbours are always presented, a local-search episode spends exactly ``50 x steps``.
 """
 
 from __future__ import annotations
@@ -37,19 +45,35 @@ class EpisodeStats:
     steps: jax.Array  # int32: steps taken (the final "stay" included)
     queries: jax.Array  # int32: benchmark queries spent
     num_neighbours: jax.Array  # int32: all neighbours of the initial architecture
-    trace_queries: jax.Array  # int32[L]: queries spent after each step (0 = step not taken)
+    trace_queries: jax.Array  # int32[L]: queries spent after each step (0 after the last)
     trace_best_val: jax.Array  # float32[L]: best validation accuracy seen after each step
     trace_best: jax.Array  # float32[L]: reported accuracy of that best architecture
+
+
+def start_queries(per_step: bool) -> int:
+    """Queries an episode has spent before its first step (Cassimon et al. §4.1.2).
+
+    None for an agent that counts its queries per step (local search): its initial architecture
+    is free, as every agent's is. One for any other agent: its one query an episode, charged at
+    once so that every step of its trace shows it.
+    """
+    return 0 if per_step else 1
+
+
+def step_queries(policy: Policy, obs) -> jax.Array:
+    """Queries one step spends: ``policy.queries(obs)`` (local search: every presented
+    neighbour) for an agent that counts per step, none for any other (its episode's query is in
+    :func:`start_queries`)."""
+    return policy.queries(obs) if policy.queries is not None else jnp.int32(0)
 
 
 def run_episode(policy: Policy, params: env.EnvParams, initial, key: jax.Array) -> EpisodeStats:
     """One episode of an episodic policy from ``initial``, ``params.episode_length`` steps at
     most.
 
-    Queries: 1 for the initial architecture, plus ``policy.queries(obs)`` at every step taken
-    (local search counts every presented neighbour; other agents spend 1 query an episode,
-    Cassimon et al. §4.1.2). The scan carries only the state; the observation is rebuilt each
-    step, so the parts a policy does not read cost nothing.
+    Queries: :func:`start_queries`, plus :func:`step_queries` at every step taken. The scan
+    carries only the state; the observation is rebuilt each step, so the parts a policy does not
+    read cost nothing.
     """
     key_reset, key_scan = jax.random.split(key)
     _, start = env.reset(key_reset, params, initial)
@@ -59,7 +83,7 @@ def run_episode(policy: Policy, params: env.EnvParams, initial, key: jax.Array) 
         key_act, key_step = jax.random.split(key)
         obs = env.observe(state, params)
         action = policy.act(policy.params, obs, key_act)
-        spent = policy.queries(obs) if policy.queries is not None else jnp.int32(0)
+        spent = step_queries(policy, obs)
         _, new_state, _, terminated, _, _ = env.step(key_step, state, action, params)
         state = jax.tree.map(lambda a, b: jnp.where(alive, a, b), new_state, state)
         better = alive & (new_state.acc > best_val)
@@ -70,7 +94,8 @@ def run_episode(policy: Policy, params: env.EnvParams, initial, key: jax.Array) 
         trace = (jnp.where(alive, queries, 0), best_val, best)
         return (state, alive & ~terminated, best, best_val, steps, queries), trace
 
-    carry = (start, jnp.bool_(True), start.report_acc, start.acc, jnp.int32(0), jnp.int32(1))
+    queries = jnp.int32(start_queries(policy.queries is not None))
+    carry = (start, jnp.bool_(True), start.report_acc, start.acc, jnp.int32(0), queries)
     keys = jax.random.split(key_scan, params.episode_length)
     (final, _, best, best_val, steps, queries), trace = jax.lax.scan(body, carry, keys)
     return EpisodeStats(initial=start.report_acc, final=final.report_acc, best=best,
@@ -98,12 +123,13 @@ def run_refilled(policy: Policy, params: env.EnvParams, initial, keys: jax.Array
     observe = jax.vmap(env.observe, in_axes=(0, None))
     act = jax.vmap(policy.act, in_axes=(None, 0, 0))
     step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+    per_step = policy.queries is not None
 
     def started(episode):  # the per-slot carry of episodes just started (E: no episode left)
         row = jnp.minimum(episode, num - 1)
         state = jax.tree.map(lambda x: x[row], starts)
         zeros = jnp.zeros_like(episode)
-        return state, state.report_acc, state.acc, zeros, zeros + 1
+        return state, state.report_acc, state.acc, zeros, zeros + start_queries(per_step)
 
     # Outputs have a spare row E where slots without an episode write.
     out = {name: jnp.zeros((num + 1,), dtype) for name, dtype in (
@@ -124,7 +150,7 @@ def run_refilled(policy: Policy, params: env.EnvParams, initial, keys: jax.Array
             jax.vmap(jax.random.split)(step_keys[jnp.minimum(episode, num - 1), t]), 1, 0)
         obs = observe(state, params)
         action = act(policy.params, obs, key_act)
-        spent = jax.vmap(policy.queries)(obs) if policy.queries is not None else 0
+        spent = jax.vmap(lambda o: step_queries(policy, o))(obs)
         _, state, _, terminated, _, _ = step(key_step, state, action, params)
         better = state.acc > best_val
         best = jnp.where(better, state.report_acc, best)

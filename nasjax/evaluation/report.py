@@ -394,13 +394,14 @@ def _percent(value: float) -> str:
 def format_budget_table(rows: Sequence[Mapping], benchmark: str, metric: str) -> str:
     """Renders :func:`stats.budget_table` rows like Cassimon et al. Table 1, in percent.
 
-    One line per algorithm (first-seen order) and, per budget, the columns "#Q",
-    "mean ± std" and "95% CI"; a budget an algorithm lacks shows "N/A". A caption naming the
-    benchmark, the metric and the trial counts precedes the table.
+    One line per algorithm (first-seen order) and, per budget, the columns "#Q" (the query
+    number of the data used, ``last_improvement``), "mean ± std" and "95% CI"; a budget an
+    algorithm lacks shows "N/A". A caption naming the benchmark, the metric, the trial counts
+    and how #Q is computed precedes the table.
 
     Args:
-      rows: dicts with ``algorithm``, ``budget``, ``mean``, ``std``, ``ci_low``, ``ci_high``,
-        ``num_trials``; values are fractions.
+      rows: dicts with ``algorithm``, ``budget``, ``last_improvement``, ``mean``, ``std``,
+        ``ci_low``, ``ci_high``, ``num_trials``; values are fractions.
       benchmark: benchmark name, e.g. "NAS-Bench-101".
       metric: what the values measure, e.g. "test accuracy".
 
@@ -412,7 +413,8 @@ def format_budget_table(rows: Sequence[Mapping], benchmark: str, metric: str) ->
     """
     if not rows:
         raise ValueError("no rows")
-    keys = {"algorithm", "budget", "mean", "std", "ci_low", "ci_high", "num_trials"}
+    keys = {"algorithm", "budget", "last_improvement", "mean", "std", "ci_low", "ci_high",
+            "num_trials"}
     for row in rows:
         if not keys <= set(row):
             raise ValueError(f"row {dict(row)} lacks {sorted(keys - set(row))}")
@@ -421,17 +423,19 @@ def format_budget_table(rows: Sequence[Mapping], benchmark: str, metric: str) ->
     for row in rows:
         line = table.setdefault(str(row["algorithm"]), {"Algorithm": str(row["algorithm"])})
         b = int(row["budget"])
-        line[f"#Q ({b})"] = str(b)
+        line[f"#Q ({b})"] = str(row["last_improvement"])
         line[f"mean ± std ({b})"] = f"{_percent(row['mean'])} ± {_percent(row['std'])}"
         line[f"95% CI ({b})"] = f"[{_percent(row['ci_low'])}, {_percent(row['ci_high'])}]"
     columns = ["Algorithm"] + [f"{name} ({b})" for b in budgets
                                for name in ("#Q", "mean ± std", "95% CI")]
     trials = sorted({int(row["num_trials"]) for row in rows})
     count = f"{trials[0]}" if len(trials) == 1 else f"{trials[0]}-{trials[-1]}"
-    caption = (f"**Table.** Best {metric} found on {benchmark} after a given number of queries "
-               f"(#Q): mean ± std over {count} trials and the {CI_LEVEL:.0%} percentile-bootstrap "
+    caption = (f"**Table.** Best {metric} found on {benchmark} after a given number of queries: "
+               f"mean ± std over {count} trials and the {CI_LEVEL:.0%} percentile-bootstrap "
                f"confidence interval of the mean ({BUDGET_RESAMPLES:,} resamples). Without data "
-               f"at a query number, the last preceding improvement is used.")
+               f"at a query number, the last preceding improvement is used; #Q is the query "
+               f"number of that data: the last query within the budget at which some trial's "
+               f"best-so-far improved (the latest over trials of each trial's last improvement).")
     return caption + "\n\n" + markdown_table(list(table.values()), columns)
 
 

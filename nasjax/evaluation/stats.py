@@ -164,13 +164,33 @@ def bootstrap_ci(samples: ArrayLike, num_resamples: int = BUDGET_RESAMPLES, leve
     return float(low[0]), float(high[0])
 
 
+def last_improvements(curves: ArrayLike) -> np.ndarray:
+    """``int[Q]``: for each number of queries ``q``, the query number of the data a table uses
+    at ``q`` (#Q, Cassimon et al. Tables 1-2: "the data of the last preceding improvement").
+
+    That is the last query ``<= q`` at which some trial's best-so-far curve changed (the
+    maximum over trials of each trial's last improvement), so every trial holds at ``q`` the
+    value it held there; 0 while no trial has a value yet. With few improvements left (random
+    search after many queries, a trained agent) it falls below ``q``: "RS 149 at 150".
+
+    Args:
+      curves: float[T, Q] best-so-far curve of each trial, NaN before its first valid query.
+    """
+    curves = _as_2d("curves", curves)
+    before = np.concatenate([np.full((curves.shape[0], 1), np.nan), curves[:, :-1]], axis=1)
+    same = (curves == before) | (np.isnan(curves) & np.isnan(before))
+    changed = (~same).any(axis=0)  # [Q]
+    return np.maximum.accumulate(np.where(changed, np.arange(1, curves.shape[1] + 1), 0))
+
+
 def budget_table(curves: Mapping[str, np.ndarray], budgets: Sequence[int] = BUDGETS,
                  seed: int = 0) -> list[dict]:
     """Per algorithm and query budget: the statistics of the best value after that budget.
 
     The value after ``b`` queries is column ``b - 1`` of a best-so-far curve (see
-    :func:`best_so_far`), i.e. the last preceding improvement. Trials without a valid query by
-    then (NaN) are left out. Budgets beyond a curve's length are skipped for that algorithm.
+    :func:`best_so_far`), i.e. the last preceding improvement, and the #Q printed beside it is
+    :func:`last_improvements` at ``b``. Trials without a valid query by then (NaN) are left
+    out. Budgets beyond a curve's length are skipped for that algorithm.
     The CI is the 95% percentile bootstrap of the mean with 5,000 resamples (Cassimon et al.
     Table 1).
 
@@ -180,9 +200,9 @@ def budget_table(curves: Mapping[str, np.ndarray], budgets: Sequence[int] = BUDG
       seed: bootstrap seed.
 
     Returns:
-      One dict per (algorithm, budget), in input order: ``algorithm``, ``budget`` (#Q),
-      ``mean``, ``std`` (sample std, ddof=1; NaN for a single trial), ``ci_low``, ``ci_high``
-      and ``num_trials`` (trials with a finite value).
+      One dict per (algorithm, budget), in input order: ``algorithm``, ``budget``,
+      ``last_improvement`` (#Q), ``mean``, ``std`` (sample std, ddof=1; NaN for a single
+      trial), ``ci_low``, ``ci_high`` and ``num_trials`` (trials with a finite value).
 
     Raises:
       ValueError: on no curves, a curve that is not a non-empty 2-D array, or a budget < 1.
@@ -198,6 +218,7 @@ def budget_table(curves: Mapping[str, np.ndarray], budgets: Sequence[int] = BUDG
         if not kept:
             continue
         at_budget = curve[:, np.asarray(kept) - 1]  # [T, B]
+        last = last_improvements(curve)[np.asarray(kept) - 1]  # [B]
         low, high = bootstrap_ci_columns(at_budget, BUDGET_RESAMPLES, CI_LEVEL, seed)
         for column, budget in enumerate(kept):
             values = at_budget[:, column]
@@ -205,6 +226,7 @@ def budget_table(curves: Mapping[str, np.ndarray], budgets: Sequence[int] = BUDG
             rows.append({
                 "algorithm": name,
                 "budget": budget,
+                "last_improvement": int(last[column]),
                 "mean": float(values.mean()) if values.size else float("nan"),
                 "std": float(values.std(ddof=1)) if values.size > 1 else float("nan"),
                 "ci_low": float(low[column]),

@@ -10,10 +10,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nasjax import registry
+from nasjax import env, registry, spaces
 from nasjax.agents import local_search, random_search, random_walk
+from nasjax.agents.apex import network
+from nasjax.agents.apex import policy as apex_policy
+from nasjax.agents.base import Policy
+from nasjax.benchmarks import base as benchmarks_base
 from nasjax.evaluation import episodes, query_curves
-from tests.conftest import TEST_GAP, world_params
+from tests.conftest import TEST_GAP, env_params, world_params
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +65,54 @@ def test_refilled_slots_give_each_episode_its_own_numbers(params, small_world, a
     chex.assert_trees_all_equal(got, expected)
 
 
+def test_local_search_pays_for_the_neighbours_it_presents_not_its_initial_cell(small_world):
+    # Every cell of the world has at least 2 neighbours: with N = 2 each step presents 2.
+    params = world_params(small_world, max_neighbours=2)
+    out = episodes.run_episodes(local_search.make_policy(params), params,
+                                _starts(small_world, 64), jax.random.key(1))
+    steps = np.asarray(out.steps)
+    np.testing.assert_array_equal(out.queries, 2 * steps)
+    taken = np.arange(params.episode_length) < steps[:, None]
+    expected_trace = np.where(taken, 2 * (1 + np.arange(params.episode_length)), 0)
+    np.testing.assert_array_equal(out.trace_queries, expected_trace)
+
+
+def test_local_search_on_nb301_spends_50_queries_a_step():
+    # NAS-Bench-301 cells have thousands of neighbours, so N = 50 always binds (Cassimon et al.
+    # §4.2): a table of one genotype (the worst) and all its neighbours; local search moves to
+    # the best of the 50 it is shown, then stays (the neighbours there are unknown).
+    space = spaces.get("nb301")
+    start = space.sample(jax.random.key(0), (1,))
+    count = int(space.num_neighbours(jax.tree.map(lambda x: x[0], start)))
+    around, _ = space.neighbours(jax.random.key(1), jax.tree.map(lambda x: x[0], start), count)
+    archs = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), start, around)
+    bench = benchmarks_base.from_function(archs, np.linspace(0.5, 0.9, count + 1), space="nb301",
+                                          name="hand-built nb301")
+    params = env_params(space, bench)
+    assert params.max_neighbours == 50
+    out = episodes.run_episodes(local_search.make_policy(params), params,
+                                jax.tree.map(lambda x: jnp.repeat(x, 4, 0), start),
+                                jax.random.key(0))
+    np.testing.assert_array_equal(out.steps, 2)
+    np.testing.assert_array_equal(out.queries, 50 * np.asarray(out.steps))
+    np.testing.assert_array_equal(np.asarray(out.trace_queries)[:, :3], [[50, 100, 0]] * 4)
+
+
+def test_an_agent_without_per_step_queries_pays_one_an_episode(params, small_world):
+    # Random walk and Ape-X (any policy without per-step queries): 1 query an episode, shown at
+    # every step taken; their initial architectures are free too (Cassimon et al. §4.1.2).
+    net = network.QNetwork(latent_dim=16, num_heads=2, num_layers=1)
+    obs, _ = env.reset(jax.random.key(0), params)
+    apex = Policy(name="apex", act=apex_policy.make_act(net),
+                  params=net.init(jax.random.key(1), obs.tokens, obs.action_mask))
+    for policy in (random_walk.make_policy(), apex):
+        out = episodes.run_episodes(policy, params, _starts(small_world, 8), jax.random.key(2))
+        np.testing.assert_array_equal(out.queries, 1)
+        taken = np.arange(params.episode_length) < np.asarray(out.steps)[:, None]
+        np.testing.assert_array_equal(out.trace_queries, taken.astype(np.int32))
+    assert (episodes.start_queries(per_step=False), episodes.start_queries(per_step=True)) == (1, 0)
+
+
 def test_random_search_is_one_sampled_cell(params, small_world):
     out = episodes.run_episodes(random_search.make_policy(), params, _starts(small_world, 8),
                                 jax.random.key(0))
@@ -98,10 +150,11 @@ def test_best_vs_queries_curves_of_local_search(small_world):
     out = episodes.run_episodes(local_search.make_policy(params), params,
                                 _starts(small_world, 4), jax.random.key(0))
     stream = jax.tree.map(np.asarray, out)
-    curves = query_curves.agent_curves([stream], per_step=True, max_queries=16)
-    # Episodes of 8 queries: 2 per trial; the best is "start" until query 5, then "peak".
-    assert curves.shape == (2, 16)
-    expected = np.array([0.5] * 4 + [0.9] * 12) - TEST_GAP
+    curves = query_curves.agent_curves([stream], per_step=True, max_queries=14)
+    # Episodes of 4 + 3 queries (the initial "start" is free): 2 per trial. The best is "start"
+    # until query 4, where its 4 neighbours reveal "peak".
+    assert curves.shape == (2, 14)
+    expected = np.array([0.5] * 3 + [0.9] * 11) - TEST_GAP
     np.testing.assert_allclose(curves, np.stack([expected] * 2), rtol=1e-6)
 
 

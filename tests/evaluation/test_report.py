@@ -196,11 +196,11 @@ def test_markdown_table_rejects_a_column_no_row_has():
 
 
 ROWS = [
-    {"algorithm": "Random Search", "budget": 50, "mean": 0.9348, "std": 0.0015,
-     "ci_low": 0.9347, "ci_high": 0.935, "num_trials": 5},
-    {"algorithm": "Random Search", "budget": 300, "mean": 0.9369, "std": 0.0016,
-     "ci_low": 0.9368, "ci_high": 0.9371, "num_trials": 5},
-    {"algorithm": "Ape-X", "budget": 50, "mean": 0.9373, "std": 0.0016,
+    {"algorithm": "Random Search", "budget": 50, "last_improvement": 50, "mean": 0.9348,
+     "std": 0.0015, "ci_low": 0.9347, "ci_high": 0.935, "num_trials": 5},
+    {"algorithm": "Random Search", "budget": 300, "last_improvement": 297, "mean": 0.9369,
+     "std": 0.0016, "ci_low": 0.9368, "ci_high": 0.9371, "num_trials": 5},
+    {"algorithm": "Ape-X", "budget": 50, "last_improvement": 49, "mean": 0.9373, "std": 0.0016,
      "ci_low": 0.9371, "ci_high": 0.9374, "num_trials": 5},
 ]
 
@@ -209,13 +209,14 @@ def test_budget_table_in_table_1_layout():
     text = report.format_budget_table(ROWS, "NAS-Bench-101", "test accuracy")
     caption, table = text.split("\n\n")
     assert "NAS-Bench-101" in caption and "test accuracy" in caption and "5 trials" in caption
+    assert "#Q is the query number of that data" in caption  # not the budget
     assert table.splitlines() == [
         "| Algorithm | #Q (50) | mean ± std (50) | 95% CI (50) "
         "| #Q (300) | mean ± std (300) | 95% CI (300) |",
         "| --- | --- | --- | --- | --- | --- | --- |",
         "| Random Search | 50 | 93.48% ± 0.15% | [93.47%, 93.50%] "
-        "| 300 | 93.69% ± 0.16% | [93.68%, 93.71%] |",
-        "| Ape-X | 50 | 93.73% ± 0.16% | [93.71%, 93.74%] | N/A | N/A | N/A |",
+        "| 297 | 93.69% ± 0.16% | [93.68%, 93.71%] |",
+        "| Ape-X | 49 | 93.73% ± 0.16% | [93.71%, 93.74%] | N/A | N/A | N/A |",
     ]
 
 

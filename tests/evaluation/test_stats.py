@@ -144,6 +144,22 @@ def test_budget_table_mean_and_sample_std():
     assert b2["mean"] == pytest.approx(0.875) and b2["std"] == pytest.approx(math.sqrt(2) * 0.025)
 
 
+def test_last_improvements_are_the_latest_change_of_any_trial():
+    # #Q (Cassimon et al. Tables 1-2): trial 0 improves at queries 1 and 3, trial 1 at 1 and 4;
+    # nothing changes at queries 2, 5 and 6, whose data is that of queries 1 and 4.
+    curves = np.array([[.5, .5, .7, .7, .7, .7], [.6, .6, .6, .8, .8, .8]])
+    np.testing.assert_array_equal(stats.last_improvements(curves), [1, 1, 3, 4, 4, 4])
+    # No value yet is no data (0); a trial's first valid query is its first improvement.
+    np.testing.assert_array_equal(stats.last_improvements(CURVES["b"]), [1, 2])
+    np.testing.assert_array_equal(stats.last_improvements([[NAN, NAN, .5]]), [0, 0, 3])
+
+
+def test_budget_table_prints_the_query_of_the_data_it_uses():
+    curves = {"a": np.array([[.5, .5, .7, .7, .7, .7], [.6, .6, .6, .8, .8, .8]])}
+    rows = stats.budget_table(curves, budgets=(2, 3, 6))
+    assert [(r["budget"], r["last_improvement"]) for r in rows] == [(2, 1), (3, 3), (6, 4)]
+
+
 def test_budget_table_ci_is_the_5000_resample_bootstrap_of_the_column():
     a1, a3 = stats.budget_table({"a": CURVES["a"]}, budgets=(1, 3), seed=5)
     expected = stats.bootstrap_ci(CURVES["a"][:, 2], num_resamples=5000, level=0.95, seed=5)
