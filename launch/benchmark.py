@@ -403,6 +403,40 @@ def bench_apex_eval_episodes(quick: bool, data_dir) -> dict:
     return {**found, "device": device_name()}
 
 
+def bench_evaluate_launch(quick: bool, data_dir) -> dict:
+    """Wall time of the whole ``launch.evaluate`` process on its default preset (750,000
+    episodes of 3 agents, the t goodness-of-fit test with 1,000 Monte-Carlo samples, figures,
+    report; start-up and compilation included) beside the time its episodes take (the agents'
+    ``seconds`` in its summary.json). ``ratio`` = episodes / whole process: the share of the
+    evaluation that is its episodes (1 = nothing else costs time). ``--quick``: the ``quick``
+    preset with the t test kept on."""
+    import subprocess
+    import sys
+    import tempfile
+
+    preset = "quick" if quick else "full"
+    with tempfile.TemporaryDirectory() as workdir:
+        command = [sys.executable, "-m", "launch.evaluate",
+                   f"--config={Path('configs') / 'evaluate.py'}:{preset}", f"--workdir={workdir}",
+                   "--config.gof_mc_samples=1000"]
+        if data_dir is not None:
+            command.append(f"--config.data_dir={data_dir}")
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True,
+                       cwd=Path(__file__).resolve().parent.parent)
+        seconds = time.perf_counter() - start
+        summary = json.loads((Path(workdir) / "summary.json").read_text())
+    agents = summary["agents"]
+    episode_seconds = sum(info["seconds"] for info in agents.values())
+    return {"name": "evaluate_launch", "value": seconds, "unit": "s",
+            "baseline": "the episodes of the same run (sum of its agents' seconds)",
+            "baseline_value": episode_seconds, "ratio": episode_seconds / seconds,
+            "device": device_name(),
+            "settings": {"preset": preset, "benchmark": summary["benchmark"],
+                         "episodes": sum(info["episodes"] for info in agents.values()),
+                         "gof_mc_samples": 1000, "compilation": "included"}}
+
+
 BENCHMARKS: dict[str, Callable[[bool, object], dict | list[dict]]] = {
     "nb101_hash": bench_nb101_hash,
     "nb101_neighbours": bench_nb101_neighbours,
@@ -410,6 +444,7 @@ BENCHMARKS: dict[str, Callable[[bool, object], dict | list[dict]]] = {
     "nb101_query": bench_nb101_query,
     "env_steps": bench_env_steps,
     "eval_250k": bench_eval_250k,
+    "evaluate_launch": bench_evaluate_launch,
     "remaade_trials": bench_remaade_trials,
     "apex_train_steps": bench_apex_train_steps,
     "apex_eval_episodes": bench_apex_eval_episodes,

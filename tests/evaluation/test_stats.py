@@ -226,6 +226,98 @@ def test_improvement_tests_match_scipy_and_subsample_the_t_fit():
     assert again["t_gof_pvalue"] == result["t_gof_pvalue"]
 
 
+def test_improvement_stats_all_tests_every_agent_as_alone():
+    # The agents' t tests run in one call, each with the seed's Monte-Carlo draws: an agent's
+    # p-value does not depend on the other agents.
+    rng = np.random.default_rng(9)
+    episodes = {"t": (np.zeros(60), rng.standard_t(4, size=60)),
+                "skewed": (np.zeros(80), rng.exponential(size=80))}
+    together = stats.improvement_stats_all(episodes, seed=3, gof_max_samples=50,
+                                           gof_mc_samples=19)
+    for agent, (initial, final) in episodes.items():
+        alone = stats.improvement_stats(initial, final, seed=3, gof_max_samples=50,
+                                        gof_mc_samples=19)
+        assert together[agent] == alone
+        assert together[agent]["t_gof_num_samples"] == 50
+
+
+# --- t goodness of fit (Cassimon et al. Fig. 8's t test) ----------------------------------------
+
+T_DATA = {  # fixed data: a Student t sample and a skewed one (no t fits it)
+    "t": sps.t.rvs(5, loc=0.02, scale=0.03, size=500, random_state=np.random.default_rng(11)),
+    "skewed": sps.skewnorm.rvs(4, loc=0.01, scale=0.05, size=500,
+                               random_state=np.random.default_rng(12)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(T_DATA))
+def test_t_fit_is_scipys_maximum_likelihood_fit(name):
+    data = T_DATA[name]
+    ours = stats.t_fit(data[None])[0]
+    theirs = np.asarray(sps.t.fit(data))  # Nelder-Mead, stops within 1e-4 of the optimum
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4)
+    assert sps.t.nnlf(ours, data) <= sps.t.nnlf(theirs, data) + 1e-9  # at least as likely
+
+
+def test_t_fit_of_normal_data_reaches_the_largest_df():
+    # The likelihood of these data keeps rising towards the normal: df ends at its bound and
+    # loc, scale at the normal's maximum-likelihood estimates.
+    data = np.random.default_rng(13).normal(0.3, 2.0, size=(4, 2000))
+    data = (data - data.mean(1, keepdims=True)) / data.std(1, keepdims=True)  # exact moments
+    data = np.concatenate([data, -data], axis=1)  # zero skew; kurtosis of a normal sample
+    fitted = stats.t_fit(data)
+    leptokurtic = sps.kurtosis(data, axis=1) > 0  # these have a finite maximum-likelihood df
+    assert np.all(fitted[~leptokurtic, 0] == stats.T_DF_RANGE[1])
+    np.testing.assert_allclose(fitted[~leptokurtic, 1], 0.0, atol=1e-9)
+    np.testing.assert_allclose(fitted[~leptokurtic, 2], 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(T_DATA))
+def test_t_anderson_darling_is_scipys_statistic(name):
+    data = T_DATA[name]
+    params = np.array([3.5, 0.01, 0.04])
+    theirs = sps.goodness_of_fit(sps.t, data, known_params=dict(zip(("df", "loc", "scale"),
+                                                                    params)),
+                                 n_mc_samples=1, rng=0).statistic
+    ours = stats.t_anderson_darling(data[None], params[None])[0]
+    assert ours == pytest.approx(theirs, rel=1e-9)
+
+
+def _agree_within_monte_carlo_error(ours: float, theirs: float, mc_samples: int) -> bool:
+    """Two independent Monte-Carlo p-values of the same test differ by less than 4 binomial
+    standard errors of their difference (plus one count of each)."""
+    p = (ours + theirs) / 2
+    return abs(ours - theirs) <= 4 * math.sqrt(2 * p * (1 - p) / mc_samples) + 2 / mc_samples
+
+
+@pytest.mark.parametrize("name", sorted(T_DATA))
+def test_t_goodness_of_fit_reproduces_scipy(name):
+    data = T_DATA[name]
+    theirs = sps.goodness_of_fit(sps.t, data, n_mc_samples=200, rng=0)
+    statistic, pvalue = stats.t_goodness_of_fit(data[None], seed=0, mc_samples=200)
+    assert statistic[0] == pytest.approx(theirs.statistic, rel=1e-4)
+    assert _agree_within_monte_carlo_error(pvalue[0], theirs.pvalue, 200)
+    assert pvalue[0] == stats.t_goodness_of_fit(data[None], seed=0, mc_samples=200)[1][0]
+
+
+@pytest.mark.slow
+def test_t_goodness_of_fit_reproduces_scipy_with_the_papers_1000_samples():
+    data = T_DATA["t"][:300]  # p-value near the middle: the largest Monte-Carlo error
+    theirs = sps.goodness_of_fit(sps.t, data, n_mc_samples=1000, rng=1)
+    statistic, pvalue = stats.t_goodness_of_fit(np.stack([data, T_DATA["skewed"][:300]]),
+                                                seed=1, mc_samples=1000)
+    assert statistic[0] == pytest.approx(theirs.statistic, rel=1e-4)
+    assert _agree_within_monte_carlo_error(pvalue[0], theirs.pvalue, 1000)
+    assert pvalue[1] < 0.05  # the skewed sample is rejected
+
+
+@pytest.mark.parametrize("samples, mc_samples", [(np.zeros(5), 10), (np.zeros((1, 0)), 10),
+                                                 (np.arange(10.0)[None], 0)])
+def test_t_goodness_of_fit_rejects_bad_input(samples, mc_samples):
+    with pytest.raises(ValueError):
+        stats.t_goodness_of_fit(samples, seed=0, mc_samples=mc_samples)
+
+
 @pytest.mark.parametrize("initial, final", [([], []), ([0.1, 0.2], [0.1]), ([NAN], [0.1])])
 def test_improvement_rejects_bad_input(initial, final):
     with pytest.raises(ValueError):

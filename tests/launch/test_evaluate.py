@@ -39,6 +39,8 @@ def test_tiny_evaluation_writes_the_run_directory(tmp_path, data_dir, full_neigh
         assert info["episodes"] == 2 * 2 * 96
         assert {"median", "intervals", "skew", "normaltest_pvalue", "t_gof_pvalue"} <= set(
             info["improvement"])
+        assert info["improvement"]["t_gof_num_samples"] == 50  # the t test ran (JAX)
+        assert 0 < info["improvement"]["t_gof_pvalue"] <= 1
     assert summary["agents"]["random_walk"]["mean_queries"] == 1.0
     assert summary["agents"]["local_search"]["mean_queries"] > 1.0
     assert {(row["algorithm"], row["budget"]) for row in summary["table"]} == {
