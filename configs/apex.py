@@ -18,7 +18,10 @@ Presets:
 
 Settings the paper leaves to RLlib 1.13's Ape-X (``ApexTrainer`` / ``DQNTrainer`` defaults) are
 named as such; where RLlib has no fixed value (its learner replays as fast as it can), the
-comment says what we chose and why.
+comment says what we chose and why. Four fields offer RLlib's / the paper's behaviour (the
+``paper`` preset and those built on it) or ours (``cpu``, ``smoke``, ``cpu_nb301``; see
+:func:`ours`): ``weight_sync``, ``reward_scale``, ``importance_weights`` and
+``network.dueling_input``.
 """
 
 from __future__ import annotations
@@ -63,6 +66,11 @@ RULES = {
     "learning_starts": rules.int_range(0, 2**31 - 1),
     "target_update_period": rules.positive_int(),
     "actor_update_period": rules.positive_int(),
+    "weight_sync": rules.one_of("learner_steps", "sample_batch"),
+    "rollout_fragment_length": rules.positive_int(),
+    "max_weight_sync_delay": rules.positive_int(),
+    "reward_scale": rules.one_of("unit", "paper"),
+    "importance_weights": rules.one_of("batch_max", "buffer_min"),
     "replay_ratio": rules.number(0.0, low_open=True),
     "devices": rules.positive_int(),
     "iterations_per_chunk": rules.positive_int(),
@@ -74,6 +82,7 @@ RULES = {
     "network.num_heads": rules.positive_int(),
     "network.mlp_ratio": rules.positive_int(),
     "network.positional": rules.one_of("learned", "sinusoidal"),
+    "network.dueling_input": rules.one_of("every_token", "first_token"),
     **rules.prefixed("env", {**environment.RULES, "alpha": _alpha_rule()}),
 }
 
@@ -97,6 +106,9 @@ def _network(latent_dim: int, num_heads: int) -> ml_collections.ConfigDict:
     config.num_heads = num_heads  # attention heads, T / 64 (not in the paper; ours)
     config.mlp_ratio = 2  # block MLP width in units of T (not in the paper; ours)
     config.positional = "learned"  # ViT's learned position embeddings (§3.2.3 follows ViT)
+    # Advantages from output 0 alone: "the first output of the transformer encoder as the input
+    # for the rest of the agent" (§3.2.3); "every_token": one advantage per output token.
+    config.dueling_input = "first_token"
     return config
 
 
@@ -129,14 +141,24 @@ def get_config(preset: str = "paper") -> ml_collections.ConfigDict:
     config.priority_alpha = 0.6  # prioritized replay alpha (§4.1.1)
     config.priority_beta = 0.4  # importance-sampling beta (§4.1.1)
     config.priority_eps = 1e-6  # added to |td| (RLlib prioritized_replay_eps)
+    # Importance weights divided by the buffer-wide minimum probability's weight (RLlib 1.13's
+    # PrioritizedReplayBuffer); "batch_max": by the batch's largest weight (Schaul et al. 2016).
+    config.importance_weights = "buffer_min"
     config.learning_starts = 50_000  # env steps before learning (RLlib Ape-X learning_starts)
     # Target copy period in trained samples (RLlib Ape-X target_network_update_freq, counted
     # by steps trained).
     config.target_update_period = 500_000
-    # Actor parameter refresh in learner steps: Ape-X actors copy the parameters every 400 of
-    # their own steps (Horgan et al. §4.1; RLlib max_weight_sync_delay = 400); at replay ratio
-    # 1 with 256 environments and batch 512, 400 actor steps are 200 learner steps.
-    config.actor_update_period = 200
+    # Actor weights as RLlib 1.13's Ape-X syncs them: a worker gets the learner's weights after
+    # a sample batch (rollout_fragment_length steps x envs_per_worker environments) once
+    # max_weight_sync_delay of its steps have passed, here every 50 actor steps;
+    # "learner_steps": every actor_update_period learner steps.
+    config.weight_sync = "sample_batch"
+    config.rollout_fragment_length = 50  # steps per environment per batch (RLlib Ape-X default)
+    config.max_weight_sync_delay = 400  # worker steps between syncs, at least (RLlib Ape-X)
+    config.actor_update_period = 200  # learner steps between syncs under "learner_steps"
+    # Rewards as the paper's exp(alpha * acc) differences (§3.2.2), exp(alpha) times the
+    # environment's; "unit": the environment's exp(alpha * (acc - 1)) differences.
+    config.reward_scale = "paper"
     # Trained samples per environment step. RLlib 1.13's Ape-X (training_intensity None)
     # replays as fast as its learner can, so the paper's ratio is unrecorded; 1 is RLlib 2's
     # ApexDQN training_intensity and makes runs reproducible whatever the machine's speed.
@@ -169,15 +191,17 @@ def cpu_preset(config: ml_collections.ConfigDict) -> None:
     """The paper's setting with a 4x narrower network (T = 64), sized to train in about 30
     minutes on 2 CPU cores (measured on 2 busy cores: 800-1,060 environment steps/s with
     learning, ~2,400 before it starts).
-    Actors, replay, discount, epsilons and replay ratio are the paper's; with 10x fewer steps,
-    smaller batches and a larger learning rate keep the number and size of updates useful."""
+    Actors, replay, discount, epsilons and replay ratio are the paper's, the four choices of
+    :func:`ours` ours; with 10x fewer steps, smaller batches and a larger learning rate keep the
+    number and size of updates useful."""
     config.network = _network(64, 2)  # heads of width 32
     config.total_steps = 1_200_000  # ~24 min at ~830 env steps/s, plus ~1 min compiling
     config.batch_size = 128  # 9,400 learner steps in 1.2M env steps at replay ratio 1
     config.learning_rate = 1e-4  # 2.5x the paper's, for 10x fewer environment steps
     # 20 target copies per run as in the paper (10M steps / 500,000 trained samples).
     config.target_update_period = 60_000
-    config.actor_update_period = 800  # 400 actor steps, as the paper's (2 learner steps each)
+    ours(config)
+    config.actor_update_period = 800  # 400 actor steps (2 learner steps each)
     config.iterations_per_chunk = 100  # 25,600 environment steps per chunk
     config.checkpoint_every = 5
 
@@ -201,6 +225,18 @@ def smoke_preset(config: ml_collections.ConfigDict) -> None:
     config.network = _network(16, 2)
     config.network.encoder_layers = 1
     config.network.num_layers = 1
+    ours(config)
+
+
+def ours(config: ml_collections.ConfigDict) -> None:
+    """Our choices where the ``paper`` preset follows the paper and RLlib's Ape-X: actor
+    weights every ``actor_update_period`` learner steps, rewards at the environment's scale
+    (Huber loss in its quadratic regime), batch-normalised importance weights and an advantage
+    per transformer output (measured against the paper's in the README's Ape-X section)."""
+    config.weight_sync = "learner_steps"
+    config.reward_scale = "unit"
+    config.importance_weights = "batch_max"
+    config.network.dueling_input = "every_token"
 
 
 def nb301_preset(config: ml_collections.ConfigDict, cpu: bool) -> None:
@@ -215,5 +251,6 @@ def nb301_preset(config: ml_collections.ConfigDict, cpu: bool) -> None:
         # Measured on 2 quiet CPU cores: ~1,300 env steps/s before learning starts, ~520 with
         # learning, so 800,000 steps take about 25 minutes.
         config.network = _network(128, 2)
+        ours(config)
         config.total_steps = 800_000
         config.target_update_period = 40_000  # ~20 target copies per run, as the paper's

@@ -14,7 +14,8 @@ The reward of every move ``s -> s'``, the first included, is ``shaped(s') - shap
 ``shaped(acc) = exp(alpha * (acc - 1))`` of the validation accuracy (§3.2.2), so an episode's
 return is ``shaped(final) - shaped(initial)``. The paper's ``exp(alpha * acc)`` is this times
 the constant ``exp(alpha)``: the same ordering and optimal policy, with Q-values of order 1
-even at alpha = 32. The paper's reward 0 on the "first timestep" is the reset, which has no
+even at alpha = 32 (the Ape-X agent's ``reward_scale = "paper"`` multiplies its rewards back by
+``exp(alpha)``). The paper's reward 0 on the "first timestep" is the reset, which has no
 reward. ``alpha=None`` uses the accuracy itself.
 
 The space, its neighbourhood strategy (:class:`~nasjax.spaces.base.Neighbourhood`: the

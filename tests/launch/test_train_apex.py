@@ -162,3 +162,17 @@ def test_presets_follow_the_paper():
     nb301 = apex.get_config("nb301")
     assert (nb301.benchmark, nb301.total_steps, nb301.network.latent_dim,
             nb301.env.alpha) == ("nb301-surrogate", 15_000_000, 512, 32.0)
+
+
+def test_paper_presets_follow_rllibs_ape_x_and_the_others_ours():
+    def choices(config):
+        return (config.weight_sync, config.reward_scale, config.importance_weights,
+                config.network.dueling_input)
+
+    rllib = ("sample_batch", "paper", "buffer_min", "first_token")
+    ours = ("learner_steps", "unit", "batch_max", "every_token")
+    for preset in apex.PRESETS:
+        config = apex.get_config(preset)
+        assert choices(config) == (ours if preset in ("cpu", "smoke", "cpu_nb301") else rllib)
+    paper = apex.get_config("paper")
+    assert (paper.rollout_fragment_length, paper.max_weight_sync_delay) == (50, 400)

@@ -9,6 +9,12 @@ the *valid* actions (the observation's ``action_mask``), so an actor never picks
 Actors act with their own copy of the parameters, refreshed by the learner
 (:mod:`~nasjax.agents.apex.train`).
 
+Reward scale. The environment's reward is a difference of ``exp(alpha * (acc - 1))``
+(:mod:`nasjax.env`); the paper's is of ``exp(alpha * acc)`` (Cassimon et al. §3.2.2),
+``exp(alpha)`` times larger (~400 at alpha = 6). The actors multiply the rewards they store by
+``reward_scale`` (:func:`reward_factor`: 1, or ``exp(alpha)`` for the paper's scale); the scale
+decides whether the Huber loss of the learner works in its quadratic or linear regime.
+
 Transitions. Every environment keeps its last ``n`` steps (``n = 3``, Cassimon et al. §3.2.3);
 after each step the window of those ``n`` steps becomes one replay item: the state where the
 window's first action was taken, that action, the n-step return and discount of
@@ -35,6 +41,7 @@ neighbour of a genotype).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +54,7 @@ from nasjax.agents.apex import losses, network
 
 EPSILON = 0.4  # base epsilon of the per-worker schedule, Horgan et al. §4.1 (RLlib default)
 EPSILON_EXPONENT = 7.0  # its exponent alpha, Horgan et al. §4.1 (RLlib default)
+REWARD_SCALES = ("unit", "paper")  # exp(alpha * (acc - 1)) differences, or exp(alpha * acc)'s
 
 
 @flax.struct.dataclass
@@ -104,8 +112,9 @@ class ActorStats:
 class Actors:
     """Batched Ape-X actors as pure functions (their settings bound by :func:`make_actors`).
 
-    ``init(key, params, shard=0) -> ActorState`` resets the environments of one shard and
-    takes the ``n - 1`` steps that fill every history; ``step(state, params, key) -> (state,
+    ``init(key, params, shard=0) -> (ActorState, ActorStats)`` resets the environments of one
+    shard and takes the ``n - 1`` steps that fill every history (the stats count the episodes
+    those steps ended); ``step(state, params, key) -> (state,
     Transition[E_s], priorities float32[E_s], ActorStats)`` takes one step of every environment
     of a shard (``E_s = num_envs / shards``; one shard holds them all by default).
     """
@@ -113,7 +122,7 @@ class Actors:
     num_envs: int
     envs_per_shard: int
     epsilons: jax.Array  # float32[E]
-    init: Callable[..., ActorState]
+    init: Callable[..., tuple[ActorState, ActorStats]]
     step: Callable[[ActorState, Any, jax.Array], tuple[ActorState, Transition, jax.Array,
                                                        ActorStats]]
 
@@ -164,6 +173,15 @@ def observation(presented: Presented, params: env.EnvParams) -> env.Observation:
                               params)
 
 
+def reward_factor(name: str, alpha: float | None) -> float:
+    """The factor from the environment's reward to the stored one: 1 for ``"unit"``,
+    ``exp(alpha)`` for ``"paper"`` (Cassimon et al. §3.2.2's ``exp(alpha * acc)``; 1 without
+    shaping, whose reward is the accuracy itself either way)."""
+    if name not in REWARD_SCALES:
+        raise ValueError(f"reward_scale must be one of {REWARD_SCALES}, got {name!r}")
+    return 1.0 if name == "unit" or alpha is None else math.exp(alpha)
+
+
 def final_accuracy(acc_before: jax.Array, reward: jax.Array, alpha: float | None) -> jax.Array:
     """The validation accuracy a step reached, from the one it left and its reward.
 
@@ -196,7 +214,8 @@ def window(history: Step, gamma: float) -> tuple[Transition, jax.Array]:
 
 def make_actors(net: network.QNetwork, env_params: env.EnvParams, *, num_workers: int,
                 envs_per_worker: int, epsilon: float, epsilon_exponent: float,
-                n_step: int, gamma: float, shards: int = 1) -> Actors:
+                n_step: int, gamma: float, shards: int = 1,
+                reward_scale: float = 1.0) -> Actors:
     """Ape-X actors over ``num_workers * envs_per_worker`` environments (see the module
     docstring).
 
@@ -210,6 +229,7 @@ def make_actors(net: network.QNetwork, env_params: env.EnvParams, *, num_workers
       n_step: n, steps per replay window.
       gamma: discount of the n-step returns.
       shards: D, equal shards of the environments (one per device).
+      reward_scale: factor on the rewards the items carry (:func:`reward_factor`).
     Returns:
       Actors.
     Raises:
@@ -236,36 +256,41 @@ def make_actors(net: network.QNetwork, env_params: env.EnvParams, *, num_workers
             jax.random.split(key_env, per_shard), env_state, action, env_params)
         final = info["final_obs"]
         end_q = net.apply(params, final.tokens, final.action_mask)
+        acc = final_accuracy(env_state.acc, reward, env_params.alpha)
+        if reward_scale != 1.0:
+            reward = reward * jnp.float32(reward_scale)
         record = Step(obs=presented_state(env_state), action=action,
                       q_taken=jnp.take_along_axis(q, action[:, None], axis=1)[:, 0],
                       reward=reward, terminated=terminated, truncated=truncated,
                       end=jax.vmap(presented_obs)(final),
                       end_value=network.masked_max(end_q, final.action_mask))
         done = terminated | truncated
-        acc = final_accuracy(env_state.acc, reward, env_params.alpha)
         stats = ActorStats(episodes=done.sum().astype(jnp.int32),
                            final_acc_sum=jnp.sum(jnp.where(done, acc, 0.0)))
         return next_state, record, stats
 
-    def init(key: jax.Array, params, shard: int | jax.Array = 0) -> ActorState:
+    def init(key: jax.Array, params,
+             shard: int | jax.Array = 0) -> tuple[ActorState, ActorStats]:
         """Fresh episodes in every environment of a shard, then ``n - 1`` steps into the
-        histories."""
+        histories; the stats of those steps, summed."""
         key_reset, key_steps = jax.random.split(key)
         _, env_state = jax.vmap(env.reset, in_axes=(0, None))(
             jax.random.split(key_reset, per_shard), env_params)
         shard_epsilons = jax.lax.dynamic_slice_in_dim(epsilons, shard * per_shard, per_shard)
 
         def fill(env_state, key):
-            env_state, record, _ = env_step(env_state, shard_epsilons, params, key)
-            return env_state, record
+            env_state, record, stats = env_step(env_state, shard_epsilons, params, key)
+            return env_state, (record, stats)
 
-        env_state, records = jax.lax.scan(fill, env_state, jax.random.split(key_steps, n_step - 1))
+        env_state, (records, stats) = jax.lax.scan(fill, env_state,
+                                                   jax.random.split(key_steps, n_step - 1))
         # [n-1, E] -> [E, n-1]; a zero step in front is dropped by the first ``step``.
         records = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), records)
         _, first, _ = jax.eval_shape(env_step, env_state, shard_epsilons, params, key)
         blank = jax.tree.map(lambda s: jnp.zeros((per_shard, 1, *s.shape[1:]), s.dtype), first)
         history = jax.tree.map(lambda a, b: jnp.concatenate([a, b], axis=1), blank, records)
-        return ActorState(env_state=env_state, history=history, epsilons=shard_epsilons)
+        stats = jax.tree.map(lambda x: jnp.sum(x, axis=0), stats)
+        return ActorState(env_state=env_state, history=history, epsilons=shard_epsilons), stats
 
     def step(state: ActorState, params, key: jax.Array):
         """Every environment steps once; each yields the item of its last ``n`` steps."""

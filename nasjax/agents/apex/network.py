@@ -12,9 +12,12 @@ Pipeline (Fig. 6):
    (``T = 256`` on NAS-Bench-101, §3.2.3; ``T = 512`` on NAS-Bench-301, §4.2.1);
 2. positional encoding, added (see :data:`POSITIONAL`);
 3. transformer encoder, pre-LN, padding masked as attention keys;
-4. dueling head (Wang et al. 2016): an advantage per output token (token 0 is "stay"), the state
-   value from output 0 (the current architecture, used like ViT's class token),
-   ``Q = V + A - mean(A over valid actions)``.
+4. dueling head (Wang et al. 2016), ``Q = V + A - mean(A over valid actions)``, the state value
+   from output 0 (the current architecture, used like ViT's class token) and the advantages
+   from (:data:`DUELING_INPUTS`) ``"every_token"``, one per output token (token 0 is "stay";
+   our default), or ``"first_token"``, all ``N+1`` from output 0: "we use the first output of
+   the transformer encoder as the input for the rest of the agent" (Cassimon et al. §3.2.3), a
+   hidden layer of width T then ``N+1`` outputs, RLlib DQN's dueling head (``hiddens``).
 
 Choices the paper leaves open (defaults of :class:`QNetwork`):
 
@@ -53,6 +56,7 @@ import jax.numpy as jnp
 LATENT_NB101 = 256  # T on NAS-Bench-101, Cassimon et al. §3.2.3
 LATENT_NB301 = 512  # T on NAS-Bench-301, Cassimon et al. §4.2.1
 POSITIONAL = ("learned", "sinusoidal")  # see the module docstring for the default
+DUELING_INPUTS = ("every_token", "first_token")  # what the advantages are computed from
 SINUSOID_BASE = 10_000.0  # wavelength base of Vaswani et al. 2017, §3.5
 
 
@@ -145,6 +149,9 @@ class QNetwork(nn.Module):
       num_heads: attention heads (must divide ``latent_dim``).
       mlp_ratio: width of each block's MLP in units of ``latent_dim``.
       positional: ``"learned"`` or ``"sinusoidal"``.
+      dueling_input: ``"every_token"`` or ``"first_token"`` (see the module docstring); with
+        ``"first_token"`` the advantage layer has ``N+1`` outputs, so ``N`` is fixed at
+        initialisation.
     """
 
     latent_dim: int = LATENT_NB101
@@ -153,6 +160,7 @@ class QNetwork(nn.Module):
     num_heads: int = 4
     mlp_ratio: int = 2
     positional: Literal["learned", "sinusoidal"] = "learned"
+    dueling_input: Literal["every_token", "first_token"] = "every_token"
 
     @nn.compact
     def __call__(self, tokens: chex.Array, action_mask: chex.Array) -> chex.Array:
@@ -181,8 +189,12 @@ class QNetwork(nn.Module):
             x = EncoderBlock(self.num_heads, self.mlp_ratio * width, name=f"block_{i}")(x, mask)
         x = nn.LayerNorm(name="final_norm")(x)
         # Dueling branches, each with its own hidden layer of width T (Wang et al. 2016, §4.2).
-        advantages = nn.relu(nn.Dense(width, name="advantage_hidden")(x))
-        advantages = nn.Dense(1, name="advantage_out")(advantages)[..., 0]  # [..., N+1]
+        if self.dueling_input == "every_token":
+            advantages = nn.relu(nn.Dense(width, name="advantage_hidden")(x))
+            advantages = nn.Dense(1, name="advantage_out")(advantages)[..., 0]  # [..., N+1]
+        else:
+            advantages = nn.relu(nn.Dense(width, name="advantage_hidden")(x[..., 0, :]))
+            advantages = nn.Dense(x.shape[-2], name="advantage_out")(advantages)  # [..., N+1]
         value = nn.relu(nn.Dense(width, name="value_hidden")(x[..., 0, :]))
         value = nn.Dense(1, name="value_out")(value)[..., 0]  # [...]
         self.sow("intermediates", "value", value)
@@ -200,6 +212,9 @@ class QNetwork(nn.Module):
     def _check(self, tokens: chex.Array, action_mask: chex.Array) -> None:
         if self.positional not in POSITIONAL:
             raise ValueError(f"positional must be one of {POSITIONAL}, got {self.positional!r}")
+        if self.dueling_input not in DUELING_INPUTS:
+            raise ValueError(f"dueling_input must be one of {DUELING_INPUTS}, "
+                             f"got {self.dueling_input!r}")
         if self.latent_dim % self.num_heads:
             raise ValueError(f"num_heads={self.num_heads} must divide "
                              f"latent_dim={self.latent_dim}")

@@ -15,11 +15,15 @@ ones (architectures as small ints, not token matrices).
 
 Prioritized replay, proportional variant: item ``i`` with priority ``p_i`` is drawn with
 probability ``P(i) = (p_i + eps)^alpha / sum_j (p_j + eps)^alpha`` and its loss weighted by
-``w_i = (size * P(i))^-beta / max_{j in batch} w_j`` (Schaul et al. 2016, Alg. 1, batch
-normalisation as in Ape-X). Items come with the priorities their actor computed (Ape-X,
-Alg. 1): no "max priority" default. The batch is stratified: ``B`` equal slices of the
-cumulative mass, one uniform draw in each (Schaul et al. 2016, App. B.2.1), which keeps every
-item's expected count at ``B * P(i)`` with less variance than ``B`` independent draws.
+``w_i = (size * P(i))^-beta / max w`` (Schaul et al. 2016, Alg. 1), normalised one of two ways
+(:data:`NORMALISATIONS`): ``"batch_max"``, by the largest weight of the sampled batch (Schaul et
+al. 2016, Alg. 1, line 10; our default), or ``"buffer_min"``, by the weight of the least probable
+item in the whole buffer, ``(size * min_j P(j))^-beta``, as RLlib 1.13's
+``PrioritizedReplayBuffer`` (the replay of the Ape-X that Cassimon et al. §4.1.1 ran) does.
+Items come with the priorities their actor computed (Ape-X, Alg. 1): no "max priority" default.
+The batch is stratified: ``B`` equal slices of the cumulative mass, one uniform draw in each
+(Schaul et al. 2016, App. B.2.1), which keeps every item's expected count at ``B * P(i)``
+with less variance than ``B`` independent draws.
 
 The priorities are one dense vector ``float32[capacity]`` of ``(p + eps)^alpha``: ``sample``
 takes its prefix sum (pairwise, ``lax.associative_scan``) and ``searchsorted``s the ``B``
@@ -63,6 +67,7 @@ CAPACITY = 25_000  # replay capacity, Cassimon et al. §4.1.1
 ALPHA = 0.6  # priority exponent, Cassimon et al. §4.1.1 (Schaul et al. 2016 proportional)
 BETA = 0.4  # importance-sampling exponent, Cassimon et al. §4.1.1 (fixed, as RLlib's Ape-X)
 PRIORITY_EPS = 1e-6  # added to |td| so that no item has zero probability; RLlib's default
+NORMALISATIONS = ("batch_max", "buffer_min")  # importance-weight normalisations (module docstring)
 
 
 @flax.struct.dataclass
@@ -82,7 +87,7 @@ class ReplaySample:
     indices: jax.Array  # int32[B]: slots, for update_priorities
     items: Any  # pytree, leaves [B, ...]
     probabilities: jax.Array  # float32[B]: P(i)
-    weights: jax.Array  # float32[B]: importance weights, batch maximum 1
+    weights: jax.Array  # float32[B]: importance weights in (0, 1] (see NORMALISATIONS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,7 +104,8 @@ class PrioritizedBuffer:
 
 def make_prioritized_buffer(capacity: int = CAPACITY, sample_batch_size: int = 512,
                             alpha: float = ALPHA, beta: float = BETA,
-                            eps: float = PRIORITY_EPS) -> PrioritizedBuffer:
+                            eps: float = PRIORITY_EPS,
+                            normalisation: str = "batch_max") -> PrioritizedBuffer:
     """A proportional prioritized replay buffer.
 
     Args:
@@ -109,6 +115,8 @@ def make_prioritized_buffer(capacity: int = CAPACITY, sample_batch_size: int = 5
       beta: importance-sampling exponent (0 = no correction, 1 = full).
       eps: added to every priority before the exponent; > 0, so that every stored item can be
         drawn and has a finite importance weight.
+      normalisation: ``"batch_max"`` or ``"buffer_min"``, what the importance weights are
+        divided by (see the module docstring).
     Returns:
       PrioritizedBuffer whose functions are jittable.
     Raises:
@@ -120,6 +128,8 @@ def make_prioritized_buffer(capacity: int = CAPACITY, sample_batch_size: int = 5
     if alpha < 0 or not 0 <= beta <= 1 or eps <= 0:
         raise ValueError(f"need alpha >= 0, 0 <= beta <= 1, eps > 0; got alpha={alpha}, "
                          f"beta={beta}, eps={eps}")
+    if normalisation not in NORMALISATIONS:
+        raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {normalisation!r}")
 
     def init(item: Any) -> ReplayState:
         """An empty buffer for items shaped like ``item`` (one unbatched item)."""
@@ -174,8 +184,14 @@ def make_prioritized_buffer(capacity: int = CAPACITY, sample_batch_size: int = 5
         indices = jnp.clip(indices, 0, jnp.maximum(state.size - 1, 0))
         mass = state.priorities[indices]
         probabilities = mass / total
-        # (size P_i)^-beta / max_j (size P_j)^-beta = (P_i / min_j P_j)^-beta
-        weights = (mass / jnp.min(mass)) ** -beta
+        # (size P_i)^-beta / max_j (size P_j)^-beta = (P_i / min_j P_j)^-beta, the minimum over
+        # the batch or over the buffer's filled slots.
+        if normalisation == "batch_max":
+            least = jnp.min(mass)
+        else:
+            filled = jnp.arange(capacity) < state.size
+            least = jnp.min(jnp.where(filled, state.priorities, jnp.inf))
+        weights = (mass / least) ** -beta
         items = jax.tree.map(lambda buf: buf[indices], state.items)
         return ReplaySample(indices=indices, items=items, probabilities=probabilities,
                             weights=weights)

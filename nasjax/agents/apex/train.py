@@ -15,9 +15,21 @@ bit for bit and independent of the machine's speed.
 
 Learner (Cassimon et al. §3.2.3): 3-step double Q-learning with a target network, Huber loss
 weighted by prioritized-replay importance weights, Adam with global-norm gradient clipping;
-new priorities ``|td|``. Learning starts once ``learning_starts`` environment steps are
-taken; the target network is copied every ``target_update_period`` trained samples and the
-actors' parameters every ``actor_update_period`` learner steps.
+new priorities ``|td|`` (:func:`make_learner_step`). Learning starts once ``learning_starts``
+items have entered the replay (RLlib 1.13's Ape-X replay shards wait for ``learning_starts``
+added steps); the target network is copied every ``target_update_period`` trained samples.
+
+Actor weights (``weight_sync``): ``"learner_steps"`` copies the parameters to the actors every
+``actor_update_period`` learner steps (ours); ``"sample_batch"`` is RLlib 1.13's Ape-X: a
+worker sends a sample batch of ``rollout_fragment_length`` steps of each of its
+``envs_per_worker`` environments, and gets the learner's weights after it once
+``max_weight_sync_delay`` of its steps have passed since its last update, so here every
+:func:`sync_period` actor steps (50 in the paper's setting: a batch is 50 x 32 = 1,600 >= 400
+worker steps).
+
+Counts. ``env_steps`` and ``episodes`` include the ``n - 1`` steps per environment that fill
+the actors' histories before the first replay item (:mod:`~nasjax.agents.apex.actors`);
+``total_steps`` and ``learning_starts`` count the steps that add items.
 
 Devices (``config.devices = D``): the actors' environments and the replay split into ``D``
 shards, one per local device, with ``jax.shard_map``; each shard acts on its ``E / D``
@@ -33,6 +45,7 @@ from __future__ import annotations
 
 import dataclasses
 import fractions
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -61,7 +74,7 @@ class TrainState:
     replay: replay.ReplayState  # leaves [D, ...]: one buffer per shard
     actors: actors_lib.ActorState  # leaves [D, ...]: one set of environments per shard
     key: jax.Array  # uint32[2]: raw PRNG key (checkpoints as plain integers)
-    env_steps: jax.Array  # int32[]: environment steps taken (actor steps x E)
+    env_steps: jax.Array  # int32[]: environment steps taken ((n - 1 + actor steps) x E)
     trained_samples: jax.Array  # int32[]: items the learner has trained on
     learner_steps: jax.Array  # int32[]
     episodes: jax.Array  # int32[]: training episodes ended
@@ -84,11 +97,31 @@ class Trainer:
 
 
 def make_network(config) -> network.QNetwork:
-    """The Q-network of a config's ``network`` block."""
+    """The Q-network of a config's ``network`` block (a run directory's ``config.json``
+    written before ``dueling_input`` existed trained the ``"every_token"`` head)."""
     block = config.network
     return network.QNetwork(latent_dim=block.latent_dim, encoder_layers=block.encoder_layers,
                             num_layers=block.num_layers, num_heads=block.num_heads,
-                            mlp_ratio=block.mlp_ratio, positional=block.positional)
+                            mlp_ratio=block.mlp_ratio, positional=block.positional,
+                            dueling_input=block.get("dueling_input", "every_token"))
+
+
+def make_buffer(config, shards: int = 1) -> replay.PrioritizedBuffer:
+    """One shard's prioritized replay buffer of a config."""
+    return replay.make_prioritized_buffer(
+        capacity=config.replay_capacity // shards,
+        sample_batch_size=config.batch_size // shards,
+        alpha=config.priority_alpha, beta=config.priority_beta, eps=config.priority_eps,
+        normalisation=config.importance_weights)
+
+
+def sync_period(config) -> int:
+    """Actor steps between weight syncs under ``weight_sync = "sample_batch"``: a worker's
+    sample batch is ``rollout_fragment_length`` steps of its ``envs_per_worker`` environments,
+    and it syncs after the first batch that brings its steps since the last sync to
+    ``max_weight_sync_delay`` (RLlib 1.13 Ape-X's ``UpdateWorkerWeights``)."""
+    batch = config.rollout_fragment_length * config.envs_per_worker
+    return config.rollout_fragment_length * -(-config.max_weight_sync_delay // batch)
 
 
 def schedule(replay_ratio: float, num_envs: int, batch_size: int) -> tuple[int, int]:
@@ -113,6 +146,65 @@ def make_optimizer(config) -> optax.GradientTransformation:
                        optax.adam(config.learning_rate, eps=config.adam_eps))
 
 
+def make_learner_step(config, net: network.QNetwork, buffer: replay.PrioritizedBuffer,
+                      optimizer: optax.GradientTransformation, env_params: env.EnvParams,
+                      shards: int = 1) -> Callable[[TrainState, jax.Array],
+                                                   tuple[TrainState, jax.Array, jax.Array]]:
+    """The learner step of Cassimon et al. §3.2.3 on one shard's state (``replay`` leaves
+    without the shard axis): ``learn(state, key) -> (state, loss, mean q(s, a))``.
+
+    It samples a batch, takes one Adam step on the importance-weighted Huber loss of the
+    n-step double-Q TD error (the online network picks the bootstrap action, the target network
+    values it), writes ``|td|`` back as the batch's priorities, copies the target network every
+    ``target_update_period`` trained samples and, under ``weight_sync = "learner_steps"``, the
+    actors' parameters every ``actor_update_period`` learner steps. With ``shards > 1`` it runs
+    inside ``shard_map`` over :data:`AXIS` and averages the gradients.
+    """
+    v_observation = jax.vmap(actors_lib.observation, in_axes=(0, None))
+    v_loss = jax.vmap(losses.apex_loss, in_axes=(0, 0, 0, 0, 0, 0, 0, 0, None))
+
+    def q_values(params, presented: actors_lib.Presented) -> tuple[jax.Array, jax.Array]:
+        """``(q float32[B, N+1], mask bool[B, N+1])`` of compact observations."""
+        obs = v_observation(presented, env_params)
+        return net.apply(params, obs.tokens, obs.action_mask), obs.action_mask
+
+    def learn(state: TrainState, key: jax.Array) -> tuple[TrainState, jax.Array, jax.Array]:
+        """One learner step on a shard's state: (state, loss, mean q(s, a))."""
+        batch = buffer.sample(state.replay, _own(shards, key))
+        items = batch.items
+        q_t_value, mask_t = q_values(state.target_params, items.obs_t)
+        q_t_selector, _ = q_values(state.params, items.obs_t)
+
+        def loss_fn(params):
+            q_tm1, _ = q_values(params, items.obs_tm1)
+            loss, td = v_loss(q_tm1, items.a_tm1, items.r_t, items.discount_t, q_t_value,
+                              q_t_selector, mask_t, batch.weights, config.huber_delta)
+            q_taken = jnp.take_along_axis(q_tm1, items.a_tm1[:, None], axis=1)[:, 0]
+            return jnp.mean(loss), (td, jnp.mean(q_taken))
+
+        (loss, (td, mean_q)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+        loss, mean_q, grads = _across(shards, jax.lax.pmean, (loss, mean_q, grads))
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        trained = state.trained_samples + config.batch_size
+        steps = state.learner_steps + 1
+        new_target = (trained // config.target_update_period
+                      != state.trained_samples // config.target_update_period)
+        target = _select(new_target, params, state.target_params)
+        if config.weight_sync == "learner_steps":
+            actor_params = _select(steps % config.actor_update_period == 0, params,
+                                   state.actor_params)
+        else:  # synced by the actors (make_train)
+            actor_params = state.actor_params
+        state = state.replace(params=params, target_params=target, actor_params=actor_params,
+                              opt_state=opt_state, trained_samples=trained, learner_steps=steps,
+                              replay=buffer.update_priorities(state.replay, batch.indices,
+                                                              jnp.abs(td)))
+        return state, loss, mean_q
+
+    return learn
+
+
 def make_train(config, env_params: env.EnvParams) -> Trainer:
     """Binds a config (``configs/apex.py``) and a training environment.
 
@@ -129,26 +221,19 @@ def make_train(config, env_params: env.EnvParams) -> Trainer:
     acting = actors_lib.make_actors(
         net, env_params, num_workers=config.num_workers, envs_per_worker=config.envs_per_worker,
         epsilon=config.epsilon, epsilon_exponent=config.epsilon_exponent, n_step=config.n_step,
-        gamma=config.gamma, shards=shards)
-    buffer = replay.make_prioritized_buffer(
-        capacity=config.replay_capacity // shards,
-        sample_batch_size=config.batch_size // shards,
-        alpha=config.priority_alpha, beta=config.priority_beta, eps=config.priority_eps)
+        gamma=config.gamma, shards=shards,
+        reward_scale=actors_lib.reward_factor(config.reward_scale, env_params.alpha))
+    buffer = make_buffer(config, shards)
     optimizer = make_optimizer(config)
+    learn = make_learner_step(config, net, buffer, optimizer, env_params, shards)
     actor_steps, learner_steps = schedule(config.replay_ratio, acting.num_envs, config.batch_size)
     env_steps_per_iteration = actor_steps * acting.num_envs
     iterations = config.iterations_per_chunk
     num_chunks = -(-config.total_steps // (iterations * env_steps_per_iteration))
-    v_observation = jax.vmap(actors_lib.observation, in_axes=(0, None))
-    v_loss = jax.vmap(losses.apex_loss, in_axes=(0, 0, 0, 0, 0, 0, 0, 0, None))
-
-    def across(collective, x):
-        """A collective over the shards (``jax.lax.psum``/``pmean``); none on one device."""
-        return collective(x, AXIS) if shards > 1 else x
-
-    def own(key: jax.Array) -> jax.Array:
-        """This shard's key: the replicated key folded with the shard index."""
-        return jax.random.fold_in(key, jax.lax.axis_index(AXIS)) if shards > 1 else key
+    warmup_steps = (config.n_step - 1) * acting.num_envs  # fill the histories (Actors.init)
+    across = functools.partial(_across, shards)
+    own = functools.partial(_own, shards)
+    period = sync_period(config)
 
     def init(key: jax.Array) -> TrainState:
         """Initial parameters, empty replay, fresh actors (``key``: a raw uint32[2] key)."""
@@ -157,9 +242,10 @@ def make_train(config, env_params: env.EnvParams) -> Trainer:
         obs = env.observe(env_state, env_params)
         params = net.init(key_net, obs.tokens, obs.action_mask)
         if shards == 1:
-            actor_state = _stacked(acting.init(key_actors, params))
+            actor_state, warmup = acting.init(key_actors, params)
+            actor_state = _stacked(actor_state)
         else:
-            actor_state = jax.vmap(acting.init, in_axes=(0, None, 0))(
+            actor_state, warmup = jax.vmap(acting.init, in_axes=(0, None, 0))(
                 jax.random.split(key_actors, shards), params, jnp.arange(shards))
         one = jax.tree.map(lambda x: x[0, 0], actor_state.history)
         example = actors_lib.window(one, config.gamma)[0]  # one unbatched item
@@ -168,44 +254,9 @@ def make_train(config, env_params: env.EnvParams) -> Trainer:
         zero = jnp.int32(0)
         return TrainState(params=params, target_params=params, actor_params=params,
                           opt_state=optimizer.init(params), replay=buffers,
-                          actors=actor_state, key=key, env_steps=zero, trained_samples=zero,
-                          learner_steps=zero, episodes=zero)
-
-    def q_values(params, presented: actors_lib.Presented) -> tuple[jax.Array, jax.Array]:
-        """``(q float32[B, N+1], mask bool[B, N+1])`` of compact observations."""
-        obs = v_observation(presented, env_params)
-        return net.apply(params, obs.tokens, obs.action_mask), obs.action_mask
-
-    def learn(state: TrainState, key: jax.Array) -> tuple[TrainState, jax.Array, jax.Array]:
-        """One learner step on a shard's state: (state, loss, mean q(s, a))."""
-        batch = buffer.sample(state.replay, own(key))
-        items = batch.items
-        q_t_value, mask_t = q_values(state.target_params, items.obs_t)
-        q_t_selector, _ = q_values(state.params, items.obs_t)
-
-        def loss_fn(params):
-            q_tm1, _ = q_values(params, items.obs_tm1)
-            loss, td = v_loss(q_tm1, items.a_tm1, items.r_t, items.discount_t, q_t_value,
-                              q_t_selector, mask_t, batch.weights, config.huber_delta)
-            q_taken = jnp.take_along_axis(q_tm1, items.a_tm1[:, None], axis=1)[:, 0]
-            return jnp.mean(loss), (td, jnp.mean(q_taken))
-
-        (loss, (td, mean_q)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-        loss, mean_q, grads = across(jax.lax.pmean, (loss, mean_q, grads))
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
-        trained = state.trained_samples + config.batch_size
-        steps = state.learner_steps + 1
-        new_target = (trained // config.target_update_period
-                      != state.trained_samples // config.target_update_period)
-        target = _select(new_target, params, state.target_params)
-        actor_params = _select(steps % config.actor_update_period == 0, params,
-                               state.actor_params)
-        state = state.replace(params=params, target_params=target, actor_params=actor_params,
-                              opt_state=opt_state, trained_samples=trained, learner_steps=steps,
-                              replay=buffer.update_priorities(state.replay, batch.indices,
-                                                              jnp.abs(td)))
-        return state, loss, mean_q
+                          actors=actor_state, key=key, env_steps=jnp.int32(warmup_steps),
+                          trained_samples=zero, learner_steps=zero,
+                          episodes=jnp.sum(warmup.episodes).astype(jnp.int32))
 
     def iteration(state: TrainState, _) -> tuple[TrainState, dict]:
         key, key_act, key_learn = jax.random.split(state.key, 3)
@@ -219,6 +270,10 @@ def make_train(config, env_params: env.EnvParams) -> Trainer:
                                   replay=buffer.add(state.replay, items, priorities),
                                   env_steps=state.env_steps + acting.num_envs,
                                   episodes=state.episodes + stats.episodes)
+            if config.weight_sync == "sample_batch":
+                batches_done = (state.env_steps - warmup_steps) // acting.num_envs % period == 0
+                state = state.replace(actor_params=_select(batches_done, state.params,
+                                                           state.actor_params))
             return (state, episodes + stats.episodes, acc_sum + stats.final_acc_sum), None
 
         zero_f = jnp.float32(0)
@@ -237,7 +292,7 @@ def make_train(config, env_params: env.EnvParams) -> Trainer:
             return state, zero_f, zero_f, jnp.int32(0)
 
         state, loss_sum, q_sum, learned = jax.lax.cond(
-            state.env_steps >= config.learning_starts, learn_all, wait, state)
+            state.env_steps - warmup_steps >= config.learning_starts, learn_all, wait, state)
         metrics = {"episodes": episodes, "final_acc_sum": acc_sum, "loss_sum": loss_sum,
                    "q_sum": q_sum, "learned": learned}
         return state.replace(key=key), metrics
@@ -306,6 +361,16 @@ def _check_devices(config) -> int:
             raise ValueError(f"{field}={config[field]} does not split into devices={shards} "
                              "equal shards")
     return shards
+
+
+def _across(shards: int, collective: Callable, x):
+    """A collective over the shards (``jax.lax.psum``/``pmean``); none on one device."""
+    return collective(x, AXIS) if shards > 1 else x
+
+
+def _own(shards: int, key: jax.Array) -> jax.Array:
+    """This shard's key: the replicated key folded with the shard index."""
+    return jax.random.fold_in(key, jax.lax.axis_index(AXIS)) if shards > 1 else key
 
 
 def _placed(chunk: Callable, placement) -> Callable:

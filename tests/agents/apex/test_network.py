@@ -171,8 +171,27 @@ def test_jitted_batch_matches_single_calls(net_params):
     ({}, (D,), (D,), "disagree"),
     ({"num_heads": 5}, (N + 1, D), (N + 1,), "must divide"),
     ({"positional": "rotary"}, (N + 1, D), (N + 1,), "positional"),
+    ({"dueling_input": "last_token"}, (N + 1, D), (N + 1,), "dueling_input"),
 ])
 def test_bad_input_is_one_clear_error(kwargs, tokens_shape, mask_shape, match):
     net = network.QNetwork(**{**SMALL, **kwargs})
     with pytest.raises(ValueError, match=match):
         net.init(jax.random.key(0), jnp.zeros(tokens_shape), jnp.ones(mask_shape, bool))
+
+
+def test_first_token_head_reads_output_0_alone():
+    # Cassimon et al. §3.2.3: the first transformer output feeds the whole dueling head, so
+    # the advantage layer maps one T-vector to N + 1 advantages, and the other outputs reach
+    # the Q-values only through attention into output 0.
+    net = network.QNetwork(dueling_input="first_token", **SMALL)
+    tokens, mask = _observation(0, valid=6)
+    params = jax.jit(net.init)(jax.random.key(1), tokens, mask)
+    head = params["params"]
+    assert head["advantage_hidden"]["kernel"].shape == (32, 32)
+    assert head["advantage_out"]["kernel"].shape == (32, N + 1)
+    q, sown = net.apply(params, tokens, mask, mutable="intermediates")
+    assert q.shape == (N + 1,) and (np.asarray(q)[6:] == LOWEST).all()
+    assert np.isfinite(np.asarray(q)[:6]).all()
+    assert sown["intermediates"]["advantages"][0].shape == (N + 1,)
+    every = network.QNetwork(**SMALL).init(jax.random.key(1), tokens, mask)["params"]
+    assert every["advantage_out"]["kernel"].shape == (32, 1)

@@ -78,6 +78,27 @@ def test_probabilities_and_importance_weights_by_hand():
     assert seen == {0, 1, 2, 3}
 
 
+
+def test_buffer_min_normalises_by_the_least_probable_stored_item():
+    # RLlib 1.13's rule: w_i = (N P_i)^-beta / (N min_j P_j)^-beta over the whole buffer, so a
+    # batch without the least probable item has no weight 1. Capacity 5 with 4 filled slots:
+    # the empty slot takes no part in the minimum.
+    buffer = replay.make_prioritized_buffer(capacity=5, sample_batch_size=4, alpha=0.5,
+                                            beta=0.4, normalisation="buffer_min")
+    state = buffer.add(buffer.init(_item(0)), _items(range(4)),
+                       jnp.array([1.0, 4.0, 9.0, 16.0]) - EPS)
+    unnormalised = np.array([1.44270, 1.09336, 0.92967, 0.82861])  # as above
+    without_slot_0 = 0
+    for i in range(20):
+        batch = buffer.sample(state, jax.random.key(i))
+        idx = np.asarray(batch.indices)
+        np.testing.assert_allclose(batch.weights, unnormalised[idx] / unnormalised[0],
+                                   rtol=1e-4)
+        without_slot_0 += 0 not in idx.tolist()
+    assert without_slot_0 > 0  # batches where the two rules differ were drawn
+    with pytest.raises(ValueError, match="normalisation"):
+        replay.make_prioritized_buffer(normalisation="batch")
+
 def test_stratified_batches_cover_the_mass_evenly():
     # Equal priorities and B = capacity: each stratum holds exactly one item, so every batch
     # is exactly 0..7 in order (independent draws would repeat items).

@@ -78,7 +78,8 @@ def test_actors_and_replay_shard_over_four_devices(tmp_path):
     assert out["replay_devices"] == 4
     assert out["replay_shape"] == [4, config.replay_capacity // 4]
     assert out["actor_envs"] == [4, config.num_workers * config.envs_per_worker // 4]
-    assert out["env_steps"] == 2 * out["per_chunk"]
+    warmup = (config.n_step - 1) * config.num_workers * config.envs_per_worker
+    assert out["env_steps"] == 2 * out["per_chunk"] + warmup
     assert out["learner_steps"] > 0 and out["loss"] == out["loss"]  # finite
     assert 0.0 < out["final_val_acc"] < 1.0
 

@@ -82,6 +82,43 @@ def test_schedule_keeps_the_replay_ratio():
         train.schedule(1 / 3001, 7, 512)
 
 
+@pytest.mark.parametrize("name, alpha, factor", [("unit", 6.0, 1.0), ("paper", 6.0, np.exp(6.0)),
+                                                  ("paper", None, 1.0)])
+def test_reward_factor(name, alpha, factor):
+    assert actors.reward_factor(name, alpha) == pytest.approx(factor, rel=1e-12)
+
+
+@pytest.mark.slow  # compiles the actors' warm-up twice (~1 min on 2 busy cores)
+def test_paper_reward_scale_multiplies_stored_rewards_by_e_to_the_alpha():
+    config = apex_config.get_config("smoke")
+    params = make_env_params(max_neighbours=config.env.max_neighbours, episode_length=4)
+    net = train.make_network(config)
+    tokens = env.observe(env.reset(jax.random.PRNGKey(2), params)[1], params)
+    net_params = net.init(jax.random.PRNGKey(3), tokens.tokens, tokens.action_mask)
+
+    def warmup(scale):
+        acting = actors.make_actors(net, params, num_workers=2, envs_per_worker=4, epsilon=1.0,
+                                    epsilon_exponent=0.0, n_step=3, gamma=0.9,
+                                    reward_scale=scale)
+        return jax.jit(acting.init)(jax.random.PRNGKey(0), net_params)
+
+    (unit, unit_stats), (paper, paper_stats) = warmup(1.0), warmup(float(np.exp(6.0)))
+    rewards = np.asarray(unit.history.reward)[:, 1:]  # after the blank first step
+    assert np.abs(rewards).max() > 0
+    np.testing.assert_allclose(np.asarray(paper.history.reward)[:, 1:], rewards * np.exp(6.0),
+                               rtol=1e-5, atol=1e-9)
+    np.testing.assert_array_equal(paper_stats.final_acc_sum, unit_stats.final_acc_sum)
+
+
+@pytest.mark.slow  # compiles the actors' warm-up (~1 min on 2 busy cores)
+def test_warmup_steps_and_episodes_are_counted():
+    # One-step episodes: each of the n - 1 = 2 warm-up steps of the 8 environments ends one.
+    config = apex_config.get_config("smoke")
+    params = make_env_params(max_neighbours=config.env.max_neighbours, episode_length=1)
+    state = jax.jit(train.make_train(config, params).init)(jax.random.PRNGKey(0))
+    assert int(state.env_steps) == 2 * 8 and int(state.episodes) == 2 * 8
+
+
 # ----------------------------------------------------------------------------- training
 
 
@@ -97,7 +134,7 @@ def trainer():
 @pytest.mark.slow  # compiles the actors (~1 min on 2 busy cores)
 def test_replay_items_rebuild_the_observations(trainer):
     trainer, params = trainer
-    state = jax.jit(trainer.actors.init)(jax.random.PRNGKey(0), jax.jit(trainer.init)(
+    state, _ = jax.jit(trainer.actors.init)(jax.random.PRNGKey(0), jax.jit(trainer.init)(
         jax.random.PRNGKey(1)).params)
     rebuilt = jax.vmap(actors.observation, in_axes=(0, None))(
         actors.presented_state(state.env_state), params)
@@ -115,7 +152,8 @@ def test_resumed_training_ends_with_the_same_parameters(trainer, tmp_path):
     state, second = trainer.chunk(state)
     straight = checkpoint.params_sha256(state.params)
     assert set(second) == set(train.METRICS)
-    assert int(second["env_steps"]) == 2 * trainer.env_steps_per_chunk
+    warmup = 2 * trainer.actors.num_envs  # n - 1 = 2 steps per environment
+    assert int(second["env_steps"]) == 2 * trainer.env_steps_per_chunk + warmup
     assert int(second["learner_steps"]) > 0 and np.isfinite(float(second["loss"]))
     assert 0.0 < float(first["final_val_acc"]) < 1.0
 
