@@ -23,7 +23,17 @@ open, fixed here:
 - **Baseline** ``b``: "an exponential moving average of the accuracies of previously sampled
   architectures" (§3): a bias-corrected EMA over batches of the mean reward; a batch's
   advantages ``A = f(a) - b`` use ``b`` from before that batch, which is then updated with
-  it. The first batch has no previous architectures and so no advantage (no update).
+  it. The first batch has no previous architectures; the listing (§7, line 9) updates
+  ``theta`` after every batch, so the first batch's baseline is its own mean reward (ours:
+  the paper does not say; with no baseline at all its advantages would be zero, and the
+  first two batches would both be drawn from the uniform initial policy).
+- **Gradient over valid strings**: line 6 samples "``B`` valid hyper-parameter strings";
+  ``log P(a)`` in eqs. 1 and 12 is the policy's unrestricted log-probability of each valid
+  string drawn (invalid draws are discarded, never queried, and enter no gradient), as the
+  paper writes it. For the policy conditioned on validity, ``P(a | valid) = P(a) / P(valid)``,
+  the exact gradient would also subtract ``E[A] grad log P(valid)``, which vanishes when
+  ``b`` is the mean reward and which the paper does not mention; we do not add it. The
+  policy is thus not taught to avoid invalid strings, only to prefer good valid ones.
 - **PPO**: ``ppo_epochs`` full-batch Adam steps on the clipped surrogate per batch; with
   ``ppo_epochs = 1`` PPO's gradient equals REINFORCE's (the ratio is 1).
 """
@@ -185,10 +195,11 @@ def make_remaade(space: space_lib.SearchSpace, policy: Policy, *, name: str = "r
                               ema_decay),
             state.baseline)
         # b is the EMA of *previously* sampled architectures (ReMAADE §3): the batch's own
-        # rewards enter it only after its advantages; before any batch there is no baseline
-        # and no advantage (the first batch teaches nothing).
+        # rewards enter it only after its advantages. The first batch, with none before it,
+        # uses its own mean reward (the EMA just updated with it; see the module docstring).
         seen_before = state.baseline.denominator > 0
-        adv = jnp.where(seen_before, reward - losses.ema_value(state.baseline), 0.0) * weight
+        b = jnp.where(seen_before, losses.ema_value(state.baseline), losses.ema_value(baseline))
+        adv = (reward - b) * weight
         log_pi_old = batch_log_prob(state.params, state.strings, state.string_orders)
 
         def loss_fn(params):
