@@ -249,3 +249,15 @@ def test_later_advantages_use_the_baseline_of_previous_batches():
     updates, _ = optax.adam(0.1).update(zero, second.opt_state, second.params)
     assert not np.allclose(third.params["density_bias"],
                            optax.apply_updates(second.params, updates)["density_bias"])
+
+
+def test_our_choice_marks_exactly_the_values_the_paper_does_not_give():
+    """configs/agents.py OUR_CHOICE (marked in reports) is the set of fields whose help
+    comment (shown by --help) starts with "our choice"."""
+    from launch import common
+
+    comments = common._field_comments(agent_configs)
+    marked = {field for field, comment in comments.items() if comment.startswith("our choice")}
+    listed = {field for fields in agent_configs.OUR_CHOICE.values() for field in fields}
+    assert marked == listed
+    assert {"ema_decay", "ppo_epochs", "ff_dim", "init_stddev"} <= listed
