@@ -23,6 +23,11 @@ report error = 100 - accuracy (%), mean +- std over trials with the 95% percenti
 CI of the mean (5,000 resamples, ``nasjax.evaluation.stats.budget_table``). A benchmark
 without test accuracy (``nb101-surrogate``, ``nb101-real-20k``) reports the mean validation
 error of the selected cell instead, and every output says which.
+
+Every proposal is a query, repeats included, as in the papers (``duplicates = 'query'``);
+``'resample'`` (ours) redraws a proposal whose architecture the trial already queried, for
+every searcher alike (``nasjax.agents.duplicates``). Reports give unique architectures per
+trial, the mean error of the first and last ``window`` queries and the benchmark's headroom.
 """
 
 from __future__ import annotations
