@@ -270,6 +270,10 @@ def render_help(config: ConfigFlag | None, value: str | None = None) -> str:
     module = config.module
     loaded = _load_config(config.default if value is None else value)
     comments = _field_comments(module)
+    nested = {}  # comments of blocks built by the config modules it imports (configs/agents.py)
+    for other in vars(module).values():
+        if isinstance(other, ModuleType) and other.__name__.startswith("configs."):
+            nested.update(_field_comments(other))
     presets = getattr(module, "PRESETS", ())
     rules = getattr(module, "RULES", {})
     if presets:
@@ -278,8 +282,9 @@ def render_help(config: ConfigFlag | None, value: str | None = None) -> str:
     lines.append(f"config fields{shown}; set with --{config.name}.FIELD=VALUE:")
     for path, default in field_paths(loaded).items():
         rule = rules.get(path)
-        detail = "; ".join(part for part in (rule.allowed if rule else "",
-                                             comments.get(path.rsplit(".", 1)[-1], "")) if part)
+        leaf = path.rsplit(".", 1)[-1]
+        comment = comments.get(leaf) or (nested.get(leaf, "") if "." in path else "")
+        detail = "; ".join(part for part in (rule.allowed if rule else "", comment) if part)
         lines.append(f"  {path} = {default!r}" + (f"  ({detail})" if detail else ""))
     return "\n".join(lines) + "\n"
 

@@ -18,6 +18,7 @@ import time
 import jax
 from tqdm.auto import tqdm
 
+from configs import agents as agent_configs
 from launch import common
 from nasjax import benchmarks, paths, registry, spaces
 from nasjax.evaluation import plots, search
@@ -33,7 +34,8 @@ def main(argv):
     agents = {name: registry.make("agent", name) for name in names}
     space = spaces.get(registry.entry("benchmark", config.benchmark).info["space"])
     with common.config_errors():  # hyperparameters the rules cannot check alone
-        searchers = {name: agent.make_searcher(space, agent.block(config))
+        searchers = {name: agent.make_searcher(space, agent.block(config),
+                                               duplicates=config.duplicates, budget=config.budget)
                      for name, agent in agents.items()}
     data_dir = paths.writable_dir(paths.data_dir(config.data_dir or None))
     with _RUN.open() as run_dir:
@@ -58,7 +60,12 @@ def main(argv):
         plots.best_vs_queries(curves, run_dir.figure_path("best_vs_queries.png"), bench.label,
                               ylabel=f"Best-so-far {metric} (%)", seed=config.seed,
                               references=search.paper_points(config, bench, metric))
-        run_dir.write_report(search.render_report(config, bench, metric, tables, names))
+        blocks = {name: (agent.config, agent.block(config)) for name, agent in agents.items()
+                  if agent.config is not None}
+        run_dir.write_report(search.render_report(
+            config, bench, metric,
+            tables + "\n" + search.hyperparameter_section(config, blocks, agent_configs.OUR_CHOICE),
+            names))
         run_dir.write_summary(summary)
     print(tables)
     print(f"run directory: {run_dir.path}")

@@ -26,6 +26,7 @@ from typing import Any
 import flax.struct
 import jax
 
+from nasjax import spaces
 from nasjax.benchmarks import base as bench_lib
 
 
@@ -73,7 +74,9 @@ class Agent:
     block of the experiment's config (None: no hyperparameters); ``overrides`` are applied to
     that block for this agent (the ReMAADE ablations of ReMAADE Tables 4 and 6 are variants
     of one block). ``seeds(config)`` is how many agent seeds the agent brings (a trained agent:
-    its checkpoints), or None for "as many as the experiment asks".
+    its checkpoints), or None for "as many as the experiment asks". Every ``make_searcher``
+    also takes ``duplicates`` and ``budget`` keywords: the rule for repeated proposals shared
+    by all searchers (:mod:`nasjax.agents.duplicates`).
     """
 
     name: str
@@ -108,6 +111,7 @@ class TrialResult:
     reported: jax.Array  # float32: the accuracy reported for that query (see run_trial)
     valid: jax.Array  # bool: the architecture was valid and in the benchmark
     train_seconds: jax.Array  # float32: simulated training time charged for the query
+    arch_hash: jax.Array  # [..., H]: the space's (isomorphism-invariant) hash of the query
 
 
 def run_trial(searcher: Searcher, bench, key: jax.Array, budget: int, mode: str = "mean",
@@ -124,8 +128,9 @@ def run_trial(searcher: Searcher, bench, key: jax.Array, budget: int, mode: str 
         same drawn repeat, ReMAADE §8: "the corresponding random test error"); ``"val"``:
         the mean validation accuracy of the queried architecture.
     Returns:
-      TrialResult with leading axis ``[budget]``.
+      TrialResult with leading axis ``[budget]``, hashes ``[budget, H]``.
     """
+    space = spaces.get(bench.space)
     steps = -(-budget // searcher.batch)
     key_init, key_scan = jax.random.split(key)
 
@@ -138,10 +143,11 @@ def run_trial(searcher: Searcher, bench, key: jax.Array, budget: int, mode: str 
             reported = seen.test_acc
         else:
             reported = (seen if mode == "mean" else bench_lib.query(bench, archs)).val_acc
-        return state, TrialResult(seen.val_acc, reported, seen.valid, seen.train_seconds)
+        return state, TrialResult(seen.val_acc, reported, seen.valid, seen.train_seconds,
+                                  space.hash(archs))
 
     _, result = jax.lax.scan(step, searcher.init(key_init), jax.random.split(key_scan, steps))
-    return jax.tree.map(lambda x: x.reshape(-1)[:budget], result)
+    return jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:])[:budget], result)
 
 
 def run_trials(searcher: Searcher, bench, keys: jax.Array, budget: int, mode: str = "mean",

@@ -18,12 +18,22 @@ import jax
 import jax.numpy as jnp
 
 from nasjax import env
+from nasjax.agents import duplicates as duplicates_lib
+from nasjax.agents import regularized_evolution
 from nasjax.agents.base import Agent, Policy, Searcher
+from nasjax.agents.regularized_evolution import CANDIDATES
+from nasjax.spaces import base as space_lib
 
 
-def make_searcher(space, config=None, batch: int = 1) -> Searcher:
-    """Random search with the space's sampler; no state but a query count."""
+def make_searcher(space, config=None, batch: int = 1, *, duplicates: str = "query",
+                  budget: int = 0) -> Searcher:
+    """Random search with the space's sampler; no state but a query count (and, with
+    ``duplicates="resample"``, the hashes queried: :mod:`nasjax.agents.duplicates`)."""
     del config
+    if duplicates == "resample":
+        return _resampling(space, "random_search", budget, batch,
+                           lambda key: space.encode(space.sample(key, (CANDIDATES,))))
+    duplicates_lib.check(duplicates, budget)
 
     def init(key):
         return jnp.zeros((), jnp.int32)
@@ -37,12 +47,16 @@ def make_searcher(space, config=None, batch: int = 1) -> Searcher:
     return Searcher(name="random_search", batch=batch, init=init, propose=propose, update=update)
 
 
-def make_uniform_searcher(space, config=None, batch: int = 1) -> Searcher:
+def make_uniform_searcher(space, config=None, batch: int = 1, *, duplicates: str = "query",
+                          budget: int = 0) -> Searcher:
     """Random search over uniform valid strings (the first population of regularized
-    evolution, as the official NAS-Bench-101 code draws it)."""
-    from nasjax.agents import regularized_evolution
-
+    evolution, as the official NAS-Bench-101 code draws it); ``duplicates`` as
+    :func:`make_searcher`'s."""
     del config
+    if duplicates == "resample":
+        return _resampling(space, "random_search_uniform", budget, batch,
+                           lambda key: space_lib.uniform_strings(space, key, (CANDIDATES,)))
+    duplicates_lib.check(duplicates, budget)
     draw = jax.vmap(lambda key: regularized_evolution.uniform_valid_string(space, key))
 
     def init(key):
@@ -56,6 +70,50 @@ def make_uniform_searcher(space, config=None, batch: int = 1) -> Searcher:
 
     return Searcher(name="random_search_uniform", batch=batch, init=init, propose=propose,
                     update=update)
+
+
+def _resampling(space, name: str, budget: int, batch: int, candidates) -> Searcher:
+    """Random search whose every query is a new architecture (``duplicates="resample"``).
+
+    Args:
+      space: the search space.
+      name: the searcher's name.
+      budget: queries of a trial (the memory's capacity, rounded up to batches).
+      batch: architectures per step.
+      candidates: ``key -> int32[CANDIDATES, L]`` iid strings of the sampler (valid or not).
+    Returns:
+      A Searcher whose state is a :class:`~nasjax.agents.duplicates.Memory`; a proposal is the
+      first candidate of the stream that is valid and neither queried nor earlier in its batch
+      (the fallback after ``MAX_ROUNDS`` rounds, the space's sample, may repeat one).
+    """
+    duplicates_lib.check("resample", budget)
+
+    def accept(memory):
+        def accepted(strings):
+            archs, valid = space.decode(strings)
+            return valid & ~duplicates_lib.contains(memory, space.hash(archs))
+        return accepted
+
+    def init(key):
+        del key
+        return duplicates_lib.empty(space, -(-budget // batch) * batch)
+
+    def propose(memory, key):
+        def one(memory, key):
+            key_loop, key_fallback = jax.random.split(key)
+            string = regularized_evolution.first_accepted(
+                candidates, accept(memory), key_loop, space.encode(space.sample(key_fallback, ())))
+            arch, _ = space.decode(string[None])
+            return duplicates_lib.add(memory, space.hash(arch)), string
+
+        _, strings = jax.lax.scan(one, memory, jax.random.split(key, batch))
+        return space.decode(strings)[0]
+
+    def update(memory, archs, metrics):
+        del metrics
+        return duplicates_lib.add(memory, space.hash(archs))
+
+    return Searcher(name=name, batch=batch, init=init, propose=propose, update=update)
 
 
 def episode(policy: Policy, params: env.EnvParams, initial, key: jax.Array):

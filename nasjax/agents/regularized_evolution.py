@@ -17,15 +17,18 @@ encoding of any search space (``space.choices``, ``encode``, ``decode``; NAS-Ben
   second one; the child is redrawn until valid. Mutations act on the full string, so pruned-away
   vertices and edges are inherited and can come back later, as in the official code.
 
-One deviation, on by default (``require_change``): the official code accepts a child whose
-pruned cell equals its parent's, which re-queries a known cell; we redraw until the cell
-differs (see ``configs/search.py``). The redraw is rejection sampling in blocks of
-:data:`CANDIDATES` iid candidates inside a ``lax.while_loop``: the first acceptable candidate
-is an exact draw from the conditional distribution. :data:`MAX_ROUNDS` bounds the loop; a
-parent with no acceptable child in that many draws passes its own string on. That is
-unreachable in practice: about 13% of the mutations of the sparsest cell (input -> output)
-are acceptable, 61% on average over sampled parents, and even at 1% the fallback would
-have probability ``0.99 ** 16384 < 1e-71``.
+Like the official code (and ReMAADE's "every proposal is a query"), a child whose pruned cell
+equals its parent's is queried again by default. Two options of ours redraw children:
+``require_change`` (a child must differ from its parent as an architecture; off by default)
+and the shared rule ``duplicates="resample"`` (:mod:`nasjax.agents.duplicates`: a child, or
+a member of the first population, must differ from every architecture queried in the trial,
+which implies the former). A redraw is rejection sampling in blocks of :data:`CANDIDATES`
+iid candidates inside a ``lax.while_loop``: the first acceptable candidate is an exact draw
+from the conditional distribution. :data:`MAX_ROUNDS` bounds the loop; a parent with no
+acceptable child in that many draws passes its own string on (a repeat). That is
+unreachable in practice for ``require_change``: about 13% of the mutations of the sparsest
+cell (input -> output) change it, 61% on average over sampled parents, and even at 1% the
+fallback would have probability ``0.99 ** 16384 < 1e-71``.
 
 The state is a fixed-size pytree: the population is a ring buffer of strings and their
 fitness (the validation accuracy the searcher saw), and the next query is prepared by
@@ -41,6 +44,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nasjax.agents import duplicates
 from nasjax.agents.base import Agent, Searcher
 from nasjax.benchmarks import base as bench_lib
 from nasjax.spaces import base as space_lib
@@ -60,9 +64,10 @@ class EvolutionState:
     pending: jax.Array  # int32[L]: the string proposed next
     arch: Any  # Arch[1]: ``pending`` decoded
     key: jax.Array  # PRNG key for the next proposal
+    memory: Any = None  # duplicates.Memory of the queried architectures ("resample"), or None
 
 
-def _first_accepted(draw, accept, key, fallback):
+def first_accepted(draw, accept, key, fallback):
     """The first accepted of a stream of iid draws (exact rejection sampling, bounded).
 
     Args:
@@ -105,16 +110,20 @@ def _mutations(space: space_lib.SearchSpace, key: jax.Array, parent: jax.Array,
 
 
 def _acceptable(space: space_lib.SearchSpace, candidates: jax.Array, parent: jax.Array,
-                require_change) -> jax.Array:
-    """bool[C]: valid candidates, and (where ``require_change``) not the parent's architecture."""
+                require_change, memory: duplicates.Memory | None = None) -> jax.Array:
+    """bool[C]: valid candidates, (where ``require_change``) not the parent's architecture and
+    (with a ``memory``) not an architecture it holds."""
     archs, valid = space.decode(jnp.concatenate([parent[None], candidates]))
     hashes = space.hash(archs)  # one hash call: parent first (compiles once)
     changed = (hashes[1:] != hashes[0]).any(-1)
-    return valid[1:] & (changed | ~jnp.asarray(require_change))
+    accepted = valid[1:] & (changed | ~jnp.asarray(require_change))
+    if memory is None:
+        return accepted
+    return accepted & ~duplicates.contains(memory, hashes[1:])
 
 
 def mutate(space: space_lib.SearchSpace, key: jax.Array, parent: jax.Array,
-           mutation_rate: float, require_change: bool = True) -> jax.Array:
+           mutation_rate: float, require_change: bool = False) -> jax.Array:
     """A valid mutated child of one string (``mutate_spec`` of the official NAS-Bench-101 code).
 
     Args:
@@ -127,14 +136,14 @@ def mutate(space: space_lib.SearchSpace, key: jax.Array, parent: jax.Array,
     Returns:
       int32[L], a valid string.
     """
-    return _first_accepted(lambda k: _mutations(space, k, parent, mutation_rate),
+    return first_accepted(lambda k: _mutations(space, k, parent, mutation_rate),
                            lambda c: _acceptable(space, c, parent, require_change), key, parent)
 
 
 def uniform_valid_string(space: space_lib.SearchSpace, key: jax.Array) -> jax.Array:
     """int32[L]: a uniform valid string (``random_spec`` of the official code): every
     position uniform, redrawn until valid."""
-    return _first_accepted(lambda k: space_lib.uniform_strings(space, k, (CANDIDATES,)),
+    return first_accepted(lambda k: space_lib.uniform_strings(space, k, (CANDIDATES,)),
                            lambda c: space.decode(c)[1], key,
                            space.encode(space.sample(key, ())))
 
@@ -154,7 +163,8 @@ def tournament(key: jax.Array, fitness: jax.Array, tournament_size: int) -> jax.
 def make_regularized_evolution(space: space_lib.SearchSpace, population_size: int = 50,
                                tournament_size: int = 10, mutation_rate: float = 1.0,
                                initial: str = "uniform_string",
-                               require_change: bool = True) -> Searcher:
+                               require_change: bool = False, duplicates_rule: str = "query",
+                               budget: int = 0) -> Searcher:
     """Regularized evolution over a space's string encoding, one query per step.
 
     Args:
@@ -164,7 +174,11 @@ def make_regularized_evolution(space: space_lib.SearchSpace, population_size: in
       mutation_rate: ``r`` of :func:`mutate`.
       initial: ``"uniform_string"`` (uniform valid strings, as the official NAS-Bench-101
         code) or ``"sampler"`` (strings of the space's sampler, Cassimon et al. §3.2.3).
-      require_change: children must differ from their parent as architectures.
+      require_change: children must differ from their parent as architectures (ours; the
+        official code, and so the default, queries an unchanged child again).
+      duplicates_rule: ``"query"`` (every proposal is a query) or ``"resample"``
+        (:mod:`nasjax.agents.duplicates`).
+      budget: queries of a trial; the memory's capacity with ``"resample"``.
     Returns:
       A :class:`~nasjax.agents.base.Searcher` with ``batch = 1``.
     Raises:
@@ -178,13 +192,15 @@ def make_regularized_evolution(space: space_lib.SearchSpace, population_size: in
     if initial not in INITIAL:
         raise ValueError(f"unknown initial population {initial!r}; choose one of "
                          f"{', '.join(INITIAL)}")
+    duplicates.check(duplicates_rule, budget)
+    resample = duplicates_rule == "resample"
 
     def fresh(key):  # int32[CANDIDATES, L]: candidates for the initial population
         if initial == "uniform_string":
             return space_lib.uniform_strings(space, key, (CANDIDATES,))
         return space.encode(space.sample(key, (CANDIDATES,)))
 
-    def next_string(population, fitness, count, key):
+    def next_string(population, fitness, count, key, memory):
         """A random member while the population fills, then a tournament winner's child."""
         key_tournament, key_loop, key_fallback = jax.random.split(key, 3)
         filling = count < population_size
@@ -196,15 +212,15 @@ def make_regularized_evolution(space: space_lib.SearchSpace, population_size: in
                              _mutations(space, key_mutate, parent, mutation_rate))
 
         def accept(candidates):
-            return _acceptable(space, candidates, parent, require_change & ~filling)
+            return _acceptable(space, candidates, parent, require_change & ~filling, memory)
 
         fallback = jnp.where(filling, space.encode(space.sample(key_fallback, ())), parent)
-        return _first_accepted(draw, accept, key_loop, fallback)
+        return first_accepted(draw, accept, key_loop, fallback)
 
-    def prepared(population, fitness, count, key, pending):
+    def prepared(population, fitness, count, key, pending, memory):
         arch, _ = space.decode(pending[None])
         return EvolutionState(population=population, fitness=fitness, count=count,
-                              pending=pending, arch=arch, key=key)
+                              pending=pending, arch=arch, key=key, memory=memory)
 
     def init(key):
         key_next, key_first = jax.random.split(key)
@@ -214,7 +230,8 @@ def make_regularized_evolution(space: space_lib.SearchSpace, population_size: in
             first = uniform_valid_string(space, key_first)
         else:
             first = space.encode(space.sample(key_first, ()))
-        return prepared(population, fitness, jnp.int32(0), key_next, first)
+        memory = duplicates.empty(space, budget) if resample else None
+        return prepared(population, fitness, jnp.int32(0), key_next, first, memory)
 
     def propose(state, key):
         del key  # the query was drawn by the update that made the state
@@ -228,19 +245,24 @@ def make_regularized_evolution(space: space_lib.SearchSpace, population_size: in
         fitness = state.fitness.at[slot].set(jnp.where(usable, metrics.val_acc[0], -jnp.inf))
         count = state.count + 1
         key_next, key_string = jax.random.split(state.key)
-        pending = next_string(population, fitness, count, key_string)
-        return prepared(population, fitness, count, key_next, pending)
+        memory = state.memory
+        if resample:
+            memory = duplicates.add(memory, space.hash(state.arch))
+        pending = next_string(population, fitness, count, key_string, memory)
+        return prepared(population, fitness, count, key_next, pending, memory)
 
     return Searcher(name="regularized_evolution", batch=1, init=init, propose=propose,
                     update=update)
 
 
-def make_searcher(space: space_lib.SearchSpace, config) -> Searcher:
-    """Regularized evolution with the hyperparameters of a ``configs/agents.py`` block."""
+def make_searcher(space: space_lib.SearchSpace, config, *, duplicates: str = "query",
+                  budget: int = 0) -> Searcher:
+    """Regularized evolution with the hyperparameters of a ``configs/agents.py`` block and the
+    shared ``duplicates`` rule (see :func:`make_regularized_evolution`)."""
     return make_regularized_evolution(
         space, population_size=config.population_size, tournament_size=config.tournament_size,
         mutation_rate=config.mutation_rate, initial=config.initial,
-        require_change=config.require_change)
+        require_change=config.require_change, duplicates_rule=duplicates, budget=budget)
 
 
 def agent() -> Agent:

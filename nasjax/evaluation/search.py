@@ -27,7 +27,8 @@ def run_algorithm(searcher: agents_base.Searcher, config, bench, key: jax.Array,
       report_metric: ``"test"`` or ``"val"`` (see :func:`agents_base.run_trial`).
       bar: an optional progress bar, advanced by trials.
     Returns:
-      ``observed``, ``reported`` (float32[T, budget]) and ``valid`` (bool[T, budget]).
+      ``observed``, ``reported`` (float32[T, budget]), ``valid`` (bool[T, budget]) and
+      ``unique`` (int32[T]: distinct architectures queried per trial, by the space's hash).
     """
     chunks = []
     keys = jax.random.split(key, config.num_trials)
@@ -44,7 +45,100 @@ def run_algorithm(searcher: agents_base.Searcher, config, bench, key: jax.Array,
             bar.update(count)
         interrupts.check()  # a stop asked for during the chunk takes effect here
     merged = jax.tree.map(lambda *x: np.concatenate(x), *chunks)
-    return {"observed": merged.observed, "reported": merged.reported, "valid": merged.valid}
+    return {"observed": merged.observed, "reported": merged.reported, "valid": merged.valid,
+            "unique": unique_per_trial(merged.arch_hash, merged.valid)}
+
+
+def unique_per_trial(hashes: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """int32[T]: distinct valid architectures per trial.
+
+    Args:
+      hashes: [T, Q, H] the space's (isomorphism-invariant) hash of each query.
+      valid: bool[T, Q].
+    """
+    return np.asarray([len(np.unique(h[v], axis=0)) for h, v in zip(hashes, valid)], np.int32)
+
+
+def headroom(bench, metric: str) -> dict | None:
+    """The benchmark's best error and its top 1% / 0.1% quantiles over every architecture it
+    holds (fractions; the mean over repeats or members, of the tables' ``metric``), or None
+    for a benchmark without a table."""
+    means = getattr(bench, "means", None)
+    if means is None:
+        return None
+    column = 1 if metric.startswith("test") else 0  # TableBenchmark.means: val, test, ...
+    error = 1.0 - np.asarray(means)[:, column]
+    error = error[np.isfinite(error)]
+    if not error.size:
+        return None
+    return {"num_architectures": int(error.size), "best": float(error.min()),
+            **{f"top_{share}%": float(np.quantile(error, float(share) / 100))
+               for share in HEADROOM_SHARES}}
+
+
+HEADROOM_SHARES = ("1", "0.1")  # the top shares of the benchmark the report locates
+
+
+def sampling_rows(results: dict, curves: dict, window: int, room: dict | None) -> list[dict]:
+    """Per algorithm: unique architectures per trial, the mean error of its first and last
+    ``window`` queries (what it samples, not its best) and, with the benchmark's headroom,
+    the share of trials whose final selection lies in each top share."""
+    rows = []
+    for name, arrays in results.items():
+        error = np.where(arrays["valid"], 1.0 - arrays["reported"], np.nan)
+        unique = arrays["unique"]
+        row = {"algorithm": name, "unique_mean": float(unique.mean()),
+               "unique_std": float(unique.std()), "queries": int(error.shape[1]),
+               "window": int(min(window, error.shape[1])),
+               "first_mean_error": float(np.nanmean(error[:, :window])),
+               "last_mean_error": float(np.nanmean(error[:, -window:]))}
+        if room is not None:
+            final = curves[name][:, -1]
+            for share in HEADROOM_SHARES:
+                row[f"trials_in_top_{share}%"] = float((final <= room[f"top_{share}%"]).mean())
+        rows.append(row)
+    return rows
+
+
+def sampling_section(rows: list[dict], room: dict | None, bench, metric: str) -> str:
+    """Markdown: unique architectures, what each method samples, and the benchmark's headroom
+    (why gaps between methods are small)."""
+    window = rows[0]["window"]
+    lines = [{"Algorithm": row["algorithm"],
+              "unique / trial": f"{row['unique_mean']:.1f} ± {row['unique_std']:.1f} "
+                                f"(of {row['queries']})",
+              f"mean {metric}, first {window} queries":
+                  f"{100 * row['first_mean_error']:.2f}%",
+              f"mean {metric}, last {window} queries": f"{100 * row['last_mean_error']:.2f}%",
+              **{f"trials ending in top {share}%":
+                 f"{100 * row[f'trials_in_top_{share}%']:.0f}%"
+                 for share in (HEADROOM_SHARES if room is not None else ())}}
+             for row in rows]
+    text = ("### What the searchers sample\n\n"
+            "Unique = distinct architectures queried per trial (by the space's "
+            "isomorphism-invariant hash), mean ± std over trials; the mean error of the "
+            "queried architectures shows what a method samples, not the best it finds.\n\n"
+            f"{report.markdown_table(lines, list(lines[0]))}\n")
+    if room is None:
+        return text + f"Headroom: {bench.label} has no table of every architecture.\n"
+    return text + (
+        f"**Headroom.** Over all {room['num_architectures']:,} architectures of "
+        f"{bench.label} (mean over repeats or members), the best has {metric} "
+        f"{100 * room['best']:.2f}%; the top 1% lie at or below "
+        f"{100 * room['top_1%']:.2f}% and the top 0.1% at or below "
+        f"{100 * room['top_0.1%']:.2f}%.{_random_search_share(rows)} A method that lowers the "
+        "mean error of what it samples (first against last queries above) need not lower the "
+        "best it finds by much when random search already reaches the benchmark's top: the "
+        "gaps between methods are then small.\n")
+
+
+def _random_search_share(rows: list[dict]) -> str:
+    """A sentence: the share of random-search trials whose final selection is in the top 0.1%
+    (empty without a random search among the algorithms)."""
+    return "".join(f" {row['algorithm']} ends in the top 0.1% in "
+                   f"{100 * row['trials_in_top_0.1%']:.0f}% of its trials."
+                   for row in rows if row["algorithm"].startswith("random_search"))
+
 
 
 def error_curves(results: dict) -> tuple[dict, dict]:
@@ -73,6 +167,8 @@ def summarise(results: dict, config, bench, metric: str,
     budgets = sorted({b for b in config.budgets if b < config.budget} | {config.budget})
     rows = stats.budget_table(curves, budgets, seed=config.seed)
     final = [row for row in rows if row["budget"] == config.budget]
+    room = headroom(bench, metric)
+    sampling = sampling_rows(results, curves, config.window, room)
     summary = {
         "benchmark": bench.label,
         "metric": metric,
@@ -91,12 +187,16 @@ def summarise(results: dict, config, bench, metric: str,
         "extrapolation": report.extrapolation(bench.metadata, {  # the selected architectures
             name: stats.best_so_far(a["observed"], a["reported"])[1][:, -1]
             for name, a in results.items()}),
+        "duplicates": config.duplicates,
+        "headroom": room,
+        "sampling": {row["algorithm"]: row for row in sampling},
     }
     tables = (f"### {metric.capitalize()} after {config.budget} queries\n\n"
               f"{final_table(rows, config.budget, metric)}\n"
               f"{report.extrapolation_line(summary['extrapolation'])}"
               f"### By number of queries\n\n"
-              f"{report.format_budget_table(rows, bench.label, metric)}")
+              f"{report.format_budget_table(rows, bench.label, metric)}\n"
+              f"{sampling_section(sampling, room, bench, metric)}")
     return curves, tables + _beside_paper(rows, config, bench, metric), summary
 
 
@@ -149,3 +249,27 @@ def render_report(config, bench, metric: str, tables: str, algorithms: list[str]
         f"trials and the 95% percentile-bootstrap CI of the mean "
         f"({stats.BUDGET_RESAMPLES:,} resamples).\n\n{tables}\n"
         f"![best vs queries](best_vs_queries.png)\n")
+
+
+def hyperparameter_section(config, blocks: dict[str, tuple[str, object]],
+                           our_choice: dict[str, tuple[str, ...]]) -> str:
+    """Markdown: the hyperparameters each algorithm ran with, values the papers do not give
+    marked "our choice".
+
+    Args:
+      config: the search config (``duplicates``).
+      blocks: algorithm -> (its config block's name, the block with its overrides applied);
+        algorithms without hyperparameters are left out.
+      our_choice: block name -> the fields whose values the papers do not give.
+    """
+    rule = {"query": "every proposal is a query, as in the papers",
+            "resample": "a repeat of an architecture already queried in the trial is redrawn "
+                        "(our choice; the papers query it)"}[config.duplicates]
+    lines = ["### Hyperparameters\n", f"- every searcher: duplicates = `{config.duplicates}` "
+             f"({rule})"]
+    for name, (block_name, block) in blocks.items():
+        ours = our_choice.get(block_name, ())
+        fields = ", ".join(f"{field} = {value!r}" + (" (our choice)" if field in ours else "")
+                           for field, value in sorted(block.items()))
+        lines.append(f"- {name} (`{block_name}`): {fields}")
+    return "\n".join(lines) + "\n"

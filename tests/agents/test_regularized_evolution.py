@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from configs import agents as agent_configs
 from nasjax import spaces
 from nasjax.agents import base, random_search
 from nasjax.agents import regularized_evolution as re_lib
@@ -55,12 +56,12 @@ def test_ageing_removes_the_oldest_member():
     assert alive == {tuple(m) for m in members[2:]}
 
 
-def test_mutations_are_valid_and_differ_from_the_parent():
+def test_mutations_with_require_change_are_valid_and_differ_from_the_parent():
     parents = strings_lib.encode(nb101.sample(jax.random.key(1), (64,)))
     direct = jnp.zeros(26, jnp.int32).at[strings_lib.NUM_OP_SLOTS + 5].set(1)  # input -> output
     parents = jnp.concatenate([parents, direct[None]])
     keys = jax.random.split(jax.random.key(2), len(parents))
-    children = jax.jit(jax.vmap(lambda k, p: re_lib.mutate(SPACE, k, p, 1.0)))(keys, parents)
+    children = jax.jit(jax.vmap(lambda k, p: re_lib.mutate(SPACE, k, p, 1.0, True)))(keys, parents)
     cells, valid = strings_lib.decode(children)
     assert bool(valid.all())
     parent_cells, _ = strings_lib.decode(parents)
@@ -69,8 +70,9 @@ def test_mutations_are_valid_and_differ_from_the_parent():
 
 
 def test_official_mutation_may_keep_the_cell():
-    # Without require_change (the official mutate_spec), some children repeat the parent's
-    # cell: e.g. flips of edges that pruning removes again.
+    # Without require_change (the official mutate_spec, and the default), some children
+    # repeat the parent's cell: e.g. flips of edges that pruning removes again.
+    assert not agent_configs.regularized_evolution().require_change
     parent = strings_lib.encode(nb101.sample(jax.random.key(3)))
     keys = jax.random.split(jax.random.key(4), 400)
     children = jax.jit(jax.vmap(lambda k: re_lib.mutate(SPACE, k, parent, 1.0, False)))(keys)

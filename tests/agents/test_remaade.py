@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import optax
 import pytest
 import rlax
 
@@ -200,24 +201,63 @@ def test_remaade_beats_random_search_at_budget_150(synthetic_bench):
     assert np.asarray(result.observed)[:, -30:].mean() > np.asarray(result.observed)[:, :30].mean()
 
 
-def test_advantages_use_the_baseline_of_previous_batches():
-    """ReMAADE §3: b averages *previously* sampled architectures. The first batch has none, so
-    it does not move the policy even when its rewards differ; a second batch scoring exactly
-    the first batch's mean has zero advantages; a better one moves the policy."""
+def test_first_batch_learns_against_its_own_mean():
+    """ReMAADE §7 line 9 updates theta after every batch, the first included: its baseline is
+    its own mean reward. Rewards (0.25, 0.75, 0.25, 0.75) have mean 0.5, so the advantages are
+    (-0.25, 0.25, -0.25, 0.25); from uniform biases, the REINFORCE gradient of the 1/B sum is
+    ``-1/B sum_k A_k onehot(a_k)`` (the softmax term cancels: the advantages sum to 0), and
+    the new biases are one Adam step along it. (With no first baseline, as before, the
+    advantages were 0 and theta stayed put.)"""
+    searcher = searcher_lib.make_remaade(SPACE, made.make_independent_policy(SPACE.choices),
+                                         batch_size=4, learning_rate=0.1)
+    state = searcher.init(jax.random.key(0))
+    first = jax.jit(searcher.update)(state, state.archs, _metrics([0.25, 0.75, 0.25, 0.75]))
+    adv = np.asarray([-0.25, 0.25, -0.25, 0.25], np.float32)
+    width = state.params["density_bias"].shape[-1]
+    onehot = np.eye(width, dtype=np.float32)[np.asarray(state.strings)]  # [B, N, D]
+    grads = {"density_bias": -np.einsum("k,knd->nd", adv, onehot) / 4}
+    optimizer = optax.adam(0.1)
+    updates, _ = optimizer.update(grads, optimizer.init(state.params), state.params)
+    expected = optax.apply_updates(state.params, updates)
+    np.testing.assert_allclose(first.params["density_bias"], expected["density_bias"],
+                               rtol=1e-5, atol=1e-6)
+    assert np.abs(np.asarray(first.params["density_bias"])).max() == pytest.approx(0.1, rel=1e-4)
+    assert float(losses.ema_value(first.baseline)) == pytest.approx(0.5)
+
+
+def _metrics(rewards) -> bench_lib.Metrics:
+    """Metrics of a batch of valid queries scoring ``rewards``."""
+    rewards = jnp.asarray(rewards, jnp.float32)
+    return bench_lib.Metrics(valid=jnp.ones(rewards.shape, bool), val_acc=rewards,
+                             test_acc=rewards, train_seconds=rewards, params=rewards)
+
+
+def test_later_advantages_use_the_baseline_of_previous_batches():
+    """ReMAADE §3: after the first batch, b averages *previously* sampled architectures: a
+    second batch scoring exactly the first batch's mean has zero advantages (its update is
+    Adam's step with a zero gradient: momentum only); a better one moves theta further."""
     searcher = searcher_lib.make_remaade(SPACE, made.make_independent_policy(SPACE.choices),
                                          batch_size=4, learning_rate=0.1)
     update = jax.jit(searcher.update)
     state = searcher.init(jax.random.key(0))
+    first = update(state, state.archs, _metrics([0.25, 0.75, 0.25, 0.75]))
+    second = update(first, first.archs, _metrics([0.5] * 4))
+    zero = jax.tree.map(jnp.zeros_like, first.params)
+    updates, _ = optax.adam(0.1).update(zero, first.opt_state, first.params)
+    chex.assert_trees_all_close(second.params, optax.apply_updates(first.params, updates))
+    third = update(second, second.archs, _metrics([0.9] * 4))
+    updates, _ = optax.adam(0.1).update(zero, second.opt_state, second.params)
+    assert not np.allclose(third.params["density_bias"],
+                           optax.apply_updates(second.params, updates)["density_bias"])
 
-    def metrics(rewards):
-        rewards = jnp.asarray(rewards, jnp.float32)
-        return bench_lib.Metrics(valid=jnp.ones(4, bool), val_acc=rewards,
-                                 test_acc=rewards, train_seconds=rewards, params=rewards)
 
-    first = update(state, state.archs, metrics([0.4, 0.6, 0.4, 0.6]))
-    chex.assert_trees_all_equal(first.params, state.params)
-    assert float(losses.ema_value(first.baseline)) == pytest.approx(0.5)
-    second = update(first, first.archs, metrics([0.5] * 4))
-    chex.assert_trees_all_equal(second.params, state.params)
-    third = update(second, second.archs, metrics([0.9] * 4))
-    assert not np.array_equal(third.params["density_bias"], state.params["density_bias"])
+def test_our_choice_marks_exactly_the_values_the_paper_does_not_give():
+    """configs/agents.py OUR_CHOICE (marked in reports) is the set of fields whose help
+    comment (shown by --help) starts with "our choice"."""
+    from launch import common
+
+    comments = common._field_comments(agent_configs)
+    marked = {field for field, comment in comments.items() if comment.startswith("our choice")}
+    listed = {field for fields in agent_configs.OUR_CHOICE.values() for field in fields}
+    assert marked == listed
+    assert {"ema_decay", "ppo_epochs", "ff_dim", "init_stddev"} <= listed

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from configs import agents as agent_configs
 from configs import search as search_config
 from nasjax import registry, spaces
 
@@ -98,6 +99,43 @@ def test_tiny_search_writes_the_run_directory(tmp_path, data_dir):
         for name in algorithms:
             assert data[f"{name}/observed"].shape == (3, 24)
             assert data[f"{name}/valid"].all()
+            assert data[f"{name}/unique"].shape == (3,)
+            assert 1 <= data[f"{name}/unique"].min() and data[f"{name}/unique"].max() <= 24
+            sampling = summary["sampling"][name]
+            assert sampling["unique_mean"] == pytest.approx(data[f"{name}/unique"].mean())
+            assert 0.0 < sampling["first_mean_error"] < 1.0
+    room = summary["headroom"]  # every NAS-Bench-101 cell (the synthetic table holds all)
+    assert room["num_architectures"] == 423_624
+    assert room["best"] <= room["top_0.1%"] <= room["top_1%"]
+    assert summary["duplicates"] == "query"
     markdown = (workdir / "report.md").read_text()
     assert "nb101-synthetic (SYNTHETIC)" in markdown and "test error" in markdown
     assert all(name in markdown for name in algorithms)
+    assert "unique / trial" in markdown and "**Headroom.**" in markdown
+    assert "ema_decay = 0.9 (our choice)" in markdown
+
+
+def test_bad_duplicates_rule_stops_before_any_file(tmp_path):
+    workdir = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "launch.search", f"--config={ROOT / 'configs' / 'search.py'}",
+         f"--workdir={workdir}", "--config.duplicates=skip"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    assert result.returncode == 2
+    assert "duplicates" in result.stderr and "'query', 'resample'" in result.stderr
+    assert not workdir.exists()
+
+
+def test_help_marks_the_values_the_papers_do_not_give():
+    help_text = subprocess.run(
+        [sys.executable, "-m", "launch.search", f"--config={ROOT / 'configs' / 'search.py'}",
+         "--help"], cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "JAX_PLATFORMS": "cpu"}).stdout
+    for block, fields in agent_configs.OUR_CHOICE.items():
+        for field in fields:
+            line = next(line for line in help_text.splitlines()
+                        if line.strip().startswith(f"{block}.{field} ="))
+            assert "our choice" in line, line
+    assert "our choice" not in next(line for line in help_text.splitlines()
+                                    if line.strip().startswith("remaade.embed_dim ="))

@@ -22,7 +22,8 @@ __all__ = ["POLICIES", "agent", "make_searcher"]
 # The policy of a ``remaade`` block: MAADE (§5), MADE or independent categoricals (Table 4).
 POLICIES = {
     "maade": lambda choices, config: maade.make_policy(choices, config.embed_dim,
-                                                       config.num_layers, config.ff_dim),
+                                                       config.num_layers, config.ff_dim,
+                                                       config.init_stddev),
     "made": lambda choices, config: made.make_made_policy(choices, config.made_hidden),
     "independent": lambda choices, config: made.make_independent_policy(choices),
 }
@@ -34,8 +35,10 @@ def _policy(kind: str, choices: tuple[int, ...], config):
     return POLICIES[kind](choices, config)
 
 
-def make_searcher(space, config, name: str = "remaade") -> Searcher:
-    """The ReMAADE searcher over ``space`` with the hyperparameters of a ``remaade`` block.
+def make_searcher(space, config, name: str = "remaade", *, duplicates: str = "query",
+                  budget: int = 0) -> Searcher:
+    """The ReMAADE searcher over ``space`` with the hyperparameters of a ``remaade`` block and
+    the shared ``duplicates`` rule (:mod:`nasjax.agents.duplicates`).
 
     Raises:
       ValueError for an unknown policy or bad hyperparameters.
@@ -45,7 +48,8 @@ def make_searcher(space, config, name: str = "remaade") -> Searcher:
         batch_size=config.batch_size, num_orders=config.num_orders,
         learning_rate=config.learning_rate, objective=config.objective,
         clip_eps=config.clip_eps, ppo_epochs=config.ppo_epochs, ema_decay=config.ema_decay,
-        pool_factor=config.pool_factor, max_rounds=config.max_rounds)
+        pool_factor=config.pool_factor, max_rounds=config.max_rounds,
+        duplicates_rule=duplicates, budget=budget)
 
 
 def agent(variant: str = "remaade", overrides: tuple = ()) -> Agent:

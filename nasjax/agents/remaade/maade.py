@@ -42,7 +42,11 @@ import jax.numpy as jnp
 
 from nasjax.agents.remaade import policy as policy_lib
 
-EMBED_INIT_STDDEV = 1.0  # query vectors and value embeddings ~ N(0, 1), as nn.Embed
+# Initialisation (our choice; the paper gives none): query vectors and value embeddings
+# ~ N(0, EMBED_INIT_STDDEV^2) as nn.Embed (configs/agents.py ``init_stddev``), attention and
+# PosFF kernels LeCun normal with zero biases (flax defaults), eq. 9's W and b zero (so the
+# initial policy is uniform).
+EMBED_INIT_STDDEV = 1.0
 
 
 def masked_average(energy: jax.Array, mask: jax.Array, values: jax.Array) -> jax.Array:
@@ -126,11 +130,12 @@ class MAADE(nn.Module):
     embed_dim: int  # d
     num_layers: int = 1  # M
     ff_dim: int = 0  # hidden width of PosFF; 0 = embed_dim (the paper gives none)
+    init_stddev: float = EMBED_INIT_STDDEV  # of q_i and V (the paper gives none)
 
     def setup(self):
         n, d = len(self.cardinalities), self.embed_dim
         vocab = max(self.cardinalities)
-        init = nn.initializers.normal(EMBED_INIT_STDDEV)
+        init = nn.initializers.normal(self.init_stddev)
         self.queries = self.param("queries", init, (n, d))  # q_i
         self.values = self.param("values", init, (vocab, d))  # V, shared across hyperparameters
         self.blocks = [SimplifiedTransformer(d, self.ff_dim or d, name=f"block_{m}")
@@ -284,10 +289,11 @@ def sample(model: MAADE, params, key: jax.Array, order: jax.Array) -> tuple[jax.
 
 
 def make_policy(cardinalities: tuple[int, ...], embed_dim: int, num_layers: int = 1,
-                ff_dim: int = 0) -> policy_lib.Policy:
-    """MAADE as a :class:`~nasjax.agents.remaade.policy.Policy`."""
+                ff_dim: int = 0, init_stddev: float = EMBED_INIT_STDDEV) -> policy_lib.Policy:
+    """MAADE as a :class:`~nasjax.agents.remaade.policy.Policy` (``init_stddev``: of the
+    query vectors and value embeddings)."""
     if embed_dim < 1 or num_layers < 1:
         raise ValueError(f"MAADE needs embed_dim >= 1 and num_layers >= 1, "
                          f"got {embed_dim} and {num_layers}")
-    model = MAADE(tuple(cardinalities), embed_dim, num_layers, ff_dim)
+    model = MAADE(tuple(cardinalities), embed_dim, num_layers, ff_dim, init_stddev)
     return policy_lib.from_module("maade", model, sample)

@@ -15,6 +15,11 @@ open, fixed here:
   if there is none, a fixed valid string (the space's sample of PRNG key 0) fills it. Every
   step proposes exactly ``B``
   valid cells, each one query.
+- **Duplicates**: as the listing counts (line 10, ``e <- e + B``), every sampled string is a
+  query, repeats included (``duplicates="query"``). With ``duplicates="resample"`` (ours,
+  :mod:`nasjax.agents.duplicates`) a candidate whose architecture was queried in the trial, or
+  is already in the batch, is rejected like an invalid one: the batch is drawn from the policy
+  restricted to valid, unqueried strings, and ``log P(a)`` is again the unrestricted one.
 - **Orders**: ``Z_S`` is ``S`` uniform random permutations drawn at ``init`` and fixed for
   the trial; every string draws its order uniformly from ``Z_S``. ``S = 0`` stands for
   ``S = N!``: a fresh uniform permutation per string.
@@ -23,7 +28,17 @@ open, fixed here:
 - **Baseline** ``b``: "an exponential moving average of the accuracies of previously sampled
   architectures" (§3): a bias-corrected EMA over batches of the mean reward; a batch's
   advantages ``A = f(a) - b`` use ``b`` from before that batch, which is then updated with
-  it. The first batch has no previous architectures and so no advantage (no update).
+  it. The first batch has no previous architectures; the listing (§7, line 9) updates
+  ``theta`` after every batch, so the first batch's baseline is its own mean reward (ours:
+  the paper does not say; with no baseline at all its advantages would be zero, and the
+  first two batches would both be drawn from the uniform initial policy).
+- **Gradient over valid strings**: line 6 samples "``B`` valid hyper-parameter strings";
+  ``log P(a)`` in eqs. 1 and 12 is the policy's unrestricted log-probability of each valid
+  string drawn (invalid draws are discarded, never queried, and enter no gradient), as the
+  paper writes it. For the policy conditioned on validity, ``P(a | valid) = P(a) / P(valid)``,
+  the exact gradient would also subtract ``E[A] grad log P(valid)``, which vanishes when
+  ``b`` is the mean reward and which the paper does not mention; we do not add it. The
+  policy is thus not taught to avoid invalid strings, only to prefer good valid ones.
 - **PPO**: ``ppo_epochs`` full-batch Adam steps on the clipped surrogate per batch; with
   ``ppo_epochs = 1`` PPO's gradient equals REINFORCE's (the ratio is 1).
 """
@@ -39,6 +54,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from nasjax.agents import duplicates
 from nasjax.agents.base import Searcher
 from nasjax.agents.remaade import losses
 from nasjax.agents.remaade.policy import Policy
@@ -67,6 +83,7 @@ class ReMAADEState:
     string_orders: jax.Array  # int32[B, N]: the order each pending string was sampled in
     archs: Any  # Arch[B]: the pending strings decoded
     key: jax.Array  # PRNG key for the next sampling
+    memory: Any = None  # duplicates.Memory of the queried architectures ("resample"), or None
 
 
 def make_remaade(space: space_lib.SearchSpace, policy: Policy, *, name: str = "remaade",
@@ -74,7 +91,8 @@ def make_remaade(space: space_lib.SearchSpace, policy: Policy, *, name: str = "r
                  num_orders: int = 1, learning_rate: float = 1e-2,
                  objective: str = "reinforce", clip_eps: float = 0.1, ppo_epochs: int = 4,
                  ema_decay: float = 0.9, pool_factor: int = 2,
-                 max_rounds: int = 16) -> Searcher:
+                 max_rounds: int = 16, duplicates_rule: str = "query",
+                 budget: int = 0) -> Searcher:
     """The ReMAADE searcher over a space's string encoding.
 
     Args:
@@ -90,6 +108,9 @@ def make_remaade(space: space_lib.SearchSpace, policy: Policy, *, name: str = "r
       ema_decay: decay of the baseline's moving average.
       pool_factor: candidates per sampling round, in units of ``B``.
       max_rounds: bound on sampling rounds per batch.
+      duplicates_rule: ``"query"`` (every sampled string is a query) or ``"resample"``.
+      budget: queries of a trial; the memory's capacity (rounded up to batches) with
+        ``"resample"``.
     Returns:
       A :class:`~nasjax.agents.base.Searcher` with ``batch = batch_size``.
     """
@@ -104,6 +125,8 @@ def make_remaade(space: space_lib.SearchSpace, policy: Policy, *, name: str = "r
                          f"{max_rounds}, {num_orders}")
     if not 0.0 <= ema_decay < 1.0 or clip_eps <= 0.0:
         raise ValueError(f"need 0 <= ema_decay < 1 and clip_eps > 0; got {ema_decay}, {clip_eps}")
+    duplicates.check(duplicates_rule, budget)
+    resample = duplicates_rule == "resample"
     n = len(space.choices)
     fallback = fallback_string(space)
     pool = pool_factor * batch_size
@@ -122,31 +145,38 @@ def make_remaade(space: space_lib.SearchSpace, policy: Policy, *, name: str = "r
     def uniform_sampler(key, cand_orders):
         return space_lib.uniform_strings(space, key, cand_orders.shape[:1])
 
-    def sample_batch(sampler, key, orders):
+    def sample_batch(sampler, key, orders, memory):
         """``B`` valid strings from ``sampler(key, orders) -> int32[pool, N]``, their orders
-        and cells (see the module docstring)."""
+        and cells (see the module docstring); with a ``memory``, each a new architecture."""
         slots = jnp.arange(batch_size)
 
         def cond(carry):
-            _, _, found, rounds, _ = carry
+            _, _, found, rounds, _, _ = carry
             return (found < batch_size) & (rounds < max_rounds)
 
         def body(carry):
-            strings, string_orders, found, rounds, key = carry
+            strings, string_orders, found, rounds, key, batch = carry
             key, key_orders, key_sample = jax.random.split(key, 3)
             cand_orders = draw_orders(key_orders, orders, pool)
             cand = sampler(key_sample, cand_orders)
-            _, valid = space.decode(cand)
+            cand_archs, valid = space.decode(cand)
+            if memory is not None:  # new to the trial, to the batch so far, and to the pool
+                hashes = space.hash(cand_archs)
+                valid = duplicates.first_of_equals(
+                    hashes, valid & ~duplicates.contains(memory, hashes)
+                    & ~duplicates.contains(batch, hashes))
+                batch = duplicates.add(batch, hashes, valid)
             slot = found + jnp.cumsum(valid) - 1
             slot = jnp.where(valid & (slot < batch_size), slot, batch_size)  # out of range: drop
             strings = strings.at[slot].set(cand, mode="drop")
             string_orders = string_orders.at[slot].set(cand_orders, mode="drop")
             found = jnp.minimum(found + valid.sum(), batch_size)
-            return strings, string_orders, found, rounds + 1, key
+            return strings, string_orders, found, rounds + 1, key, batch
 
         empty = jnp.zeros((batch_size, n), jnp.int32)
-        strings, string_orders, found, _, _ = jax.lax.while_loop(
-            cond, body, (empty, empty, jnp.int32(0), jnp.int32(0), key))
+        batch = None if memory is None else duplicates.empty(space, batch_size)
+        strings, string_orders, found, _, _, _ = jax.lax.while_loop(
+            cond, body, (empty, empty, jnp.int32(0), jnp.int32(0), key, batch))
         # Short after max_rounds: repeat the valid strings found, or use the fallback string.
         repeat = jnp.where(slots < found, slots, slots % jnp.maximum(found, 1))
         strings = jnp.where(found > 0, strings[repeat], fallback)
@@ -161,10 +191,13 @@ def make_remaade(space: space_lib.SearchSpace, policy: Policy, *, name: str = "r
             jax.random.split(key_orders, max(num_orders, 1))).astype(jnp.int32)
         # Every policy starts uniform (zero density layer), so the first batch is drawn
         # from uniform strings: the same distribution, without a second copy of the sampler.
-        strings, string_orders, archs = sample_batch(uniform_sampler, key_sample, orders)
+        capacity = -(-budget // batch_size) * batch_size  # the trial's queries, whole batches
+        memory = duplicates.empty(space, capacity) if resample else None
+        strings, string_orders, archs = sample_batch(uniform_sampler, key_sample, orders, memory)
         return ReMAADEState(params=params, opt_state=optimizer.init(params),
                             baseline=losses.ema_init(), orders=orders, strings=strings,
-                            string_orders=string_orders, archs=archs, key=key_next)
+                            string_orders=string_orders, archs=archs, key=key_next,
+                            memory=memory)
 
     def propose(state, key):
         del key  # the batch was sampled when the state was made
@@ -185,10 +218,11 @@ def make_remaade(space: space_lib.SearchSpace, policy: Policy, *, name: str = "r
                               ema_decay),
             state.baseline)
         # b is the EMA of *previously* sampled architectures (ReMAADE §3): the batch's own
-        # rewards enter it only after its advantages; before any batch there is no baseline
-        # and no advantage (the first batch teaches nothing).
+        # rewards enter it only after its advantages. The first batch, with none before it,
+        # uses its own mean reward (the EMA just updated with it; see the module docstring).
         seen_before = state.baseline.denominator > 0
-        adv = jnp.where(seen_before, reward - losses.ema_value(state.baseline), 0.0) * weight
+        b = jnp.where(seen_before, losses.ema_value(state.baseline), losses.ema_value(baseline))
+        adv = (reward - b) * weight
         log_pi_old = batch_log_prob(state.params, state.strings, state.string_orders)
 
         def loss_fn(params):
@@ -209,10 +243,13 @@ def make_remaade(space: space_lib.SearchSpace, policy: Policy, *, name: str = "r
         params, opt_state = jax.lax.fori_loop(0, epochs, adam_step,
                                               (state.params, state.opt_state))
         key_sample, key_next = jax.random.split(state.key)
+        memory = state.memory
+        if resample:
+            memory = duplicates.add(memory, space.hash(state.archs))
         strings, string_orders, next_archs = sample_batch(policy_sampler(params), key_sample,
-                                                           state.orders)
+                                                           state.orders, memory)
         return ReMAADEState(params=params, opt_state=opt_state, baseline=baseline,
                             orders=state.orders, strings=strings, string_orders=string_orders,
-                            archs=next_archs, key=key_next)
+                            archs=next_archs, key=key_next, memory=memory)
 
     return Searcher(name=name, batch=batch_size, init=init, propose=propose, update=update)
