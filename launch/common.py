@@ -22,7 +22,10 @@
   checksum, an unusable data or run directory: one line on stderr, exit code 2, no traceback,
   before any work or file for everything the command line decides;
 - SIGINT / SIGTERM: one line saying what was kept, exit code 130 / 143
-  (:mod:`nasjax.evaluation.interrupts`).
+  (:mod:`nasjax.evaluation.interrupts`);
+- a run directory is locked for the life of the run (:class:`RunLock`, ``DIR.lock`` beside it):
+  a second launch on the same directory is refused, even with ``--overwrite``, naming the
+  process that holds it.
 """
 
 from __future__ import annotations
@@ -34,7 +37,10 @@ import difflib
 import importlib
 import importlib.util
 import io
+import json
+import os
 import re
+import socket
 import sys
 import time
 import tokenize
@@ -130,6 +136,131 @@ def define_config(family: str, help_string: str, *, name: str = "config",
                       holder=holder)
 
 
+class RunLock:
+    """The lock of a run directory ``DIR``: the file ``DIR.lock`` beside it (so that it outlives
+    the staging directory an ``--overwrite`` replaces), holding the pid, host and start time of
+    the process that runs there.
+
+    It is created whole (written to a temporary file, then hard-linked to its name, which fails
+    when the name exists), so a reader never sees a half-written lock. A lock whose process no
+    longer runs on this host (killed with ``kill -9``, or a second signal) is stale: it is taken
+    over with one line on stderr. Any other lock refuses the directory.
+    """
+
+    SUFFIX = ".lock"
+
+    def __init__(self, directory: str | Path) -> None:
+        """Takes the lock of ``directory``.
+
+        Args:
+          directory: the run directory ``DIR`` (it need not exist).
+
+        Raises:
+          report.RunDirError: one line naming the pid and host of a live run holding it, or
+            saying why the lock cannot be written.
+        """
+        self.directory = Path(os.path.abspath(Path(directory).expanduser()))
+        self.path = self.directory.with_name(self.directory.name + self.SUFFIX)
+        self.record = {"pid": os.getpid(), "host": socket.gethostname(),
+                       "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+        for _ in range(2):  # a stale lock is removed once, then taken
+            holder = self._create()
+            if holder is None:
+                return
+            if not self._stale(holder):
+                raise report.RunDirError(
+                    f"--workdir {self.directory} is in use by pid {holder['pid']} on "
+                    f"{holder['host']} (since {holder['started']}; lock {self.path}); wait for "
+                    "that run to end or stop it, or pick another --workdir")
+            sys.stderr.write(f"taking over the stale lock {self.path} of pid {holder['pid']} on "
+                             f"{holder['host']} (no longer running)\n")
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+        raise report.RunDirError(f"--workdir {self.directory}: another launch took its lock "
+                                 f"{self.path} meanwhile; pick another --workdir")
+
+    def _create(self) -> dict | None:
+        """Creates the lock file; None when taken, else the record of the lock that exists."""
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(self.record) + "\n")
+            os.link(tmp, self.path)
+            return None
+        except FileExistsError:
+            return self._read()
+        except OSError as error:
+            raise report.RunDirError(f"cannot write the lock {self.path} of --workdir "
+                                     f"{self.directory}: {error.strerror}; pick another "
+                                     "--workdir") from None
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    def _read(self) -> dict:
+        """The record of the existing lock file (refused in one line when unreadable)."""
+        try:
+            holder = json.loads(self.path.read_text())
+            return {"pid": int(holder["pid"]), "host": str(holder["host"]),
+                    "started": str(holder["started"])}
+        except FileNotFoundError:  # released meanwhile: an unknown holder that is gone
+            return {"pid": 0, "host": socket.gethostname(), "started": "?"}
+        except (OSError, ValueError, KeyError, TypeError):
+            raise report.RunDirError(
+                f"--workdir {self.directory} has an unreadable lock {self.path}; remove it if no "
+                "run uses that directory, or pick another --workdir") from None
+
+    @staticmethod
+    def _stale(holder: dict) -> bool:
+        """Whether the holder is a process of this host that no longer runs."""
+        if holder["host"] != socket.gethostname():
+            return False  # another machine's process cannot be checked from here
+        if holder["pid"] <= 0:
+            return True
+        try:
+            os.kill(holder["pid"], 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # runs, as another user
+            return False
+        return False
+
+    def release(self) -> None:
+        """Removes the lock, when it is still this process's."""
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            if json.loads(self.path.read_text())["pid"] == self.record["pid"]:
+                self.path.unlink()
+
+
+class LockedRunDir(report.RunDir):
+    """A :class:`report.RunDir` that holds its :class:`RunLock` from before it touches the
+    directory (an ``--overwrite`` removes an old staging directory) until it is finished or
+    abandoned."""
+
+    def __init__(self, path: str | Path, *, overwrite: bool = False,
+                 resume: bool = False) -> None:
+        """Takes the lock, then opens the run directory as :class:`report.RunDir` does.
+
+        Raises:
+          report.RunDirError: one line when another live run holds the directory, or as
+            :class:`report.RunDir`.
+        """
+        if not str(path).strip():
+            raise report.RunDirError("--workdir is empty; give a directory")
+        self.lock = RunLock(path)
+        try:
+            super().__init__(path, overwrite=overwrite, resume=resume)
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def __exit__(self, kind, error, traceback) -> None:
+        try:
+            super().__exit__(kind, error, traceback)
+        finally:
+            self.lock.release()
+
+
 @dataclasses.dataclass(frozen=True)
 class RunDirFlags:
     """``--workdir`` and ``--overwrite`` of a launch that writes a run directory.
@@ -144,16 +275,19 @@ class RunDirFlags:
     workdir: flags.FlagHolder
     overwrite: flags.FlagHolder
 
-    def open(self) -> report.RunDir:
-        """The run directory the flags name (see :class:`report.RunDir`).
+    def path(self) -> str:
+        """The ``--workdir`` value, or the default ``runs/<family>-<time>``."""
+        value = self.workdir.value
+        return f"runs/{self.family}-{time.strftime('%Y%m%d-%H%M%S')}" if value is None else value
+
+    def open(self) -> LockedRunDir:
+        """The run directory the flags name, locked (see :class:`LockedRunDir`).
 
         Raises:
-          report.RunDirError: when it is not empty without ``--overwrite``, or unusable.
+          report.RunDirError: when it is not empty without ``--overwrite``, another live run
+            holds it, or it is unusable.
         """
-        path = self.workdir.value
-        if path is None:
-            path = f"runs/{self.family}-{time.strftime('%Y%m%d-%H%M%S')}"
-        return report.RunDir(path, overwrite=self.overwrite.value)
+        return LockedRunDir(self.path(), overwrite=self.overwrite.value)
 
 
 def define_run_dir(family: str) -> RunDirFlags:

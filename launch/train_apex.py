@@ -50,19 +50,19 @@ def open_run_dir(config_dict: dict) -> tuple[report_lib.RunDir, bool]:
       report_lib.RunDirError: a workdir holding another run (other config, or no
         checkpoints) without ``--overwrite``.
     """
-    path = Path(_RUN.workdir.value or f"runs/train_apex-{time.strftime('%Y%m%d-%H%M%S')}")
+    path = Path(_RUN.path())
     if _RUN.overwrite.value:
-        return report_lib.RunDir(path, overwrite=True), False
+        return common.LockedRunDir(path, overwrite=True), False
     saved = path / "config.json"
     if (path / CHECKPOINTS).is_dir() and saved.is_file():
         if json.loads(saved.read_text()) != json.loads(json.dumps(config_dict)):
             raise report_lib.RunDirError(
                 f"--workdir {path} holds a run with another config; rerun with its config "
                 "(config.json), pass --overwrite to start afresh, or pick another --workdir")
-        return report_lib.RunDir(path, resume=True), True
+        return common.LockedRunDir(path, resume=True), True
     if path.exists() and any(path.iterdir()):
-        return report_lib.RunDir(path), False  # refuses a non-empty workdir, one line
-    return report_lib.RunDir(path, resume=True), False  # in place, so a stop can resume
+        return common.LockedRunDir(path), False  # refuses a non-empty workdir, one line
+    return common.LockedRunDir(path, resume=True), False  # in place, so a stop can resume
 
 
 def make_env_params(config, data_dir):
