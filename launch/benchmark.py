@@ -445,7 +445,7 @@ def main(argv):
     del argv
     from nasjax import paths
 
-    data_dir = paths.writable_dir(paths.data_dir(_DATA_DIR.value))
+    data_dir = paths.usable_dir(paths.data_dir(_DATA_DIR.value))
     workdir = Path(_WORKDIR.value or f"runs/benchmark-{time.strftime('%Y%m%d-%H%M%S')}")
     records = run(_ONLY.value, workdir, _QUICK.value, data_dir)
     print(json.dumps(records, indent=2))

@@ -35,7 +35,7 @@ def main(argv):
     with common.config_errors():  # hyperparameters the rules cannot check alone
         searchers = {name: agent.make_searcher(space, agent.block(config))
                      for name, agent in agents.items()}
-    data_dir = paths.writable_dir(paths.data_dir(config.data_dir or None))
+    data_dir = paths.usable_dir(paths.data_dir(config.data_dir or None))
     with _RUN.open() as run_dir:
         run_dir.write_config(config.to_dict())
         bench = benchmarks.load(config.benchmark, data_dir)

@@ -81,7 +81,7 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)  # Orbax logs every step at INFO
     config = _CONFIG.value  # checked against configs/apex.py RULES
     config_dict = config.to_dict()
-    data_dir = paths.writable_dir(paths.data_dir(config.data_dir or None))
+    data_dir = paths.usable_dir(paths.data_dir(config.data_dir or None))
     with common.config_errors():
         train.check_config(config)  # one line, before any file is written
     run_dir, resuming = open_run_dir(config_dict)
@@ -98,7 +98,14 @@ def main(argv):
         store = checkpoint.Checkpointer(run_dir.staging / CHECKPOINTS, config.checkpoints_kept)
         done = store.latest() if resuming else None
         if done is not None:
-            state, rows = store.restore(jax.eval_shape(trainer.init, key), done)
+            try:
+                done, state, rows, skipped = store.restore_intact(
+                    jax.eval_shape(trainer.init, key))
+            except checkpoint.CorruptCheckpointError as error:
+                raise report_lib.RunDirError(f"{error}; pass --overwrite to start afresh") from None
+            if skipped:
+                print(f"skipped the damaged checkpoint(s) {', '.join(map(str, skipped))} "
+                      f"(set aside as <chunks>{checkpoint.CORRUPT_SUFFIX} in {store.directory})")
             print(f"resuming after chunk {done} of {trainer.num_chunks}")
         else:
             done, rows = 0, []

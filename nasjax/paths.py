@@ -109,6 +109,25 @@ def writable_dir(path: str | os.PathLike) -> Path:
     return path
 
 
+def usable_dir(path: str | os.PathLike) -> Path:
+    """The data directory of a launch that reads it: an existing directory as it is (read-only
+    is fine when its files are built; a cache that must be built checks that its directory is
+    writable first, :func:`cached`), a missing one created.
+
+    Args:
+      path: the directory.
+
+    Returns:
+      ``path`` as a Path.
+
+    Raises:
+      DataDirError: one line naming the directory when it is not a directory, or is missing
+        and cannot be created.
+    """
+    path = Path(path)
+    return path if path.is_dir() else writable_dir(path)
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
