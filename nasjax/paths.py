@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from nasjax.evaluation import interrupts
+
 PACKAGE_DATA = Path(__file__).parent / "data"
 DEFAULT_DATA_DIR = "~/.cache/nasjax"
 SIDECAR_SUFFIX = ".sha256.json"  # <file><suffix> holds {"file", "bytes", "sha256"}
@@ -172,6 +174,8 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
 def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """Opens a temporary file beside ``path`` for writing; renames it onto ``path`` only when the
     ``with`` block succeeds, so a failure never leaves a half-written file (or a temporary one).
+    After SIGINT or SIGTERM (outside a critical section) the file is not put in place:
+    :class:`~nasjax.evaluation.interrupts.Interrupted` is raised instead.
 
     The file is created with the umask's mode (as ``open`` would), and temporary files that
     killed writers of the same target left behind are removed first.
@@ -191,6 +195,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle
+        interrupts.check_before_write()
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
