@@ -499,6 +499,52 @@ def config_errors() -> Iterator[None]:
         raise ConfigError(f"bad config: {error}") from None
 
 
+def check_budgets(budgets, last: int, fields: str) -> None:
+    """Refuses table rows past the last query (they would be dropped without a word).
+
+    Args:
+      budgets: the ``budgets`` field (query counts of the table rows).
+      last: the queries a trial makes.
+      fields: "config.budgets" and the field that sets ``last``, for the message
+        ("config.budget").
+
+    Raises:
+      ConfigError: one line naming the rows past ``last``.
+    """
+    beyond = [b for b in budgets if b > last]
+    if beyond:
+        raise ConfigError(f"config.budgets = {tuple(budgets)}: {', '.join(map(str, beyond))} "
+                          f"past {fields} = {last}, where trials end; drop them or raise "
+                          f"{fields}")
+
+
+def available_memory() -> int:
+    """Bytes of memory a new allocation can take: Linux's ``MemAvailable``, else the physical
+    memory."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_memory(estimate: float, what: str, fields: str) -> None:
+    """Refuses a config whose arrays would not fit in memory, before allocating them.
+
+    Args:
+      estimate: bytes the run's host arrays need (an estimate from the config).
+      what: the quantity, in words ("1,000,000,000 trials x 150 queries x 3 algorithms").
+      fields: the config fields that set it, for the message.
+
+    Raises:
+      ConfigError: one line naming the estimate, the memory available and the fields.
+    """
+    available = available_memory()
+    if estimate > available:
+        raise ConfigError(f"{what} needs about {estimate / 2**30:,.1f} GiB of memory, more than "
+                          f"the {available / 2**30:,.1f} GiB available; lower {fields}")
+
+
 def run_main(main: Callable[[list[str]], object], config: ConfigFlag | None = None) -> None:
     """``app.run(main)`` with the launch conventions of the module docstring.
 

@@ -35,6 +35,9 @@ from nasjax.evaluation import report as report_lib
 
 _CONFIG = common.define_config("evaluate", "Evaluation config.")
 _RUN = common.define_run_dir("evaluate")
+# Host bytes per episode, a bound: its records (10 fields, at most 8 bytes each, twice while the
+# streams merge), its initial state and its share of the best-vs-queries curves.
+BYTES_PER_EPISODE = 256
 _ALLOW_UNFINISHED_APEX = flags.DEFINE_bool(
     "allow_unfinished_apex", False, "Evaluate apex_checkpoints runs that are not complete (a "
     "PARTIAL marker: still training, stopped or failed) at their newest checkpoint.")
@@ -108,6 +111,12 @@ def main(argv):
     config = _CONFIG.value  # checked against configs/evaluate.py RULES
     names = [a.strip() for a in config.agents.split(",") if a.strip()]
     agents = {name: registry.make("agent", name) for name in names}
+    common.check_budgets(config.budgets, config.max_queries, "config.max_queries")
+    episodes = config.agent_seeds * config.num_sets * config.episodes_per_set * len(agents)
+    common.check_memory(BYTES_PER_EPISODE * episodes,
+                        f"{episodes:,} episodes ({config.agent_seeds} seeds x {config.num_sets} "
+                        f"sets x {config.episodes_per_set:,} episodes x {len(agents)} agents)",
+                        "config.episodes_per_set, config.num_sets or config.agent_seeds")
     data_dir = paths.usable_dir(paths.data_dir(config.data_dir or None))
     apex_dirs = []
     if "apex" in agents:

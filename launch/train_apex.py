@@ -65,6 +65,29 @@ def open_run_dir(config_dict: dict) -> tuple[report_lib.RunDir, bool]:
     return common.LockedRunDir(path, resume=True), False  # in place, so a stop can resume
 
 
+def check_sizes(config) -> None:
+    """Refuses a batch larger than the replay it samples from, and says in one line when
+    ``total_steps`` is rounded up to whole chunks (a chunk is ``iterations_per_chunk``
+    iterations of the replay schedule).
+
+    Raises:
+      common.ConfigError: when ``batch_size > replay_capacity``.
+    """
+    if config.batch_size > config.replay_capacity:
+        raise common.ConfigError(
+            f"config.batch_size = {config.batch_size} exceeds config.replay_capacity = "
+            f"{config.replay_capacity}: each learner step samples a batch from the replay; "
+            "lower config.batch_size or raise config.replay_capacity")
+    num_envs = config.num_workers * config.envs_per_worker
+    actor_steps, _ = train.schedule(config.replay_ratio, num_envs, config.batch_size)
+    per_chunk = config.iterations_per_chunk * actor_steps * num_envs
+    trained = -(-config.total_steps // per_chunk) * per_chunk
+    if trained != config.total_steps:
+        print(f"note: config.total_steps = {config.total_steps:,} rounded up to {trained:,} "
+              f"environment steps: whole chunks of {per_chunk:,} (iterations_per_chunk x "
+              "actor steps per iteration x environments)")
+
+
 def make_env_params(config, data_dir):
     """The training environment of a config (and its benchmark's label)."""
     bench = benchmarks.load(config.benchmark, data_dir)
@@ -84,6 +107,7 @@ def main(argv):
     data_dir = paths.usable_dir(paths.data_dir(config.data_dir or None))
     with common.config_errors():
         train.check_config(config)  # one line, before any file is written
+    check_sizes(config)
     run_dir, resuming = open_run_dir(config_dict)
     with run_dir:
         run_dir.write_config(config_dict)
