@@ -38,8 +38,10 @@ import importlib
 import importlib.util
 import io
 import json
+import logging
 import os
 import re
+import signal
 import socket
 import sys
 import time
@@ -499,6 +501,17 @@ def config_errors() -> Iterator[None]:
         raise ConfigError(f"bad config: {error}") from None
 
 
+@contextlib.contextmanager
+def missing_data() -> Iterator[None]:
+    """Turn a FileNotFoundError raised while loading data (an official benchmark not converted
+    yet: its message names the ``launch.prepare_data`` command) into a one-line
+    :class:`DataDirError`."""
+    try:
+        yield
+    except FileNotFoundError as error:
+        raise DataDirError(str(error)) from None
+
+
 def check_budgets(budgets, last: int, fields: str) -> None:
     """Refuses table rows past the last query (they would be dropped without a word).
 
@@ -545,6 +558,27 @@ def check_memory(estimate: float, what: str, fields: str) -> None:
                           f"the {available / 2**30:,.1f} GiB available; lower {fields}")
 
 
+def check_family(config: ConfigFlag) -> None:
+    """Refuses a config file of another launch (``launch.search --config=configs/apex.py``):
+    its fields are not the ones the packaged config module has rules for.
+
+    Raises:
+      ConfigError: one line naming the file, what it lacks and the packaged config.
+    """
+    fields = set(field_paths(config.value))
+    rules = set(config.module.RULES)
+    if fields != rules:
+        given = config_flags.get_config_filename(flags.FLAGS[config.name])
+        lacks = sorted(rules - fields)
+        extra = sorted(fields - rules)
+        what = "; ".join(part for part in (
+            f"it lacks {', '.join(lacks[:3])}{', ...' if len(lacks) > 3 else ''}" if lacks else "",
+            f"it has {', '.join(extra[:3])}{', ...' if len(extra) > 3 else ''}" if extra else "")
+            if part)
+        raise ConfigError(f"--{config.name}={given} is not a config of this launch ({what}); use "
+                          f"{config.default} or a copy of it")
+
+
 def run_main(main: Callable[[list[str]], object], config: ConfigFlag | None = None) -> None:
     """``app.run(main)`` with the launch conventions of the module docstring.
 
@@ -556,9 +590,21 @@ def run_main(main: Callable[[list[str]], object], config: ConfigFlag | None = No
         try:
             with interrupts.clean_stop():
                 if config is not None:
+                    check_family(config)
                     check_config(config.value, config.module.RULES, config.name)
                 return main(argv)
         except ONE_LINE_ERRORS as error:
             _fail(str(error))
+        finally:  # the start-up handler of launch/__init__.py is not for the exit
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
+    logging.getLogger("jax._src.xla_bridge").addFilter(_quiet_backend_probe)
     app.run(checked_main, flags_parser=lambda argv: _parse_flags(config, argv))
+
+
+def _quiet_backend_probe(record: logging.LogRecord) -> bool:
+    """Drops JAX's INFO line about a platform it probes and cannot use ("Unable to initialize
+    backend 'tpu'"), which otherwise precedes every one-line error; its warnings pass."""
+    return not (record.levelno <= logging.INFO
+                and record.getMessage().startswith("Unable to initialize backend"))

@@ -125,8 +125,9 @@ def main(argv):
         apex_dirs = [] if config.apex_checkpoints == apex_policy.UNTRAINED else (
             apex_policy.run_dirs(config.apex_checkpoints))
         check_apex_runs(apex_dirs, _ALLOW_UNFINISHED_APEX.value)
-    bench = benchmarks.load(config.benchmark, data_dir)
-    space = spaces.get(bench.space, config.env.neighbourhood, data_dir)
+    with common.missing_data():
+        bench = benchmarks.load(config.benchmark, data_dir)
+        space = spaces.get(bench.space, config.env.neighbourhood, data_dir)
     with common.config_errors():  # before the run directory: a bad value leaves no file
         params = env.make_params(space, bench, max_neighbours=config.env.max_neighbours,
                                  alpha=config.env.alpha,

@@ -44,9 +44,10 @@ def main(argv):
         searchers = {name: agent.make_searcher(space, agent.block(config))
                      for name, agent in agents.items()}
     data_dir = paths.usable_dir(paths.data_dir(config.data_dir or None))
+    with common.missing_data():  # before the run directory: an unconverted benchmark
+        bench = benchmarks.load(config.benchmark, data_dir)
     with _RUN.open() as run_dir:
         run_dir.write_config(config.to_dict())
-        bench = benchmarks.load(config.benchmark, data_dir)
         report_metric = "test" if bench.has_test else "val"
         metric = "test error" if bench.has_test else "validation error"
         print(f"benchmark: {bench.label} (space {space.name}; reporting {metric})")

@@ -108,12 +108,12 @@ def main(argv):
     with common.config_errors():
         train.check_config(config)  # one line, before any file is written
     check_sizes(config)
+    with common.missing_data(), common.config_errors():  # before any file is written
+        env_params, label = make_env_params(config, data_dir)
+        trainer = train.make_train(config, env_params)
     run_dir, resuming = open_run_dir(config_dict)
     with run_dir:
         run_dir.write_config(config_dict)
-        with common.config_errors():
-            env_params, label = make_env_params(config, data_dir)
-            trainer = train.make_train(config, env_params)
         print(f"benchmark: {label}; {trainer.actors.num_envs} environments, "
               f"{trainer.actor_steps} actor + {trainer.learner_steps} learner steps per "
               f"iteration; {trainer.num_chunks} chunks of {trainer.env_steps_per_chunk:,} "

@@ -199,3 +199,57 @@ def test_a_lock_of_another_host_or_unreadable_is_refused(tmp_path):
     result = _launch(tmp_path, "--workdir=run")
     assert result.returncode == 2 and "has an unreadable lock" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "run.lock"]
+
+
+def test_a_config_file_of_another_launch_is_one_line(tmp_path):
+    result = _launch(tmp_path, "--workdir=run", f"--config={ROOT / 'configs' / 'apex.py'}")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"error: --config={ROOT / 'configs' / 'apex.py'} is not a "
+                                    "config of this launch (it lacks algorithms, budget, "
+                                    "budgets, ...; it has ")
+    assert result.stderr.endswith(f"use {FAKE_CONFIG} or a copy of it\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name, command", [
+    ("nb101", "python -m launch.prepare_data --benchmark=nb101 --source=PATH/"
+              "nasbench_only108.tfrecord"),
+    ("nb301", "python -m launch.prepare_data --benchmark=nb301 --source=PATH/nb_models/xgb_v1.0"),
+])
+def test_an_official_benchmark_not_converted_names_the_command_and_writes_nothing(
+        tmp_path, name, command):
+    result = subprocess.run(
+        [sys.executable, "-m", "launch.search", f"--config.benchmark={name}",
+         f"--workdir={tmp_path / 'run'}"], cwd=tmp_path, capture_output=True, text=True,
+        timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT),
+                          "NASJAX_DATA": str(tmp_path / "data"), "JAX_PLATFORMS": "cpu"})
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("error: ") and command in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
+def test_a_signal_while_a_launch_imports_is_one_line_and_exit_130(tmp_path):
+    # As `python -m launch.<name>` does: the package is imported with argv[0] == "-m"; then
+    # the signal arrives during the (seconds-long) imports of the script.
+    program = ("import sys; sys.argv[0] = '-m'; import launch, os, signal; sys.argv[0] = 'x'; "
+               "os.kill(os.getpid(), signal.SIGINT); import time; time.sleep(30)")
+    result = subprocess.run([sys.executable, "-c", program], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert (result.returncode, result.stderr) == (
+        130, "interrupted by SIGINT while starting; no output was written\n")
+
+
+def test_a_library_import_of_launch_keeps_the_default_sigint_handler():
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_no_backend_probe_line_precedes_a_one_line_error(tmp_path):
+    program = ("import jax; from launch import common\n"
+               "def main(argv):\n"
+               "    jax.devices()  # probes every platform, tpu included\n"
+               "    raise common.ConfigError('the one line')\n"
+               "common.run_main(main)\n")
+    env = {key: value for key, value in os.environ.items() if key != "JAX_PLATFORMS"}
+    result = subprocess.run([sys.executable, "-c", program], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=120, env={**env, "PYTHONPATH": str(ROOT)})
+    assert (result.returncode, result.stderr) == (2, "error: the one line\n")
