@@ -512,6 +512,14 @@ def missing_data() -> Iterator[None]:
         raise DataDirError(str(error)) from None
 
 
+def without_missing_figures(markdown: str, directory: Path) -> str:
+    """The report without the image links (and their blank line) of figures not written."""
+    def keep(match: re.Match) -> str:
+        return match.group(0) if (directory / match.group(1)).is_file() else ""
+
+    return re.sub(r"!\[[^\]]*\]\(([^)/]+\.png)\)\n\n?", keep, markdown)
+
+
 def check_budgets(budgets, last: int, fields: str) -> None:
     """Refuses table rows past the last query (they would be dropped without a word).
 

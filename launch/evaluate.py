@@ -18,7 +18,6 @@ chunks, environment steps and ``final_params_sha256``.
 from __future__ import annotations
 
 import json
-import re
 import time
 from pathlib import Path
 
@@ -98,14 +97,6 @@ def render_apex_provenance(runs: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def without_missing_figures(markdown: str, directory: Path) -> str:
-    """The report without the image links (and their blank line) of figures not written."""
-    def keep(match: re.Match) -> str:
-        return match.group(0) if (directory / match.group(1)).is_file() else ""
-
-    return re.sub(r"!\[[^\]]*\]\(([^)/]+\.png)\)\n\n?", keep, markdown)
-
-
 def main(argv):
     del argv
     config = _CONFIG.value  # checked against configs/evaluate.py RULES
@@ -175,7 +166,8 @@ def main(argv):
         run_dir.save_arrays("curves", **curves)
         protocol.write_figures(results, curves, run_dir.figure_path, bench.label, metric,
                                uniform)
-        text = without_missing_figures(protocol.render_report(summary, config), run_dir.staging)
+        text = common.without_missing_figures(protocol.render_report(summary, config),
+                                              run_dir.staging)
         if apex_runs:
             text += "\n" + render_apex_provenance(apex_runs)
         run_dir.write_report(text)

@@ -104,10 +104,10 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)  # Orbax logs every step at INFO
     config = _CONFIG.value  # checked against configs/apex.py RULES
     config_dict = config.to_dict()
-    data_dir = paths.usable_dir(paths.data_dir(config.data_dir or None))
     with common.config_errors():
         train.check_config(config)  # one line, before any file is written
     check_sizes(config)
+    data_dir = paths.usable_dir(paths.data_dir(config.data_dir or None))
     with common.missing_data(), common.config_errors():  # before any file is written
         env_params, label = make_env_params(config, data_dir)
         trainer = train.make_train(config, env_params)

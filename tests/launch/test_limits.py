@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from configs import apex
-from launch import common, train_apex
+from launch import common
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,12 +62,14 @@ def test_check_memory_names_the_estimate_and_the_fields():
     common.check_memory(1024, "a few things", "config.x")
 
 
-def test_total_steps_rounded_up_to_whole_chunks_is_said_in_one_line(capsys):
-    config = apex.get_config("smoke")
-    train_apex.check_sizes(config)  # 256 steps: two chunks of 128
-    assert capsys.readouterr().out == ""
-    config.batch_size, config.replay_capacity = 512, 4096
-    train_apex.check_sizes(config)
-    assert capsys.readouterr().out == (
+def test_total_steps_rounded_up_to_whole_chunks_is_said_in_one_line(tmp_path):
+    (tmp_path / "file").write_text("x")  # a data directory that stops the launch after the note
+    args = [f"--config={ROOT / 'configs' / 'apex.py'}:smoke", f"--config.data_dir={tmp_path}/file"]
+    result = _launch("launch.train_apex", tmp_path, *args)
+    assert result.returncode == 2 and result.stdout == ""  # 256 steps: two chunks of 128
+    result = _launch("launch.train_apex", tmp_path, *args, "--config.batch_size=512",
+                     "--config.replay_capacity=4096")
+    assert result.returncode == 2 and "file is not a directory" in result.stderr
+    assert result.stdout == (
         "note: config.total_steps = 256 rounded up to 4,096 environment steps: whole chunks of "
         "4,096 (iterations_per_chunk x actor steps per iteration x environments)\n")
