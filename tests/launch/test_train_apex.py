@@ -133,6 +133,17 @@ def test_trained_runs_evaluate_as_the_apex_agent(runs, tmp_path, jax_env):
     summary = json.loads((workdir / "summary.json").read_text())
     assert summary["agents"]["apex"]["episodes"] == 2 * 64  # one policy per run directory
     assert summary["agents"]["apex"]["mean_queries"] == 1.0
+    straight = json.loads((runs["straight"] / "summary.json").read_text())
+    provenance = summary["apex_checkpoints"]
+    assert [(run["seed"], run["benchmark"], run["chunks"], run["env_steps"], run["complete"])
+            for run in provenance] == [(0, "nb101-synthetic", 2, 256, True),
+                                       (1, "nb101-synthetic", 2, 256, True)]
+    assert {run["final_params_sha256"] for run in provenance} == {
+        straight["final_params_sha256"]}  # resumed to the same parameters
+    report = (workdir / "report.md").read_text()
+    assert "## Ape-X checkpoints" in report and straight["final_params_sha256"] in report
+    assert f"apex seed 0: {runs['straight']} (trained on nb101-synthetic, 2 chunks" in (
+        result.stdout)
 
 
 @pytest.mark.slow  # one more training process
