@@ -17,12 +17,11 @@ import json
 import logging
 import os
 import secrets
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
-
-from nasjax.evaluation import interrupts
 
 PACKAGE_DATA = Path(__file__).parent / "data"
 DEFAULT_DATA_DIR = "~/.cache/nasjax"
@@ -195,7 +194,11 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle
-        interrupts.check_before_write()
+        # Standard library only (this file also runs alone): signal handling, when active, has
+        # its module loaded already.
+        interrupts = sys.modules.get("nasjax.evaluation.interrupts")
+        if interrupts is not None:
+            interrupts.check_before_write()
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
