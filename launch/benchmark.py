@@ -1,13 +1,15 @@
 """Speed figures of nasjax's hot paths, each beside a plain reference timed in the same run.
 
-  python -m launch.benchmark [--only=nb101_hash,nb101_neighbours] [--workdir=DIR]
+  python -m launch.benchmark [--only=nb101_hash,nb101_neighbours] [--workdir=DIR] [--overwrite]
 
 Prints a JSON list of records ``{name, value, unit, baseline, baseline_value, ratio, device,
 settings}`` and writes it to ``DIR/benchmark.json``; ``ratio`` is how many times faster nasjax
-is than the baseline on the same work. Every reference does what the tool a researcher would
-otherwise run does (the official NAS-Bench-101 API's md5 ``hash_module`` and dict look-up, a
-per-step Python loop), no more, and both sides are timed the same way: the best of 3 runs after
-a warm-up (compilation) run, unless a record says otherwise.
+is than the baseline on the same work. ``DIR`` must be empty or absent unless ``--overwrite``;
+like every launch's run directory it is locked while running and appears only when complete.
+Every reference does what the tool a researcher would otherwise run does (the official
+NAS-Bench-101 API's md5 ``hash_module`` and dict look-up, a per-step Python loop), no more, and
+both sides are timed the same way: the best of 3 runs after a warm-up (compilation) run, unless
+a record says otherwise.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from nasjax.benchmarks import nb301_timing
 from nasjax.timing import REPEATS, device_name, random_walk_rollout, record, timed
 
 _ONLY = flags.DEFINE_list("only", None, "Comma-separated benchmark names (default: all).")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (default runs/benchmark-<time>).")
+_RUN = common.define_run_dir("benchmark")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Data directory (default $NASJAX_DATA).")
 _QUICK = flags.DEFINE_bool("quick", False, "Smaller workloads (a smoke test, not a measurement).")
 
@@ -478,12 +480,18 @@ def run(names: list[str] | None, workdir: Path, quick: bool = False, data_dir=No
 
 def main(argv):
     del argv
+    from absl import app
+
     from nasjax import paths
 
-    data_dir = paths.writable_dir(paths.data_dir(_DATA_DIR.value))
-    workdir = Path(_WORKDIR.value or f"runs/benchmark-{time.strftime('%Y%m%d-%H%M%S')}")
-    records = run(_ONLY.value, workdir, _QUICK.value, data_dir)
+    unknown = sorted(set(_ONLY.value or ()) - set(BENCHMARKS))
+    if unknown:
+        raise app.UsageError(f"unknown benchmark(s) {unknown}; choose from {sorted(BENCHMARKS)}")
+    data_dir = paths.usable_dir(paths.data_dir(_DATA_DIR.value))
+    with _RUN.open() as run_dir:  # checked, locked and staged before the benchmarks run
+        records = run(_ONLY.value, run_dir.staging, _QUICK.value, data_dir)
     print(json.dumps(records, indent=2))
+    print(f"run directory: {run_dir.path}")
 
 
 if __name__ == "__main__":

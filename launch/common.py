@@ -22,7 +22,10 @@
   checksum, an unusable data or run directory: one line on stderr, exit code 2, no traceback,
   before any work or file for everything the command line decides;
 - SIGINT / SIGTERM: one line saying what was kept, exit code 130 / 143
-  (:mod:`nasjax.evaluation.interrupts`).
+  (:mod:`nasjax.evaluation.interrupts`);
+- a run directory is locked for the life of the run (:class:`RunLock`, ``DIR.lock`` beside it):
+  a second launch on the same directory is refused, even with ``--overwrite``, naming the
+  process that holds it.
 """
 
 from __future__ import annotations
@@ -34,7 +37,12 @@ import difflib
 import importlib
 import importlib.util
 import io
+import json
+import logging
+import os
 import re
+import signal
+import socket
 import sys
 import time
 import tokenize
@@ -130,6 +138,131 @@ def define_config(family: str, help_string: str, *, name: str = "config",
                       holder=holder)
 
 
+class RunLock:
+    """The lock of a run directory ``DIR``: the file ``DIR.lock`` beside it (so that it outlives
+    the staging directory an ``--overwrite`` replaces), holding the pid, host and start time of
+    the process that runs there.
+
+    It is created whole (written to a temporary file, then hard-linked to its name, which fails
+    when the name exists), so a reader never sees a half-written lock. A lock whose process no
+    longer runs on this host (killed with ``kill -9``, or a second signal) is stale: it is taken
+    over with one line on stderr. Any other lock refuses the directory.
+    """
+
+    SUFFIX = ".lock"
+
+    def __init__(self, directory: str | Path) -> None:
+        """Takes the lock of ``directory``.
+
+        Args:
+          directory: the run directory ``DIR`` (it need not exist).
+
+        Raises:
+          report.RunDirError: one line naming the pid and host of a live run holding it, or
+            saying why the lock cannot be written.
+        """
+        self.directory = Path(os.path.abspath(Path(directory).expanduser()))
+        self.path = self.directory.with_name(self.directory.name + self.SUFFIX)
+        self.record = {"pid": os.getpid(), "host": socket.gethostname(),
+                       "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+        for _ in range(2):  # a stale lock is removed once, then taken
+            holder = self._create()
+            if holder is None:
+                return
+            if not self._stale(holder):
+                raise report.RunDirError(
+                    f"--workdir {self.directory} is in use by pid {holder['pid']} on "
+                    f"{holder['host']} (since {holder['started']}; lock {self.path}); wait for "
+                    "that run to end or stop it, or pick another --workdir")
+            sys.stderr.write(f"taking over the stale lock {self.path} of pid {holder['pid']} on "
+                             f"{holder['host']} (no longer running)\n")
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+        raise report.RunDirError(f"--workdir {self.directory}: another launch took its lock "
+                                 f"{self.path} meanwhile; pick another --workdir")
+
+    def _create(self) -> dict | None:
+        """Creates the lock file; None when taken, else the record of the lock that exists."""
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(self.record) + "\n")
+            os.link(tmp, self.path)
+            return None
+        except FileExistsError:
+            return self._read()
+        except OSError as error:
+            raise report.RunDirError(f"cannot write the lock {self.path} of --workdir "
+                                     f"{self.directory}: {error.strerror}; pick another "
+                                     "--workdir") from None
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    def _read(self) -> dict:
+        """The record of the existing lock file (refused in one line when unreadable)."""
+        try:
+            holder = json.loads(self.path.read_text())
+            return {"pid": int(holder["pid"]), "host": str(holder["host"]),
+                    "started": str(holder["started"])}
+        except FileNotFoundError:  # released meanwhile: an unknown holder that is gone
+            return {"pid": 0, "host": socket.gethostname(), "started": "?"}
+        except (OSError, ValueError, KeyError, TypeError):
+            raise report.RunDirError(
+                f"--workdir {self.directory} has an unreadable lock {self.path}; remove it if no "
+                "run uses that directory, or pick another --workdir") from None
+
+    @staticmethod
+    def _stale(holder: dict) -> bool:
+        """Whether the holder is a process of this host that no longer runs."""
+        if holder["host"] != socket.gethostname():
+            return False  # another machine's process cannot be checked from here
+        if holder["pid"] <= 0:
+            return True
+        try:
+            os.kill(holder["pid"], 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # runs, as another user
+            return False
+        return False
+
+    def release(self) -> None:
+        """Removes the lock, when it is still this process's."""
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            if json.loads(self.path.read_text())["pid"] == self.record["pid"]:
+                self.path.unlink()
+
+
+class LockedRunDir(report.RunDir):
+    """A :class:`report.RunDir` that holds its :class:`RunLock` from before it touches the
+    directory (an ``--overwrite`` removes an old staging directory) until it is finished or
+    abandoned."""
+
+    def __init__(self, path: str | Path, *, overwrite: bool = False,
+                 resume: bool = False) -> None:
+        """Takes the lock, then opens the run directory as :class:`report.RunDir` does.
+
+        Raises:
+          report.RunDirError: one line when another live run holds the directory, or as
+            :class:`report.RunDir`.
+        """
+        if not str(path).strip():
+            raise report.RunDirError("--workdir is empty; give a directory")
+        self.lock = RunLock(path)
+        try:
+            super().__init__(path, overwrite=overwrite, resume=resume)
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def __exit__(self, kind, error, traceback) -> None:
+        try:
+            super().__exit__(kind, error, traceback)
+        finally:
+            self.lock.release()
+
+
 @dataclasses.dataclass(frozen=True)
 class RunDirFlags:
     """``--workdir`` and ``--overwrite`` of a launch that writes a run directory.
@@ -144,16 +277,19 @@ class RunDirFlags:
     workdir: flags.FlagHolder
     overwrite: flags.FlagHolder
 
-    def open(self) -> report.RunDir:
-        """The run directory the flags name (see :class:`report.RunDir`).
+    def path(self) -> str:
+        """The ``--workdir`` value, or the default ``runs/<family>-<time>``."""
+        value = self.workdir.value
+        return f"runs/{self.family}-{time.strftime('%Y%m%d-%H%M%S')}" if value is None else value
+
+    def open(self) -> LockedRunDir:
+        """The run directory the flags name, locked (see :class:`LockedRunDir`).
 
         Raises:
-          report.RunDirError: when it is not empty without ``--overwrite``, or unusable.
+          report.RunDirError: when it is not empty without ``--overwrite``, another live run
+            holds it, or it is unusable.
         """
-        path = self.workdir.value
-        if path is None:
-            path = f"runs/{self.family}-{time.strftime('%Y%m%d-%H%M%S')}"
-        return report.RunDir(path, overwrite=self.overwrite.value)
+        return LockedRunDir(self.path(), overwrite=self.overwrite.value)
 
 
 def define_run_dir(family: str) -> RunDirFlags:
@@ -370,6 +506,92 @@ def config_errors() -> Iterator[None]:
         raise ConfigError(f"bad config: {error}") from None
 
 
+@contextlib.contextmanager
+def missing_data() -> Iterator[None]:
+    """Turn a FileNotFoundError raised while loading data (an official benchmark not converted
+    yet: its message names the ``launch.prepare_data`` command) into a one-line
+    :class:`DataDirError`."""
+    try:
+        yield
+    except FileNotFoundError as error:
+        raise DataDirError(str(error)) from None
+
+
+def without_missing_figures(markdown: str, directory: Path) -> str:
+    """The report without the image links (and their blank line) of figures not written."""
+    def keep(match: re.Match) -> str:
+        return match.group(0) if (directory / match.group(1)).is_file() else ""
+
+    return re.sub(r"!\[[^\]]*\]\(([^)/]+\.png)\)\n\n?", keep, markdown)
+
+
+def check_budgets(budgets, last: int, fields: str) -> None:
+    """Refuses table rows past the last query (they would be dropped without a word).
+
+    Args:
+      budgets: the ``budgets`` field (query counts of the table rows).
+      last: the queries a trial makes.
+      fields: "config.budgets" and the field that sets ``last``, for the message
+        ("config.budget").
+
+    Raises:
+      ConfigError: one line naming the rows past ``last``.
+    """
+    beyond = [b for b in budgets if b > last]
+    if beyond:
+        raise ConfigError(f"config.budgets = {tuple(budgets)}: {', '.join(map(str, beyond))} "
+                          f"past {fields} = {last}, where trials end; drop them or raise "
+                          f"{fields}")
+
+
+def available_memory() -> int:
+    """Bytes of memory a new allocation can take: Linux's ``MemAvailable``, else the physical
+    memory."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_memory(estimate: float, what: str, fields: str) -> None:
+    """Refuses a config whose arrays would not fit in memory, before allocating them.
+
+    Args:
+      estimate: bytes the run's host arrays need (an estimate from the config).
+      what: the quantity, in words ("1,000,000,000 trials x 150 queries x 3 algorithms").
+      fields: the config fields that set it, for the message.
+
+    Raises:
+      ConfigError: one line naming the estimate, the memory available and the fields.
+    """
+    available = available_memory()
+    if estimate > available:
+        raise ConfigError(f"{what} needs about {estimate / 2**30:,.1f} GiB of memory, more than "
+                          f"the {available / 2**30:,.1f} GiB available; lower {fields}")
+
+
+def check_family(config: ConfigFlag) -> None:
+    """Refuses a config file of another launch (``launch.search --config=configs/apex.py``):
+    its fields are not the ones the packaged config module has rules for.
+
+    Raises:
+      ConfigError: one line naming the file, what it lacks and the packaged config.
+    """
+    fields = set(field_paths(config.value))
+    rules = set(config.module.RULES)
+    if fields != rules:
+        given = config_flags.get_config_filename(flags.FLAGS[config.name])
+        lacks = sorted(rules - fields)
+        extra = sorted(fields - rules)
+        what = "; ".join(part for part in (
+            f"it lacks {', '.join(lacks[:3])}{', ...' if len(lacks) > 3 else ''}" if lacks else "",
+            f"it has {', '.join(extra[:3])}{', ...' if len(extra) > 3 else ''}" if extra else "")
+            if part)
+        raise ConfigError(f"--{config.name}={given} is not a config of this launch ({what}); use "
+                          f"{config.default} or a copy of it")
+
+
 def run_main(main: Callable[[list[str]], object], config: ConfigFlag | None = None) -> None:
     """``app.run(main)`` with the launch conventions of the module docstring.
 
@@ -381,9 +603,21 @@ def run_main(main: Callable[[list[str]], object], config: ConfigFlag | None = No
         try:
             with interrupts.clean_stop():
                 if config is not None:
+                    check_family(config)
                     check_config(config.value, config.module.RULES, config.name)
                 return main(argv)
         except ONE_LINE_ERRORS as error:
             _fail(str(error))
+        finally:  # the start-up handler of launch/__init__.py is not for the exit
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
+    logging.getLogger("jax._src.xla_bridge").addFilter(_quiet_backend_probe)
     app.run(checked_main, flags_parser=lambda argv: _parse_flags(config, argv))
+
+
+def _quiet_backend_probe(record: logging.LogRecord) -> bool:
+    """Drops JAX's INFO line about a platform it probes and cannot use ("Unable to initialize
+    backend 'tpu'"), which otherwise precedes every one-line error; its warnings pass."""
+    return not (record.levelno <= logging.INFO
+                and record.getMessage().startswith("Unable to initialize backend"))

@@ -21,6 +21,7 @@ from absl import flags
 
 from launch import common
 from nasjax.agents.apex import report as apex_report
+from nasjax.evaluation import report as report_lib
 
 _RUNS = flags.DEFINE_list("runs", None, "Comma-separated launch.train_apex workdirs.")
 _RUN = common.define_run_dir("compare_apex")
@@ -30,9 +31,16 @@ def load_run(path: str) -> tuple[dict, dict, list[dict]]:
     """``(config, summary, metrics rows)`` of a complete training run.
 
     Raises:
-      common.ConfigError: one line when ``path`` is not a complete Ape-X training run.
+      common.ConfigError: one line when ``path`` is not a complete Ape-X training run (a file
+        missing, or a ``PARTIAL`` marker: still running, stopped or failed).
     """
     run = Path(path)
+    marker = run / report_lib.RunDir.MARKER
+    if marker.is_file():
+        status = marker.read_text().splitlines()[0] if marker.stat().st_size else "unfinished"
+        raise common.ConfigError(
+            f"--runs: {run} is not a complete Ape-X training run ({marker.name}: {status}); "
+            "finish it with python -m launch.train_apex")
     files = [run / name for name in ("config.json", "summary.json", "metrics.csv")]
     missing = [file.name for file in files if not file.is_file()]
     if missing:

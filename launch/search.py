@@ -25,22 +25,31 @@ from nasjax.evaluation import plots, search
 
 _CONFIG = common.define_config("search", "Search config.")
 _RUN = common.define_run_dir("search")
+# Host bytes per trial, query and algorithm: the records (9), their merge of chunks (9), then
+# the float64 best-so-far curves and their bootstrap bands (62 measured for the records, the
+# summary and the figure; 20,000 trials x 150 queries x 2 algorithms).
+BYTES_PER_QUERY = 80
 
 
 def main(argv):
     del argv
     config = _CONFIG.value  # checked against configs/search.py RULES
     names = [name.strip() for name in config.algorithms.split(",") if name.strip()]
+    common.check_budgets(config.budgets, config.budget, "config.budget")
+    common.check_memory(BYTES_PER_QUERY * config.num_trials * config.budget * len(names),
+                        f"{config.num_trials:,} trials x {config.budget:,} queries x "
+                        f"{len(names)} algorithms", "config.num_trials or config.budget")
     agents = {name: registry.make("agent", name) for name in names}
     space = spaces.get(registry.entry("benchmark", config.benchmark).info["space"])
     with common.config_errors():  # hyperparameters the rules cannot check alone
         searchers = {name: agent.make_searcher(space, agent.block(config),
                                                duplicates=config.duplicates, budget=config.budget)
                      for name, agent in agents.items()}
-    data_dir = paths.writable_dir(paths.data_dir(config.data_dir or None))
+    data_dir = paths.usable_dir(paths.data_dir(config.data_dir or None))
+    with common.missing_data():  # before the run directory: an unconverted benchmark
+        bench = benchmarks.load(config.benchmark, data_dir)
     with _RUN.open() as run_dir:
         run_dir.write_config(config.to_dict())
-        bench = benchmarks.load(config.benchmark, data_dir)
         report_metric = "test" if bench.has_test else "val"
         metric = "test error" if bench.has_test else "validation error"
         print(f"benchmark: {bench.label} (space {space.name}; reporting {metric})")

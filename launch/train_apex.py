@@ -50,19 +50,42 @@ def open_run_dir(config_dict: dict) -> tuple[report_lib.RunDir, bool]:
       report_lib.RunDirError: a workdir holding another run (other config, or no
         checkpoints) without ``--overwrite``.
     """
-    path = Path(_RUN.workdir.value or f"runs/train_apex-{time.strftime('%Y%m%d-%H%M%S')}")
+    path = Path(_RUN.path())
     if _RUN.overwrite.value:
-        return report_lib.RunDir(path, overwrite=True), False
+        return common.LockedRunDir(path, overwrite=True), False
     saved = path / "config.json"
     if (path / CHECKPOINTS).is_dir() and saved.is_file():
         if json.loads(saved.read_text()) != json.loads(json.dumps(config_dict)):
             raise report_lib.RunDirError(
                 f"--workdir {path} holds a run with another config; rerun with its config "
                 "(config.json), pass --overwrite to start afresh, or pick another --workdir")
-        return report_lib.RunDir(path, resume=True), True
+        return common.LockedRunDir(path, resume=True), True
     if path.exists() and any(path.iterdir()):
-        return report_lib.RunDir(path), False  # refuses a non-empty workdir, one line
-    return report_lib.RunDir(path, resume=True), False  # in place, so a stop can resume
+        return common.LockedRunDir(path), False  # refuses a non-empty workdir, one line
+    return common.LockedRunDir(path, resume=True), False  # in place, so a stop can resume
+
+
+def check_sizes(config) -> None:
+    """Refuses a batch larger than the replay it samples from, and says in one line when
+    ``total_steps`` is rounded up to whole chunks (a chunk is ``iterations_per_chunk``
+    iterations of the replay schedule).
+
+    Raises:
+      common.ConfigError: when ``batch_size > replay_capacity``.
+    """
+    if config.batch_size > config.replay_capacity:
+        raise common.ConfigError(
+            f"config.batch_size = {config.batch_size} exceeds config.replay_capacity = "
+            f"{config.replay_capacity}: each learner step samples a batch from the replay; "
+            "lower config.batch_size or raise config.replay_capacity")
+    num_envs = config.num_workers * config.envs_per_worker
+    actor_steps, _ = train.schedule(config.replay_ratio, num_envs, config.batch_size)
+    per_chunk = config.iterations_per_chunk * actor_steps * num_envs
+    trained = -(-config.total_steps // per_chunk) * per_chunk
+    if trained != config.total_steps:
+        print(f"note: config.total_steps = {config.total_steps:,} rounded up to {trained:,} "
+              f"environment steps: whole chunks of {per_chunk:,} (iterations_per_chunk x "
+              "actor steps per iteration x environments)")
 
 
 def make_env_params(config, data_dir):
@@ -81,15 +104,16 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)  # Orbax logs every step at INFO
     config = _CONFIG.value  # checked against configs/apex.py RULES
     config_dict = config.to_dict()
-    data_dir = paths.writable_dir(paths.data_dir(config.data_dir or None))
     with common.config_errors():
         train.check_config(config)  # one line, before any file is written
+    check_sizes(config)
+    data_dir = paths.usable_dir(paths.data_dir(config.data_dir or None))
+    with common.missing_data(), common.config_errors():  # before any file is written
+        env_params, label = make_env_params(config, data_dir)
+        trainer = train.make_train(config, env_params)
     run_dir, resuming = open_run_dir(config_dict)
     with run_dir:
         run_dir.write_config(config_dict)
-        with common.config_errors():
-            env_params, label = make_env_params(config, data_dir)
-            trainer = train.make_train(config, env_params)
         print(f"benchmark: {label}; {trainer.actors.num_envs} environments, "
               f"{trainer.actor_steps} actor + {trainer.learner_steps} learner steps per "
               f"iteration; {trainer.num_chunks} chunks of {trainer.env_steps_per_chunk:,} "
@@ -98,7 +122,14 @@ def main(argv):
         store = checkpoint.Checkpointer(run_dir.staging / CHECKPOINTS, config.checkpoints_kept)
         done = store.latest() if resuming else None
         if done is not None:
-            state, rows = store.restore(jax.eval_shape(trainer.init, key), done)
+            try:
+                done, state, rows, skipped = store.restore_intact(
+                    jax.eval_shape(trainer.init, key))
+            except checkpoint.CorruptCheckpointError as error:
+                raise report_lib.RunDirError(f"{error}; pass --overwrite to start afresh") from None
+            if skipped:
+                print(f"skipped the damaged checkpoint(s) {', '.join(map(str, skipped))} "
+                      f"(set aside as <chunks>{checkpoint.CORRUPT_SUFFIX} in {store.directory})")
             print(f"resuming after chunk {done} of {trainer.num_chunks}")
         else:
             done, rows = 0, []

@@ -31,6 +31,7 @@ state; :func:`check_initial` rejects such initial states on the host with a clea
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import flax.struct
@@ -68,7 +69,7 @@ def make_params(space: space_lib.SearchSpace, bench, *, max_neighbours: int,
       space: the search space, with the neighbourhood strategy to use.
       bench: a benchmark of that space; its validation accuracy is the reward signal.
       max_neighbours: N >= 1, neighbours presented per step.
-      alpha: reward shaping exponent, None for no shaping.
+      alpha: reward shaping exponent (finite, >= 0), None for no shaping.
       episode_length: steps before an episode is truncated (>= 1).
       query_mode: ``mean`` (the papers' reduced-noise setting) or ``noisy``.
       report: ``test`` or ``val``; default test where the benchmark has it, else val.
@@ -89,6 +90,9 @@ def make_params(space: space_lib.SearchSpace, bench, *, max_neighbours: int,
         raise ValueError(f"max_neighbours must be >= 1, got {max_neighbours}")
     if int(episode_length) < 1:
         raise ValueError(f"episode_length must be >= 1, got {episode_length}")
+    if alpha is not None and not (math.isfinite(alpha) and alpha >= 0):
+        raise ValueError(f"alpha must be a finite number >= 0 (or None for no shaping), got "
+                         f"{alpha}")
     neighbourhood = space.neighbourhood
     return EnvParams(neighbourhood=neighbourhood, oracle=neighbourhood.bind(bench), space=space,
                      max_neighbours=int(max_neighbours),
@@ -185,10 +189,21 @@ def _initial(key, params: EnvParams, initial):
 def reset(key: jax.Array, params: EnvParams, initial=None) -> tuple[Observation, EnvState]:
     """Start an episode at ``initial`` (one architecture) or at one from the space's sampler.
 
+    An invalid ``initial`` (or one absent from the benchmark; :func:`check_initial` refuses
+    those on the host) masks every action but "stay", whose reward is 0.
+
     Returns ``(obs, state)`` for one environment; ``vmap`` for many.
+
+    Raises:
+      TypeError: when ``initial`` is not one architecture of the space.
     """
+    if initial is not None:
+        params.space.check_arch(initial, batch_ndim=0)
     parts, seed = _initial(key, params, initial)
     state = _present(seed, params, *parts)
+    if initial is not None:  # an invalid cell has no neighbours to move to: only "stay"
+        state = state.replace(action_mask=state.action_mask.at[1:].set(
+            state.action_mask[1:] & state.valid))
     return observe(state, params), state
 
 
@@ -205,7 +220,9 @@ def _transition(key, state: EnvState, action: jax.Array, params: EnvParams):
     acc = jnp.where(move, acc, state.acc)
     report = jnp.where(move, report, state.report_acc)
     valid = jnp.where(move, valid, state.valid)
-    reward = shaped_reward(acc, params.alpha) - shaped_reward(state.acc, params.alpha)
+    # staying earns 0 (also at an invalid architecture, whose accuracy is NaN)
+    reward = jnp.where(move, shaped_reward(acc, params.alpha)
+                       - shaped_reward(state.acc, params.alpha), 0.0)
     t = state.t + 1
     terminated = ~move
     truncated = move & (t >= params.episode_length)
@@ -252,7 +269,9 @@ def step_auto_reset(key: jax.Array, state: EnvState, action: jax.Array, params: 
 
 def check_initial(params: EnvParams, archs) -> None:
     """Host-side: raise ValueError naming the initial architectures (batch ``Arch[E]``) that
-    are invalid or absent from the benchmark (their episodes would have NaN accuracies)."""
+    are invalid or absent from the benchmark (their episodes would have NaN accuracies), and
+    TypeError naming the expected type when ``archs`` is not a batch of the space's."""
+    params.space.check_arch(archs, batch_ndim=1)
     valid = np.asarray(_initial_valid(params, archs))
     if not valid.all():
         bad = np.flatnonzero(~valid)

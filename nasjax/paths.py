@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import secrets
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -109,6 +110,25 @@ def writable_dir(path: str | os.PathLike) -> Path:
     return path
 
 
+def usable_dir(path: str | os.PathLike) -> Path:
+    """The data directory of a launch that reads it: an existing directory as it is (read-only
+    is fine when its files are built; a cache that must be built checks that its directory is
+    writable first, :func:`cached`), a missing one created.
+
+    Args:
+      path: the directory.
+
+    Returns:
+      ``path`` as a Path.
+
+    Raises:
+      DataDirError: one line naming the directory when it is not a directory, or is missing
+        and cannot be created.
+    """
+    path = Path(path)
+    return path if path.is_dir() else writable_dir(path)
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -153,6 +173,8 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
 def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """Opens a temporary file beside ``path`` for writing; renames it onto ``path`` only when the
     ``with`` block succeeds, so a failure never leaves a half-written file (or a temporary one).
+    After SIGINT or SIGTERM (outside a critical section) the file is not put in place:
+    :class:`~nasjax.evaluation.interrupts.Interrupted` is raised instead.
 
     The file is created with the umask's mode (as ``open`` would), and temporary files that
     killed writers of the same target left behind are removed first.
@@ -172,6 +194,11 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle
+        # Standard library only (this file also runs alone): signal handling, when active, has
+        # its module loaded already.
+        interrupts = sys.modules.get("nasjax.evaluation.interrupts")
+        if interrupts is not None:
+            interrupts.check_before_write()
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):

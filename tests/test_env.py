@@ -380,3 +380,34 @@ def test_an_invalid_or_absent_initial_cell_is_flagged(small_world):
     assert bool(state.valid)
     with pytest.raises(ValueError, match="2 of 3 initial architectures are invalid or not in"):
         env.check_initial(params, jax.tree.map(lambda *x: jnp.stack(x), start, cyclic, absent))
+
+
+def test_an_invalid_initial_cell_inside_jit_offers_only_stay_with_reward_0(small_world):
+    params = _params(small_world)
+    start = small_world["cells"]["start"]
+    cyclic = nb101.Cell(adj=jnp.asarray(start.adj).at[2, 1].set(True), ops=jnp.asarray(start.ops))
+    absent = chain(nb101.MAXPOOL3X3, nb101.MAXPOOL3X3, nb101.MAXPOOL3X3)
+    for cell in (cyclic, absent):
+        obs, state = jax.jit(env.reset)(jax.random.key(0), params, cell)
+        np.testing.assert_array_equal(obs.action_mask, [True] + [False] * 50)
+        for action in (0, 1):  # stay, or a masked move (treated as stay)
+            _, _, reward, terminated, _, info = jax.jit(env.step)(
+                jax.random.key(1), state, jnp.int32(action), params)
+            assert float(reward) == 0.0 and bool(terminated) and not bool(info["moved"])
+
+
+@pytest.mark.parametrize("alpha", [float("nan"), -1.0, float("inf")])
+def test_make_params_refuses_a_non_finite_or_negative_alpha(small_world, alpha):
+    with pytest.raises(ValueError, match=f"alpha must be a finite number >= 0 .*got {alpha}"):
+        _params(small_world, alpha=alpha)
+
+
+def test_reset_at_another_spaces_architecture_names_the_type(small_world):
+    from nasjax.spaces import nb301
+
+    params = _params(small_world)
+    with pytest.raises(TypeError, match=r"^the nb101 space takes Cell architectures .* got "
+                                        r"Genotype$"):
+        env.reset(jax.random.key(0), params, nb301.sample(jax.random.key(0)))
+    with pytest.raises(TypeError, match=r"with 1 batch axes; got adj bool\[7, 7\]$"):
+        env.check_initial(params, small_world["cells"]["start"])

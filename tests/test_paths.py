@@ -99,6 +99,29 @@ def test_a_read_only_empty_data_dir_gives_one_line_before_any_build():
         shutil.rmtree(directory)
 
 
+def test_a_read_only_complete_data_dir_is_usable_for_reading():
+    directory = Path(tempfile.mkdtemp(dir="/tmp"))
+    try:
+        with paths.verified_write(directory / "cache.npz") as handle:
+            handle.write(b"built")
+        directory.chmod(0o555)
+        call = "usable_dir(sys.argv[2]); print(paths.cached(sys.argv[2] + '/cache.npz', 'remake'))"
+        assert _run_as_nobody(call, str(directory)) == "True"
+        refused = _run_as_nobody("writable_dir(sys.argv[2])", str(directory))
+        assert refused.endswith("is not writable; choose a writable one ($NASJAX_DATA or "
+                                "--data_dir)")
+    finally:
+        shutil.rmtree(directory)
+
+
+def test_usable_dir_creates_a_missing_directory_and_refuses_a_file(tmp_path):
+    assert paths.usable_dir(tmp_path / "a" / "b") == tmp_path / "a" / "b"
+    assert (tmp_path / "a" / "b").is_dir()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(paths.DataDirError, match="is not a directory"):
+        paths.usable_dir(tmp_path / "file")
+
+
 # ----------------------------------------------------------------------------- atomic writes
 
 

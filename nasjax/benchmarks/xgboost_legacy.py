@@ -42,6 +42,7 @@ import io
 import json
 import os
 import pickle
+import pickletools
 import re
 from pathlib import Path
 
@@ -99,14 +100,44 @@ ALLOWED_GLOBALS = {  # everything a pickled XGBoost 1.x Booster refers to
 
 
 class RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that can build a pickled Booster's state and nothing else."""
+    """An unpickler that can build a pickled Booster's state and nothing else, and no object
+    larger than the pickle itself (a ``bytearray(n)`` of a declared size is checked first)."""
+
+    def __init__(self, file: io.BytesIO, limit: int) -> None:
+        """Args: file: the pickle; limit: the largest ``bytearray`` size allowed (its bytes)."""
+        super().__init__(file)
+        self._limit = limit
 
     def find_class(self, module: str, name: str):
         try:
-            return ALLOWED_GLOBALS[(module, name)]
+            found = ALLOWED_GLOBALS[(module, name)]
         except KeyError:
             raise ValueError(f"refusing to unpickle {module}.{name}: a NAS-Bench-301 member "
                              "holds only an xgboost.core.Booster") from None
+        return self._bytearray if found is bytearray else found
+
+    def _bytearray(self, source: object = b"", *rest) -> bytearray:
+        """``bytearray(source, *rest)``, refusing a size (or source) larger than the pickle."""
+        size = source if isinstance(source, int) else (
+            len(source) if hasattr(source, "__len__") else None)
+        if size is None or size > self._limit:
+            raise ValueError(f"the pickle asks for a bytearray of {size or 'unknown'} bytes, more "
+                             f"than its own {self._limit:,} bytes")
+        return bytearray(source, *rest)
+
+
+def _check_declared_lengths(data: bytes) -> None:
+    """Walks the opcodes without building anything: a length-prefixed argument (bytes, string,
+    bytearray) declaring more bytes than the pickle holds is refused before any allocation.
+
+    Raises:
+      ValueError: naming the opcode.
+    """
+    try:
+        for _ in pickletools.genops(data):
+            pass
+    except ValueError as error:
+        raise ValueError(f"unreadable pickle: {error}") from None
 
 
 # What the pickle machinery raises on truncated or malformed input (ValueError passes as is).
@@ -122,8 +153,9 @@ def booster_buffer(data: bytes) -> bytes:
     """
     if not data.startswith(b"\x80"):
         raise ValueError("not a pickle (protocol >= 2 files start with 0x80)")
+    _check_declared_lengths(data)
     try:
-        state = RestrictedUnpickler(io.BytesIO(data)).load()
+        state = RestrictedUnpickler(io.BytesIO(data), len(data)).load()
     except _BROKEN_PICKLE as error:
         raise ValueError(f"unreadable pickle: {error!r}") from None
     handle = state.__dict__.get("handle") if type(state) is _BoosterState else None

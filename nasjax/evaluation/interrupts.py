@@ -9,7 +9,9 @@ is raised where that is safe:
 
 - by the handler itself when no JAX, XLA or other native-library frame is on the stack (plain
   Python: statistics, plots, file writing), and outside :func:`critical` sections;
-- otherwise at the next :func:`check`, which host loops call between jitted calls.
+- otherwise at the next :func:`check`, which host loops call between jitted calls, or before
+  the next file is put in place (:func:`check_before_write`, called by
+  :func:`nasjax.paths.atomic_write`).
 
 A second signal stops at once: a watchdog thread, woken through ``signal.set_wakeup_fd`` even
 while the main thread waits inside XLA, runs the :func:`on_abort` callbacks (a run directory
@@ -182,6 +184,21 @@ def check() -> None:
     if _state is not None and _state.signum is not None:
         _state.raised = True
         raise Interrupted(_state.signum)
+
+
+def check_before_write() -> None:
+    """:func:`check` before a file is put in place, so that a process told to stop while in a
+    long native call (a data build) writes nothing more. It passes inside a :func:`critical`
+    section (which completes its writes), outside the main thread, and once
+    :class:`Interrupted` was raised (what a stopping run writes: its ``PARTIAL`` marker).
+
+    Raises:
+      Interrupted: when SIGINT or SIGTERM arrived and was not raised yet.
+    """
+    state = _state
+    if (state is not None and state.critical == 0 and not state.raised
+            and threading.current_thread() is threading.main_thread()):
+        check()
 
 
 @contextlib.contextmanager

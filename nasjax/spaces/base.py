@@ -130,11 +130,49 @@ class SearchSpace:
 
     def neighbours(self, key: jax.Array, arch: Arch, n: int) -> tuple[Arch, jax.Array]:
         """``(Arch[n], bool[n])``: a uniform random subset of at most ``n`` distinct neighbours
-        of one valid architecture (Cassimon et al. §3.2.1), padding where the mask is False."""
+        of one valid architecture (Cassimon et al. §3.2.1), padding where the mask is False.
+
+        Raises:
+          TypeError: when ``arch`` is not one architecture of this space.
+        """
+        self.check_arch(arch, batch_ndim=0)
         node = self.neighbourhood.locate(arch)
         nodes, mask, _ = self.neighbourhood.present(jax.random.bits(key, dtype=jnp.uint32),
                                                     node, n)
         return self.neighbourhood.arch(nodes), mask
+
+    def check_arch(self, arch: Arch, batch_ndim: int | None = None) -> None:
+        """Checks that ``arch`` is an architecture of this space (its type and field shapes;
+        host side, or at trace time under ``jit``) before a public entry point
+        reads it, so that another space's architecture or a wrong shape is named, not an
+        ``AttributeError`` deep inside.
+
+        Args:
+          arch: the architecture(s).
+          batch_ndim: the number of leading batch axes required; None for any.
+
+        Raises:
+          TypeError: naming the expected type and field shapes, and what was given.
+        """
+        one = self.padding(())
+        expected = type(one)
+        fields = _fields(one)
+        wanted = ", ".join(f"{name} {value.dtype}[..., {', '.join(map(str, value.shape))}]"
+                           if value.shape else f"{name} {value.dtype}[...]"
+                           for name, value in fields.items())
+        what = f"the {self.name} space takes {expected.__name__} architectures ({wanted})"
+        if type(arch) is not expected:
+            raise TypeError(f"{what}, got {type(arch).__name__}")
+        got = _fields(arch)
+        for name, value in fields.items():
+            leaf = got[name]
+            shape = tuple(getattr(leaf, "shape", ()))
+            batch = len(shape) - value.ndim
+            if (batch < 0 or shape[batch:] != value.shape
+                    or (batch_ndim is not None and batch != batch_ndim)):
+                dims = "any" if batch_ndim is None else batch_ndim
+                raise TypeError(f"{what} with {dims} batch axes; got {name} "
+                                f"{getattr(leaf, 'dtype', type(leaf).__name__)}{list(shape)}")
 
     def with_neighbourhood(self, neighbourhood: Neighbourhood) -> SearchSpace:
         """The same space with another neighbour strategy (e.g. a precomputed table)."""
@@ -158,6 +196,13 @@ class SearchSpace:
         return (f"SearchSpace({self.name!r}: {self.description} tokens of size "
                 f"{self.token_size}, at most {self.max_neighbours:,} neighbours ({strategy}), "
                 f"string encoding of {len(self.choices)} choices)")
+
+
+def _fields(arch: Arch) -> dict[str, Any]:
+    """An architecture's array fields by name (a flax dataclass or a NamedTuple)."""
+    if dataclasses.is_dataclass(arch):
+        return {f.name: getattr(arch, f.name) for f in dataclasses.fields(arch)}
+    return dict(arch._asdict())
 
 
 def select(condition: jax.Array, a: Arch, b: Arch) -> Arch:

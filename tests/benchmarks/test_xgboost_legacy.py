@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import resource
 import shutil
 import struct
 from pathlib import Path
@@ -117,6 +118,19 @@ def test_a_pickle_calling_os_system_is_refused(tmp_path):
     assert not target.exists()
     with pytest.raises(ValueError, match=r"refusing to unpickle builtins\.eval"):
         xgboost_legacy.booster_buffer(pickle.dumps(eval, protocol=3))
+
+
+@pytest.mark.parametrize("data", [
+    b"\x80\x02c__builtin__\nbytearray\nJ\xff\xff\xff\x7f\x85R.",  # bytearray(2**31 - 1)
+    b"\x80\x05\x96" + (2**31).to_bytes(8, "little") + b".",  # BYTEARRAY8 of 2 GiB
+    b"\x80\x04\x8e" + (2**31).to_bytes(8, "little") + b".",  # BINBYTES8 of 2 GiB
+])
+def test_a_tiny_pickle_declaring_a_huge_object_is_refused_before_allocating(data):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ValueError, match=r"bytearray of 2,?147,?483,?647 bytes, more than its "
+                       r"own \d+ bytes|unreadable pickle: expected 2147483648 bytes"):
+        xgboost_legacy.booster_buffer(data)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 2**18  # KiB: 256 MiB
 
 
 def test_files_that_are_not_member_pickles():

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from nasjax import paths
 from nasjax.evaluation import interrupts
 
 PROGRAM = Path(__file__).with_name("interrupt_program.py")
@@ -32,6 +33,29 @@ def test_check_is_silent_without_a_signal():
     with interrupts.handled():
         interrupts.check()
         assert interrupts.requested() is None
+
+
+def test_a_file_is_not_put_in_place_after_a_deferred_signal(tmp_path):
+    # launch.prepare_data: the signal arrives inside a long native build (deferred); the table
+    # the build then writes must not appear.
+    target = tmp_path / "table.npz"
+    with pytest.raises(interrupts.Interrupted) as error, interrupts.handled():
+        with interrupts.critical():  # the handler defers, as inside a native call
+            signal.raise_signal(signal.SIGINT)
+            with paths.atomic_write(tmp_path / "kept.npz") as handle:  # critical: completes
+                handle.write(b"kept")
+        with paths.verified_write(target) as handle:
+            handle.write(b"table")
+        pytest.fail("not interrupted")
+    assert error.value.exit_code == 130
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.npz"]
+    with interrupts.handled():
+        with pytest.raises(interrupts.Interrupted), interrupts.critical():
+            signal.raise_signal(signal.SIGINT)
+            interrupts.check()
+        with paths.atomic_write(target) as handle:  # once raised, a stopping run may write
+            handle.write(b"PARTIAL")
+    assert target.read_bytes() == b"PARTIAL"
 
 
 def test_a_signal_in_plain_python_raises_at_once_with_the_exit_code():

@@ -20,7 +20,7 @@ def main(argv):
     del argv
     config = _CONFIG.value
     data_dir = config.data_dir or None  # '' in the config means the default
-    paths.writable_dir(paths.data_dir(data_dir if _DATA_DIR.value is None else _DATA_DIR.value))
+    paths.usable_dir(paths.data_dir(data_dir if _DATA_DIR.value is None else _DATA_DIR.value))
     with _RUN.open() as run:
         run.write_config(config.to_dict())
         if config.wait:

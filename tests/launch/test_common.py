@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -142,3 +143,113 @@ def test_an_interrupt_gives_one_line_and_exit_130(tmp_path):
     assert err == (f"interrupted by SIGINT after 0 s; partial results kept in "
                    f"{tmp_path}/run.partial\n")
     assert not (tmp_path / "run").exists()
+
+
+def _waiting(cwd: Path, *args: str) -> subprocess.Popen:
+    """A fake launch that holds its run directory until interrupted."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.launch.fake_launch", "--config.wait=True", *args],
+        cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT), "NASJAX_DATA": str(cwd / "data")},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "waiting\n"
+    return process
+
+
+def test_a_live_run_directory_is_refused_even_with_overwrite(tmp_path):
+    first = _waiting(tmp_path, "--workdir=run")
+    try:
+        for args in ([], ["--overwrite"]):
+            result = _launch(tmp_path, "--workdir=run", *args)
+            assert result.returncode == 2
+            assert result.stderr.startswith(f"error: --workdir {tmp_path}/run is in use by pid "
+                                            f"{first.pid} on {socket.gethostname()} (since ")
+            assert result.stderr.count("\n") == 1
+        assert (tmp_path / "run.partial" / "config.json").is_file()  # the live run's staging
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=60)
+    assert first.returncode == 130 and not (tmp_path / "run.lock").exists()
+    result = _launch(tmp_path, "--workdir=run", "--overwrite")  # released: it may go on now
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "run"]
+
+
+def test_a_stale_lock_is_taken_over_with_one_line(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    pid = int(dead.stdout)
+    lock = tmp_path / "run.lock"
+    lock.write_text(json.dumps({"pid": pid, "host": socket.gethostname(),
+                                "started": "2026-01-01 00:00:00"}))
+    result = _launch(tmp_path, "--workdir=run")
+    assert result.returncode == 0
+    assert result.stderr == (f"taking over the stale lock {lock} of pid {pid} on "
+                             f"{socket.gethostname()} (no longer running)\n")
+    assert not lock.exists() and (tmp_path / "run" / "summary.json").is_file()
+
+
+def test_a_lock_of_another_host_or_unreadable_is_refused(tmp_path):
+    lock = tmp_path / "run.lock"
+    lock.write_text(json.dumps({"pid": 1, "host": "elsewhere", "started": "then"}))
+    result = _launch(tmp_path, "--workdir=run", "--overwrite")
+    assert (result.returncode, result.stderr) == (
+        2, f"error: --workdir {tmp_path}/run is in use by pid 1 on elsewhere (since then; lock "
+           f"{lock}); wait for that run to end or stop it, or pick another --workdir\n")
+    lock.write_text("garbage")
+    result = _launch(tmp_path, "--workdir=run")
+    assert result.returncode == 2 and "has an unreadable lock" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "run.lock"]
+
+
+def test_a_config_file_of_another_launch_is_one_line(tmp_path):
+    result = _launch(tmp_path, "--workdir=run", f"--config={ROOT / 'configs' / 'apex.py'}")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"error: --config={ROOT / 'configs' / 'apex.py'} is not a "
+                                    "config of this launch (it lacks algorithms, budget, "
+                                    "budgets, ...; it has ")
+    assert result.stderr.endswith(f"use {FAKE_CONFIG} or a copy of it\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name, command", [
+    ("nb101", "python -m launch.prepare_data --benchmark=nb101 --source=PATH/"
+              "nasbench_only108.tfrecord"),
+    ("nb301", "python -m launch.prepare_data --benchmark=nb301 --source=PATH/nb_models/xgb_v1.0"),
+])
+def test_an_official_benchmark_not_converted_names_the_command_and_writes_nothing(
+        tmp_path, name, command):
+    result = subprocess.run(
+        [sys.executable, "-m", "launch.search", f"--config.benchmark={name}",
+         f"--workdir={tmp_path / 'run'}"], cwd=tmp_path, capture_output=True, text=True,
+        timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT),
+                          "NASJAX_DATA": str(tmp_path / "data"), "JAX_PLATFORMS": "cpu"})
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("error: ") and command in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
+def test_a_signal_while_a_launch_imports_is_one_line_and_exit_130(tmp_path):
+    # As `python -m launch.<name>` does: the package is imported with argv[0] == "-m"; then
+    # the signal arrives during the (seconds-long) imports of the script.
+    program = ("import sys; sys.argv[0] = '-m'; import launch, os, signal; sys.argv[0] = 'x'; "
+               "os.kill(os.getpid(), signal.SIGINT); import time; time.sleep(30)")
+    result = subprocess.run([sys.executable, "-c", program], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert (result.returncode, result.stderr) == (
+        130, "interrupted by SIGINT while starting; no output was written\n")
+
+
+def test_a_library_import_of_launch_keeps_the_default_sigint_handler():
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_no_backend_probe_line_precedes_a_one_line_error(tmp_path):
+    program = ("import jax; from launch import common\n"
+               "def main(argv):\n"
+               "    jax.devices()  # probes every platform, tpu included\n"
+               "    raise common.ConfigError('the one line')\n"
+               "common.run_main(main)\n")
+    env = {key: value for key, value in os.environ.items() if key != "JAX_PLATFORMS"}
+    result = subprocess.run([sys.executable, "-c", program], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=120, env={**env, "PYTHONPATH": str(ROOT)})
+    assert (result.returncode, result.stderr) == (2, "error: the one line\n")

@@ -55,3 +55,41 @@ def test_tiny_evaluation_writes_the_run_directory(tmp_path, data_dir, full_neigh
         assert data["local_search/queries"].shape == (2 * 2 * 96,)
         assert (data["random_walk/steps"] <= 8).all()
     assert "SYNTHETIC" in (workdir / "report.md").read_text()
+
+
+def _evaluate(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "launch.evaluate",
+               f"--config={ROOT / 'configs' / 'evaluate.py'}:quick",
+               f"--workdir={tmp_path / 'run'}", *args]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "JAX_PLATFORMS": "cpu"})
+
+
+def test_an_unfinished_apex_run_is_refused_unless_allowed(tmp_path):
+    apex = tmp_path / "apex"
+    (apex / "checkpoints").mkdir(parents=True)
+    (apex / "config.json").write_text("{}")
+    (apex / "PARTIAL").write_text("incomplete run: running (pid 1)\n")
+    result = _evaluate(tmp_path, "--config.agents=apex", f"--config.apex_checkpoints={apex}")
+    assert (result.returncode, result.stderr) == (
+        2, f"error: --config.apex_checkpoints: {apex} is an unfinished Ape-X training run "
+           "(PARTIAL: incomplete run: running (pid 1)); finish it with python -m "
+           "launch.train_apex, or pass --allow_unfinished_apex to evaluate its newest "
+           "checkpoint\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["apex"]
+
+
+def test_a_bad_value_found_while_building_leaves_no_partial_directory(tmp_path):
+    result = _evaluate(tmp_path, "--config.agents=apex", "--config.apex_checkpoints=")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr[-2000:]
+    assert "the apex agent needs trained runs" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_report_links_only_the_figures_written(tmp_path):
+    from launch import common
+
+    (tmp_path / "a.png").write_bytes(b"png")
+    text = "# R\n\n![a](a.png)\n\n## B\n\ntext\n\n![b](best_vs_queries.png)\n\n## C\n"
+    assert common.without_missing_figures(text, tmp_path) == (
+        "# R\n\n![a](a.png)\n\n## B\n\ntext\n\n## C\n")

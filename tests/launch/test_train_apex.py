@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -96,6 +97,24 @@ def test_stopped_and_resumed_run_ends_with_the_same_parameters(runs):
     assert not (runs["resumed"] / "PARTIAL").exists()
 
 
+@pytest.mark.slow  # one more training process
+def test_a_damaged_newest_checkpoint_resumes_from_the_previous_one(runs, tmp_path, jax_env):
+    workdir = tmp_path / "damaged"
+    shutil.copytree(runs["straight"], workdir)
+    for file in (workdir / "checkpoints" / "2").rglob("*"):
+        if file.is_file() and file.parent.name == "d":  # tensorstore's data chunks
+            file.write_bytes(b"\xff" * file.stat().st_size)
+    result = _run([CONFIG, runs["data"], f"--workdir={workdir}"], jax_env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert "skipped the damaged checkpoint(s) 2 (set aside as <chunks>.corrupt" in result.stdout
+    assert "resuming after chunk 1 of 2" in result.stdout
+    straight = json.loads((runs["straight"] / "summary.json").read_text())
+    again = json.loads((workdir / "summary.json").read_text())
+    assert again["final_params_sha256"] == straight["final_params_sha256"]
+    assert sorted(p.name for p in (workdir / "checkpoints").iterdir()) == ["1", "2", "2.corrupt"]
+
+
 @pytest.mark.slow
 def test_trained_runs_evaluate_as_the_apex_agent(runs, tmp_path, jax_env):
     workdir = tmp_path / "evaluation"
@@ -114,6 +133,17 @@ def test_trained_runs_evaluate_as_the_apex_agent(runs, tmp_path, jax_env):
     summary = json.loads((workdir / "summary.json").read_text())
     assert summary["agents"]["apex"]["episodes"] == 2 * 64  # one policy per run directory
     assert summary["agents"]["apex"]["mean_queries"] == 1.0
+    straight = json.loads((runs["straight"] / "summary.json").read_text())
+    provenance = summary["apex_checkpoints"]
+    assert [(run["seed"], run["benchmark"], run["chunks"], run["env_steps"], run["complete"])
+            for run in provenance] == [(0, "nb101-synthetic", 2, 256, True),
+                                       (1, "nb101-synthetic", 2, 256, True)]
+    assert {run["final_params_sha256"] for run in provenance} == {
+        straight["final_params_sha256"]}  # resumed to the same parameters
+    report = (workdir / "report.md").read_text()
+    assert "## Ape-X checkpoints" in report and straight["final_params_sha256"] in report
+    assert f"apex seed 0: {runs['straight']} (trained on nb101-synthetic, 2 chunks" in (
+        result.stdout)
 
 
 @pytest.mark.slow  # one more training process

@@ -7,12 +7,15 @@ order: parameters, target, actor copy, Adam state, replay, environments, PRNG ke
 host's metrics rows so far, JSON). Resuming restores the newest step into the structure of a
 fresh ``init`` (``jax.eval_shape``, no computation) and continues the same jitted chunks, so a
 run stopped after any saved chunk and resumed ends with the same parameters as an
-uninterrupted one: :func:`params_sha256` checks it.
+uninterrupted one: :func:`params_sha256` checks it. A step whose files are damaged (a disk
+error, a copy cut short) is skipped for the newest intact one
+(:meth:`Checkpointer.restore_intact`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,11 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 ITEMS = ("state", "params", "metrics")
+CORRUPT_SUFFIX = ".corrupt"  # a skipped step's directory is renamed <chunks>.corrupt
+
+
+class CorruptCheckpointError(ValueError):
+    """A saved step cannot be read back (damaged or missing files); one line."""
 
 
 def params_sha256(params: Any) -> str:
@@ -69,26 +77,73 @@ class Checkpointer:
           chunks: which step.
         Raises:
           FileNotFoundError: when there is no checkpoint.
+          CorruptCheckpointError: when the step cannot be read back.
         """
         chunks = self.latest() if chunks is None else chunks
         if chunks is None:
             raise FileNotFoundError(f"no checkpoint in {self.directory}")
         leaves, treedef = jax.tree.flatten(abstract_state)
-        restored = self._manager.restore(chunks, args=ocp.args.Composite(
+        restored = self._read(chunks, ocp.args.Composite(
             state=ocp.args.StandardRestore(leaves), metrics=ocp.args.JsonRestore()))
         state = jax.tree.unflatten(treedef, list(restored.state))
         return state, list(restored.metrics["rows"])
+
+    def restore_intact(self, abstract_state: Any) -> tuple[int, Any, list[dict], list[int]]:
+        """The newest step that reads back whole, skipping damaged newer ones.
+
+        A skipped step's directory is renamed ``<chunks>.corrupt`` (kept for inspection, out of
+        the way of the step that training saves again).
+
+        Args:
+          abstract_state: the state's structure (``jax.eval_shape`` of the trainer's ``init``).
+
+        Returns:
+          ``(chunks, state, rows, skipped)``: the restored step, its state and metrics rows,
+          and the skipped steps, newest first.
+
+        Raises:
+          FileNotFoundError: when there is no checkpoint.
+          CorruptCheckpointError: when no step reads back.
+        """
+        steps = sorted(self._manager.all_steps(), reverse=True)
+        if not steps:
+            raise FileNotFoundError(f"no checkpoint in {self.directory}")
+        skipped = []
+        for chunks in steps:
+            try:
+                state, rows = self.restore(abstract_state, chunks)
+            except CorruptCheckpointError:
+                skipped.append(chunks)
+                continue
+            for step in skipped:
+                shutil.move(self.directory / str(step),
+                            self.directory / f"{step}{CORRUPT_SUFFIX}")
+            self._manager.reload()
+            return chunks, state, rows, skipped
+        raise CorruptCheckpointError(f"no checkpoint in {self.directory} reads back (steps "
+                                     f"{', '.join(map(str, steps))} are damaged)")
+
+    def _read(self, chunks: int, args: ocp.args.Composite) -> Any:
+        """``manager.restore`` with any failure to read a step as one line."""
+        try:
+            return self._manager.restore(chunks, args=args)
+        except Exception as error:  # noqa: BLE001 (Orbax and tensorstore raise many types)
+            first = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+            raise CorruptCheckpointError(
+                f"checkpoint {chunks} in {self.directory} cannot be read ({type(error).__name__}"
+                f"{': ' + first if first else ''})") from None
 
     def restore_params(self, abstract_params: Any, chunks: int | None = None) -> Any:
         """The online parameters saved after ``chunks`` chunks (default the newest).
 
         Raises:
           FileNotFoundError: when there is no checkpoint.
+          CorruptCheckpointError: when the step cannot be read back.
         """
         chunks = self.latest() if chunks is None else chunks
         if chunks is None:
             raise FileNotFoundError(f"no checkpoint in {self.directory}")
-        restored = self._manager.restore(chunks, args=ocp.args.Composite(
+        restored = self._read(chunks, ocp.args.Composite(
             params=ocp.args.StandardRestore(abstract_params)))
         return restored.params
 

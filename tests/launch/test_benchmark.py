@@ -1,0 +1,40 @@
+"""launch.benchmark's output directory: checked (and locked) before any benchmark runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _launch(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "launch.benchmark", "--only=nb101_hash",
+                           "--quick", *args], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300, check=False,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu",
+                               "NASJAX_DATA": str(tmp_path / "data")})
+
+
+def test_a_file_or_another_runs_directory_is_refused_before_running(tmp_path):
+    (tmp_path / "file").write_text("x")
+    result = _launch(tmp_path, "--workdir=file")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (f"error: --workdir {tmp_path}/file is a file, not a directory; "
+                             "pick another --workdir\n")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "summary.json").write_text("{}")
+    result = _launch(tmp_path, "--workdir=other")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith(f"error: --workdir {tmp_path}/other is not empty (it holds "
+                                    "summary.json); pass --overwrite")
+    assert sorted(p.name for p in (tmp_path / "other").iterdir()) == ["summary.json"]
+
+
+def test_a_run_writes_its_directory_complete(tmp_path):
+    result = _launch(tmp_path, "--workdir=out")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["benchmark.json"]
+    assert not (tmp_path / "out.partial").exists() and not (tmp_path / "out.lock").exists()
