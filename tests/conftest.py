@@ -5,17 +5,52 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 
 from nasjax.spaces import nb101
 
+# JAX's persistent compilation cache, shared by the pytest-xdist workers and every launch a test
+# starts (they inherit the environment): a program compiled once in the session is read back
+# elsewhere instead of compiled again. Fresh for each session unless JAX_COMPILATION_CACHE_DIR is
+# set; compilations under the threshold are not worth a file.
+COMPILE_CACHE_ENV = "JAX_COMPILATION_CACHE_DIR"
+COMPILE_CACHE_MIN_SECONDS = "0.2"
+_OWN_CACHE = pytest.StashKey[str]()  # the cache directory this session created
+
 # XGBoost fits in tests: idle OpenMP threads sleep instead of spinning (on a busy 2-core machine
 # spinning made fits ~100x slower); the trees are the same.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def pytest_configure(config):
+    """Creates the session's compilation cache (in the controller, before workers start)."""
+    if os.environ.get(COMPILE_CACHE_ENV) or hasattr(config, "workerinput"):
+        path = os.environ.get(COMPILE_CACHE_ENV)
+    else:
+        path = tempfile.mkdtemp(prefix="nasjax-jax-cache-")
+        config.stash[_OWN_CACHE] = path
+        os.environ[COMPILE_CACHE_ENV] = path
+        os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = COMPILE_CACHE_MIN_SECONDS
+    if path:  # this process imported jax before the variables were set
+        jax.config.update("jax_compilation_cache_dir", path)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs",
+                          float(os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
+                                               COMPILE_CACHE_MIN_SECONDS)))
+
+
+def pytest_unconfigure(config):
+    """Removes the cache this session created."""
+    path = config.stash.get(_OWN_CACHE, None)
+    if path:
+        shutil.rmtree(path, ignore_errors=True)
+        os.environ.pop(COMPILE_CACHE_ENV, None)
 
 
 @pytest.fixture(scope="session")
