@@ -260,16 +260,21 @@ def load(data_dir, progress: bool = True,
     rows keyed by the enumeration's hashes (read from ``data_dir``, built there when missing).
 
     Raises:
-      DataFileError naming a package file that is missing or fails its sha256.
+      DataFileError naming a package file that is missing, fails its sha256, or holds no table
+      of the space.
     """
     metadata = trees.package_metadata(package_dir, STEM, SHIPPED_REMAKE)
-    with np.load(Path(package_dir) / metadata["tables"][TABLE]["file"]) as data:
+    if TABLE not in metadata.get("tables", {}):
+        raise paths.DataFileError(Path(package_dir) / f"{STEM}.json",
+                                  f"lists no {TABLE!r} table (a package of an older nasjax)",
+                                  SHIPPED_REMAKE)
+    path = Path(package_dir) / metadata["tables"][TABLE]["file"]
+    with np.load(path) as data:
         val_acc, aux = decode_table(data)
     _, _, hashes = nb101.load_enumeration(data_dir, progress=progress)
     if len(val_acc) != len(hashes):
-        raise paths.DataFileError(Path(package_dir) / metadata["tables"][TABLE]["file"],
-                                  f"{len(val_acc)} rows, the space has {len(hashes)} cells",
-                                  SHIPPED_REMAKE)
+        raise paths.DataFileError(path, f"{len(val_acc)} rows, the space has {len(hashes)} "
+                                  "cells", SHIPPED_REMAKE)
     info = {key: value for key, value in metadata.items() if key != "benchmark"}
     return base.TableBenchmark(
         hashes=jnp.asarray(hashes), val_acc=jnp.asarray(val_acc),

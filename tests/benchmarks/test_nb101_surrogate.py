@@ -137,6 +137,12 @@ def test_a_damaged_shipped_file_is_one_clear_error(tmp_path):
         with pytest.raises(paths.DataFileError, match=f"_{name}.npz: missing"):
             trees.load_package(tmp_path, nb101_surrogate.STEM, "reinstall")
         shutil.copy(paths.PACKAGE_DATA / target.name, target)
+    package = tmp_path / f"{nb101_surrogate.STEM}.json"
+    record = json.loads(package.read_text())
+    del record["tables"]  # a package written before the table shipped
+    package.write_text(json.dumps(record))
+    with pytest.raises(paths.DataFileError, match=r"v3.json: lists no 'table' table"):
+        nb101_surrogate.load(tmp_path, package_dir=tmp_path)
 
 
 @pytest.fixture(scope="module")
