@@ -350,8 +350,7 @@ def load_table(path: str | os.PathLike, remake: str = REMAKE) -> TableBenchmark:
                          f"expected {TABLE_FORMAT}; rebuild it with launch.prepare_data")
     name, space = meta.pop("name"), meta.pop("space", "nb101")  # format 1 predates NB301
     meta.pop("format")
-    info = tuple(sorted((k, json.dumps(v) if isinstance(v, (dict, list)) else v)
-                        for k, v in meta.items()))
+    info = info_items(meta)
     return TableBenchmark(
         hashes=jnp.asarray(arrays["hashes"]),
         val_acc=jnp.asarray(arrays["val_acc"]),
@@ -363,6 +362,13 @@ def load_table(path: str | os.PathLike, remake: str = REMAKE) -> TableBenchmark:
         space=space,
         info=info,
     )
+
+
+def info_items(meta: dict) -> tuple:
+    """A table's ``info``: its metadata as sorted ``(key, value)`` pairs, nested values as JSON
+    (hashable, so that a benchmark stays a static pytree field)."""
+    return tuple(sorted((k, json.dumps(v) if isinstance(v, (dict, list)) else v)
+                        for k, v in meta.items()))
 
 
 def load_extra(path: str | os.PathLike) -> dict[str, np.ndarray]:

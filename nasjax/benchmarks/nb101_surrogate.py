@@ -11,11 +11,12 @@ NAS-Bench-301), so that it is one consistent smooth model; the measured values a
 
 The fitted trees ship with nasjax (``nasjax/data/nb101_surrogate_v3*``, :func:`trees.save_package`:
 the arrays, their sha256, the XGBoost version and :class:`Config` that fitted them, the features,
-the training maximum and held-out quality), so every install queries the same numbers and the
-default path never imports XGBoost. On first use nasjax walks the shipped trees in JAX over the
-space (bit for bit XGBoost's own prediction) and caches the table in the data directory;
+the training maximum and held-out quality), and so does the table derived from them
+(:func:`derive_table`: the trees walked in JAX over the space, bit for bit XGBoost's own
+prediction), so every install queries the same numbers, the default path never imports XGBoost
+and its first use reads the table instead of deriving it. The trees are the source of truth:
 :func:`refit` (``launch.prepare_data --benchmark=nb101-surrogate --refit``) fits them again with
-the installed XGBoost.
+the installed XGBoost and derives the table from them.
 
 Members are fitted on a fixed 90% of the real cells and the other 10% measure held-out
 quality (Kendall tau, Spearman, RMSE of the ensemble mean); the table uses exactly those
@@ -28,12 +29,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import json
-import logging
 import os
 import time
 from pathlib import Path
 
+import jax.numpy as jnp
 import numpy as np
 import scipy.stats
 
@@ -42,19 +42,23 @@ from nasjax.benchmarks import base, nb101_features, nb101_real, trees
 from nasjax.spaces import nb101
 
 NAME = "nb101-surrogate"
-STEM = "nb101_surrogate_v3"  # shipped package: <STEM>.json, <STEM>_{val_acc,aux}.npz
-TABLE_FILE = "nb101_surrogate_v3_table.npz"  # derived from the shipped trees, in data_dir
+STEM = "nb101_surrogate_v3"  # shipped package: <STEM>.json, <STEM>_{val_acc,aux,table}.npz
+TABLE = "table"  # the package's table derived from its trees (<STEM>_table.npz)
 PREPARE_COMMAND = "python -m launch.prepare_data --benchmark=nb101-surrogate"
 REFIT_COMMAND = f"{PREPARE_COMMAND} --refit"
 SHIPPED_REMAKE = f"reinstall nasjax, or (maintainers) {REFIT_COMMAND} and copy its files"
 AUX_COLUMNS = ("train_seconds", "params")  # the members of the "aux" ensemble, in order
 TABLE_ROWS = 16_384  # cells walked per jitted call when deriving the table (fixed shape)
+TABLE_NOTE = (  # the package metadata's description of its table
+    "val_acc float32[cells, members] and aux float32[cells, 2] (train_seconds, params), rows in "
+    "the order of nb101.load_enumeration (ascending hash), derived from the trees of this "
+    "package by nasjax.benchmarks.nb101_surrogate.derive_table (walked in JAX, bit for bit "
+    "XGBoost's prediction); stored as the 4 little-endian byte planes of each float32 "
+    "(uint8[4, ...], exact)")
 
 SPLIT_SEED = 0  # numpy seed of the fixed held-out split
 HELD_OUT_FRACTION = 0.1  # fraction of the real cells held out for quality figures
 ACC_FLOOR = 1e-6  # 1 - acc is clipped here before the log target transform
-
-_log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,8 +117,9 @@ def _rank_quality(prediction: np.ndarray, truth: np.ndarray) -> dict:
 
 def refit(data_dir, progress: bool = True, config: Config = CONFIG) -> dict:
     """Fit the ensembles with the installed XGBoost, measure them on the held-out real cells,
-    and write the package (:func:`trees.save_package`) into ``data_dir``, recording the XGBoost
-    version; a maintainer copies the files into ``nasjax/data`` to ship them.
+    derive the table from them (:func:`derive_table`) and write the package
+    (:func:`trees.save_package`) into ``data_dir``, recording the XGBoost version; a maintainer
+    copies the files into ``nasjax/data`` to ship them.
 
     Returns:
       The summary: held-out quality, sizes, files and fitting seconds.
@@ -171,9 +176,10 @@ def refit(data_dir, progress: bool = True, config: Config = CONFIG) -> dict:
         "train_max_val_acc": float(acc[train].max()),
         "held_out": quality,
     }
-    written = trees.save_package(
-        data_dir, STEM, {"val_acc": trees.from_boosters(boosters),
-                         "aux": trees.from_boosters(aux)}, metadata)
+    metadata["table"] = TABLE_NOTE
+    ensembles = {"val_acc": trees.from_boosters(boosters), "aux": trees.from_boosters(aux)}
+    table = encode_table(*derive_table(ensembles, data_dir, progress))
+    written = trees.save_package(data_dir, STEM, ensembles, metadata, {TABLE: table})
     return {"benchmark": NAME, "xgboost_version": xgboost.__version__,
             "held_out": quality, "package": str(written),
             "copy_to": str(paths.PACKAGE_DATA),
@@ -185,25 +191,21 @@ def shipped_metadata(package_dir=paths.PACKAGE_DATA) -> dict:
     return trees.package_metadata(package_dir, STEM, SHIPPED_REMAKE)
 
 
-def build(data_dir, progress: bool = True, package_dir=paths.PACKAGE_DATA) -> dict:
-    """Derive the table from the shipped trees (walked in JAX, no XGBoost) and write it.
+def derive_table(ensembles: dict, data_dir,
+                 progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """The table of a package's ensembles: their prediction for every cell, walked in JAX.
 
     Args:
-      data_dir: the data directory; the enumeration is read (or built) there and
-        ``TABLE_FILE`` is written there.
+      ensembles: ``{"val_acc": members, "aux": (train_seconds, params)}`` tree ensembles.
+      data_dir: where the enumeration is read (or built).
       progress: show progress bars.
-      package_dir: where the package is (tests pass a small one).
     Returns:
-      The summary: held-out quality, sizes, file and build seconds.
+      ``(val_acc float32[K, M], aux float32[K, 2])`` in enumeration (ascending hash) order.
     """
     from tqdm.auto import tqdm
 
-    start = time.perf_counter()
-    ensembles, metadata = trees.load_package(package_dir, STEM, SHIPPED_REMAKE)
-    directory = Path(data_dir)
-    packed, ops, hashes = nb101.load_enumeration(directory, progress=progress)
+    packed, ops, hashes = nb101.load_enumeration(data_dir, progress=progress)
     space_x = nb101_features.features(nb101.unpack_adjacency(packed), ops)
-
     num = len(hashes)
     members = np.empty((num, ensembles["val_acc"].num_members), np.float32)
     aux = np.empty((num, len(AUX_COLUMNS)), np.float32)
@@ -221,51 +223,63 @@ def build(data_dir, progress: bool = True, package_dir=paths.PACKAGE_DATA) -> di
         for _ in tqdm(pool.map(walk, range(0, num, TABLE_ROWS)), total=-(-num // TABLE_ROWS),
                       desc="surrogate table", disable=not progress):
             pass
+    return members, aux
 
-    info = {key: value for key, value in metadata.items() if key != "benchmark"}
-    path = directory / TABLE_FILE
-    base.save_table(
-        path, hashes=hashes, val_acc=members,
-        test_acc=np.full(members.shape, np.nan, np.float32),
-        train_seconds=np.repeat(aux[:, :1], members.shape[1], -1),
-        params=aux[:, 1], name=NAME, space="nb101", info=info)
-    return {"benchmark": NAME, "cells": num, "members": members.shape[1],
-            "xgboost_version": metadata["xgboost_version"], "held_out": metadata["held_out"],
-            "file": str(path), "seconds": round(time.perf_counter() - start, 1)}
+
+def encode_table(val_acc: np.ndarray, aux: np.ndarray) -> dict[str, np.ndarray]:
+    """The arrays of the shipped table file: each float32 array ``[K, C]`` as its 4 little-endian
+    byte planes ``uint8[4, K, C]`` (exact; compresses to 7.7 MB against 9.8 MB as float32)."""
+    return {name: np.ascontiguousarray(
+                np.asarray(array, "<f4")[..., None].view(np.uint8).transpose(2, 0, 1))
+            for name, array in (("val_acc", val_acc), ("aux", aux))}
+
+
+def decode_table(arrays) -> tuple[np.ndarray, np.ndarray]:
+    """``(val_acc float32[K, M], aux float32[K, 2])`` of :func:`encode_table`'s arrays."""
+    return tuple(np.ascontiguousarray(arrays[name].transpose(1, 2, 0)).view("<f4")[..., 0]
+                 .astype(np.float32) for name in ("val_acc", "aux"))
 
 
 def prepare(source=None, data_dir=None, progress: bool = True) -> dict:
-    """``launch.prepare_data --benchmark=nb101-surrogate``: derive and write the table."""
+    """``launch.prepare_data --benchmark=nb101-surrogate``: check the shipped package (nothing
+    to build: its table is queried as shipped), build the enumeration its rows follow, and
+    return the description."""
     del source
-    return build(data_dir, progress=progress)
+    start = time.perf_counter()
+    bench = load(data_dir, progress=progress)
+    metadata = shipped_metadata()
+    return {"benchmark": NAME, "cells": bench.size, "members": bench.val_acc.shape[1],
+            "xgboost_version": metadata["xgboost_version"], "held_out": metadata["held_out"],
+            "package": str(paths.PACKAGE_DATA / STEM),
+            "seconds": round(time.perf_counter() - start, 1)}
 
 
-def load(data_dir, progress: bool = True) -> base.TableBenchmark:
-    """The ``nb101-surrogate`` benchmark from ``data_dir``, derived there first from the shipped
-    trees when missing, when it fails its checksum (with a warning), or when it was derived
-    from other trees than the shipped ones.
+def load(data_dir, progress: bool = True,
+         package_dir=paths.PACKAGE_DATA) -> base.TableBenchmark:
+    """The ``nb101-surrogate`` benchmark: the package's table (checked against its sha256), its
+    rows keyed by the enumeration's hashes (read from ``data_dir``, built there when missing).
 
     Raises:
-      DataFileError naming a shipped file that is missing or fails its sha256.
-      ValueError naming the table when it is corrupt (delete it, or rebuild it with
-      ``python -m launch.prepare_data --benchmark=nb101-surrogate``).
+      DataFileError naming a package file that is missing, fails its sha256, or holds no table
+      of the space.
     """
-    path = Path(data_dir) / TABLE_FILE
-    remake = f"{PREPARE_COMMAND} --data_dir={data_dir}"
-    files = shipped_metadata()["files"]
-    if paths.cached(path, remake):
-        bench = _read_table(path, remake)
-        if json.loads(bench.metadata.get("files", "null")) == files:
-            return bench
-        _log.warning("%s was derived from other trees than the shipped ones; rebuilding it", path)
-    build(data_dir, progress=progress)
-    return _read_table(path, remake)
-
-
-def _read_table(path: Path, remake: str) -> base.TableBenchmark:
-    try:
-        return base.load_table(path, remake)
-    except paths.DataFileError:
-        raise
-    except ValueError as error:
-        raise ValueError(f"{error}. Delete it, or rebuild it with: {remake}") from error
+    metadata = trees.package_metadata(package_dir, STEM, SHIPPED_REMAKE)
+    if TABLE not in metadata.get("tables", {}):
+        raise paths.DataFileError(Path(package_dir) / f"{STEM}.json",
+                                  f"lists no {TABLE!r} table (a package of an older nasjax)",
+                                  SHIPPED_REMAKE)
+    path = Path(package_dir) / metadata["tables"][TABLE]["file"]
+    with np.load(path) as data:
+        val_acc, aux = decode_table(data)
+    _, _, hashes = nb101.load_enumeration(data_dir, progress=progress)
+    if len(val_acc) != len(hashes):
+        raise paths.DataFileError(path, f"{len(val_acc)} rows, the space has {len(hashes)} "
+                                  "cells", SHIPPED_REMAKE)
+    info = {key: value for key, value in metadata.items() if key != "benchmark"}
+    return base.TableBenchmark(
+        hashes=jnp.asarray(hashes), val_acc=jnp.asarray(val_acc),
+        test_acc=jnp.full(val_acc.shape, jnp.nan, jnp.float32),
+        train_seconds=jnp.asarray(np.repeat(aux[:, :1], val_acc.shape[1], -1)),
+        params=jnp.asarray(aux[:, 1]),
+        num_values=jnp.full(len(hashes), val_acc.shape[1], jnp.int32),
+        name=NAME, space="nb101", info=base.info_items(info))

@@ -467,8 +467,13 @@ def save(path: str | os.PathLike, ensemble: TreeEnsemble, metadata: dict | None 
               "feature_bits": ensemble.feature_bits, "num_trees": list(ensemble.num_trees),
               "base_first": ensemble.base_first, "chunk_trees": ensemble.chunk_trees,
               "metadata": metadata or {}}
-    arrays = {"header": np.array(json.dumps(header)),
-              **{name: np.asarray(getattr(ensemble, name)) for name in _ARRAYS}}
+    write_arrays(path, {"header": np.array(json.dumps(header)),
+                        **{name: np.asarray(getattr(ensemble, name)) for name in _ARRAYS}})
+
+
+def write_arrays(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` to a compressed ``.npz`` (what ``np.load`` reads), atomically; the same
+    arrays give the same bytes (fixed zip timestamps), so a shipped file's sha256 names them."""
     with atomic_write(path) as handle, zipfile.ZipFile(handle, "w") as archive:
         for name, array in arrays.items():
             info = zipfile.ZipInfo(f"{name}.npy", date_time=ZIP_DATE_TIME)
@@ -503,21 +508,27 @@ def load(path: str | os.PathLike) -> tuple[TreeEnsemble, dict]:
 
 
 def save_package(directory: str | os.PathLike, stem: str, ensembles: dict[str, TreeEnsemble],
-                 metadata: dict) -> Path:
+                 metadata: dict, tables: dict[str, dict[str, np.ndarray]] | None = None) -> Path:
     """Write fitted ensembles the way nasjax ships them: ``<stem>_<name>.npz`` per ensemble
-    (:func:`save`) and ``<stem>.json`` holding the package format, each file's size and sha256
-    and ``metadata`` (who fitted it, how, on what). Same ensembles and metadata, same bytes.
+    (:func:`save`) and per table of arrays derived from them (:func:`write_arrays`), and
+    ``<stem>.json`` holding the package format, each file's size and sha256 (ensembles under
+    ``files``, tables under ``tables``) and ``metadata`` (who fitted it, how, on what). Same
+    ensembles, tables and metadata, same bytes.
 
     Returns:
       The JSON file.
     """
     directory = writable_dir(directory)
-    files = {}
-    for name, ensemble in ensembles.items():
-        path = directory / f"{stem}_{name}.npz"
-        save(path, ensemble)
-        files[name] = {"file": path.name, "bytes": path.stat().st_size, "sha256": sha256(path)}
-    record = {"package_format": PACKAGE_FORMAT, "files": files, **metadata}
+    files, derived = {}, {}
+    for entries, items, write in ((files, ensembles, save),
+                                  (derived, tables or {}, write_arrays)):
+        for name, content in items.items():
+            path = directory / f"{stem}_{name}.npz"
+            write(path, content)
+            entries[name] = {"file": path.name, "bytes": path.stat().st_size,
+                             "sha256": sha256(path)}
+    record = {"package_format": PACKAGE_FORMAT, "files": files,
+              **({"tables": derived} if derived else {}), **metadata}
     path = directory / f"{stem}.json"
     with atomic_write(path, "w") as handle:
         json.dump(record, handle, indent=1)
@@ -527,7 +538,7 @@ def save_package(directory: str | os.PathLike, stem: str, ensembles: dict[str, T
 
 def package_metadata(directory: str | os.PathLike, stem: str, remake: str) -> dict:
     """The metadata of a package written by :func:`save_package`, after checking every file
-    against the size and sha256 the JSON records.
+    (ensembles and tables) against the size and sha256 the JSON records.
 
     Raises:
       DataFileError: one line naming the file: missing, unreadable JSON, another package
@@ -538,14 +549,14 @@ def package_metadata(directory: str | os.PathLike, stem: str, remake: str) -> di
         raise DataFileError(path, "missing", remake)
     try:
         record = json.loads(path.read_text())
-        files = {name: (entry["file"], int(entry["bytes"]), str(entry["sha256"]))
-                 for name, entry in record["files"].items()}
+        files = [(entry["file"], int(entry["bytes"]), str(entry["sha256"]))
+                 for entry in [*record["files"].values(), *record.get("tables", {}).values()]]
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise DataFileError(path, f"not a tree ensemble package ({error!r})", remake) from None
     if record.get("package_format") != PACKAGE_FORMAT:
         raise DataFileError(path, f"package format {record.get('package_format')}, this nasjax "
                             f"reads {PACKAGE_FORMAT}", remake)
-    for file, size, digest in files.values():
+    for file, size, digest in files:
         member = path.parent / file
         if not member.is_file():
             raise DataFileError(member, f"missing (listed in {path.name})", remake)

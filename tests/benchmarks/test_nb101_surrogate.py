@@ -1,5 +1,5 @@
-"""The nb101-surrogate benchmark: features, the shipped trees (XGBoost's bits, their metadata, a
-damaged file), a small refit and the table derived from it, and the default table."""
+"""The nb101-surrogate benchmark: features, the shipped trees and table (XGBoost's bits, their
+metadata, a damaged file), a small refit and the table derived from it, and the default table."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import pytest
 import scipy.stats
 import xgboost
 
-from nasjax import benchmarks, paths
+from nasjax import paths
 from nasjax.benchmarks import base, nb101_features, nb101_real, nb101_surrogate, trees
 from nasjax.spaces import graph, nb101
 
@@ -78,6 +78,38 @@ def test_shipped_trees_give_the_table_xgboost_built_bit_for_bit():
             np.testing.assert_array_equal(ours.view(np.int32), theirs.view(np.int32))
 
 
+def test_shipped_table_is_the_shipped_trees_prediction_bit_for_bit(data_dir):
+    # The fixture's cells looked up in the shipped table: their rows are the trees' prediction
+    # walked in JAX (derive_table's walk) and XGBoost's own, bit for bit.
+    bench = nb101_surrogate.load(data_dir, progress=False)
+    ensembles, _ = trees.load_package(paths.PACKAGE_DATA, nb101_surrogate.STEM, "reinstall")
+    with np.load(SAMPLE) as sample:
+        rows = np.asarray(bench.rows(nb101.Cell(adj=jnp.asarray(sample["adj"]),
+                                                ops=jnp.asarray(sample["ops"]))))
+        x = nb101_features.features(sample["adj"], sample["ops"])
+        xgboost_bits = (sample["val_acc"], sample["train_seconds"], sample["params"])
+    assert (rows >= 0).all()
+    walked = nb101_surrogate._from_target(np.asarray(trees.predict(ensembles["val_acc"], x)))
+    aux = np.exp(np.asarray(trees.predict(ensembles["aux"], x)))
+    shipped = (np.asarray(bench.val_acc)[rows], np.asarray(bench.train_seconds)[rows, 0],
+               np.asarray(bench.params)[rows])
+    for ours, jax_walk, theirs in zip(shipped, (walked, aux[:, 0], aux[:, 1]), xgboost_bits):
+        np.testing.assert_array_equal(ours.view(np.int32), jax_walk.view(np.int32))
+        np.testing.assert_array_equal(ours.view(np.int32), theirs.view(np.int32))
+    assert bench.size == nb101.NUM_CELLS and bench.val_acc.shape[1] == 5
+    assert np.isnan(np.asarray(bench.test_acc)).all()
+
+
+def test_table_encoding_keeps_every_bit():
+    values = np.array([[0.5, -0.0, np.nan], [np.inf, 1e-45, 0.9491186]], np.float32)
+    values[0, 2] = np.frombuffer(np.uint32(0x7FC00123).tobytes(), np.float32)[0]  # NaN payload
+    arrays = nb101_surrogate.encode_table(values, values[:, :2])
+    assert arrays["val_acc"].dtype == np.uint8 and arrays["val_acc"].shape == (4, 2, 3)
+    val_acc, aux = nb101_surrogate.decode_table(arrays)
+    np.testing.assert_array_equal(val_acc.view(np.uint32), values.view(np.uint32))
+    np.testing.assert_array_equal(aux.view(np.uint32), values[:, :2].view(np.uint32))
+
+
 def test_shipped_metadata_records_the_fit():
     meta = nb101_surrogate.shipped_metadata()
     assert meta["config"] == dataclasses.asdict(nb101_surrogate.CONFIG)
@@ -87,38 +119,47 @@ def test_shipped_metadata_records_the_fit():
     train, _ = nb101_surrogate.split(nb101_real.NUM_REAL)
     assert meta["train_max_val_acc"] == float(real[f"val_acc_{nb101_real.EPOCHS}"][train].max())
     assert meta["held_out"]["kendall_tau"] >= 0.80 and set(meta["files"]) == {"val_acc", "aux"}
+    assert set(meta["tables"]) == {nb101_surrogate.TABLE}
+    assert "nb101_surrogate.derive_table" in meta["table"]
 
 
 def test_a_damaged_shipped_file_is_one_clear_error(tmp_path):
     for path in paths.PACKAGE_DATA.glob(f"{nb101_surrogate.STEM}*"):
         shutil.copy(path, tmp_path / path.name)
-    target = tmp_path / f"{nb101_surrogate.STEM}_aux.npz"
-    data = bytearray(target.read_bytes())
-    data[-100] ^= 1
-    target.write_bytes(bytes(data))
-    with pytest.raises(paths.DataFileError, match="_aux.npz: size or sha256 differs"):
-        nb101_surrogate.build(tmp_path, package_dir=tmp_path)
-    target.unlink()
-    with pytest.raises(paths.DataFileError, match="_aux.npz: missing"):
-        trees.load_package(tmp_path, nb101_surrogate.STEM, "reinstall")
+    for name in ("aux", nb101_surrogate.TABLE):
+        target = tmp_path / f"{nb101_surrogate.STEM}_{name}.npz"
+        data = bytearray(target.read_bytes())
+        data[-100] ^= 1
+        target.write_bytes(bytes(data))
+        with pytest.raises(paths.DataFileError, match=f"_{name}.npz: size or sha256 differs"):
+            nb101_surrogate.load(tmp_path, package_dir=tmp_path)
+        target.unlink()
+        with pytest.raises(paths.DataFileError, match=f"_{name}.npz: missing"):
+            trees.load_package(tmp_path, nb101_surrogate.STEM, "reinstall")
+        shutil.copy(paths.PACKAGE_DATA / target.name, target)
+    package = tmp_path / f"{nb101_surrogate.STEM}.json"
+    record = json.loads(package.read_text())
+    del record["tables"]  # a package written before the table shipped
+    package.write_text(json.dumps(record))
+    with pytest.raises(paths.DataFileError, match=r"v3.json: lists no 'table' table"):
+        nb101_surrogate.load(tmp_path, package_dir=tmp_path)
 
 
 @pytest.fixture(scope="module")
 def small(data_dir, tmp_path_factory):
     """A small surrogate refitted with XGBoost into a temp dir (which links the session's
-    enumeration), and its table derived there from that package."""
+    enumeration), its table derived there, and the benchmark loaded from that package."""
     nb101.load_enumeration(data_dir, progress=False)
     directory = tmp_path_factory.mktemp("surrogate")
     for name in (nb101.SPACE_FILE, paths.sidecar(nb101.SPACE_FILE).name):
         (directory / name).symlink_to(data_dir / name)
     fitted = nb101_surrogate.refit(directory, progress=False, config=SMALL)
-    summary = nb101_surrogate.build(directory, progress=False, package_dir=directory)
-    return directory, fitted, summary
+    bench = nb101_surrogate.load(directory, progress=False, package_dir=directory)
+    return directory, fitted, bench
 
 
 def test_small_build_covers_the_space_with_members(small):
-    directory, _, summary = small
-    bench = base.load_table(directory / nb101_surrogate.TABLE_FILE)
+    directory, _, bench = small
     assert bench.name == "nb101-surrogate" and bench.size == nb101.NUM_CELLS
     assert bench.val_acc.shape == (nb101.NUM_CELLS, SMALL.members)
     assert (np.asarray(bench.num_values) == SMALL.members).all()
@@ -126,12 +167,14 @@ def test_small_build_covers_the_space_with_members(small):
     assert (acc >= 0).all() and (acc <= 1).all()
     assert np.isnan(np.asarray(bench.test_acc)).all()
     assert (np.asarray(bench.params) > 0).all() and (np.asarray(bench.train_seconds) > 0).all()
-    assert summary["cells"] == nb101.NUM_CELLS and summary["members"] == SMALL.members
+    assert sorted(p.name for p in directory.glob("*surrogate*")) == [
+        f"{nb101_surrogate.STEM}{suffix}" for suffix in
+        (".json", "_aux.npz", f"_{nb101_surrogate.TABLE}.npz", "_val_acc.npz")]
 
 
 def test_refit_records_xgboost_and_the_table_carries_it(small):
-    directory, fitted, summary = small
-    meta = base.load_table(directory / nb101_surrogate.TABLE_FILE).metadata
+    _, fitted, bench = small
+    meta = bench.metadata
     assert meta["data"].startswith("SURROGATE fitted on 20,001 real NAS-Bench-101 cells")
     assert meta["xgboost_version"] == xgboost.__version__ == fitted["xgboost_version"]
     held_out = json.loads(meta["held_out"])
@@ -139,12 +182,10 @@ def test_refit_records_xgboost_and_the_table_carries_it(small):
         assert np.isfinite(held_out[name]) and held_out[name] == fitted["held_out"][name]
     assert json.loads(meta["features"]) == list(nb101_features.feature_names())
     assert json.loads(meta["config"]) == dataclasses.asdict(SMALL)
-    assert summary["held_out"] == fitted["held_out"]
 
 
 def test_small_table_is_xgboost_s_prediction(small):
-    directory, _, _ = small
-    bench = base.load_table(directory / nb101_surrogate.TABLE_FILE)
+    _, _, bench = small
     real = nb101_real.read_shipped()
     x = nb101_features.features(real["cells"].adj, real["cells"].ops)
     train, _ = nb101_surrogate.split(nb101_real.NUM_REAL)
@@ -158,23 +199,17 @@ def test_small_table_is_xgboost_s_prediction(small):
     np.testing.assert_array_equal(ours.view(np.int32), theirs.view(np.int32))
 
 
-def test_a_table_from_other_trees_is_derived_again(small, monkeypatch):
-    directory, _, _ = small
-    built = []
-    monkeypatch.setattr(nb101_surrogate, "build", lambda *args, **kwargs: built.append(args))
-    nb101_surrogate.load(directory)  # the shipped trees are not the small ones
-    assert len(built) == 1
-    small_package = nb101_surrogate.shipped_metadata(directory)
-    monkeypatch.setattr(nb101_surrogate, "shipped_metadata", lambda: small_package)
-    nb101_surrogate.load(directory)  # derived from the package it checks against
-    assert len(built) == 1
+def test_load_reads_the_table_without_deriving_it(small, monkeypatch):
+    directory, _, bench = small
+    monkeypatch.setattr(nb101_surrogate, "derive_table", None)  # any call fails
+    again = nb101_surrogate.load(directory, progress=False, package_dir=directory)
+    np.testing.assert_array_equal(np.asarray(again.val_acc), np.asarray(bench.val_acc))
+    assert [p.name for p in directory.glob("*table*")] == [  # the package's, no other
+        f"{nb101_surrogate.STEM}_{nb101_surrogate.TABLE}.npz"]
 
 
-def test_mean_averages_members_and_noisy_draws_one(small, monkeypatch):
-    directory, _, _ = small
-    small_package = nb101_surrogate.shipped_metadata(directory)
-    monkeypatch.setattr(nb101_surrogate, "shipped_metadata", lambda: small_package)
-    bench = benchmarks.load("nb101-surrogate", directory)
+def test_mean_averages_members_and_noisy_draws_one(small):
+    directory, _, bench = small
     packed, ops, _ = nb101.load_enumeration(directory, progress=False)
     cells = nb101.Cell(adj=jnp.asarray(nb101.unpack_adjacency(packed[:64])),
                        ops=jnp.asarray(ops[:64]))
@@ -186,10 +221,8 @@ def test_mean_averages_members_and_noisy_draws_one(small, monkeypatch):
     assert ((noisy[:, None] == members).any(-1)).all()
 
 
-@pytest.mark.slow
 def test_default_surrogate_reaches_held_out_kendall_tau(data_dir):
-    # Derives the default table from the shipped trees on first use, then recomputes held-out
-    # quality from the table itself.
+    # Held-out quality recomputed from the shipped table itself.
     bench = nb101_surrogate.load(data_dir, progress=False)
     real = nb101_real.read_shipped()
     _, held = nb101_surrogate.split(nb101_real.NUM_REAL)
@@ -202,11 +235,10 @@ def test_default_surrogate_reaches_held_out_kendall_tau(data_dir):
     assert json.loads(bench.metadata["held_out"])["kendall_tau"] == pytest.approx(tau, abs=1e-3)
 
 
-@pytest.mark.slow  # derives the whole default table (the first use of the main job)
 def test_the_default_path_never_imports_xgboost(data_dir, tmp_path):
     # A fresh data directory (only the enumeration, linked from the session's) in a process
-    # where `import xgboost` fails: the default benchmark is derived from the shipped trees and
-    # queried; the table equals the one the session derives.
+    # where `import xgboost` fails: the default benchmark is read from the package and queried,
+    # and nothing is written to the data directory.
     nb101.load_enumeration(data_dir, progress=False)
     for name in (nb101.SPACE_FILE, paths.sidecar(nb101.SPACE_FILE).name):
         (tmp_path / name).symlink_to(data_dir / name)
@@ -224,9 +256,9 @@ def test_the_default_path_never_imports_xgboost(data_dir, tmp_path):
                             text=True, cwd=Path(__file__).parents[2], timeout=1800,
                             env={**os.environ, "NASJAX_DATA": str(tmp_path)})
     assert result.returncode == 0, result.stderr[-2000:]
-    ours = base.load_table(tmp_path / nb101_surrogate.TABLE_FILE)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [nb101.SPACE_FILE, paths.sidecar(nb101.SPACE_FILE).name])
     session = nb101_surrogate.load(data_dir, progress=False)
-    np.testing.assert_array_equal(np.asarray(ours.val_acc), np.asarray(session.val_acc))
     cells = jax.tree.map(lambda x: x[:8], nb101_real.read_shipped()["cells"])
     expected = np.asarray(jax.jit(base.query)(session, cells).val_acc).tolist()
     assert json.loads(result.stdout.splitlines()[-1]) == expected
