@@ -16,5 +16,5 @@ registered by name (:mod:`nasjax.registry`):
 
 from nasjax import agents, benchmarks, registry, spaces
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 __all__ = ["__version__", "agents", "benchmarks", "registry", "spaces"]
