@@ -236,10 +236,10 @@ def test_budget_table_shows_nan_std_of_a_single_trial():
 
 OURS = report.RunSetting("nb101-surrogate", "a surrogate", "validation accuracy", "6 trials")
 WALK_ROWS = [  # random_walk at 50 and 300 queries (hand-made), nothing at 100 and 150
-    {"algorithm": "random_walk", "budget": 50, "mean": 0.9400, "std": 0.0020, "ci_low": 0.9390,
-     "ci_high": 0.9410, "num_trials": 6},
-    {"algorithm": "random_walk", "budget": 300, "mean": 0.9300, "std": 0.0010,
-     "ci_low": 0.9290, "ci_high": 0.9310, "num_trials": 6},
+    {"algorithm": "random_walk", "budget": 50, "last_improvement": 48, "mean": 0.9400,
+     "std": 0.0020, "ci_low": 0.9390, "ci_high": 0.9410, "num_trials": 6},
+    {"algorithm": "random_walk", "budget": 300, "last_improvement": 297, "mean": 0.9300,
+     "std": 0.0010, "ci_low": 0.9290, "ci_high": 0.9310, "num_trials": 6},
 ]
 
 
@@ -321,10 +321,12 @@ def _search(budget, algorithms):
 
     config = ml_collections.ConfigDict({"budget": budget, "budgets": (budget,), "seed": 0,
                                         "num_trials": 4, "mode": "noisy",
-                                        "algorithms": ",".join(algorithms)})
+                                        "algorithms": ",".join(algorithms), "window": 30,
+                                        "duplicates": "query"})
     accuracy = np.full((4, budget), 0.94, np.float32)  # the best error is 6.00% in every trial
     results = {name: {"observed": accuracy, "reported": accuracy,
-                      "valid": np.ones((4, budget), bool)} for name in algorithms}
+                      "valid": np.ones((4, budget), bool),
+                      "unique": np.full(4, budget, np.int32)} for name in algorithms}
     bench = types.SimpleNamespace(label="nb101-surrogate", name="nb101-surrogate", space="nb101",
                                   metadata={})
     return search.summarise(results, config, bench, "validation error", {})[1]
