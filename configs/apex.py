@@ -29,7 +29,7 @@ from __future__ import annotations
 import ml_collections
 
 from configs import environment
-from launch import config_rules as rules
+from nasjax import config_rules as rules
 
 PRESETS = ("paper", "cpu", "smoke", "gamma_0.95", "gamma_0.99", "neighbours_25",
            "neighbours_100", "alpha_none", "alpha_2", "alpha_10", "nb301", "cpu_nb301")
