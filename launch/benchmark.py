@@ -388,10 +388,11 @@ def _apex_env(data_dir, length_field: str):
 def bench_apex_train_steps(quick: bool, data_dir) -> dict:
     """Ape-X environment steps/s with learning at the ``paper`` preset's size (``cpu`` when
     quick), against the paper's rig (§4.1.2; not timed here)."""
+    from configs import apex as apex_config
     from nasjax.agents.apex import timing as apex_timing
 
     found = apex_timing.train_steps(_apex_env(data_dir, "train_episode_length"),
-                                    preset="cpu" if quick else "paper")
+                                    apex_config.get_config("cpu" if quick else "paper"))
     return {**found, "device": device_name()}
 
 
@@ -439,6 +440,24 @@ def bench_evaluate_launch(quick: bool, data_dir) -> dict:
                          "gof_mc_samples": 1000, "compilation": "included"}}
 
 
+def bench_nb301_env_steps(quick: bool, data_dir) -> dict:
+    """Random-walk environment steps/s on ``nb301-surrogate`` with the NAS-Bench-301
+    environment settings (:func:`nasjax.benchmarks.nb301_timing.bench_nb301_env_steps`)."""
+    from configs import environment
+
+    return nb301_timing.bench_nb301_env_steps(quick, data_dir, environment.get("nb301"))
+
+
+def bench_nb301_eval(quick: bool, data_dir) -> dict:
+    """The 250,000-episode protocol's time on ``nb301-surrogate`` at the ``nb301`` evaluation
+    preset's chunk size (:func:`nasjax.benchmarks.nb301_timing.bench_nb301_eval`)."""
+    from configs import environment
+    from configs import evaluate as evaluate_config
+
+    return nb301_timing.bench_nb301_eval(quick, data_dir, environment.get("nb301"),
+                                         evaluate_config.get_config("nb301").episodes_per_chunk)
+
+
 BENCHMARKS: dict[str, Callable[[bool, object], dict | list[dict]]] = {
     "nb101_hash": bench_nb101_hash,
     "nb101_neighbours": bench_nb101_neighbours,
@@ -451,8 +470,8 @@ BENCHMARKS: dict[str, Callable[[bool, object], dict | list[dict]]] = {
     "apex_train_steps": bench_apex_train_steps,
     "apex_eval_episodes": bench_apex_eval_episodes,
     "nb301_query": nb301_timing.bench_nb301_query,
-    "nb301_env_steps": nb301_timing.bench_nb301_env_steps,
-    "nb301_eval": nb301_timing.bench_nb301_eval,
+    "nb301_env_steps": bench_nb301_env_steps,
+    "nb301_eval": bench_nb301_eval,
 }
 
 
