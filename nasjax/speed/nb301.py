@@ -16,8 +16,9 @@ import jax
 import ml_collections
 import numpy as np
 
-from nasjax.benchmarks import base, nb301_ensemble, nb301_features, nb301_surrogate, tree_timing
-from nasjax.timing import random_walk_rollout, record, timed
+from nasjax.benchmarks import base, nb301_ensemble, nb301_features, nb301_surrogate
+from nasjax.speed import trees as speed_trees
+from nasjax.speed.timing import random_walk_rollout, record, timed
 
 BATCH = 4096  # genotypes of the batched query
 OFFICIAL_PATH_QUERIES = 256  # architectures timed one at a time through the official path
@@ -61,7 +62,7 @@ def bench_nb301_query(quick: bool, data_dir) -> dict:
     ours = batch / timed(lambda: query(bench, genotypes))
     x = np.asarray(jax.jit(nb301_features.features)(genotypes))
     count = 32 if quick else OFFICIAL_PATH_QUERIES
-    single = tree_timing.to_boosters(bench.ensemble, 1)
+    single = speed_trees.to_boosters(bench.ensemble, 1)
 
     def one_at_a_time(rows, with_dmatrix: bool):
         for row in rows:
@@ -74,7 +75,7 @@ def bench_nb301_query(quick: bool, data_dir) -> dict:
     dmatrix_count = max(8, count // 8)  # 1-row DMatrix predictions are slower still
     dmatrix = dmatrix_count / timed(lambda: one_at_a_time(x[:dmatrix_count], True))
     threads = len(os.sched_getaffinity(0))
-    boosters = tree_timing.to_boosters(bench.ensemble, threads)
+    boosters = speed_trees.to_boosters(bench.ensemble, threads)
 
     def batched():
         return np.mean([b.inplace_predict(x) for b in boosters], axis=0)
@@ -158,7 +159,7 @@ def bench_nb301_env_steps(quick: bool, data_dir, settings: ml_collections.Config
     sweep = {n: n * steps / timed(random_walk_rollout(params, n, steps), repeats=2)
              for n in sizes}
     features = jax.jit(nb301_features.features)
-    boosters = tree_timing.to_boosters(bench.ensemble, 1)
+    boosters = speed_trees.to_boosters(bench.ensemble, 1)
     start = _python_genotype(_genotypes(3, 1)[0])
     python_steps = 16 if quick else 64
     rng = np.random.default_rng(0)

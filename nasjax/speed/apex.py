@@ -22,7 +22,7 @@ import numpy as np
 from nasjax import env
 from nasjax.agents.apex import policy as policy_lib
 from nasjax.agents.apex import train
-from nasjax.timing import REPEATS
+from nasjax.speed.timing import REPEATS
 
 PAPER_STEPS = 10_000_000  # training steps of the paper's runs (§4.1.1)
 PAPER_HOURS = 92.57  # their mean wall time on 8 CPU workers + 1 GPU (§4.1.2)
