@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from launch import config_rules as rules
+from nasjax import config_rules as rules
 
 
 def regularized_evolution() -> ml_collections.ConfigDict:

@@ -29,7 +29,8 @@ from __future__ import annotations
 import ml_collections
 
 from configs import environment
-from launch import config_rules as rules
+from nasjax import config_rules as rules
+from nasjax.agents.apex import network
 
 PRESETS = ("paper", "cpu", "smoke", "gamma_0.95", "gamma_0.99", "neighbours_25",
            "neighbours_100", "alpha_none", "alpha_2", "alpha_10", "nb301", "cpu_nb301")
@@ -93,25 +94,6 @@ def _registry():
     return registry
 
 
-def _network(latent_dim: int, num_heads: int) -> ml_collections.ConfigDict:
-    """The Q-network (Fig. 6). The paper fixes T and leaves the rest open; our choices:
-    2 encoder and 2 transformer layers with an MLP of width 2T (see
-    ``nasjax/agents/apex/network.py``: one layer lets each neighbour attend to the current
-    architecture, a second lets the value read the neighbourhood; learner cost grows with the
-    depth and Ape-X is about throughput) and heads of width 64."""
-    config = ml_collections.ConfigDict()
-    config.latent_dim = latent_dim  # T: 256 on NAS-Bench-101 (§3.2.3), 512 on NAS-Bench-301
-    config.encoder_layers = 2  # fully-connected ReLU layers tokens -> T ("several", §3.2.3)
-    config.num_layers = 2  # transformer encoder blocks (not in the paper; ours)
-    config.num_heads = num_heads  # attention heads, T / 64 (not in the paper; ours)
-    config.mlp_ratio = 2  # block MLP width in units of T (not in the paper; ours)
-    config.positional = "learned"  # ViT's learned position embeddings (§3.2.3 follows ViT)
-    # Advantages from output 0 alone: "the first output of the transformer encoder as the input
-    # for the rest of the agent" (§3.2.3); "every_token": one advantage per output token.
-    config.dueling_input = "first_token"
-    return config
-
-
 def get_config(preset: str = "paper") -> ml_collections.ConfigDict:
     """The Ape-X training config of a preset (see the module docstring)."""
     if preset not in PRESETS:
@@ -169,7 +151,7 @@ def get_config(preset: str = "paper") -> ml_collections.ConfigDict:
     config.iterations_per_chunk = 50  # iterations per jitted chunk (2 actor + 1 learner steps)
     config.checkpoint_every = 20  # chunks between Orbax checkpoints (and at the end)
     config.checkpoints_kept = 2  # newest checkpoints kept on disk
-    config.network = _network(256, 4)
+    config.network = network.network_config()  # T = 256 (§3.2.3)
     if preset == "cpu":
         cpu_preset(config)
     elif preset == "smoke":
@@ -194,7 +176,7 @@ def cpu_preset(config: ml_collections.ConfigDict) -> None:
     Actors, replay, discount, epsilons and replay ratio are the paper's, the four choices of
     :func:`ours` ours; with 10x fewer steps, smaller batches and a larger learning rate keep the
     number and size of updates useful."""
-    config.network = _network(64, 2)  # heads of width 32
+    config.network = network.network_config(64, 2)  # heads of width 32
     config.total_steps = 1_200_000  # ~24 min at ~830 env steps/s, plus ~1 min compiling
     config.batch_size = 128  # 9,400 learner steps in 1.2M env steps at replay ratio 1
     config.learning_rate = 1e-4  # 2.5x the paper's, for 10x fewer environment steps
@@ -222,7 +204,7 @@ def smoke_preset(config: ml_collections.ConfigDict) -> None:
     config.actor_update_period = 2
     config.iterations_per_chunk = 8
     config.checkpoint_every = 1
-    config.network = _network(16, 2)
+    config.network = network.network_config(16, 2)
     config.network.encoder_layers = 1
     config.network.num_layers = 1
     ours(config)
@@ -243,14 +225,14 @@ def nb301_preset(config: ml_collections.ConfigDict, cpu: bool) -> None:
     """NAS-Bench-301 (§4.2.1): T = 512, 15M steps, alpha = 32 (from ``configs/environment``)."""
     config.benchmark = "nb301-surrogate"
     config.total_steps = 15_000_000  # §4.2.1
-    config.network = _network(512, 8)  # T = 512 (§4.2.1), heads of width 64
+    config.network = network.network_config(512, 8)  # T = 512 (§4.2.1), heads of width 64
     if cpu:
         cpu_preset(config)
         config.benchmark = "nb301-surrogate"
         # T = 128, the paper's ratio to NAS-Bench-101's (512 / 256) over the `cpu` preset's 64.
         # Measured on 2 quiet CPU cores: ~1,300 env steps/s before learning starts, ~520 with
         # learning, so 800,000 steps take about 25 minutes.
-        config.network = _network(128, 2)
+        config.network = network.network_config(128, 2)
         ours(config)
         config.total_steps = 800_000
         config.target_update_period = 40_000  # ~20 target copies per run, as the paper's

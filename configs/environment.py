@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from launch import config_rules as rules
+from nasjax import config_rules as rules
 
 # alpha: reward shaping exponent (§3.2.2: 6 on NAS-Bench-101, 32 on NAS-Bench-301).
 ALPHA = {"nb101": 6.0, "nb301": 32.0}

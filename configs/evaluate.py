@@ -13,7 +13,7 @@ from __future__ import annotations
 import ml_collections
 
 from configs import environment
-from launch import config_rules as rules
+from nasjax import config_rules as rules
 
 PRESETS = ("full", "quick", "nb301")
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 import ml_collections
 
 from configs import agents
-from launch import config_rules as rules
+from nasjax import config_rules as rules
 
 PRESETS = ("default", "remaade_short", "remaade_medium", "ablation", "orders")
 DUPLICATES = ("query", "resample")  # nasjax.agents.duplicates.RULES

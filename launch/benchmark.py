@@ -24,8 +24,8 @@ import numpy as np
 from absl import flags
 
 from launch import common
-from nasjax.benchmarks import nb301_timing
-from nasjax.timing import REPEATS, device_name, random_walk_rollout, record, timed
+from nasjax.speed import nb301 as nb301_speed
+from nasjax.speed.timing import REPEATS, device_name, random_walk_rollout, record, timed
 
 _ONLY = flags.DEFINE_list("only", None, "Comma-separated benchmark names (default: all).")
 _RUN = common.define_run_dir("benchmark")
@@ -388,19 +388,20 @@ def _apex_env(data_dir, length_field: str):
 def bench_apex_train_steps(quick: bool, data_dir) -> dict:
     """Ape-X environment steps/s with learning at the ``paper`` preset's size (``cpu`` when
     quick), against the paper's rig (§4.1.2; not timed here)."""
-    from nasjax.agents.apex import timing as apex_timing
+    from configs import apex as apex_config
+    from nasjax.speed import apex as apex_speed
 
-    found = apex_timing.train_steps(_apex_env(data_dir, "train_episode_length"),
-                                    preset="cpu" if quick else "paper")
+    found = apex_speed.train_steps(_apex_env(data_dir, "train_episode_length"),
+                                    apex_config.get_config("cpu" if quick else "paper"))
     return {**found, "device": device_name()}
 
 
 def bench_apex_eval_episodes(quick: bool, data_dir) -> dict:
     """Greedy Ape-X evaluation episodes/s at the ``paper`` preset's network size, against the
     paper's 0.50 s per episode on CPU (§4.1.2; not timed here)."""
-    from nasjax.agents.apex import timing as apex_timing
+    from nasjax.speed import apex as apex_speed
 
-    found = apex_timing.eval_episodes(_apex_env(data_dir, "eval_episode_length"),
+    found = apex_speed.eval_episodes(_apex_env(data_dir, "eval_episode_length"),
                                       episodes=1_000 if quick else 10_000)
     return {**found, "device": device_name()}
 
@@ -439,6 +440,24 @@ def bench_evaluate_launch(quick: bool, data_dir) -> dict:
                          "gof_mc_samples": 1000, "compilation": "included"}}
 
 
+def bench_nb301_env_steps(quick: bool, data_dir) -> dict:
+    """Random-walk environment steps/s on ``nb301-surrogate`` with the NAS-Bench-301
+    environment settings (:func:`nasjax.speed.nb301.bench_nb301_env_steps`)."""
+    from configs import environment
+
+    return nb301_speed.bench_nb301_env_steps(quick, data_dir, environment.get("nb301"))
+
+
+def bench_nb301_eval(quick: bool, data_dir) -> dict:
+    """The 250,000-episode protocol's time on ``nb301-surrogate`` at the ``nb301`` evaluation
+    preset's chunk size (:func:`nasjax.speed.nb301.bench_nb301_eval`)."""
+    from configs import environment
+    from configs import evaluate as evaluate_config
+
+    return nb301_speed.bench_nb301_eval(quick, data_dir, environment.get("nb301"),
+                                         evaluate_config.get_config("nb301").episodes_per_chunk)
+
+
 BENCHMARKS: dict[str, Callable[[bool, object], dict | list[dict]]] = {
     "nb101_hash": bench_nb101_hash,
     "nb101_neighbours": bench_nb101_neighbours,
@@ -450,9 +469,9 @@ BENCHMARKS: dict[str, Callable[[bool, object], dict | list[dict]]] = {
     "remaade_trials": bench_remaade_trials,
     "apex_train_steps": bench_apex_train_steps,
     "apex_eval_episodes": bench_apex_eval_episodes,
-    "nb301_query": nb301_timing.bench_nb301_query,
-    "nb301_env_steps": nb301_timing.bench_nb301_env_steps,
-    "nb301_eval": nb301_timing.bench_nb301_eval,
+    "nb301_query": nb301_speed.bench_nb301_query,
+    "nb301_env_steps": bench_nb301_env_steps,
+    "nb301_eval": bench_nb301_eval,
 }
 
 

@@ -55,7 +55,7 @@ import ml_collections
 from absl import app, flags
 from ml_collections import config_flags
 
-from launch.config_rules import ConfigError, check_config, field_paths
+from nasjax.config_rules import ConfigError, check_config, field_paths
 from nasjax.evaluation import interrupts, report
 from nasjax.paths import DataDirError, DataFileError
 

@@ -11,7 +11,8 @@ import pytest
 import xgboost as xgb
 
 from nasjax import paths
-from nasjax.benchmarks import tree_timing, trees
+from nasjax.benchmarks import trees
+from nasjax.speed import trees as tree_timing
 
 F = 56  # NAS-Bench-301's feature count
 NAN = np.nan

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from launch import config_rules as rules
+from nasjax import config_rules as rules
 
 PRESETS = ("default", "big")
 ALGORITHMS = ("random_search", "local_search")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from configs import apex
-from launch import config_rules
+from nasjax import config_rules
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = f"--config={ROOT / 'configs' / 'apex.py'}:smoke"

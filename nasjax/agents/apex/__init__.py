@@ -11,8 +11,9 @@ padding) with an ``action_mask: bool[N+1]`` whose slot 0 ("stay") is always vali
 - :mod:`~nasjax.agents.apex.actors`: batched epsilon-greedy Ape-X actors and their 3-step items;
 - :mod:`~nasjax.agents.apex.train`: ``make_train``, acting and learning in jitted chunks;
 - :mod:`~nasjax.agents.apex.checkpoint`: Orbax checkpoints of the whole train state;
-- :mod:`~nasjax.agents.apex.policy`: the trained agent as a greedy policy (registered ``apex``);
-- :mod:`~nasjax.agents.apex.timing`: throughput figures for ``launch.benchmark``.
+- :mod:`~nasjax.agents.apex.policy`: the trained agent as a greedy policy (registered ``apex``).
+
+Its throughput records are :mod:`nasjax.speed.apex`.
 """
 
 from nasjax.agents.apex import losses, network, replay

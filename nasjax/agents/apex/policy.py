@@ -4,8 +4,9 @@ Registered as ``apex``. Its config value (``apex_checkpoints`` of ``configs/eval
 a comma-separated list of training run directories (``launch.train_apex`` workdirs), one per
 agent seed, as the paper evaluates its 5 trained agents (Cassimon et al. §4.1.1); each policy
 loads the newest checkpoint's online parameters and the network settings of the run's
-``config.json``. The value ``untrained`` gives randomly initialised networks of the ``paper``
-preset (seed ``s`` initialises policy ``s``): for plumbing and as a floor, never a result.
+``config.json``. The value ``untrained`` gives randomly initialised networks of the paper's
+size (:func:`~nasjax.agents.apex.network.network_config`; seed ``s`` initialises policy ``s``):
+for plumbing and as a floor, never a result.
 An episode costs one query, like random walk (§4.1.2).
 """
 
@@ -94,9 +95,7 @@ def make_policy(env_params: env.EnvParams, config: str, seed: int = 0) -> Policy
     """
     dirs = run_dirs(config)
     if dirs == [UNTRAINED]:
-        from configs import apex as apex_config
-
-        net = train.make_network(apex_config.get_config("paper"))
+        net = train.make_network(ml_collections.ConfigDict({"network": network.network_config()}))
         obs, _ = env.reset(jax.random.key(seed), env_params)
         params = jax.jit(net.init)(jax.random.key(seed), obs.tokens, obs.action_mask)
     elif not dirs:

@@ -6,8 +6,9 @@ import jax
 import numpy as np
 import pytest
 
+from configs import apex as apex_config
 from nasjax import env, registry
-from nasjax.agents.apex import network, policy
+from nasjax.agents.apex import network, policy, train
 from tests.agents.apex.conftest import make_env_params
 
 
@@ -17,6 +18,17 @@ def test_agent_seeds_are_its_run_directories():
     assert agent.seeds("runs/a, runs/b,") == 2
     assert agent.seeds(policy.UNTRAINED) is None  # as many as the experiment asks
     assert agent.seeds("") == 0
+
+
+def test_an_untrained_policy_is_the_paper_presets_network():
+    # The network's defaults live in the library; configs/apex.py builds its presets on them.
+    assert network.network_config() == apex_config.get_config("paper").network
+    params = make_env_params()
+    untrained = policy.make_policy(params, policy.UNTRAINED, seed=3)
+    obs, _ = env.reset(jax.random.key(3), params)
+    paper = train.make_network(apex_config.get_config("paper"))
+    expected = jax.jit(paper.init)(jax.random.key(3), obs.tokens, obs.action_mask)
+    assert jax.tree.all(jax.tree.map(np.array_equal, untrained.params, expected))
 
 
 def test_bad_run_directories_are_one_line_errors(tmp_path):

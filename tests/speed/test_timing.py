@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from nasjax import timing
+from nasjax.speed import timing
 
 
 def _counting(seconds: float):

@@ -13,10 +13,12 @@ from __future__ import annotations
 import os
 
 import jax
+import ml_collections
 import numpy as np
 
-from nasjax.benchmarks import base, nb301_ensemble, nb301_features, nb301_surrogate, tree_timing
-from nasjax.timing import random_walk_rollout, record, timed
+from nasjax.benchmarks import base, nb301_ensemble, nb301_features, nb301_surrogate
+from nasjax.speed import trees as speed_trees
+from nasjax.speed.timing import random_walk_rollout, record, timed
 
 BATCH = 4096  # genotypes of the batched query
 OFFICIAL_PATH_QUERIES = 256  # architectures timed one at a time through the official path
@@ -60,7 +62,7 @@ def bench_nb301_query(quick: bool, data_dir) -> dict:
     ours = batch / timed(lambda: query(bench, genotypes))
     x = np.asarray(jax.jit(nb301_features.features)(genotypes))
     count = 32 if quick else OFFICIAL_PATH_QUERIES
-    single = tree_timing.to_boosters(bench.ensemble, 1)
+    single = speed_trees.to_boosters(bench.ensemble, 1)
 
     def one_at_a_time(rows, with_dmatrix: bool):
         for row in rows:
@@ -73,7 +75,7 @@ def bench_nb301_query(quick: bool, data_dir) -> dict:
     dmatrix_count = max(8, count // 8)  # 1-row DMatrix predictions are slower still
     dmatrix = dmatrix_count / timed(lambda: one_at_a_time(x[:dmatrix_count], True))
     threads = len(os.sched_getaffinity(0))
-    boosters = tree_timing.to_boosters(bench.ensemble, threads)
+    boosters = speed_trees.to_boosters(bench.ensemble, threads)
 
     def batched():
         return np.mean([b.inplace_predict(x) for b in boosters], axis=0)
@@ -98,11 +100,9 @@ def bench_nb301_query(quick: bool, data_dir) -> dict:
          "xgboost": xgboost.__version__})
 
 
-def _env_params(bench, episode_length: int):
-    from configs import environment
+def _env_params(bench, settings: ml_collections.ConfigDict, episode_length: int):
     from nasjax import env, spaces
 
-    settings = environment.get("nb301")
     return env.make_params(spaces.get("nb301"), bench, max_neighbours=settings.max_neighbours,
                            alpha=settings.alpha, episode_length=episode_length,
                            query_mode=settings.query_mode)
@@ -145,22 +145,21 @@ def _python_walk(start, steps: int, max_neighbours: int, features, boosters, rng
     return steps
 
 
-def bench_nb301_env_steps(quick: bool, data_dir) -> dict:
+def bench_nb301_env_steps(quick: bool, data_dir, settings: ml_collections.ConfigDict) -> dict:
     """Random-walk environment steps/s on ``nb301-surrogate`` (auto-reset, 16-step training
     episodes, N = 50 on-the-fly neighbours, every step one ensemble query per environment) for
     1 ... 4,096 environments, beside a plain-Python step (neighbours in Python, the official
     one-architecture query: nasjax's jitted features of one genotype, each member's 1-row
-    ``inplace_predict``, the mean)."""
-    from configs import environment
-
+    ``inplace_predict``, the mean). ``settings``: the NAS-Bench-301 environment block
+    (``configs/environment.py``)."""
     bench = nb301_surrogate.load(data_dir, progress=False)
-    params = _env_params(bench, environment.get("nb301").train_episode_length)
+    params = _env_params(bench, settings, settings.train_episode_length)
     steps = 4 if quick else 16
     sizes = (1, 256) if quick else (1, 256, BATCH)
     sweep = {n: n * steps / timed(random_walk_rollout(params, n, steps), repeats=2)
              for n in sizes}
     features = jax.jit(nb301_features.features)
-    boosters = tree_timing.to_boosters(bench.ensemble, 1)
+    boosters = speed_trees.to_boosters(bench.ensemble, 1)
     start = _python_genotype(_genotypes(3, 1)[0])
     python_steps = 16 if quick else 64
     rng = np.random.default_rng(0)
@@ -176,21 +175,26 @@ def bench_nb301_env_steps(quick: bool, data_dir) -> dict:
                     "python_steps_timed": python_steps, "benchmark": bench.label})
 
 
-def bench_nb301_eval(quick: bool, data_dir) -> dict:
+def bench_nb301_eval(quick: bool, data_dir, settings: ml_collections.ConfigDict,
+                     episodes_per_chunk: int) -> dict:
     """Time of the 250,000-episode protocol per agent (random search, random walk, local
     search; 32-step episodes, N = 50) on ``nb301-surrogate``, EXTRAPOLATED from one measured
     chunk of episodes per agent (after a warm-up chunk that compiles), against the paper's
-    16.3 s per episode."""
-    from configs import environment
-    from configs import evaluate as evaluate_config
+    16.3 s per episode.
+
+    Args:
+      quick: a chunk of 64 episodes instead of ``episodes_per_chunk``.
+      data_dir: the data directory (None: the default).
+      settings: the NAS-Bench-301 environment block (``configs/environment.py``).
+      episodes_per_chunk: the protocol's chunk size (``configs/evaluate.py:nb301``): evaluation
+        episodes refill their slots, so a chunk's cost per episode depends on its size.
+    """
     from nasjax import registry
     from nasjax.evaluation import episodes
 
     bench = nb301_surrogate.load(data_dir, progress=False)
-    params = _env_params(bench, environment.get("nb301").eval_episode_length)
-    # One chunk of the protocol's own size (configs/evaluate.py:nb301): evaluation episodes
-    # refill their slots, so a chunk's cost per episode depends on its size.
-    chunk = 64 if quick else evaluate_config.get_config("nb301").episodes_per_chunk
+    params = _env_params(bench, settings, settings.eval_episode_length)
+    chunk = 64 if quick else episodes_per_chunk
     initial = _genotypes(1000, chunk)
     seconds, steps, queries, slots = {}, {}, {}, {}
     for name in ("random_search", "random_walk", "local_search"):

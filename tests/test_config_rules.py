@@ -1,11 +1,11 @@
-"""Specification of launch.config_rules: declared field rules and one-line config errors."""
+"""Specification of nasjax.config_rules: declared field rules and one-line config errors."""
 
 from __future__ import annotations
 
 import ml_collections
 import pytest
 
-from launch import config_rules as rules
+from nasjax import config_rules as rules
 from tests.launch import fake_config
 
 

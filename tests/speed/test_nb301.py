@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from nasjax.benchmarks import nb301_timing
+from nasjax.speed import nb301
 
 
 @pytest.mark.slow  # fits nb301-surrogate into data_dir once, then times small workloads
 def test_query_record_times_both_references_on_the_same_predictions(data_dir):
-    record = nb301_timing.bench_nb301_query(True, data_dir)
+    record = nb301.bench_nb301_query(True, data_dir)
     assert record["name"] == "nb301_query" and record["value"] > 0
     assert record["baseline_value"] > 0 and record["ratio"] == pytest.approx(
         record["value"] / record["baseline_value"])

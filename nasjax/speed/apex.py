@@ -12,39 +12,36 @@ workers + 1 GPU (about 30 steps/s), and 0.50 s per evaluation episode on CPU (Ca
 
 from __future__ import annotations
 
+import copy
 import time
 
 import jax
+import ml_collections
 import numpy as np
 
 from nasjax import env
 from nasjax.agents.apex import policy as policy_lib
 from nasjax.agents.apex import train
-from nasjax.timing import REPEATS
+from nasjax.speed.timing import REPEATS
 
 PAPER_STEPS = 10_000_000  # training steps of the paper's runs (§4.1.1)
 PAPER_HOURS = 92.57  # their mean wall time on 8 CPU workers + 1 GPU (§4.1.2)
 PAPER_SECONDS_PER_EPISODE = 0.50  # their mean evaluation episode on CPU (§4.1.2)
 
 
-def _config(preset: str):
-    from configs import apex as apex_config
-
-    return apex_config.get_config(preset)
-
-
-def train_steps(env_params: env.EnvParams, preset: str = "paper", iterations: int = 2,
-                repeats: int = REPEATS, seed: int = 0) -> dict:
+def train_steps(env_params: env.EnvParams, config: ml_collections.ConfigDict,
+                iterations: int = 2, repeats: int = REPEATS, seed: int = 0) -> dict:
     """Environment steps/s of training chunks with learning on from the first iteration.
 
     Args:
       env_params: the training environment (16-step episodes).
-      preset: the ``configs/apex.py`` preset whose sizes are timed.
+      config: the Ape-X training config (a ``configs/apex.py`` preset) whose sizes are timed;
+        not modified.
       iterations: iterations per timed chunk (each ``actor_steps`` x E environment steps).
       repeats: timed chunks (the best counts), after one compiling chunk.
       seed: PRNG seed.
     """
-    config = _config(preset)
+    config = copy.deepcopy(config)
     config.learning_starts = 0  # every timed iteration learns
     config.iterations_per_chunk = iterations
     trainer = train.make_train(config, env_params)
@@ -63,7 +60,7 @@ def train_steps(env_params: env.EnvParams, preset: str = "paper", iterations: in
             "baseline": "Cassimon et al. §4.1.2 rig (RLlib Ape-X, 8 CPU workers + 1 GPU): 10M "
                         "steps in 92.57 h; not timed here",
             "baseline_value": baseline, "ratio": rate / baseline,
-            "settings": {"preset": preset, "num_envs": trainer.actors.num_envs,
+            "settings": {"preset": config.preset, "num_envs": trainer.actors.num_envs,
                          "max_neighbours": env_params.max_neighbours,
                          "latent_dim": config.network.latent_dim,
                          "batch_size": config.batch_size, "replay_ratio": config.replay_ratio,

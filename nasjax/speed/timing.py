@@ -1,5 +1,5 @@
-"""Timing helpers shared by every speed record (``launch/benchmark.py`` and the timing modules
-of benchmarks and agents): one way to time, one record layout."""
+"""Timing helpers shared by every speed record (``launch/benchmark.py`` and the other modules of
+:mod:`nasjax.speed`): one way to time, one record layout."""
 
 from __future__ import annotations
 
