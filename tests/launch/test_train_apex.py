@@ -76,11 +76,12 @@ def test_smoke_run_writes_its_run_directory(runs):
     assert sorted(p.name for p in (workdir / "checkpoints").iterdir()) == ["1", "2"]
     summary = json.loads((workdir / "summary.json").read_text())
     assert summary["benchmark"] == "nb101-synthetic (SYNTHETIC)"
-    assert summary["env_steps"] == 256 and summary["chunks"] == 2
+    warm_up = 16  # the n - 1 = 2 steps of each of 8 environments that fill their histories
+    assert summary["env_steps"] == 256 + warm_up and summary["chunks"] == 2
     assert summary["learner_steps"] > 0 and len(summary["final_params_sha256"]) == 64
     with open(workdir / "metrics.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert [int(row["env_steps"]) for row in rows] == [128, 256]
+    assert [int(row["env_steps"]) for row in rows] == [128 + warm_up, 256 + warm_up]
     assert all(0.0 < float(row["final_val_acc"]) < 1.0 for row in rows)
     assert "SYNTHETIC" in (workdir / "report.md").read_text()
 
@@ -136,8 +137,8 @@ def test_trained_runs_evaluate_as_the_apex_agent(runs, tmp_path, jax_env):
     straight = json.loads((runs["straight"] / "summary.json").read_text())
     provenance = summary["apex_checkpoints"]
     assert [(run["seed"], run["benchmark"], run["chunks"], run["env_steps"], run["complete"])
-            for run in provenance] == [(0, "nb101-synthetic", 2, 256, True),
-                                       (1, "nb101-synthetic", 2, 256, True)]
+            for run in provenance] == [(0, "nb101-synthetic", 2, 272, True),
+                                       (1, "nb101-synthetic", 2, 272, True)]  # warm-up: +16
     assert {run["final_params_sha256"] for run in provenance} == {
         straight["final_params_sha256"]}  # resumed to the same parameters
     report = (workdir / "report.md").read_text()
