@@ -7,14 +7,17 @@ order: parameters, target, actor copy, Adam state, replay, environments, PRNG ke
 host's metrics rows so far, JSON). Resuming restores the newest step into the structure of a
 fresh ``init`` (``jax.eval_shape``, no computation) and continues the same jitted chunks, so a
 run stopped after any saved chunk and resumed ends with the same parameters as an
-uninterrupted one: :func:`params_sha256` checks it. A step whose files are damaged (a disk
-error, a copy cut short) is skipped for the newest intact one
-(:meth:`Checkpointer.restore_intact`).
+uninterrupted one: :func:`params_sha256` checks it. Each step carries a manifest of its
+files' sha256 (``<chunks>/MANIFEST.sha256.json``, written after Orbax finalises the step); a
+step whose files are damaged (a disk error, a copy cut short) is skipped for the newest intact
+one (:meth:`Checkpointer.restore_intact`), found by the manifest before any of its data is
+read, so tensorstore never parses damaged chunks.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ import orbax.checkpoint as ocp
 
 ITEMS = ("state", "params", "metrics")
 CORRUPT_SUFFIX = ".corrupt"  # a skipped step's directory is renamed <chunks>.corrupt
+MANIFEST = "MANIFEST.sha256.json"  # inside each step: {relative path: sha256} of its files
 
 
 class CorruptCheckpointError(ValueError):
@@ -68,6 +72,8 @@ class Checkpointer:
             state=ocp.args.StandardSave(leaves), params=ocp.args.StandardSave(params),
             metrics=ocp.args.JsonSave({"rows": rows})))
         self._manager.wait_until_finished()
+        step = self.directory / str(chunks)
+        (step / MANIFEST).write_text(json.dumps(_file_digests(step), indent=0, sort_keys=True))
 
     def restore(self, abstract_state: Any, chunks: int | None = None) -> tuple[Any, list[dict]]:
         """The state and metrics rows saved after ``chunks`` chunks (default the newest).
@@ -123,8 +129,30 @@ class Checkpointer:
         raise CorruptCheckpointError(f"no checkpoint in {self.directory} reads back (steps "
                                      f"{', '.join(map(str, steps))} are damaged)")
 
+    def _check_manifest(self, chunks: int) -> None:
+        """Raises CorruptCheckpointError when a step's files differ from its manifest (a step
+        saved without one, by nasjax before 0.4, is left to Orbax's own checks)."""
+        step = self.directory / str(chunks)
+        try:
+            expected = json.loads((step / MANIFEST).read_text())
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as error:
+            raise CorruptCheckpointError(
+                f"checkpoint {chunks} in {self.directory} has an unreadable manifest "
+                f"({type(error).__name__})") from None
+        actual = _file_digests(step)
+        changed = sorted(path for path in expected.keys() | actual.keys()
+                         if expected.get(path) != actual.get(path))
+        if changed:
+            raise CorruptCheckpointError(
+                f"checkpoint {chunks} in {self.directory} differs from its manifest "
+                f"({len(changed)} file(s), e.g. {changed[0]})")
+
     def _read(self, chunks: int, args: ocp.args.Composite) -> Any:
-        """``manager.restore`` with any failure to read a step as one line."""
+        """``manager.restore`` of a step that matches its manifest, with any failure to read
+        it as one line."""
+        self._check_manifest(chunks)
         try:
             return self._manager.restore(chunks, args=args)
         except Exception as error:  # noqa: BLE001 (Orbax and tensorstore raise many types)
@@ -150,3 +178,16 @@ class Checkpointer:
     def close(self) -> None:
         """Waits for pending writes and releases the manager."""
         self._manager.close()
+
+
+def _file_digests(step: Path) -> dict[str, str]:
+    """{path relative to ``step``: sha256 hex} of every file in a step but the manifest."""
+    digests = {}
+    for file in sorted(step.rglob("*")):
+        if file.is_file() and file.name != MANIFEST:
+            digest = hashlib.sha256()
+            with open(file, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+            digests[str(file.relative_to(step))] = digest.hexdigest()
+    return digests
