@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,8 @@ from scipy import stats as sps
 from nasjax.evaluation import stats
 
 NAN = np.nan
+# scipy.stats.goodness_of_fit's results on T_DATA, written by the script beside the file.
+SCIPY_GOF = Path(__file__).parents[1] / "fixtures" / "t_goodness_of_fit" / "scipy_reference.npz"
 
 
 # --- best_so_far -------------------------------------------------------------------------------
@@ -290,24 +293,36 @@ def _agree_within_monte_carlo_error(ours: float, theirs: float, mc_samples: int)
     return abs(ours - theirs) <= 4 * math.sqrt(2 * p * (1 - p) / mc_samples) + 2 / mc_samples
 
 
+@pytest.fixture(scope="module")
+def scipy_gof() -> dict:
+    """scipy's goodness of fit on this module's data, stored by the kept script (it refits the t
+    once per Monte-Carlo sample: minutes on 2 cores)."""
+    with np.load(SCIPY_GOF) as stored:
+        return {key: stored[key] for key in stored.files}
+
+
 @pytest.mark.parametrize("name", sorted(T_DATA))
-def test_t_goodness_of_fit_reproduces_scipy(name):
+def test_t_goodness_of_fit_reproduces_scipy(name, scipy_gof):
     data = T_DATA[name]
-    theirs = sps.goodness_of_fit(sps.t, data, n_mc_samples=200, rng=0)
+    np.testing.assert_array_equal(scipy_gof[f"{name}/data"], data)  # the data scipy was given
+    theirs_statistic, theirs_pvalue = scipy_gof[f"{name}/statistic"], scipy_gof[f"{name}/pvalue"]
+    assert scipy_gof[f"{name}/mc_samples"] == 200 and scipy_gof[f"{name}/rng"] == 0
     statistic, pvalue = stats.t_goodness_of_fit(data[None], seed=0, mc_samples=200)
-    assert statistic[0] == pytest.approx(theirs.statistic, rel=1e-4)
-    assert _agree_within_monte_carlo_error(pvalue[0], theirs.pvalue, 200)
+    assert statistic[0] == pytest.approx(theirs_statistic, rel=1e-4)
+    assert _agree_within_monte_carlo_error(pvalue[0], theirs_pvalue, 200)
     assert pvalue[0] == stats.t_goodness_of_fit(data[None], seed=0, mc_samples=200)[1][0]
 
 
-@pytest.mark.slow
-def test_t_goodness_of_fit_reproduces_scipy_with_the_papers_1000_samples():
+@pytest.mark.slow  # nasjax's side: 1,000 Monte-Carlo refits of 2 samples (compiled once)
+def test_t_goodness_of_fit_reproduces_scipy_with_the_papers_1000_samples(scipy_gof):
     data = T_DATA["t"][:300]  # p-value near the middle: the largest Monte-Carlo error
-    theirs = sps.goodness_of_fit(sps.t, data, n_mc_samples=1000, rng=1)
+    name = "t_300_papers_1000"
+    np.testing.assert_array_equal(scipy_gof[f"{name}/data"], data)
+    assert scipy_gof[f"{name}/mc_samples"] == 1000 and scipy_gof[f"{name}/rng"] == 1
     statistic, pvalue = stats.t_goodness_of_fit(np.stack([data, T_DATA["skewed"][:300]]),
                                                 seed=1, mc_samples=1000)
-    assert statistic[0] == pytest.approx(theirs.statistic, rel=1e-4)
-    assert _agree_within_monte_carlo_error(pvalue[0], theirs.pvalue, 1000)
+    assert statistic[0] == pytest.approx(scipy_gof[f"{name}/statistic"], rel=1e-4)
+    assert _agree_within_monte_carlo_error(pvalue[0], scipy_gof[f"{name}/pvalue"], 1000)
     assert pvalue[1] < 0.05  # the skewed sample is rejected
 
 
