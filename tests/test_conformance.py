@@ -8,7 +8,8 @@ A new space, benchmark or agent gets these tests by registering itself:
   places each architecture where ``archs()`` holds it and refuses padding;
 - benchmarks: ``query`` of an invalid architecture is ``valid=False`` with NaN accuracy;
 - agents: one episode (policies) or one short trial (searchers) runs under ``jit`` on every
-  space, twice without retracing, on a SYNTHETIC benchmark over the whole space.
+  space, twice without retracing, on a SYNTHETIC benchmark over the whole space; a variant of
+  an agent (same factory, other settings, e.g. ReMAADE's ablations) is traced, not compiled.
 """
 
 from __future__ import annotations
@@ -158,7 +159,38 @@ def _needs_files(agent, config) -> bool:
     return agent.seeds is not None and agent.seeds(agent.block(config)) is not None
 
 
-@pytest.mark.parametrize("name", AGENTS)
+def _programs(names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The first agent of each factory (a distinct program: compiled and run), and the others
+    (the same factory with other keyword arguments, e.g. ReMAADE's ablations: traced only)."""
+    factories: set = set()
+    first, variants = [], []
+    for name in names:
+        factory = registry.entry("agent", name).factory
+        (variants if factory in factories else first).append(name)
+        factories.add(factory)
+    return tuple(first), tuple(variants)
+
+
+PROGRAMS, VARIANTS = _programs(AGENTS)
+
+
+def _checked_trial(name: str, space_name: str):
+    """The agent's searcher with a retrace counter on ``update`` and its jitted short trial, or
+    None for a policy-only agent."""
+    agent = registry.make("agent", name)
+    searcher = agent.make_searcher and agent.make_searcher(spaces.get(space_name),
+                                                           agent.block(_experiment_config()))
+    if searcher is None:
+        return None, None
+    searcher = agents_base.Searcher(
+        name=searcher.name, batch=searcher.batch, init=searcher.init,
+        propose=searcher.propose, update=chex.assert_max_traces(searcher.update, n=1))
+    return searcher, jax.jit(lambda key, b: agents_base.run_trial(searcher, b, key,
+                                                                  2 * searcher.batch, "noisy",
+                                                                  "val"))
+
+
+@pytest.mark.parametrize("name", PROGRAMS)
 @pytest.mark.parametrize("space_name", SPACES)
 def test_agent_runs_under_jit_without_retracing(name, space_name):
     chex.clear_trace_counter()  # counters are per function: parametrized cases share them
@@ -166,13 +198,8 @@ def test_agent_runs_under_jit_without_retracing(name, space_name):
     space = spaces.get(space_name)
     bench = TokenBenchmark(name="conformance (SYNTHETIC)", space=space_name)
     config = _experiment_config()
-    if agent.make_searcher is not None:
-        searcher = agent.make_searcher(space, agent.block(config))
-        searcher = agents_base.Searcher(
-            name=searcher.name, batch=searcher.batch, init=searcher.init,
-            propose=searcher.propose, update=chex.assert_max_traces(searcher.update, n=1))
-        trial = jax.jit(lambda key, b: agents_base.run_trial(searcher, b, key, 2 * searcher.batch,
-                                                             "noisy", "val"))
+    searcher, trial = _checked_trial(name, space_name)
+    if searcher is not None:
         for seed in range(2):
             out = trial(jax.random.key(seed), bench)
             assert np.asarray(out.valid).all() and out.observed.shape == (2 * searcher.batch,)
@@ -187,3 +214,19 @@ def test_agent_runs_under_jit_without_retracing(name, space_name):
         for seed in range(2):
             out = run(params, jax.tree.map(lambda x: x[seed], archs), jax.random.key(seed))
             assert 1 <= int(out.steps) <= 4 and np.isfinite(out.final_val)
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+@pytest.mark.parametrize("space_name", SPACES)
+def test_agent_variant_traces_under_jit_without_retracing(name, space_name):
+    """A variant of a program compiled above (its own config, same code) is traced, not
+    compiled: its trial builds with the declared shapes, twice with one trace of ``update``."""
+    chex.clear_trace_counter()
+    agent = registry.make("agent", name)
+    assert agent.make_policy is None, f"{name}: a policy variant needs its own episode check"
+    bench = TokenBenchmark(name="conformance (SYNTHETIC)", space=space_name)
+    searcher, trial = _checked_trial(name, space_name)
+    for seed in range(2):
+        out = jax.eval_shape(trial, jax.random.key(seed), bench)
+        assert out.valid.shape == out.observed.shape == (2 * searcher.batch,)
+        assert out.valid.dtype == jnp.bool_
