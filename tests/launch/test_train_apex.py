@@ -27,11 +27,11 @@ def _run(args: list[str], env: dict, module: str = "launch.train_apex"):
 
 
 @pytest.fixture(scope="module")
-def jax_env(tmp_path_factory) -> dict:
-    """CPU JAX with a persistent compilation cache shared by the test's processes."""
-    cache = tmp_path_factory.mktemp("jax_cache")
-    return {**os.environ, "JAX_PLATFORMS": "cpu", "JAX_COMPILATION_CACHE_DIR": str(cache),
-            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
+def jax_env() -> dict:
+    """CPU JAX with the session's persistent compilation cache (``tests/conftest.py``), shared
+    with the in-process tests and every other launch."""
+    assert os.environ.get("JAX_COMPILATION_CACHE_DIR"), "tests/conftest.py sets the cache"
+    return {**os.environ, "JAX_PLATFORMS": "cpu"}
 
 
 @pytest.fixture(scope="module")
