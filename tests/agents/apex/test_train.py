@@ -88,21 +88,15 @@ def test_reward_factor(name, alpha, factor):
     assert actors.reward_factor(name, alpha) == pytest.approx(factor, rel=1e-12)
 
 
-@pytest.mark.slow  # compiles the actors' warm-up twice (~1 min on 2 busy cores)
-def test_paper_reward_scale_multiplies_stored_rewards_by_e_to_the_alpha():
-    config = apex_config.get_config("smoke")
-    params = make_env_params(max_neighbours=config.env.max_neighbours, episode_length=4)
-    net = train.make_network(config)
-    tokens = env.observe(env.reset(jax.random.PRNGKey(2), params)[1], params)
-    net_params = net.init(jax.random.PRNGKey(3), tokens.tokens, tokens.action_mask)
-
-    def warmup(scale):
-        acting = actors.make_actors(net, params, num_workers=2, envs_per_worker=4, epsilon=1.0,
-                                    epsilon_exponent=0.0, n_step=3, gamma=0.9,
-                                    reward_scale=scale)
-        return jax.jit(acting.init)(jax.random.PRNGKey(0), net_params)
-
-    (unit, unit_stats), (paper, paper_stats) = warmup(1.0), warmup(float(np.exp(6.0)))
+@pytest.mark.slow  # compiles the paper scale's warm-up (the unit scale's is test_replay_items')
+def test_paper_reward_scale_multiplies_stored_rewards_by_e_to_the_alpha(trainer):
+    trainer, params = trainer
+    paper_config = apex_config.get_config("smoke")
+    paper_config.reward_scale = "paper"
+    paper = train.make_train(paper_config, params)
+    net_params = jax.jit(trainer.init)(jax.random.PRNGKey(1)).params
+    unit, unit_stats = jax.jit(trainer.actors.init)(jax.random.PRNGKey(0), net_params)
+    paper, paper_stats = jax.jit(paper.actors.init)(jax.random.PRNGKey(0), net_params)
     rewards = np.asarray(unit.history.reward)[:, 1:]  # after the blank first step
     assert np.abs(rewards).max() > 0
     np.testing.assert_allclose(np.asarray(paper.history.reward)[:, 1:], rewards * np.exp(6.0),
