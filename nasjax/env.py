@@ -94,8 +94,8 @@ def make_params(space: space_lib.SearchSpace, bench, *, max_neighbours: int,
         raise ValueError(f"alpha must be a finite number >= 0 (or None for no shaping), got "
                          f"{alpha}")
     neighbourhood = space.neighbourhood
-    return EnvParams(neighbourhood=neighbourhood, oracle=neighbourhood.bind(bench), space=space,
-                     max_neighbours=int(max_neighbours),
+    return EnvParams(neighbourhood=neighbourhood, oracle=bench_lib.bind(bench, neighbourhood),
+                     space=space, max_neighbours=int(max_neighbours),
                      alpha=None if alpha is None else float(alpha),
                      episode_length=int(episode_length), query_mode=query_mode, report=report)
 

@@ -37,9 +37,9 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.stats
 
-from nasjax import paths
+from nasjax import paths, spaces
 from nasjax.benchmarks import base, nb101_features, nb101_real, trees
-from nasjax.spaces import nb101
+from nasjax.spaces import nb101, nb101_space
 
 NAME = "nb101-surrogate"
 STEM = "nb101_surrogate_v3"  # shipped package: <STEM>.json, <STEM>_{val_acc,aux,table}.npz
@@ -276,10 +276,11 @@ def load(data_dir, progress: bool = True,
         raise paths.DataFileError(path, f"{len(val_acc)} rows, the space has {len(hashes)} "
                                   "cells", SHIPPED_REMAKE)
     info = {key: value for key, value in metadata.items() if key != "benchmark"}
-    return base.TableBenchmark(
+    return base.make_table(
+        spaces.get(nb101_space.NAME),
         hashes=jnp.asarray(hashes), val_acc=jnp.asarray(val_acc),
         test_acc=jnp.full(val_acc.shape, jnp.nan, jnp.float32),
         train_seconds=jnp.asarray(np.repeat(aux[:, :1], val_acc.shape[1], -1)),
         params=jnp.asarray(aux[:, 1]),
         num_values=jnp.full(len(hashes), val_acc.shape[1], jnp.int32),
-        name=NAME, space="nb101", info=base.info_items(info))
+        name=NAME, info=base.info_items(info))

@@ -15,7 +15,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nasjax.benchmarks import base as bench_lib
 from nasjax.spaces import (
     base,
     nb101,
@@ -92,10 +91,6 @@ class OnTheFly:
         chosen, valid = presentation.subset(seed, count, mask.shape[-1], n)
         picked = base.take(everything, jnp.minimum(chosen, mask.shape[-1] - 1))
         return base.select(valid, picked, padding((n,))), valid, count
-
-    def bind(self, bench) -> bench_lib.Oracle:
-        """The generic oracle: nodes are cells."""
-        return bench_lib.Oracle(bench=bench, neighbourhood=self)
 
 
 def make_space(neighbourhood=None) -> base.SearchSpace:

@@ -30,7 +30,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nasjax.benchmarks import base as bench_lib
 from nasjax.spaces import base, graph, nb301
 from nasjax.spaces.nb301 import NUM_NODES, NUM_OPS, PAIRS_PER_NODE, Genotype
 
@@ -172,7 +171,3 @@ class OnTheFly:
         index, mask = random_subset(seed, count, n)
         genotypes = jax.vmap(neighbour, in_axes=(None, 0))(node, index)
         return base.select(mask, genotypes, nb301.padding((n,))), mask, count
-
-    def bind(self, bench) -> bench_lib.Oracle:
-        """An oracle querying ``bench`` on the genotype of each node."""
-        return bench_lib.Oracle(bench=bench, neighbourhood=self)

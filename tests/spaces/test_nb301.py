@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from nasjax.benchmarks import base as bench_lib
 from nasjax.spaces import base, nb301, nb301_neighbours, nb301_string
 from nasjax.spaces.nb301 import Genotype
 
@@ -279,7 +280,7 @@ def test_neighbourhood_protocol_and_oracle():
         def query(self, arch, key=None, mode="mean"):
             return (arch.ops == SKIP).mean((-3, -2, -1)), mode
 
-    oracle = hood.bind(SkipCount())
+    oracle = bench_lib.bind(SkipCount(), hood)
     value, mode = oracle.metrics(g, jax.random.key(0), "noisy")  # noisy needs a key
     assert float(value) == pytest.approx(2 / 16) and mode == "noisy"
 
