@@ -62,7 +62,7 @@ def apex_provenance(dirs: list[str], policies: list, benchmark: str) -> list[dic
     """What each evaluated Ape-X policy was trained as: run, benchmark, chunks, environment
     steps, whether the run is complete, and the digest of the parameters evaluated."""
     from nasjax.agents.apex import checkpoint
-    from nasjax.agents.apex import report as apex_report
+    from nasjax.evaluation import apex_training as apex_report
 
     found = []
     for seed, (run, policy) in enumerate(zip(dirs, policies)):

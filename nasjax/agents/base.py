@@ -64,6 +64,25 @@ class Policy:
                              f"got {self.slots!r}")
 
 
+@flax.struct.dataclass
+class EpisodeStats:
+    """Per-episode record (batch-shaped): what :func:`nasjax.evaluation.episodes.run_episodes`
+    gives and a policy's custom ``episode`` returns."""
+
+    initial: jax.Array  # float32: reported accuracy of the initial architecture
+    final: jax.Array  # float32: reported accuracy of the final architecture
+    best: jax.Array  # float32: reported accuracy of the visited one with the best validation
+    initial_val: jax.Array  # float32: validation accuracy of the initial architecture
+    final_val: jax.Array  # float32
+    best_val: jax.Array  # float32
+    steps: jax.Array  # int32: steps taken (the final "stay" included)
+    queries: jax.Array  # int32: benchmark queries spent
+    num_neighbours: jax.Array  # int32: all neighbours of the initial architecture
+    trace_queries: jax.Array  # int32[L]: queries spent after each step (0 after the last)
+    trace_best_val: jax.Array  # float32[L]: best validation accuracy seen after each step
+    trace_best: jax.Array  # float32[L]: reported accuracy of that best architecture
+
+
 @dataclasses.dataclass(frozen=True)
 class Agent:
     """A registered agent: its factories, its config block and how it counts queries.
