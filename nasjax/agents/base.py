@@ -134,7 +134,7 @@ class TrialResult:
 
 
 def run_trial(searcher: Searcher, bench, key: jax.Array, budget: int, mode: str = "mean",
-              report: str = "test") -> TrialResult:
+              report_metric: str = "test") -> TrialResult:
     """One trial of ``budget`` queries as one ``lax.scan`` (``budget`` rounded up to batches).
 
     Args:
@@ -143,7 +143,7 @@ def run_trial(searcher: Searcher, bench, key: jax.Array, budget: int, mode: str 
       key: PRNG key of the trial.
       budget: number of queries.
       mode: ``"mean"`` or ``"noisy"``.
-      report: ``"test"``: the test accuracy of the same query (with ``mode="noisy"`` the
+      report_metric: ``"test"``: the test accuracy of the same query (with ``mode="noisy"`` the
         same drawn repeat, ReMAADE §8: "the corresponding random test error"); ``"val"``:
         the mean validation accuracy of the queried architecture.
     Returns:
@@ -158,7 +158,7 @@ def run_trial(searcher: Searcher, bench, key: jax.Array, budget: int, mode: str 
         archs = searcher.propose(state, key_propose)
         seen = bench_lib.query(bench, archs, key_query, mode)
         state = searcher.update(state, archs, seen)
-        if report == "test":
+        if report_metric == "test":
             reported = seen.test_acc
         else:
             reported = (seen if mode == "mean" else bench_lib.query(bench, archs)).val_acc
@@ -170,16 +170,16 @@ def run_trial(searcher: Searcher, bench, key: jax.Array, budget: int, mode: str 
 
 
 def run_trials(searcher: Searcher, bench, keys: jax.Array, budget: int, mode: str = "mean",
-               report: str = "test") -> TrialResult:
+               report_metric: str = "test") -> TrialResult:
     """Trials of ``keys`` (one per trial), vmapped and sharded over the local devices.
 
     The benchmark is an argument of the compiled function, not a baked-in constant.
     """
     from nasjax import sharding
 
-    return sharding.map_batch(_trials, keys, bench, static=(searcher, budget, mode, report))
+    return sharding.map_batch(_trials, keys, bench, static=(searcher, budget, mode, report_metric))
 
 
-def _trials(keys, bench, searcher, budget, mode, report):
-    return jax.vmap(lambda k: run_trial(searcher, bench, k, budget, mode, report))(keys)
+def _trials(keys, bench, searcher, budget, mode, report_metric):
+    return jax.vmap(lambda k: run_trial(searcher, bench, k, budget, mode, report_metric))(keys)
 
