@@ -1,6 +1,6 @@
 """What an agent is, and the scan that runs a search trial.
 
-Two kinds of agents (DESIGN.md "Agents"), each usable on any registered search space:
+Two kinds of agents, each usable on any registered search space:
 
 - an **episodic policy** (:class:`Policy`: random walk, local search, Ape-X) acts on the
   incremental MDP's observations: ``act(params, obs, key) -> action``; ``queries(obs)`` says

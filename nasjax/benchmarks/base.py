@@ -22,7 +22,8 @@ test accuracy reported for a noisy validation accuracy is that repeat's (ReMAADE
 
 An *oracle* scores a neighbourhood's nodes (:func:`bind`); the generic :class:`Oracle` queries
 the node's architecture, :class:`RowOracle` is a table benchmark joined once to a table
-neighbourhood, so that an environment step is a gather.
+neighbourhood, so that an environment step is a gather. ``docs/nb101-lookup.md`` walks through
+a query and gives the figures.
 """
 
 from __future__ import annotations
@@ -235,7 +236,7 @@ def _dense_hashes(dense: DenseIndex, hash_arch) -> tuple[np.ndarray, np.ndarray]
 def _join_dense(dense: DenseIndex, hash_arch, table: np.ndarray) -> np.ndarray:
     """int32[P]: the row of a sorted hash table (uint32[K, 2]) that holds each dense position's
     architecture, -1 where the table lacks it."""
-    hashes, order = _dense_hashes(dense, hash_arch)  # sorted: a cache-friendly search, 6x faster
+    hashes, order = _dense_hashes(dense, hash_arch)  # sorted: a cache-friendly search
     rows = np.full(len(hashes), -1, np.int32)
     keys = graph.hash_to_uint64(table)
     if len(keys):

@@ -103,7 +103,7 @@ class NeighbourTable:
 def make_table(offsets, rows, adj_packed, ops, hashes, sampled=None) -> NeighbourTable:
     """A :class:`NeighbourTable` over the enumeration arrays (host or device arrays).
 
-    Adds the first-level hash index (``index_of`` is ~2x faster with it) and, unless
+    Adds the first-level hash index (a shorter search for ``index_of``) and, unless
     ``sampled`` is given (:func:`load` caches it), the rows of the sampler's cells, so that a
     reset is a gather instead of a hash and a look-up (seconds of jitted work).
     """
@@ -186,7 +186,7 @@ def _compute(data_dir, progress: bool) -> tuple[np.ndarray, np.ndarray]:
 
 
 def build(data_dir=None, progress: bool = True) -> dict:
-    """Build and cache the table (about 3 minutes on 2 shared cores); returns a summary."""
+    """Build and cache the table (minutes: ``docs/nb101-lookup.md``); returns a summary."""
     import time
 
     start = time.perf_counter()
