@@ -40,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nasjax import fusion, paths, spaces
-from nasjax.spaces import graph, neighbour_table
+from nasjax.spaces import graph, nb101_space, neighbour_table
 from nasjax.spaces.base import NO_HASH, DenseIndex, SearchSpace
 
 TABLE_FORMAT = 1  # version of the on-disk table layout written by save_table
@@ -161,7 +161,7 @@ class TableBenchmark(_Described):
         return fusion.materialize(rows)
 
     def query(self, arch: Any, key: jax.Array | None = None, mode: str = "mean") -> Metrics:
-        """Exact lookup of architectures through the space's hash (see :func:`query`)."""
+        """Exact lookup of architectures through the space's ``locate`` (see :func:`query`)."""
         return query_rows(self, self.rows(arch), key, mode)
 
     @property
@@ -175,10 +175,12 @@ class TableBenchmark(_Described):
         return bool(np.isfinite(np.asarray(self.test_acc)).any())
 
 
-def make_table(space: SearchSpace, *, hashes, val_acc, test_acc, train_seconds, params,
-               num_values, name: str, info: tuple = ()) -> TableBenchmark:
+def make_table(space: SearchSpace, *, hashes: jax.Array, val_acc: jax.Array,
+               test_acc: jax.Array, train_seconds: jax.Array, params: jax.Array,
+               num_values: jax.Array, name: str, info: tuple = ()) -> TableBenchmark:
     """A :class:`TableBenchmark` of ``space`` over rows given in hash order (host or device
-    arrays; ``hashes`` uint32[K, 2] sorted and unique, the others as the fields say).
+    arrays): ``hashes`` uint32[K, 2] sorted and unique; ``val_acc``, ``test_acc`` and
+    ``train_seconds`` float32[K, R] NaN-padded; ``params`` float32[K]; ``num_values`` int32[K].
 
     Computes what makes a query a few gathers: the first-level hash index, the per-row means
     (mode ``"mean"`` is one gather) and, where the space has a dense index, the row of each
@@ -309,7 +311,7 @@ def bind(bench: Benchmark, neighbourhood: Any) -> Oracle | RowOracle:
     """The oracle that scores ``neighbourhood``'s nodes on ``bench``
     (``oracle.metrics(node, key, mode)``): a NAS-Bench-101 table joined once to the
     precomputed neighbour table, so that scoring a node is a gather; else :class:`Oracle`."""
-    if (isinstance(bench, TableBenchmark) and bench.space == "nb101"
+    if (isinstance(bench, TableBenchmark) and bench.space == nb101_space.NAME
             and isinstance(neighbourhood, neighbour_table.NeighbourTable)):
         return RowOracle(bench=bench, node_rows=bench.lookup(neighbourhood.hashes))
     return Oracle(bench=bench, neighbourhood=neighbourhood)

@@ -100,12 +100,19 @@ class NeighbourTable:
         return jnp.where(valid, everything[chosen], -1), valid, count
 
 
-def make_table(offsets, rows, adj_packed, ops, hashes, sampled=None) -> NeighbourTable:
-    """A :class:`NeighbourTable` over the enumeration arrays (host or device arrays).
+def make_table(offsets: np.ndarray, rows: np.ndarray, adj_packed: np.ndarray, ops: np.ndarray,
+               hashes: np.ndarray, sampled: np.ndarray | None = None) -> NeighbourTable:
+    """A :class:`NeighbourTable` over the enumeration (host or device arrays).
 
     Adds the first-level hash index (a shorter search for ``index_of``) and, unless
     ``sampled`` is given (:func:`load` caches it), the rows of the sampler's cells, so that a
     reset is a gather instead of a hash and a look-up (seconds of jitted work).
+
+    Args:
+      offsets: int32[K + 1], rows: int32[total]: the CSR neighbour lists.
+      adj_packed: uint32[K], ops: int8[K, 7]: the cells of the enumeration.
+      hashes: uint32[K, 2], sorted and unique.
+      sampled: int32[1293208], :func:`sampler_rows` of ``hashes``, or None to compute it.
     """
     hashes = np.asarray(hashes)
     buckets, steps = graph.bucket_index(hashes)
