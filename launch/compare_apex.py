@@ -20,7 +20,7 @@ import numpy as np
 from absl import flags
 
 from launch import common
-from nasjax.agents.apex import report as apex_report
+from nasjax.evaluation import apex_training as apex_report
 from nasjax.evaluation import report as report_lib
 
 _RUNS = flags.DEFINE_list("runs", None, "Comma-separated launch.train_apex workdirs.")

@@ -62,7 +62,7 @@ def apex_provenance(dirs: list[str], policies: list, benchmark: str) -> list[dic
     """What each evaluated Ape-X policy was trained as: run, benchmark, chunks, environment
     steps, whether the run is complete, and the digest of the parameters evaluated."""
     from nasjax.agents.apex import checkpoint
-    from nasjax.agents.apex import report as apex_report
+    from nasjax.evaluation import apex_training as apex_report
 
     found = []
     for seed, (run, policy) in enumerate(zip(dirs, policies)):
@@ -138,7 +138,7 @@ def main(argv):
               f"{run['final_params_sha256']})")
     with _RUN.open() as run_dir:
         run_dir.write_config(config.to_dict())
-        metric = "test accuracy" if params.report == "test" else "validation accuracy"
+        metric = "test accuracy" if params.report_metric == "test" else "validation accuracy"
         print(f"benchmark: {bench.label}; reporting {metric}; "
               f"neighbours: {config.env.neighbourhood}")
         sets = protocol.initial_sets(space, config)
@@ -155,7 +155,7 @@ def main(argv):
         per_step = {name: seeds[0].queries is not None for name, seeds in policies.items()}
         archs = protocol.uniform_architectures(space, bench, config.correlation_samples,
                                                jax.random.key(config.seed), data_dir)
-        uniform = protocol.neighbour_counts(space, bench, archs, params.report)
+        uniform = protocol.neighbour_counts(space, bench, archs, params.report_metric)
         summary, curves = protocol.summarise(results, per_step, seconds, config, bench.label,
                                              metric, uniform)
         summary["extrapolation"] = report_lib.extrapolation(

@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from launch import common
 from nasjax import benchmarks, env, paths, spaces
 from nasjax.agents.apex import checkpoint, train
-from nasjax.agents.apex import report as apex_report
+from nasjax.evaluation import apex_training as apex_report
 from nasjax.evaluation import interrupts
 from nasjax.evaluation import report as report_lib
 

@@ -42,13 +42,14 @@ import numpy as np
 from nasjax.benchmarks import base as bench_lib
 from nasjax.spaces import base as space_lib
 
-REPORTS = ("test", "val")
+REPORT_METRICS = ("test", "val")  # the accuracy an episode reports
 
 
 @flax.struct.dataclass
 class EnvParams:
     """Environment parameters: the neighbourhood and oracle are pytrees (jit arguments), the
-    rest static. The reward uses validation accuracy; ``report`` picks the accuracy reported."""
+    rest static. The reward uses validation accuracy; ``report_metric`` picks the accuracy
+    reported."""
 
     neighbourhood: Any  # the space's Neighbourhood strategy
     oracle: Any  # the benchmark bound to the neighbourhood: oracle.metrics(node, key, mode)
@@ -57,12 +58,12 @@ class EnvParams:
     alpha: float | None = flax.struct.field(pytree_node=False)
     episode_length: int = flax.struct.field(pytree_node=False)
     query_mode: str = flax.struct.field(pytree_node=False)
-    report: str = flax.struct.field(pytree_node=False)
+    report_metric: str = flax.struct.field(pytree_node=False)
 
 
 def make_params(space: space_lib.SearchSpace, bench, *, max_neighbours: int,
                 alpha: float | None, episode_length: int, query_mode: str = "mean",
-                report: str | None = None) -> EnvParams:
+                report_metric: str | None = None) -> EnvParams:
     """Environment parameters (the values of Cassimon et al. §4.1.1 live in ``configs/``).
 
     Args:
@@ -72,18 +73,18 @@ def make_params(space: space_lib.SearchSpace, bench, *, max_neighbours: int,
       alpha: reward shaping exponent (finite, >= 0), None for no shaping.
       episode_length: steps before an episode is truncated (>= 1).
       query_mode: ``mean`` (the papers' reduced-noise setting) or ``noisy``.
-      report: ``test`` or ``val``; default test where the benchmark has it, else val.
+      report_metric: ``test`` or ``val``; default test where the benchmark has it, else val.
     Raises:
       ValueError naming the bad argument.
     """
     if bench.space != space.name:
         raise ValueError(f"benchmark {bench.name} scores the {bench.space} space, not {space.name}")
-    if report is None:
-        report = "test" if bench.has_test else "val"
-    if report not in REPORTS:
-        raise ValueError(f"report must be 'test' or 'val', got {report!r}")
-    if report == "test" and not bench.has_test:
-        raise ValueError(f"benchmark {bench.name} has no test accuracy; use report='val'")
+    if report_metric is None:
+        report_metric = "test" if bench.has_test else "val"
+    if report_metric not in REPORT_METRICS:
+        raise ValueError(f"report_metric must be 'test' or 'val', got {report_metric!r}")
+    if report_metric == "test" and not bench.has_test:
+        raise ValueError(f"benchmark {bench.name} has no test accuracy; use report_metric='val'")
     if query_mode not in bench_lib.QUERY_MODES:
         raise ValueError(f"query_mode must be 'mean' or 'noisy', got {query_mode!r}")
     if int(max_neighbours) < 1:
@@ -94,10 +95,11 @@ def make_params(space: space_lib.SearchSpace, bench, *, max_neighbours: int,
         raise ValueError(f"alpha must be a finite number >= 0 (or None for no shaping), got "
                          f"{alpha}")
     neighbourhood = space.neighbourhood
-    return EnvParams(neighbourhood=neighbourhood, oracle=neighbourhood.bind(bench), space=space,
-                     max_neighbours=int(max_neighbours),
+    return EnvParams(neighbourhood=neighbourhood, oracle=bench_lib.bind(bench, neighbourhood),
+                     space=space, max_neighbours=int(max_neighbours),
                      alpha=None if alpha is None else float(alpha),
-                     episode_length=int(episode_length), query_mode=query_mode, report=report)
+                     episode_length=int(episode_length), query_mode=query_mode,
+                     report_metric=report_metric)
 
 
 def num_actions(params: EnvParams) -> int:
@@ -169,7 +171,7 @@ def observe(state: EnvState, params: EnvParams) -> Observation:
 def _accuracies(key, params: EnvParams, node):
     """(validation accuracy for the reward, reported accuracy, valid) of a node."""
     mean = params.oracle.metrics(node)
-    reported = mean.test_acc if params.report == "test" else mean.val_acc
+    reported = mean.test_acc if params.report_metric == "test" else mean.val_acc
     if params.query_mode == "mean":
         return mean.val_acc, reported, mean.valid
     return params.oracle.metrics(node, key, "noisy").val_acc, reported, mean.valid

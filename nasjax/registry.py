@@ -5,6 +5,10 @@ agent is a module plus one :func:`register` call. A factory may be given as a ca
 ``"module:attribute"`` string, imported on first :func:`make`, so that registering costs
 nothing and importing nasjax does not import every algorithm.
 
+This module imports no other part of nasjax: the packages register their own items when
+imported (``nasjax.spaces``, ``nasjax.benchmarks``, ``nasjax.agents``), and ``import nasjax``,
+which any ``nasjax.*`` import runs first, imports all three.
+
   >>> from nasjax import registry
   >>> space = registry.make("space", "nb101")
 """
@@ -78,7 +82,6 @@ def register(kind: str, name: str, factory: Callable[..., Any] | str, *,
 def entry(kind: str, name: str) -> Entry:
     """The registered entry; ValueError listing the known names when ``name`` is unknown."""
     _check_kind(kind)
-    _load_builtins()
     if name not in _REGISTRY[kind]:
         raise ValueError(f"unknown {kind} {name!r}; registered: {', '.join(names(kind))}")
     return _REGISTRY[kind][name]
@@ -93,13 +96,5 @@ def make(kind: str, name: str, **kwargs) -> Any:
 def names(kind: str) -> tuple[str, ...]:
     """Registered names of a kind, in registration order."""
     _check_kind(kind)
-    _load_builtins()
     return tuple(_REGISTRY[kind])
 
-
-def _load_builtins() -> None:
-    """Import the packages whose ``__init__`` registers nasjax's own spaces, benchmarks and
-    agents (cheap: they register ``"module:attribute"`` strings)."""
-    import nasjax.agents  # noqa: F401
-    import nasjax.benchmarks  # noqa: F401
-    import nasjax.spaces  # noqa: F401

@@ -61,14 +61,14 @@ def test_config_holds_the_papers_settings():
 def test_make_params_checks_its_arguments(small_world):
     params = _params(small_world)
     assert (params.max_neighbours, params.alpha, params.episode_length) == (50, 6.0, 32)
-    assert (params.query_mode, params.report) == ("mean", "test")
+    assert (params.query_mode, params.report_metric) == ("mean", "test")
     assert env.num_actions(params) == 51
     with pytest.raises(ValueError, match="query_mode"):
         _params(small_world, query_mode="median")
     with pytest.raises(ValueError, match="max_neighbours"):
         _params(small_world, max_neighbours=0)
-    with pytest.raises(ValueError, match="report"):
-        _params(small_world, report="train")
+    with pytest.raises(ValueError, match="report_metric"):
+        _params(small_world, report_metric="train")
 
 
 def test_reset_at_a_given_cell(small_world):

@@ -1,6 +1,6 @@
 """The imports of the library, read from its source: it never reaches up to ``launch`` or
 ``configs`` (the wheel installs ``nasjax`` only), nothing but the speed records imports
-:mod:`nasjax.speed`, and the import cycles between its packages do not grow."""
+:mod:`nasjax.speed`, and no two of its packages import each other, directly or through others."""
 
 from __future__ import annotations
 
@@ -11,14 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent / "nasjax"
-OUTSIDE = ("launch", "configs")  # what the library never imports (DESIGN.md)
-# The one strongly connected set of packages today: spaces <-> benchmarks (benchmarks.base, the
-# package's registry entries) <-> registry <-> agents <-> evaluation, with env inside it. Issue 20
-# §3 removes it (a space offers one locate(arch); oracle binding moves into benchmarks); until
-# then a new cycle, or a package joining this one, fails.
-KNOWN_CYCLES = (frozenset({"nasjax.agents", "nasjax.benchmarks", "nasjax.env",
-                           "nasjax.evaluation", "nasjax.registry", "nasjax.spaces"}),)
-
+OUTSIDE = ("launch", "configs")  # what the library never imports (the wheel installs nasjax)
 
 def _module_name(path: Path, root: Path) -> str:
     parts = path.relative_to(root.parent).with_suffix("").parts
@@ -113,11 +106,9 @@ def test_cycles_are_the_strongly_connected_sets(graph, expected):
     assert cycles(graph) == expected
 
 
-def test_package_import_cycles_do_not_grow():
+def test_no_import_cycles_between_packages():
     graph = package_graph(read_imports(ROOT))
     for package in sorted(graph):
         print(f"{package} -> {', '.join(sorted(graph[package]))}")
-    found = cycles(graph)
-    print("cycles:", [sorted(c) for c in found])
-    new = [sorted(c) for c in found if not any(c <= known for known in KNOWN_CYCLES)]
-    assert not new, f"new import cycles between packages: {new}"
+    found = [sorted(c) for c in cycles(graph)]
+    assert not found, f"import cycles between packages: {found}"

@@ -1,6 +1,6 @@
 """What an agent is, and the scan that runs a search trial.
 
-Two kinds of agents (DESIGN.md "Agents"), each usable on any registered search space:
+Two kinds of agents, each usable on any registered search space:
 
 - an **episodic policy** (:class:`Policy`: random walk, local search, Ape-X) acts on the
   incremental MDP's observations: ``act(params, obs, key) -> action``; ``queries(obs)`` says
@@ -64,6 +64,25 @@ class Policy:
                              f"got {self.slots!r}")
 
 
+@flax.struct.dataclass
+class EpisodeStats:
+    """Per-episode record (batch-shaped): what :func:`nasjax.evaluation.episodes.run_episodes`
+    gives and a policy's custom ``episode`` returns."""
+
+    initial: jax.Array  # float32: reported accuracy of the initial architecture
+    final: jax.Array  # float32: reported accuracy of the final architecture
+    best: jax.Array  # float32: reported accuracy of the visited one with the best validation
+    initial_val: jax.Array  # float32: validation accuracy of the initial architecture
+    final_val: jax.Array  # float32
+    best_val: jax.Array  # float32
+    steps: jax.Array  # int32: steps taken (the final "stay" included)
+    queries: jax.Array  # int32: benchmark queries spent
+    num_neighbours: jax.Array  # int32: all neighbours of the initial architecture
+    trace_queries: jax.Array  # int32[L]: queries spent after each step (0 after the last)
+    trace_best_val: jax.Array  # float32[L]: best validation accuracy seen after each step
+    trace_best: jax.Array  # float32[L]: reported accuracy of that best architecture
+
+
 @dataclasses.dataclass(frozen=True)
 class Agent:
     """A registered agent: its factories, its config block and how it counts queries.
@@ -115,7 +134,7 @@ class TrialResult:
 
 
 def run_trial(searcher: Searcher, bench, key: jax.Array, budget: int, mode: str = "mean",
-              report: str = "test") -> TrialResult:
+              report_metric: str = "test") -> TrialResult:
     """One trial of ``budget`` queries as one ``lax.scan`` (``budget`` rounded up to batches).
 
     Args:
@@ -124,7 +143,7 @@ def run_trial(searcher: Searcher, bench, key: jax.Array, budget: int, mode: str 
       key: PRNG key of the trial.
       budget: number of queries.
       mode: ``"mean"`` or ``"noisy"``.
-      report: ``"test"``: the test accuracy of the same query (with ``mode="noisy"`` the
+      report_metric: ``"test"``: the test accuracy of the same query (with ``mode="noisy"`` the
         same drawn repeat, ReMAADE §8: "the corresponding random test error"); ``"val"``:
         the mean validation accuracy of the queried architecture.
     Returns:
@@ -139,7 +158,7 @@ def run_trial(searcher: Searcher, bench, key: jax.Array, budget: int, mode: str 
         archs = searcher.propose(state, key_propose)
         seen = bench_lib.query(bench, archs, key_query, mode)
         state = searcher.update(state, archs, seen)
-        if report == "test":
+        if report_metric == "test":
             reported = seen.test_acc
         else:
             reported = (seen if mode == "mean" else bench_lib.query(bench, archs)).val_acc
@@ -151,16 +170,16 @@ def run_trial(searcher: Searcher, bench, key: jax.Array, budget: int, mode: str 
 
 
 def run_trials(searcher: Searcher, bench, keys: jax.Array, budget: int, mode: str = "mean",
-               report: str = "test") -> TrialResult:
+               report_metric: str = "test") -> TrialResult:
     """Trials of ``keys`` (one per trial), vmapped and sharded over the local devices.
 
     The benchmark is an argument of the compiled function, not a baked-in constant.
     """
     from nasjax import sharding
 
-    return sharding.map_batch(_trials, keys, bench, static=(searcher, budget, mode, report))
+    return sharding.map_batch(_trials, keys, bench, static=(searcher, budget, mode, report_metric))
 
 
-def _trials(keys, bench, searcher, budget, mode, report):
-    return jax.vmap(lambda k: run_trial(searcher, bench, k, budget, mode, report))(keys)
+def _trials(keys, bench, searcher, budget, mode, report_metric):
+    return jax.vmap(lambda k: run_trial(searcher, bench, k, budget, mode, report_metric))(keys)
 

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 from nasjax import env
 from nasjax.agents import duplicates as duplicates_lib
 from nasjax.agents import regularized_evolution
-from nasjax.agents.base import Agent, Policy, Searcher
+from nasjax.agents.base import Agent, EpisodeStats, Policy, Searcher
 from nasjax.agents.regularized_evolution import CANDIDATES
 from nasjax.spaces import base as space_lib
 
@@ -119,8 +119,6 @@ def _resampling(space, name: str, budget: int, batch: int, candidates) -> Search
 def episode(policy: Policy, params: env.EnvParams, initial, key: jax.Array):
     """The random-search "episode": from ``initial``, jump to one sampled architecture
     (1 query)."""
-    from nasjax.evaluation.episodes import EpisodeStats
-
     key_reset, key_sample = jax.random.split(key)
     _, state = env.reset(key_reset, params, initial)
     _, final = env.reset(key_sample, params)

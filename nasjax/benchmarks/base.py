@@ -7,9 +7,10 @@ A benchmark is a pytree (arrays are leaves, so they reach ``jit`` as arguments) 
 - :class:`TableBenchmark`: a table over architectures keyed by the space's 64-bit hash,
   sorted so that a lookup is a binary search. Each row holds ``R`` recorded values (training
   repeats, or the members of a surrogate ensemble evaluated over the whole space),
-  NaN-padded. NAS-Bench-101's official data, its real 20k subset and its surrogate. Where the
-  space has a dense index (:class:`~nasjax.spaces.base.DenseIndex`), the table joins it to its
-  rows once, and a query finds rows by that index instead of hashing.
+  NaN-padded. NAS-Bench-101's official data, its real 20k subset and its surrogate. Built by
+  :func:`make_table`, which joins the space's dense index
+  (:class:`~nasjax.spaces.base.DenseIndex`) to the rows once where the space has one, so that a
+  query finds rows by that index instead of hashing.
 - surrogate benchmarks that compute from the architecture (the NAS-Bench-301 tree
   ensembles, :mod:`nasjax.benchmarks.nb301_ensemble`).
 
@@ -19,9 +20,10 @@ numbers. ``mode="mean"`` averages the repeats or members (the papers' reduced-no
 ``mode="noisy"`` draws one; every field of one noisy query comes from the same draw, so the
 test accuracy reported for a noisy validation accuracy is that repeat's (ReMAADE §8).
 
-An *oracle* scores a neighbourhood's nodes (:meth:`Neighbourhood.bind`); the generic
-:class:`Oracle` queries the node's architecture, :class:`RowOracle` is a table benchmark
-joined once to a table neighbourhood, so that an environment step is a gather.
+An *oracle* scores a neighbourhood's nodes (:func:`bind`); the generic :class:`Oracle` queries
+the node's architecture, :class:`RowOracle` is a table benchmark joined once to a table
+neighbourhood, so that an environment step is a gather. ``docs/nb101-lookup.md`` walks through
+a query and gives the figures.
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nasjax import fusion, paths
-from nasjax.spaces import graph
+from nasjax import fusion, paths, spaces
+from nasjax.spaces import graph, nb101_space, neighbour_table
+from nasjax.spaces.base import NO_HASH, DenseIndex, SearchSpace
 
 TABLE_FORMAT = 1  # version of the on-disk table layout written by save_table
 QUERY_MODES = ("mean", "noisy")
@@ -116,7 +119,12 @@ class _Described:
 
 @flax.struct.dataclass
 class TableBenchmark(_Described):
-    """A table benchmark over the architectures of one space."""
+    """A table benchmark over the architectures of one space; build it with :func:`make_table`.
+
+    A query finds rows through the space's :meth:`~nasjax.spaces.base.SearchSpace.locate`: its
+    dense index joined to the rows (``dense_rows``) where the space has one, else the hash and
+    a binary search within the hash's bucket.
+    """
 
     hashes: jax.Array  # uint32[K, 2], the space's hashes, sorted lexicographically, unique
     val_acc: jax.Array  # float32[K, R], NaN-padded recorded values
@@ -124,28 +132,19 @@ class TableBenchmark(_Described):
     train_seconds: jax.Array  # float32[K, R]
     params: jax.Array  # float32[K]
     num_values: jax.Array  # int32[K], how many of the R values are recorded (>= 1)
-    name: str = flax.struct.field(pytree_node=False, default="benchmark")
-    space: str = flax.struct.field(pytree_node=False, default="nb101")
-    info: tuple = flax.struct.field(pytree_node=False, default=())  # ((key, value), ...)
-    buckets: jax.Array | None = None  # int32[2^BUCKET_BITS + 1]: graph.bucket_index
-    search_steps: int = flax.struct.field(pytree_node=False, default=0)
-    means: jax.Array | None = None  # float32[K, 4]: mean val_acc, test_acc, train_seconds; params
-    dense_keys: Any = None  # the space's DenseIndex.keys() on the device, when it has one
-    dense_rows: jax.Array | None = None  # int32[P]: the table row of each dense position, or -1
+    means: jax.Array  # float32[K, 4]: mean val_acc, test_acc, train_seconds; params
+    buckets: jax.Array  # int32[2^BUCKET_BITS + 1]: graph.bucket_index of hashes
+    dense_keys: Any  # the space's DenseIndex.keys() on the device, or None
+    dense_rows: jax.Array | None  # int32[P]: the table row of each dense position (-1), or None
+    search_space: SearchSpace = flax.struct.field(pytree_node=False)
+    name: str = flax.struct.field(pytree_node=False)
+    info: tuple = flax.struct.field(pytree_node=False)  # ((key, value), ...)
+    search_steps: int = flax.struct.field(pytree_node=False)  # halvings within a bucket
 
-    def __post_init__(self):
-        # Every table gets the first-level hash index, its per-row means (mode "mean" is then
-        # one gather) and the join of the space's dense index, however it was built.
-        graph.attach_bucket_index(self)
-        if isinstance(self.val_acc, jax.core.Tracer):
-            return
-        if self.means is None:
-            object.__setattr__(self, "means", _row_means(self.val_acc, self.test_acc,
-                                                         self.train_seconds, self.params))
-        if self.dense_rows is None and _dense_index(self.space) is not None:
-            object.__setattr__(self, "dense_keys", _dense_keys(self.space))
-            object.__setattr__(self, "dense_rows", jnp.asarray(
-                _join_dense(self.space, np.asarray(self.hashes))))
+    @property
+    def space(self) -> str:
+        """The name of the space the table scores."""
+        return self.search_space.name
 
     def lookup(self, hashes: jax.Array) -> jax.Array:
         """int32[...]: table rows of hashes ``uint32[..., 2]``, -1 when absent."""
@@ -153,19 +152,16 @@ class TableBenchmark(_Described):
 
     def rows(self, arch: Any) -> jax.Array:
         """int32[...]: table rows of architectures, -1 when invalid or absent."""
-        from nasjax import spaces
-
-        space = spaces.get(self.space)
-        if self.dense_rows is not None:
-            at = space.dense.position(self.dense_keys, arch)
-            rows = jnp.where(at >= 0, self.dense_rows[jnp.maximum(at, 0)], -1)
+        at = self.search_space.locate(arch, self.dense_keys)
+        if self.dense_rows is None:
+            rows = self.lookup(at)  # NO_HASH, an invalid architecture's, is in no table
         else:
-            rows = jnp.where(space.is_valid(arch), self.lookup(space.hash(arch)), -1)
+            rows = jnp.where(at >= 0, self.dense_rows[jnp.maximum(at, 0)], -1)
         # Computed once, not once per field of Metrics (see fusion.materialize).
         return fusion.materialize(rows)
 
     def query(self, arch: Any, key: jax.Array | None = None, mode: str = "mean") -> Metrics:
-        """Exact lookup of architectures through the space's hash (see :func:`query`)."""
+        """Exact lookup of architectures through the space's ``locate`` (see :func:`query`)."""
         return query_rows(self, self.rows(arch), key, mode)
 
     @property
@@ -179,32 +175,56 @@ class TableBenchmark(_Described):
         return bool(np.isfinite(np.asarray(self.test_acc)).any())
 
 
-def _dense_index(space_name: str):
-    """The registered space's DenseIndex, or None (no index, or a space nasjax does not know)."""
-    from nasjax import spaces
+def make_table(space: SearchSpace, *, hashes: jax.Array, val_acc: jax.Array,
+               test_acc: jax.Array, train_seconds: jax.Array, params: jax.Array,
+               num_values: jax.Array, name: str, info: tuple = ()) -> TableBenchmark:
+    """A :class:`TableBenchmark` of ``space`` over rows given in hash order (host or device
+    arrays): ``hashes`` uint32[K, 2] sorted and unique; ``val_acc``, ``test_acc`` and
+    ``train_seconds`` float32[K, R] NaN-padded; ``params`` float32[K]; ``num_values`` int32[K].
 
-    return spaces.get(space_name).dense if space_name in spaces.names() else None
+    Computes what makes a query a few gathers: the first-level hash index, the per-row means
+    (mode ``"mean"`` is one gather) and, where the space has a dense index, the row of each
+    dense position (hashing every architecture of the index once per process: seconds).
+
+    Raises:
+      ValueError: when ``hashes`` holds :data:`~nasjax.spaces.base.NO_HASH`, the key of
+        invalid architectures.
+    """
+    host_hashes = np.asarray(hashes)
+    if (host_hashes == np.asarray(NO_HASH, np.uint32)).all(-1).any():
+        raise ValueError(f"table {name!r} holds the hash {NO_HASH} reserved for invalid "
+                         "architectures")
+    buckets, steps = graph.bucket_index(host_hashes)
+    val_acc, test_acc, train_seconds, params = map(jnp.asarray, (val_acc, test_acc,
+                                                                 train_seconds, params))
+    dense_keys = dense_rows = None
+    if space.dense is not None:
+        dense_keys = _dense_keys(space.dense)
+        dense_rows = jnp.asarray(_join_dense(space.dense, space.hash, host_hashes))
+    return TableBenchmark(
+        hashes=jnp.asarray(hashes), val_acc=val_acc, test_acc=test_acc,
+        train_seconds=train_seconds, params=params, num_values=jnp.asarray(num_values),
+        means=_row_means(val_acc, test_acc, train_seconds, params),
+        buckets=jnp.asarray(buckets), dense_keys=dense_keys, dense_rows=dense_rows,
+        search_space=space, name=name, info=info, search_steps=steps)
 
 
 @functools.cache
-def _dense_keys(space_name: str):
-    """The space's dense-index keys on the device, one copy shared by every table."""
-    return jax.tree.map(jnp.asarray, _dense_index(space_name).keys())
+def _dense_keys(dense: DenseIndex):
+    """A dense index's keys on the device, one copy shared by every table."""
+    return jax.tree.map(jnp.asarray, dense.keys())
 
 
 _JOIN_CHUNK = 1 << 16  # architectures hashed per jitted call when joining a dense index
 
 
 @functools.cache
-def _dense_hashes(space_name: str) -> tuple[np.ndarray, np.ndarray]:
+def _dense_hashes(dense: DenseIndex, hash_arch) -> tuple[np.ndarray, np.ndarray]:
     """``(uint64[P] sorted hashes, int64[P] dense positions in that order)`` of every valid
-    architecture of the space's dense index (computed once per process)."""
-    from nasjax import spaces
-
-    space = spaces.get(space_name)
-    archs = space.dense.archs()
+    architecture of a dense index, by the space's ``hash`` (computed once per process)."""
+    archs = dense.archs()
     size = len(jax.tree.leaves(archs)[0])
-    hash_fn = jax.jit(space.hash)
+    hash_fn = jax.jit(hash_arch)
     hashes = np.empty(size, np.uint64)
     for start in range(0, size, _JOIN_CHUNK):
         chunk = jax.tree.map(lambda x: np.resize(x[start:start + _JOIN_CHUNK],
@@ -215,10 +235,10 @@ def _dense_hashes(space_name: str) -> tuple[np.ndarray, np.ndarray]:
     return hashes[order], order
 
 
-def _join_dense(space_name: str, table: np.ndarray) -> np.ndarray:
+def _join_dense(dense: DenseIndex, hash_arch, table: np.ndarray) -> np.ndarray:
     """int32[P]: the row of a sorted hash table (uint32[K, 2]) that holds each dense position's
     architecture, -1 where the table lacks it."""
-    hashes, order = _dense_hashes(space_name)  # sorted: a cache-friendly search, 6x faster
+    hashes, order = _dense_hashes(dense, hash_arch)  # sorted: a cache-friendly search
     rows = np.full(len(hashes), -1, np.int32)
     keys = graph.hash_to_uint64(table)
     if len(keys):
@@ -287,6 +307,16 @@ class RowOracle:
         return query_rows(self.bench, rows, key, mode)
 
 
+def bind(bench: Benchmark, neighbourhood: Any) -> Oracle | RowOracle:
+    """The oracle that scores ``neighbourhood``'s nodes on ``bench``
+    (``oracle.metrics(node, key, mode)``): a NAS-Bench-101 table joined once to the
+    precomputed neighbour table, so that scoring a node is a gather; else :class:`Oracle`."""
+    if (isinstance(bench, TableBenchmark) and bench.space == nb101_space.NAME
+            and isinstance(neighbourhood, neighbour_table.NeighbourTable)):
+        return RowOracle(bench=bench, node_rows=bench.lookup(neighbourhood.hashes))
+    return Oracle(bench=bench, neighbourhood=neighbourhood)
+
+
 # ----------------------------------------------------------------------------- tables on disk
 
 
@@ -350,17 +380,16 @@ def load_table(path: str | os.PathLike, remake: str = REMAKE) -> TableBenchmark:
                          f"expected {TABLE_FORMAT}; rebuild it with launch.prepare_data")
     name, space = meta.pop("name"), meta.pop("space", "nb101")  # format 1 predates NB301
     meta.pop("format")
-    info = info_items(meta)
-    return TableBenchmark(
-        hashes=jnp.asarray(arrays["hashes"]),
-        val_acc=jnp.asarray(arrays["val_acc"]),
-        test_acc=jnp.asarray(arrays["test_acc"]),
-        train_seconds=jnp.asarray(arrays["train_seconds"]),
-        params=jnp.asarray(arrays["params"]),
-        num_values=jnp.asarray(arrays["num_values"]),
+    return make_table(
+        spaces.get(space),
+        hashes=arrays["hashes"],
+        val_acc=arrays["val_acc"],
+        test_acc=arrays["test_acc"],
+        train_seconds=arrays["train_seconds"],
+        params=arrays["params"],
+        num_values=arrays["num_values"],
         name=name,
-        space=space,
-        info=info,
+        info=info_items(meta),
     )
 
 
@@ -383,9 +412,8 @@ def from_function(arch: Any, val_acc, *, space: str = "nb101", test_acc=None, na
 
     ``val_acc`` is ``float[K]`` or ``float[K, R]``. Synthetic tables must say so in ``name``.
     """
-    from nasjax import spaces
-
-    hashes = np.asarray(jax.jit(spaces.get(space).hash)(arch))
+    space = spaces.get(space)
+    hashes = np.asarray(jax.jit(space.hash)(arch))
     k = len(hashes)
     val_acc = np.asarray(val_acc, np.float32).reshape(k, -1)
     nan = np.full_like(val_acc, np.nan)
@@ -394,13 +422,13 @@ def from_function(arch: Any, val_acc, *, space: str = "nb101", test_acc=None, na
     def fill(x, default):
         return np.asarray(default if x is None else x, np.float32).reshape(k, -1)
 
-    return TableBenchmark(
-        hashes=jnp.asarray(hashes[order]),
-        val_acc=jnp.asarray(val_acc[order]),
-        test_acc=jnp.asarray(fill(test_acc, nan)[order]),
-        train_seconds=jnp.asarray(fill(train_seconds, np.zeros_like(val_acc))[order]),
-        params=jnp.asarray(fill(params, np.zeros(k)).reshape(k)[order]),
-        num_values=jnp.asarray(np.isfinite(val_acc[order]).sum(-1).astype(np.int32)),
+    return make_table(
+        space,
+        hashes=hashes[order],
+        val_acc=val_acc[order],
+        test_acc=fill(test_acc, nan)[order],
+        train_seconds=fill(train_seconds, np.zeros_like(val_acc))[order],
+        params=fill(params, np.zeros(k)).reshape(k)[order],
+        num_values=np.isfinite(val_acc[order]).sum(-1).astype(np.int32),
         name=name,
-        space=space,
     )

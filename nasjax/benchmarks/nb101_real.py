@@ -25,9 +25,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nasjax import spaces
 from nasjax.benchmarks import base
 from nasjax.paths import PACKAGE_DATA, atomic_write
-from nasjax.spaces import graph, nb101
+from nasjax.spaces import graph, nb101, nb101_space
 
 NAME = "nb101-real-20k"
 SOURCE_FILE = "nb101_val_20k.json"  # in the maintainers' folder of real subsets
@@ -188,7 +189,8 @@ def load(data_dir=None, progress: bool = True,
     hashes = _hashes(cells)
     order = np.argsort(graph.hash_to_uint64(hashes), kind="stable")
     column = lambda x: jnp.asarray(np.asarray(x, np.float32)[order][:, None])  # noqa: E731
-    return base.TableBenchmark(
+    return base.make_table(
+        spaces.get(nb101_space.NAME),
         hashes=jnp.asarray(hashes[order]),
         val_acc=column(real[f"val_acc_{EPOCHS}"]),
         test_acc=column(np.full(NUM_REAL, np.nan)),
@@ -196,7 +198,6 @@ def load(data_dir=None, progress: bool = True,
         params=jnp.asarray(real["params"][order], jnp.float32),
         num_values=jnp.ones(NUM_REAL, jnp.int32),
         name=NAME,
-        space="nb101",
         info=(("metric", f"validation accuracy at {EPOCHS} epochs (fraction); no test accuracy"),
               ("source", real["meta"]["source"])),
     )

@@ -10,7 +10,7 @@ NAS-Bench-301), so that it is one consistent smooth model; the measured values a
 ``nb101-real-20k`` benchmark.
 
 The fitted trees ship with nasjax (``nasjax/data/nb101_surrogate_v3*``, :func:`trees.save_package`:
-the arrays, their sha256, the XGBoost version and :class:`Config` that fitted them, the features,
+the arrays, their sha256, the XGBoost version and :class:`Nb101Fit` that fitted them, the features,
 the training maximum and held-out quality), and so does the table derived from them
 (:func:`derive_table`: the trees walked in JAX over the space, bit for bit XGBoost's own
 prediction), so every install queries the same numbers, the default path never imports XGBoost
@@ -37,9 +37,9 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.stats
 
-from nasjax import paths
+from nasjax import paths, spaces
 from nasjax.benchmarks import base, nb101_features, nb101_real, trees
-from nasjax.spaces import nb101
+from nasjax.spaces import nb101, nb101_space
 
 NAME = "nb101-surrogate"
 STEM = "nb101_surrogate_v3"  # shipped package: <STEM>.json, <STEM>_{val_acc,aux,table}.npz
@@ -62,7 +62,7 @@ ACC_FLOOR = 1e-6  # 1 - acc is clipped here before the log target transform
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Nb101Fit:
     """Hyperparameters of the surrogate (defaults: the shipped ``nb101_surrogate_v3``)."""
 
     members: int = 5  # ensemble members, differing in seed (row/column subsampling)
@@ -77,7 +77,7 @@ class Config:
     threads: int = 2  # XGBoost threads, fixed so that every machine fits the same trees
 
 
-CONFIG = Config()
+DEFAULT_FIT = Nb101Fit()
 
 
 def _to_target(acc: np.ndarray) -> np.ndarray:
@@ -91,7 +91,7 @@ def _from_target(target: np.ndarray) -> np.ndarray:
     return np.clip(1.0 - np.exp(-target), 0.0, 1.0)
 
 
-def _fit(features: np.ndarray, target: np.ndarray, trees: int, seed: int, config: Config):
+def _fit(features: np.ndarray, target: np.ndarray, trees: int, seed: int, config: Nb101Fit):
     """One XGBoost booster (squared error, histogram method)."""
     import xgboost
 
@@ -115,7 +115,7 @@ def _rank_quality(prediction: np.ndarray, truth: np.ndarray) -> dict:
             "spearman": float(scipy.stats.spearmanr(prediction, truth)[0])}
 
 
-def refit(data_dir, progress: bool = True, config: Config = CONFIG) -> dict:
+def refit(data_dir, progress: bool = True, config: Nb101Fit = DEFAULT_FIT) -> dict:
     """Fit the ensembles with the installed XGBoost, measure them on the held-out real cells,
     derive the table from them (:func:`derive_table`) and write the package
     (:func:`trees.save_package`) into ``data_dir``, recording the XGBoost version; a maintainer
@@ -276,10 +276,11 @@ def load(data_dir, progress: bool = True,
         raise paths.DataFileError(path, f"{len(val_acc)} rows, the space has {len(hashes)} "
                                   "cells", SHIPPED_REMAKE)
     info = {key: value for key, value in metadata.items() if key != "benchmark"}
-    return base.TableBenchmark(
+    return base.make_table(
+        spaces.get(nb101_space.NAME),
         hashes=jnp.asarray(hashes), val_acc=jnp.asarray(val_acc),
         test_acc=jnp.full(val_acc.shape, jnp.nan, jnp.float32),
         train_seconds=jnp.asarray(np.repeat(aux[:, :1], val_acc.shape[1], -1)),
         params=jnp.asarray(aux[:, 1]),
         num_values=jnp.full(len(hashes), val_acc.shape[1], jnp.int32),
-        name=NAME, space="nb101", info=base.info_items(info))
+        name=NAME, info=base.info_items(info))

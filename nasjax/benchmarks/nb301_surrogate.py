@@ -14,7 +14,7 @@ The shipped members are fitted on the fixed training split, so the split figures
 exactly the models queried; cross-validation refits the same procedure on each fold. Fitting
 is deterministic: fixed seeds, the histogram method, a fixed thread count. The fitted trees ship
 with nasjax (``nasjax/data/nb301_surrogate_v1*``, :func:`trees.save_package`, with their sha256,
-the XGBoost version and :class:`Config` that fitted them and the training maximum), so queries
+the XGBoost version and :class:`Nb301Fit` that fitted them and the training maximum), so queries
 never import XGBoost; :func:`refit` (``launch.prepare_data --benchmark=nb301-surrogate --refit``)
 fits them again with the installed XGBoost.
 """
@@ -48,7 +48,7 @@ FOLDS = 5  # cross-validation folds
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Nb301Fit:
     """Hyperparameters of the surrogate. Chosen by 5-fold CV tau on the 725 genotypes (depth
     2-8, eta 0.02-0.3, 100-800 trees): shallow trees generalise best from so few points, and
     150 trees at eta 0.2 match 300 at 0.1 (CV tau 0.665 vs 0.663) at half the query cost."""
@@ -64,7 +64,7 @@ class Config:
     threads: int = 2  # XGBoost threads, fixed so that every machine fits the same trees
 
 
-CONFIG = Config()
+DEFAULT_FIT = Nb301Fit()
 
 
 def real_features() -> tuple[np.ndarray, np.ndarray]:
@@ -87,7 +87,7 @@ def folds(num: int) -> np.ndarray:
     return np.random.default_rng(SPLIT_SEED + 1).permutation(num) % FOLDS
 
 
-def fit_members(x: np.ndarray, y: np.ndarray, config: Config = CONFIG) -> list:
+def fit_members(x: np.ndarray, y: np.ndarray, config: Nb301Fit = DEFAULT_FIT) -> list:
     """``config.members`` XGBoost boosters (squared error, histogram method) on ``(x, y)``."""
     import xgboost
 
@@ -115,7 +115,7 @@ def quality(prediction: np.ndarray, truth: np.ndarray) -> dict:
             "n": len(truth)}
 
 
-def refit(data_dir, progress: bool = True, config: Config = CONFIG) -> dict:
+def refit(data_dir, progress: bool = True, config: Nb301Fit = DEFAULT_FIT) -> dict:
     """Fit the ensemble with the installed XGBoost, measure it on held-out genotypes, and write
     the package (:func:`trees.save_package`) into ``data_dir``, recording the XGBoost version; a
     maintainer copies the files into ``nasjax/data`` to ship them.

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from nasjax import spaces
 from nasjax.benchmarks import base
-from nasjax.spaces import nb101
+from nasjax.spaces import nb101, nb101_space
 
 NAME = "nb101-synthetic"
 
@@ -47,9 +48,10 @@ def make(data_dir=None, progress: bool = True) -> base.TableBenchmark:
     seconds = np.repeat((600.0 + 40.0 * np.asarray(nb101.num_edges(cells)))[:, None], 3, -1)
     import jax.numpy as jnp
 
-    return base.TableBenchmark(
+    return base.make_table(
+        spaces.get(nb101_space.NAME),
         hashes=jnp.asarray(hashes), val_acc=jnp.asarray(repeats, jnp.float32),
         test_acc=jnp.asarray(test, jnp.float32), train_seconds=jnp.asarray(seconds, jnp.float32),
         params=jnp.asarray(1e6 * (1 + (ops >= 0).sum(-1)), jnp.float32),
-        num_values=jnp.full(len(hashes), 3, jnp.int32), name=NAME, space="nb101",
+        num_values=jnp.full(len(hashes), 3, jnp.int32), name=NAME,
         info=(("data", "SYNTHETIC: a known function of the cell, not measured accuracy"),))

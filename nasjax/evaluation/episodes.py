@@ -19,35 +19,16 @@ from __future__ import annotations
 
 import dataclasses
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 
 from nasjax import env, sharding
-from nasjax.agents.base import Policy
+from nasjax.agents.base import EpisodeStats, Policy
 
 # Episodes per slot of :func:`run_refilled`: E episodes run on ceil(E / 4) slots. More episodes
 # per slot waste fewer steps at the end (the slots run out of episodes at different steps);
 # fewer keep the vectors wide. A policy may ask for fewer slots (``Policy.slots``).
 EPISODES_PER_SLOT = 4
-
-
-@flax.struct.dataclass
-class EpisodeStats:
-    """Per-episode record (batch-shaped)."""
-
-    initial: jax.Array  # float32: reported accuracy of the initial architecture
-    final: jax.Array  # float32: reported accuracy of the final architecture
-    best: jax.Array  # float32: reported accuracy of the visited one with the best validation
-    initial_val: jax.Array  # float32: validation accuracy of the initial architecture
-    final_val: jax.Array  # float32
-    best_val: jax.Array  # float32
-    steps: jax.Array  # int32: steps taken (the final "stay" included)
-    queries: jax.Array  # int32: benchmark queries spent
-    num_neighbours: jax.Array  # int32: all neighbours of the initial architecture
-    trace_queries: jax.Array  # int32[L]: queries spent after each step (0 after the last)
-    trace_best_val: jax.Array  # float32[L]: best validation accuracy seen after each step
-    trace_best: jax.Array  # float32[L]: reported accuracy of that best architecture
 
 
 def start_queries(per_step: bool) -> int:

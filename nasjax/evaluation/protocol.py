@@ -49,11 +49,11 @@ def uniform_architectures(space, bench, count: int, key: jax.Array, data_dir=Non
     return jax.tree.map(lambda x: x[chosen], everything)
 
 
-def neighbour_counts(space, bench, archs, report: str) -> tuple[np.ndarray, np.ndarray]:
+def neighbour_counts(space, bench, archs, report_metric: str) -> tuple[np.ndarray, np.ndarray]:
     """``(int[K] neighbour count, float[K] reported accuracy)`` of architectures (Fig. 11)."""
     counts = np.asarray(jax.jit(space.num_neighbours)(archs))
     metrics = jax.jit(lambda b, a: b.query(a))(bench, archs)
-    accuracy = metrics.test_acc if report == "test" else metrics.val_acc
+    accuracy = metrics.test_acc if report_metric == "test" else metrics.val_acc
     return counts, np.asarray(accuracy)
 
 

@@ -1,4 +1,4 @@
-"""Run directories and Markdown reports (DESIGN.md "Outputs"; Cassimon et al. Table 1 layout).
+"""Run directories and Markdown reports (Cassimon et al. Table 1 layout).
 
 A run directory holds ``config.json``, raw arrays (``.npz``), ``summary.json``, figures and
 ``report.md``; it appears only when complete (:class:`RunDir`). JSON is strict: numpy scalars

@@ -2,7 +2,7 @@
 
 An *architecture* is a pytree of fixed-shape arrays with leading batch dimensions (NAS-Bench-101:
 ``nb101.Cell``; NAS-Bench-301: ``nb301.Genotype``). A :class:`SearchSpace` bundles everything
-the rest of nasjax may ask of a space (DESIGN.md "Interfaces"): sampling, validity, the
+the rest of nasjax may ask of a space: sampling, validity, the
 representative form, an isomorphism-invariant hash, neighbours (Cassimon et al. §3.2.1), the
 Q-network's token features (§3.2.3) and the string encoding of regularized evolution and
 ReMAADE (ReMAADE §8).
@@ -26,6 +26,8 @@ import jax.numpy as jnp
 
 Arch = Any  # a pytree of arrays with leading batch dimensions
 Node = Any  # a neighbourhood's handle of an architecture (pytree)
+# The hash SearchSpace.locate gives an invalid architecture; no table holds it.
+NO_HASH = (0xFFFFFFFF, 0xFFFFFFFF)
 
 
 class Neighbourhood(Protocol):
@@ -59,10 +61,6 @@ class Neighbourhood(Protocol):
           (``mask`` False) are the neighbourhood's padding.
         """
 
-    def bind(self, bench) -> Any:
-        """An oracle for ``bench`` over nodes (``oracle.metrics(node, key, mode)``); a table
-        neighbourhood may join a table benchmark once so that a query is a gather."""
-
 
 @dataclasses.dataclass(frozen=True)
 class DenseIndex:
@@ -74,7 +72,8 @@ class DenseIndex:
       ``is_valid`` is False;
     - ``archs() -> Arch[P]``: every valid architecture, in position order (host side).
 
-    A table benchmark joins positions to its rows once, by the hash of ``archs()``.
+    A table benchmark joins positions to its rows once, by the hash of ``archs()``
+    (:func:`nasjax.benchmarks.base.make_table`).
     """
 
     keys: Callable[[], Any]
@@ -107,7 +106,7 @@ class SearchSpace:
     - ``padding(shape) -> Arch[*shape]``: an invalid all-padding architecture;
     - ``neighbourhood``: the strategy behind ``neighbours`` (see :meth:`with_neighbourhood`);
     - ``dense``: an optional :class:`DenseIndex` through which table benchmarks find rows
-      without hashing (NAS-Bench-101: :mod:`nb101_dense`).
+      without hashing (NAS-Bench-101: :mod:`nb101_dense`); see :meth:`locate`.
     """
 
     name: str
@@ -140,6 +139,19 @@ class SearchSpace:
         nodes, mask, _ = self.neighbourhood.present(jax.random.bits(key, dtype=jnp.uint32),
                                                     node, n)
         return self.neighbourhood.arch(nodes), mask
+
+    def locate(self, arch: Arch, dense_keys: Any = None) -> jax.Array:
+        """Where a table benchmark finds architectures ``Arch[...]``, one look-up key each.
+
+        With a dense index: ``int32[...]`` positions, -1 exactly where ``is_valid`` is False
+        (``dense_keys``: ``dense.keys()`` on the device, an argument so that programs do not
+        embed it). Without one: ``uint32[..., 2]`` hashes, :data:`NO_HASH` where ``is_valid``
+        is False.
+        """
+        if self.dense is not None:
+            return self.dense.position(dense_keys, arch)
+        valid = self.is_valid(arch)[..., None]
+        return jnp.where(valid, self.hash(arch), jnp.asarray(NO_HASH, jnp.uint32))
 
     def check_arch(self, arch: Arch, batch_ndim: int | None = None) -> None:
         """Checks that ``arch`` is an architecture of this space (its type and field shapes;

@@ -180,17 +180,6 @@ def bucket_index(table: np.ndarray) -> tuple[np.ndarray, int]:
     return offsets, max(1, int(np.ceil(np.log2(largest + 1))))
 
 
-def attach_bucket_index(table) -> None:
-    """Give a frozen table dataclass with ``hashes``/``buckets``/``search_steps`` fields its
-    first-level hash index (:func:`bucket_index`), unless it has one or holds tracers."""
-    hashes = table.hashes
-    if table.buckets is None and isinstance(hashes, (np.ndarray, jax.Array)) \
-            and not isinstance(hashes, jax.core.Tracer):
-        offsets, steps = bucket_index(np.asarray(hashes))
-        object.__setattr__(table, "buckets", jnp.asarray(offsets))
-        object.__setattr__(table, "search_steps", steps)
-
-
 def sorted_lookup(table: jax.Array, queries: jax.Array, buckets: jax.Array | None = None,
                   steps: int | None = None) -> jax.Array:
     """Row of each query hash in a table of hashes sorted lexicographically, or -1.

@@ -50,14 +50,14 @@ class Cell:
         return Cell(adj=self.adj[index], ops=self.ops[index])
 
 
-def present(cells: Cell) -> jax.Array:
+def vertex_mask(cells: Cell) -> jax.Array:
     """bool[..., 7]: which vertex slots hold a vertex."""
     return cells.ops != PAD
 
 
 def num_vertices(cells: Cell) -> jax.Array:
     """int32[...]: number of vertices (input and output included)."""
-    return present(cells).sum(-1).astype(jnp.int32)
+    return vertex_mask(cells).sum(-1).astype(jnp.int32)
 
 
 def num_edges(cells: Cell) -> jax.Array:
@@ -95,7 +95,7 @@ def prune(cells: Cell) -> Cell:
     output are disconnected nothing is kept: the result has no vertices and
     :func:`is_valid` is False for it.
     """
-    keep_slot = present(cells)
+    keep_slot = vertex_mask(cells)
     adj = cells.adj & keep_slot[..., :, None] & keep_slot[..., None, :]
     n = keep_slot.sum(-1)
     sink = jnp.maximum(n - 1, 0)
@@ -160,7 +160,7 @@ def hash_cells(cells: Cell) -> jax.Array:
     Equal for isomorphic cells; it refines vertices exactly as the official module
     hash does, so its equivalence classes are the official ones.
     """
-    return graph.wl_hash(cells.adj, cells.ops, present(cells))
+    return graph.wl_hash(cells.adj, cells.ops, vertex_mask(cells))
 
 
 # ----------------------------------------------------------------------------- host side

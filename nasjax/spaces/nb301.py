@@ -305,6 +305,6 @@ def make_space():
         decode=nb301_string.decode,
         mutation_rates=nb301_string.MUTATION_RATES,
         padding=padding,
-        neighbourhood=nb301_neighbours.OnTheFly(),
+        neighbourhood=nb301_neighbours.OnTheFlyGenotypes(),
         description="NAS-Bench-301 / DARTS genotypes (normal + reduction cell, ~1.1e18),",
     )

@@ -19,7 +19,7 @@ neighbour of each cell: ``60 x 60 = MAX_NEIGHBOURS = 3600`` for every valid geno
 paper: "around 4900"), all distinct. Pair index ``i`` is (normal neighbour ``i // 60``,
 reduction neighbour ``i % 60``), and cell neighbour ``e`` is row ``e`` of :data:`EDITS`:
 nodes in order, within a node pair 0 then pair 1, within a pair the op edits (new op
-ascending) then the input edits (new input ascending). :class:`OnTheFly` draws a uniform
+ascending) then the input edits (new input ascending). :class:`OnTheFlyGenotypes` draws a uniform
 subset of pair indices with Floyd's algorithm, never materialising the 3600 tuples.
 """
 
@@ -30,7 +30,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nasjax.benchmarks import base as bench_lib
 from nasjax.spaces import base, graph, nb301
 from nasjax.spaces.nb301 import NUM_NODES, NUM_OPS, PAIRS_PER_NODE, Genotype
 
@@ -132,7 +131,7 @@ def random_subset(seed: jax.Array, count: jax.Array, n: int) -> tuple[jax.Array,
 
 
 @flax.struct.dataclass
-class OnTheFly:
+class OnTheFlyGenotypes:
     """NAS-Bench-301 neighbours computed on the fly; a node is the canonical genotype.
 
     Implements the :class:`~nasjax.spaces.base.Neighbourhood` protocol. Neighbours are the
@@ -172,7 +171,3 @@ class OnTheFly:
         index, mask = random_subset(seed, count, n)
         genotypes = jax.vmap(neighbour, in_axes=(None, 0))(node, index)
         return base.select(mask, genotypes, nb301.padding((n,))), mask, count
-
-    def bind(self, bench) -> bench_lib.Oracle:
-        """An oracle querying ``bench`` on the genotype of each node."""
-        return bench_lib.Oracle(bench=bench, neighbourhood=self)

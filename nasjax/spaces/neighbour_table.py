@@ -21,8 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nasjax import paths
-from nasjax.benchmarks import base as bench_lib
-from nasjax.spaces import graph, nb101, nb101_neighbours, nb101_space, presentation
+from nasjax.spaces import graph, nb101, nb101_neighbours, presentation
 
 # Tied to the enumeration order (SPACE_FILE) and the edits; v3: every acyclic edge and vertex
 # addition (v2 added them only forward in the vertex order).
@@ -42,17 +41,9 @@ class NeighbourTable:
     adj_packed: jax.Array  # uint32[K], cells of the enumeration (packed adjacency)
     ops: jax.Array  # int8[K, 7]
     hashes: jax.Array  # uint32[K, 2], sorted: the table of nb101.index_of
-    buckets: jax.Array | None = None  # int32[2^BUCKET_BITS + 1], first-level index of hashes
-    search_steps: int = flax.struct.field(pytree_node=False, default=0)
-    sampled: jax.Array | None = None  # int32[1293208]: row of each cell the sampler can draw
-
-    def __post_init__(self):
-        # The first-level hash index (as in Benchmark) makes index_of ~2x faster; the rows of
-        # the sampler's cells make a reset a gather instead of a hash and a look-up (cached by
-        # `load`, computed here for other tables).
-        graph.attach_bucket_index(self)
-        if self.sampled is None and not isinstance(self.hashes, jax.core.Tracer):
-            object.__setattr__(self, "sampled", jnp.asarray(sampler_rows(self.hashes)))
+    buckets: jax.Array  # int32[2^BUCKET_BITS + 1], first-level index of hashes
+    sampled: jax.Array  # int32[1293208]: row of each cell the sampler can draw
+    search_steps: int = flax.struct.field(pytree_node=False)  # halvings within a bucket
 
     def index_of(self, cells: nb101.Cell) -> jax.Array:
         """int32[...]: enumeration rows of cells (any representation), -1 when not valid."""
@@ -108,12 +99,29 @@ class NeighbourTable:
         chosen, valid = presentation.subset(seed, count, mask.shape[-1], n)
         return jnp.where(valid, everything[chosen], -1), valid, count
 
-    def bind(self, bench):
-        """A NAS-Bench-101 table benchmark joined to the enumeration once (a node scores by a
-        gather); any other benchmark through the generic oracle."""
-        if isinstance(bench, bench_lib.TableBenchmark) and bench.space == nb101_space.NAME:
-            return bench_lib.RowOracle(bench=bench, node_rows=bench.lookup(self.hashes))
-        return bench_lib.Oracle(bench=bench, neighbourhood=self)
+
+def make_table(offsets: np.ndarray, rows: np.ndarray, adj_packed: np.ndarray, ops: np.ndarray,
+               hashes: np.ndarray, sampled: np.ndarray | None = None) -> NeighbourTable:
+    """A :class:`NeighbourTable` over the enumeration (host or device arrays).
+
+    Adds the first-level hash index (a shorter search for ``index_of``) and, unless
+    ``sampled`` is given (:func:`load` caches it), the rows of the sampler's cells, so that a
+    reset is a gather instead of a hash and a look-up (seconds of jitted work).
+
+    Args:
+      offsets: int32[K + 1], rows: int32[total]: the CSR neighbour lists.
+      adj_packed: uint32[K], ops: int8[K, 7]: the cells of the enumeration.
+      hashes: uint32[K, 2], sorted and unique.
+      sampled: int32[1293208], :func:`sampler_rows` of ``hashes``, or None to compute it.
+    """
+    hashes = np.asarray(hashes)
+    buckets, steps = graph.bucket_index(hashes)
+    if sampled is None:
+        sampled = sampler_rows(hashes)
+    return NeighbourTable(offsets=jnp.asarray(offsets), rows=jnp.asarray(rows),
+                          adj_packed=jnp.asarray(adj_packed), ops=jnp.asarray(ops),
+                          hashes=jnp.asarray(hashes), buckets=jnp.asarray(buckets),
+                          sampled=jnp.asarray(sampled), search_steps=steps)
 
 
 def sampler_rows(hashes) -> np.ndarray:
@@ -185,7 +193,7 @@ def _compute(data_dir, progress: bool) -> tuple[np.ndarray, np.ndarray]:
 
 
 def build(data_dir=None, progress: bool = True) -> dict:
-    """Build and cache the table (about 3 minutes on 2 shared cores); returns a summary."""
+    """Build and cache the table (minutes: ``docs/nb101-lookup.md``); returns a summary."""
     import time
 
     start = time.perf_counter()
@@ -232,9 +240,8 @@ def from_lists(cells: nb101.Cell, neighbours) -> NeighbourTable:
     offsets = np.concatenate([[0], np.cumsum([len(items) for items in lists])]).astype(np.int32)
     rows = np.concatenate([position[items] for items in lists] + [np.zeros(0, np.int32)])
     packed = np.asarray(nb101.pack_adjacency(cells.adj))[order]
-    return NeighbourTable(offsets=jnp.asarray(offsets), rows=jnp.asarray(rows.astype(np.int32)),
-                          adj_packed=jnp.asarray(packed), ops=jnp.asarray(cells.ops)[order],
-                          hashes=jnp.asarray(hashes[order]))
+    return make_table(offsets, rows.astype(np.int32), packed, np.asarray(cells.ops)[order],
+                      hashes[order])
 
 
 def load(data_dir=None, progress: bool = True) -> NeighbourTable:
@@ -253,7 +260,5 @@ def load(data_dir=None, progress: bool = True) -> NeighbourTable:
         raise ValueError(f"neighbour table {path} is inconsistent; delete it and it will be "
                          "rebuilt")
     packed, ops, hashes = nb101.load_enumeration(data_dir, progress=False)
-    return NeighbourTable(offsets=jnp.asarray(offsets), rows=jnp.asarray(rows),
-                          adj_packed=jnp.asarray(packed), ops=jnp.asarray(ops),
-                          hashes=jnp.asarray(hashes),
-                          sampled=jnp.asarray(_load_sampler_rows(data_dir, hashes)))
+    return make_table(offsets, rows, packed, ops, hashes,
+                      sampled=_load_sampler_rows(data_dir, hashes))

@@ -45,8 +45,8 @@ def timed(fn: Callable[[], object], repeats: int = REPEATS) -> float:
 
 
 def record(name, value, unit, baseline, baseline_value, settings) -> dict:
-    """One benchmark record as DESIGN.md specifies (rates: higher is better; ``ratio`` is how
-    many times faster nasjax is than the baseline)."""
+    """One speed record ``{name, value, unit, baseline, baseline_value, ratio, settings}``
+    (rates: higher is better; ``ratio`` is how many times faster nasjax is than the baseline)."""
     ratio = None if not baseline_value else value / baseline_value
     return {"name": name, "value": value, "unit": unit, "baseline": baseline,
             "baseline_value": baseline_value, "ratio": ratio, "device": device_name(),

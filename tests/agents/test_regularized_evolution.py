@@ -127,9 +127,9 @@ def test_improves_over_random_search_on_a_synthetic_benchmark(target_benchmark,
                                                                      evolution):
     key, trials, budget = jax.random.key(7), 16, 300
     keys = jax.random.split(key, trials)
-    re_result = base.run_trials(evolution, target_benchmark, keys, budget, report="val")
+    re_result = base.run_trials(evolution, target_benchmark, keys, budget, report_metric="val")
     rs_result = base.run_trials(random_search.make_searcher(SPACE), target_benchmark, keys,
-                                budget, report="val")
+                                budget, report_metric="val")
     re_seen, rs_seen = np.asarray(re_result.observed), np.asarray(rs_result.observed)
     assert bool(re_result.valid.all())  # every proposal is a valid cell of the space
     # Evolution exploits: its late queries are far better than random ones ...
@@ -142,7 +142,7 @@ def test_improves_over_random_search_on_a_synthetic_benchmark(target_benchmark,
 def test_trials_are_deterministic_per_seed(target_benchmark, evolution):
     def run(seed):
         keys = jax.random.split(jax.random.key(seed), 16)
-        return base.run_trials(evolution, target_benchmark, keys, 300, report="val").observed
+        return base.run_trials(evolution, target_benchmark, keys, 300, report_metric="val").observed
 
     first = np.asarray(run(7))
     np.testing.assert_array_equal(first, np.asarray(run(7)))

@@ -8,9 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nasjax import paths
+from nasjax import paths, spaces
 from nasjax.benchmarks import base
-from nasjax.spaces import nb101
+from nasjax.spaces import nb101, nb101_space, nb301
+from nasjax.spaces.base import NO_HASH
 
 C3, C1, MP = nb101.OP_NAMES
 SPECS = [  # (matrix, ops), three distinct pruned cells
@@ -134,3 +135,40 @@ def test_corrupt_file_raises_naming_it(tmp_path):
     paths.seal(path)  # checksummed, yet no table
     with pytest.raises(ValueError, match="broken.npz is corrupt"):
         base.load_table(path)
+
+
+def test_a_space_without_a_dense_index_finds_rows_by_hash():
+    # NAS-Bench-301 has no dense index: locate gives the hash, NO_HASH for an invalid genotype,
+    # which no table holds.
+    space = spaces.get("nb301")
+    genotypes = nb301.sample(jax.random.key(3), (4,))
+    archs = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), genotypes, nb301.padding((1,)))
+    keys = np.asarray(space.locate(archs))
+    np.testing.assert_array_equal(keys[:4], space.hash(genotypes))
+    assert keys[4].tolist() == list(NO_HASH)
+    table = base.from_function(genotypes, np.linspace(0.5, 0.8, 4), space="nb301", name="four")
+    assert table.dense_rows is None and table.space == "nb301"
+    out = query(table, archs, mode="mean")
+    assert out.valid.tolist() == [True] * 4 + [False]
+    np.testing.assert_allclose(out.val_acc[:4], np.linspace(0.5, 0.8, 4), rtol=1e-6)
+
+
+def test_make_table_refuses_the_hash_reserved_for_invalid_architectures():
+    hashes = np.array([[0, 1], NO_HASH], np.uint32)
+    ones = np.ones((2, 1), np.float32)
+    with pytest.raises(ValueError, match="reserved for invalid"):
+        base.make_table(spaces.get("nb301"), hashes=hashes, val_acc=ones, test_acc=ones,
+                        train_seconds=ones, params=ones[:, 0], num_values=np.ones(2, np.int32),
+                        name="bad")
+
+
+def test_bind_joins_a_table_to_a_neighbour_table_once(small_world):
+    bench, table = small_world["bench"], small_world["table"]
+    oracle = base.bind(bench, table)
+    assert isinstance(oracle, base.RowOracle)
+    generic = base.bind(bench, nb101_space.make_space().neighbourhood)
+    assert isinstance(generic, base.Oracle)
+    rows = jnp.arange(-1, table.hashes.shape[0])
+    by_row, by_cell = oracle.metrics(rows), bench.query(table.cells(rows))
+    for field in ("valid", "val_acc", "test_acc"):
+        np.testing.assert_array_equal(getattr(by_row, field), getattr(by_cell, field))

@@ -24,7 +24,7 @@ from nasjax.benchmarks import base, nb101_features, nb101_real, nb101_surrogate,
 from nasjax.spaces import graph, nb101
 
 C3, C1, MP = nb101.OP_NAMES
-SMALL = nb101_surrogate.Config(members=2, trees=20, aux_trees=10)  # fast, for plumbing only
+SMALL = nb101_surrogate.Nb101Fit(members=2, trees=20, aux_trees=10)  # fast, for plumbing only
 
 
 def test_features_of_a_hand_computed_cell():
@@ -112,7 +112,7 @@ def test_table_encoding_keeps_every_bit():
 
 def test_shipped_metadata_records_the_fit():
     meta = nb101_surrogate.shipped_metadata()
-    assert meta["config"] == dataclasses.asdict(nb101_surrogate.CONFIG)
+    assert meta["config"] == dataclasses.asdict(nb101_surrogate.DEFAULT_FIT)
     assert meta["features"] == list(nb101_features.feature_names())
     assert meta["xgboost_version"].count(".") == 2 and meta["train_cells"] == 18_001
     real = nb101_real.read_shipped()

@@ -25,7 +25,7 @@ from nasjax.agents import local_search, random_walk
 from nasjax.benchmarks import base, nb301_features, nb301_real, nb301_surrogate, trees
 from nasjax.evaluation import episodes
 
-SMALL = nb301_surrogate.Config(members=3, trees=20)
+SMALL = nb301_surrogate.Nb301Fit(members=3, trees=20)
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +49,13 @@ def test_the_shipped_ensemble_is_what_a_refit_writes(tmp_path):
 def test_the_shipped_ensemble_loads_without_a_data_dir_and_records_its_fit():
     bench = nb301_surrogate.load()
     meta = bench.metadata
-    assert json.loads(meta["config"]) == dataclasses.asdict(nb301_surrogate.CONFIG)
+    assert json.loads(meta["config"]) == dataclasses.asdict(nb301_surrogate.DEFAULT_FIT)
     assert json.loads(meta["features"]) == list(nb301_features.FEATURE_NAMES)
     real = nb301_real.read_shipped()
     train, _ = nb301_surrogate.split(nb301_real.NUM_REAL)
     assert meta["train_max_val_acc"] == float(real["val_acc"][train].max())
     assert bench.held_out["cross_validation"]["kendall_tau"] > 0.6
-    assert bench.ensemble.num_trees == (nb301_surrogate.CONFIG.trees,) * 5
+    assert bench.ensemble.num_trees == (nb301_surrogate.DEFAULT_FIT.trees,) * 5
 
 
 def test_build_reports_held_out_quality_and_stores_it(built):
@@ -112,7 +112,7 @@ def test_episodes_run_on_the_nb301_environment(built, policy_name):
     params = env.make_params(space, bench, max_neighbours=settings.max_neighbours,
                              alpha=settings.alpha, episode_length=8,
                              query_mode=settings.query_mode)
-    assert params.report == "val"  # §4.2.1: validation accuracy as reward and report
+    assert params.report_metric == "val"  # §4.2.1: validation accuracy as reward and report
     policy = (random_walk.make_policy() if policy_name == "random_walk"
               else local_search.make_policy(params))
     initial = space.sample(jax.random.key(5), (6,))

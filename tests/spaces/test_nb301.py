@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from nasjax.benchmarks import base as bench_lib
 from nasjax.spaces import base, nb301, nb301_neighbours, nb301_string
 from nasjax.spaces.nb301 import Genotype
 
@@ -269,7 +270,7 @@ def test_present_draws_distinct_one_edit_per_cell_tuples():
 
 
 def test_neighbourhood_protocol_and_oracle():
-    hood = nb301_neighbours.OnTheFly()
+    hood = nb301_neighbours.OnTheFlyGenotypes()
     g = genotype()
     assert same(hood.locate(g), nb301.canonical(g)) and same(hood.settle(g), nb301.canonical(g))
     assert hood.arch(g) is g and hood.max_neighbours == 3600
@@ -279,7 +280,7 @@ def test_neighbourhood_protocol_and_oracle():
         def query(self, arch, key=None, mode="mean"):
             return (arch.ops == SKIP).mean((-3, -2, -1)), mode
 
-    oracle = hood.bind(SkipCount())
+    oracle = bench_lib.bind(SkipCount(), hood)
     value, mode = oracle.metrics(g, jax.random.key(0), "noisy")  # noisy needs a key
     assert float(value) == pytest.approx(2 / 16) and mode == "noisy"
 
@@ -366,4 +367,4 @@ def test_make_space_assembles_the_interface():
     assert len(space.choices) == 32
     archs, mask = jax.jit(space.neighbours, static_argnums=2)(jax.random.key(0), genotype(), 50)
     assert archs.shape == (50,) and bool(mask.all()) and bool(space.is_valid(archs).all())
-    assert "3,600 neighbours (OnTheFly)" in repr(space)
+    assert "3,600 neighbours (OnTheFlyGenotypes)" in repr(space)

@@ -28,26 +28,12 @@ with less variance than ``B`` independent draws.
 The priorities are one dense vector ``float32[capacity]`` of ``(p + eps)^alpha``: ``sample``
 takes its prefix sum (pairwise, ``lax.associative_scan``) and ``searchsorted``s the ``B``
 targets; ``add`` and ``update_priorities`` are scatters. At 25,000 entries that is as fast as a
-sum tree (below), and its sums are recomputed rather than patched.
+sum tree, and its sums are recomputed rather than patched.
 
-Why not flashbax. The project's survey measured flashbax 0.1.3 at 8.5 ms per
-add(256) + sample(512) + update(512) iteration at capacity 25,000 on 2 CPU cores, against
-0.28 ms for a dense priority vector. Re-measured with jax 0.10.2, both buffers jitted with
-donated state, interleaved in one process on the same 2-core CPU (shared with other jobs, load
-average ~8; medians of 15 rounds of 100 iterations, items of 132 bytes; two runs): this buffer
-0.39-0.55 ms per jitted call and 0.13-0.20 ms inside ``lax.scan``, flashbax's prioritised item
-buffer 0.39-0.62 ms and 0.14-0.21 ms. On speed the two are level here; the 8.5 ms did not
-reproduce. What decides:
-
-- flashbax's float32 sum tree updates its internal nodes by adding differences, so the root
-  drifts away from the sum of the leaves: +3.5e-5 relative after 1,000 iterations, +1.2e-4 after
-  50,000 (measured as above), and the sampling distribution with it; flashbax issue #52
-  reports zero-priority items being drawn from it. A dense vector is summed afresh at every
-  ``sample``, so its rounding never accumulates;
-- flashbax gives new items the largest priority seen so far and takes none at ``add``; Ape-X's
-  actors supply them (Horgan et al. 2018, Alg. 1), which would cost a second ``set_priorities``
-  with indices rebuilt from flashbax's write pointer;
-- one dependency fewer, for about 100 lines.
+Why not flashbax's prioritised buffer: its float32 sum tree patches its sums, so the root drifts
+from the sum of the leaves and the sampling distribution with it; it assigns new items the
+largest priority seen instead of the actor's; on speed the two are level here. The measurements
+are in ``docs/replay.md``.
 
 Ape-X's actors add while the learner samples; in one jitted loop, call ``update_priorities``
 before the next ``add``, or an overwritten slot takes a priority computed for its old item.

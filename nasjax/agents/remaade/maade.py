@@ -289,8 +289,8 @@ def sample(model: MAADE, params, key: jax.Array, order: jax.Array) -> tuple[jax.
 
 
 def make_policy(cardinalities: tuple[int, ...], embed_dim: int, num_layers: int = 1,
-                ff_dim: int = 0, init_stddev: float = EMBED_INIT_STDDEV) -> policy_lib.Policy:
-    """MAADE as a :class:`~nasjax.agents.remaade.policy.Policy` (``init_stddev``: of the
+                ff_dim: int = 0, init_stddev: float = EMBED_INIT_STDDEV) -> policy_lib.StringPolicy:
+    """MAADE as a :class:`~nasjax.agents.remaade.policy.StringPolicy` (``init_stddev``: of the
     query vectors and value embeddings)."""
     if embed_dim < 1 or num_layers < 1:
         raise ValueError(f"MAADE needs embed_dim >= 1 and num_layers >= 1, "

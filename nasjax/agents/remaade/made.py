@@ -98,8 +98,8 @@ def _sample_made(model: MADE, params, key: jax.Array, order: jax.Array):
 
 
 def make_made_policy(cardinalities: tuple[int, ...],
-                     hidden: int = DEFAULT_HIDDEN) -> policy_lib.Policy:
-    """MADE as a :class:`~nasjax.agents.remaade.policy.Policy` (ancestral sampling by
+                     hidden: int = DEFAULT_HIDDEN) -> policy_lib.StringPolicy:
+    """MADE as a :class:`~nasjax.agents.remaade.policy.StringPolicy` (ancestral sampling by
     ``lax.scan``, updating the hidden pre-activation one input at a time)."""
     if hidden < 1:
         raise ValueError(f"MADE needs hidden >= 1, got {hidden}")
@@ -107,7 +107,7 @@ def make_made_policy(cardinalities: tuple[int, ...],
     return policy_lib.from_module("made", model, _sample_made)
 
 
-def make_independent_policy(cardinalities: tuple[int, ...]) -> policy_lib.Policy:
+def make_independent_policy(cardinalities: tuple[int, ...]) -> policy_lib.StringPolicy:
     """Independent categoricals: params are the biases ``b^i`` of eq. 9 (``float[N, D]``)."""
     allowed = jnp.asarray(policy_lib.value_mask(tuple(cardinalities)))
 
@@ -127,5 +127,5 @@ def make_independent_policy(cardinalities: tuple[int, ...]) -> policy_lib.Policy
         string = jax.random.categorical(key, logits(params)).astype(jnp.int32)
         return string, policy_lib.string_log_prob(logits(params), string)
 
-    return policy_lib.Policy(name="independent", cardinalities=tuple(cardinalities), init=init,
-                             log_prob=log_prob, sample=sample)
+    return policy_lib.StringPolicy(name="independent", cardinalities=tuple(cardinalities),
+                                   init=init, log_prob=log_prob, sample=sample)

@@ -1,6 +1,7 @@
-"""The policy interface shared by MAADE, MADE and the independent policy (ReMAADE §6).
+"""The string policy shared by MAADE, MADE and the independent policy (ReMAADE §6).
 
-A policy is a density over strings ``a_1..a_N`` of categorical hyperparameters, conditioned
+A :class:`StringPolicy` (not the episodic :class:`~nasjax.agents.base.Policy` of the MDP) is a
+density over strings ``a_1..a_N`` of categorical hyperparameters, conditioned
 on an autoregressive factorization order ``z`` (a permutation of ``0..N-1``, ``z[t]`` the
 hyperparameter generated at step ``t``). All hyperparameters share one value vocabulary of
 size ``D = max(cardinalities)``; values ``>= cardinalities[i]`` get probability 0.
@@ -18,7 +19,7 @@ import numpy as np
 
 
 @dataclasses.dataclass(frozen=True)
-class Policy:
+class StringPolicy:
     """A policy as pure functions over unbatched strings (callers vmap).
 
     - ``init(key) -> params``;
@@ -35,8 +36,8 @@ class Policy:
 
 
 def from_module(name: str, model, sample: Callable[[Any, Any, jax.Array, jax.Array], Any]
-                ) -> Policy:
-    """A :class:`Policy` of a Flax module ``model(string, order) -> logits float[N, D]``.
+                ) -> StringPolicy:
+    """A :class:`StringPolicy` of a Flax module ``model(string, order) -> logits float[N, D]``.
 
     Args:
       name: the policy's name.
@@ -52,7 +53,7 @@ def from_module(name: str, model, sample: Callable[[Any, Any, jax.Array, jax.Arr
     def log_prob(params, string, order):
         return string_log_prob(model.apply(params, string, order), string)
 
-    return Policy(name=name, cardinalities=tuple(model.cardinalities), init=init,
+    return StringPolicy(name=name, cardinalities=tuple(model.cardinalities), init=init,
                   log_prob=log_prob,
                   sample=lambda params, key, order: sample(model, params, key, order))
 

@@ -57,7 +57,7 @@ import optax
 from nasjax.agents import duplicates
 from nasjax.agents.base import Searcher
 from nasjax.agents.remaade import losses
-from nasjax.agents.remaade.policy import Policy
+from nasjax.agents.remaade.policy import StringPolicy
 from nasjax.benchmarks import base as bench_lib
 from nasjax.spaces import base as space_lib
 
@@ -86,7 +86,7 @@ class ReMAADEState:
     memory: Any = None  # duplicates.Memory of the queried architectures ("resample"), or None
 
 
-def make_remaade(space: space_lib.SearchSpace, policy: Policy, *, name: str = "remaade",
+def make_remaade(space: space_lib.SearchSpace, policy: StringPolicy, *, name: str = "remaade",
                  batch_size: int = 30,
                  num_orders: int = 1, learning_rate: float = 1e-2,
                  objective: str = "reinforce", clip_eps: float = 0.1, ppo_epochs: int = 4,

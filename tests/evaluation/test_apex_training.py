@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nasjax.agents.apex import report
+from nasjax.evaluation import apex_training as report
 
 
 def config(**changes) -> dict:
