@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 from absl import flags
 
-from launch import common
 from nasjax.agents.apex import report as apex_report
 from nasjax.evaluation import report as report_lib
+from nasjax.launch import common
 
 _RUNS = flags.DEFINE_list("runs", None, "Comma-separated launch.train_apex workdirs.")
 _RUN = common.define_run_dir("compare_apex")

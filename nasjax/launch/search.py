@@ -18,10 +18,10 @@ import time
 import jax
 from tqdm.auto import tqdm
 
-from configs import agents as agent_configs
-from launch import common
 from nasjax import benchmarks, paths, registry, spaces
+from nasjax.configs import agents as agent_configs
 from nasjax.evaluation import plots, search
+from nasjax.launch import common
 
 _CONFIG = common.define_config("search", "Search config.")
 _RUN = common.define_run_dir("search")

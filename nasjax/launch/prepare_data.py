@@ -22,8 +22,8 @@ import os
 
 from absl import flags
 
-from launch import common
 from nasjax import paths, registry
+from nasjax.launch import common
 
 
 def targets() -> dict[str, str]:

@@ -28,12 +28,12 @@ import jax
 from absl import flags, logging
 from tqdm.auto import tqdm
 
-from launch import common
 from nasjax import benchmarks, env, paths, spaces
 from nasjax.agents.apex import checkpoint, train
 from nasjax.agents.apex import report as apex_report
 from nasjax.evaluation import interrupts
 from nasjax.evaluation import report as report_lib
+from nasjax.launch import common
 
 _CONFIG = common.define_config("apex", "Ape-X training config.")
 _RUN = common.define_run_dir("train_apex")

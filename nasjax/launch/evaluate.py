@@ -27,10 +27,10 @@ import numpy as np
 from absl import flags
 from tqdm.auto import tqdm
 
-from launch import common
 from nasjax import benchmarks, env, paths, registry, spaces
 from nasjax.evaluation import protocol
 from nasjax.evaluation import report as report_lib
+from nasjax.launch import common
 
 _CONFIG = common.define_config("evaluate", "Evaluation config.")
 _RUN = common.define_run_dir("evaluate")
