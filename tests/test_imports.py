@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import ast
 import collections
+import importlib.metadata
+import re
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -108,6 +112,25 @@ def test_the_core_never_imports_the_launch_scripts_or_presets():
                    if _package(module) not in EDGE for other in imported
                    if _package(other) in EDGE)
     assert not wrong, "; ".join(wrong)
+
+
+def _distribution(requirement: str) -> str:
+    """``"orbax-checkpoint>=0.5"`` -> ``"orbax-checkpoint"`` (normalized as PyPI does)."""
+    return re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9._-]+", requirement).group(0)).lower()
+
+
+def test_the_library_imports_only_its_declared_dependencies():
+    # xgboost: the refit extra; packages that only the tests import (rlax) are no dependency.
+    project = tomllib.loads((ROOT.parent / "pyproject.toml").read_text())["project"]
+    declared = {_distribution(r) for r in
+                project["dependencies"] + project["optional-dependencies"]["refit"]}
+    installed = importlib.metadata.packages_distributions()
+    imported = {other.split(".")[0] for imports in read_imports(ROOT).values()
+                for other in imports} - set(sys.stdlib_module_names) - {"nasjax", "__future__"}
+    wrong = sorted(name for name in imported
+                   if not declared & {_distribution(d) for d in installed.get(name, [name])})
+    assert not wrong, f"imported but not declared in pyproject.toml: {wrong}"
+    assert "rlax" not in declared
 
 
 def test_only_the_speed_records_import_them():
