@@ -1,6 +1,7 @@
 """Speed figures of nasjax's hot paths, each beside a plain reference timed in the same run.
 
   python -m launch.benchmark [--only=nb101_hash,nb101_neighbours] [--workdir=DIR] [--overwrite]
+  nasjax benchmark [--only=...] [--workdir=DIR] [--overwrite]  # installed
 
 Prints a JSON list of records ``{name, value, unit, baseline, baseline_value, ratio, device,
 settings}`` and writes it to ``DIR/benchmark.json``; ``ratio`` is how many times faster nasjax

@@ -1,6 +1,7 @@
 """Compare Ape-X training runs in one figure, as Cassimon et al. Figs. 17-19 compare ablations.
 
   python -m launch.compare_apex --runs=runs/apex,runs/apex-g95,runs/apex-g99 --workdir=runs/fig17
+  nasjax compare_apex --runs=... --workdir=...  # installed
 
 Each run is a complete ``launch.train_apex`` workdir (it holds ``summary.json``), all on the
 same benchmark. A run is labelled by the config fields in which the runs differ (e.g.

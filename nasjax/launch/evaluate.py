@@ -1,6 +1,7 @@
 """Evaluate agents over the incremental MDP with the protocol of Cassimon et al. §4.
 
   python -m launch.evaluate --config=configs/evaluate.py[:PRESET] --workdir=runs/evaluate
+  nasjax evaluate [--config=:PRESET] --workdir=runs/evaluate  # installed
 
 Writes ``config.json``, ``initial_states.npz`` (the fixed sets), ``episodes.npz`` (per agent,
 per episode: initial, final and best accuracy, steps, queries, neighbour count of the initial

@@ -1,6 +1,7 @@
 """Run query-budget search trials on a benchmark and write a run directory.
 
   python -m launch.search --config=configs/search.py[:PRESET] --workdir=runs/search
+  nasjax search [--config=:PRESET] --workdir=runs/search  # installed, from any directory
 
 Every algorithm of the preset runs ``num_trials`` trials of ``budget`` queries (in jitted
 chunks of trials, so long budgets stay small in memory). Writes, side by side for all

@@ -1,6 +1,7 @@
 """Train the Ape-X transformer Q-agent (Cassimon et al. §3.2.3, §4.1.1) and write a run directory.
 
   python -m launch.train_apex --config=configs/apex.py[:PRESET] --workdir=runs/apex
+  nasjax train_apex [--config=:PRESET] --workdir=runs/apex  # installed
 
 Writes ``config.json``, Orbax checkpoints (``checkpoints/<chunks>/``: the whole train state
 every ``checkpoint_every`` chunks and at the end), ``metrics.csv`` (per chunk: environment
