@@ -41,13 +41,13 @@ def load_run(path: str) -> tuple[dict, dict, list[dict]]:
         status = marker.read_text().splitlines()[0] if marker.stat().st_size else "unfinished"
         raise common.ConfigError(
             f"--runs: {run} is not a complete Ape-X training run ({marker.name}: {status}); "
-            "finish it with python -m launch.train_apex")
+            "finish it with python -m nasjax.launch.train_apex")
     files = [run / name for name in ("config.json", "summary.json", "metrics.csv")]
     missing = [file.name for file in files if not file.is_file()]
     if missing:
         raise common.ConfigError(
             f"--runs: {run} is not a complete Ape-X training run (no {', '.join(missing)}); "
-            "train or finish it with python -m launch.train_apex")
+            "train or finish it with python -m nasjax.launch.train_apex")
     try:
         config, summary = (json.loads(file.read_text()) for file in files[:2])
         rows = apex_report.read_csv(files[2])

@@ -55,7 +55,7 @@ def check_apex_runs(dirs: list[str], allow_unfinished: bool) -> None:
             status = (marker.read_text().splitlines() or ["unfinished"])[0]
             raise common.ConfigError(
                 f"--config.apex_checkpoints: {run} is an unfinished Ape-X training run "
-                f"({marker.name}: {status}); finish it with python -m launch.train_apex, or "
+                f"({marker.name}: {status}); finish it with python -m nasjax.launch.train_apex, or "
                 "pass --allow_unfinished_apex to evaluate its newest checkpoint")
 
 

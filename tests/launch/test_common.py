@@ -212,9 +212,10 @@ def test_a_config_file_of_another_launch_is_one_line(tmp_path):
 
 
 @pytest.mark.parametrize("name, command", [
-    ("nb101", "python -m launch.prepare_data --benchmark=nb101 --source=PATH/"
+    ("nb101", "python -m nasjax.launch.prepare_data --benchmark=nb101 --source=PATH/"
               "nasbench_only108.tfrecord"),
-    ("nb301", "python -m launch.prepare_data --benchmark=nb301 --source=PATH/nb_models/xgb_v1.0"),
+    ("nb301", "python -m nasjax.launch.prepare_data --benchmark=nb301 --source=PATH/nb_models/"
+              "xgb_v1.0"),
 ])
 def test_an_official_benchmark_not_converted_names_the_command_and_writes_nothing(
         tmp_path, name, command):
