@@ -18,9 +18,9 @@ import runpy
 import sys
 
 from nasjax.launch import stop_while_starting
+from nasjax.launch.common import EXIT_USAGE
 
 JOBS = ("search", "evaluate", "train_apex", "compare_apex", "prepare_data", "benchmark")
-EXIT_USAGE = 2  # as nasjax.launch.common (not imported here: it is the job's to import)
 
 
 def main(argv: list[str] | None = None) -> int:
