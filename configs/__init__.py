@@ -1,0 +1,1 @@
+"""A checkout's config files: each re-exports its packaged module in nasjax/configs/."""

@@ -1,17 +1,24 @@
-"""The imports of the library, read from its source: it never reaches up to ``launch`` or
-``configs`` (the wheel installs ``nasjax`` only), nothing but the speed records imports
+"""The imports of the library, read from its source: the core (nasjax outside
+:mod:`nasjax.launch` and :mod:`nasjax.configs`) never reaches up to the launch scripts or the
+presets, no module of nasjax imports the checkout's ``launch`` or ``configs`` aliases (the wheel
+installs ``nasjax`` only), nothing but the speed records and ``launch.benchmark`` imports
 :mod:`nasjax.speed`, and no two of its packages import each other, directly or through others."""
 
 from __future__ import annotations
 
 import ast
 import collections
+import importlib.metadata
+import re
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent / "nasjax"
-OUTSIDE = ("launch", "configs")  # what the library never imports (the wheel installs nasjax)
+CHECKOUT = ("launch", "configs")  # a checkout's aliases, not in the wheel: nasjax never imports
+EDGE = ("nasjax.launch", "nasjax.configs")  # the launch scripts and presets: the core never imports
 
 def _module_name(path: Path, root: Path) -> str:
     parts = path.relative_to(root.parent).with_suffix("").parts
@@ -84,17 +91,47 @@ def test_the_reader_sees_function_local_and_relative_imports(tmp_path):
                                      "pkg.sub.leaf": {"json", "configs", "pkg.sub.leaf"}}
 
 
-def test_the_library_never_imports_launch_or_configs():
+def test_nasjax_never_imports_the_checkouts_launch_or_configs():
     wrong = sorted(f"{module} imports {other}"
                    for module, imported in read_imports(ROOT).items() for other in imported
-                   if other.split(".")[0] in OUTSIDE)
+                   if other.split(".")[0] in CHECKOUT)
     assert not wrong, "; ".join(wrong)
+
+
+def test_the_core_never_imports_the_launch_scripts_or_presets():
+    imports = read_imports(ROOT)
+    assert {_package(module) for module in imports} >= set(EDGE)
+    wrong = sorted(f"{module} imports {other}" for module, imported in imports.items()
+                   if _package(module) not in EDGE for other in imported
+                   if _package(other) in EDGE)
+    assert not wrong, "; ".join(wrong)
+
+
+def _distribution(requirement: str) -> str:
+    """``"orbax-checkpoint>=0.5"`` -> ``"orbax-checkpoint"`` (normalized as PyPI does)."""
+    return re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9._-]+", requirement).group(0)).lower()
+
+
+def test_the_library_imports_only_its_declared_dependencies():
+    # xgboost: the refit extra; packages that only the tests import (rlax) are no dependency.
+    project = tomllib.loads((ROOT.parent / "pyproject.toml").read_text())["project"]
+    declared = {_distribution(r) for r in
+                project["dependencies"] + project["optional-dependencies"]["refit"]}
+    installed = importlib.metadata.packages_distributions()
+    imported = {other.split(".")[0] for imports in read_imports(ROOT).values()
+                for other in imports} - set(sys.stdlib_module_names) - {"nasjax", "__future__"}
+    wrong = sorted(name for name in imported
+                   if not declared & {_distribution(d) for d in installed.get(name, [name])})
+    assert not wrong, f"imported but not declared in pyproject.toml: {wrong}"
+    assert "rlax" not in declared
 
 
 def test_only_the_speed_records_import_them():
     wrong = sorted(f"{module} imports {other}"
                    for module, imported in read_imports(ROOT).items() for other in imported
-                   if _package(other) == "nasjax.speed" and _package(module) != "nasjax.speed")
+                   if _package(other) == "nasjax.speed"
+                   and module != "nasjax.launch.benchmark"
+                   and _package(module) != "nasjax.speed")
     assert not wrong, "; ".join(wrong)
 
 

@@ -45,7 +45,8 @@ from nasjax.spaces.base import NO_HASH, DenseIndex, SearchSpace
 
 TABLE_FORMAT = 1  # version of the on-disk table layout written by save_table
 QUERY_MODES = ("mean", "noisy")
-REMAKE = "python -m launch.prepare_data --benchmark=NAME (see its --help)"  # default remake hint
+# The default remake hint.
+REMAKE = "python -m nasjax.launch.prepare_data --benchmark=NAME (see its --help)"
 
 
 @flax.struct.dataclass

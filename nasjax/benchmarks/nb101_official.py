@@ -526,7 +526,7 @@ def load(data_dir: Path, progress: bool = True) -> base.TableBenchmark:
     """The converted official table; FileNotFoundError with the command that makes it."""
     del progress
     path = Path(data_dir) / FILE
-    command = (f"python -m launch.prepare_data --benchmark=nb101 "
+    command = (f"python -m nasjax.launch.prepare_data --benchmark=nb101 "
                f"--source=PATH/nasbench_only108.tfrecord --data_dir={data_dir}")
     if not path.exists():
         raise FileNotFoundError(

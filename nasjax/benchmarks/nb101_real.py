@@ -39,7 +39,7 @@ EPOCH_BUDGETS = (4, 12, 36, 108)  # validation accuracy recorded at these epoch 
 EPOCHS = 108  # the budget reported as val_acc
 ATTRIBUTION = ("NAS-Bench-101 (Ying, Klein, Real, Christiansen, Murphy, Hutter, ICML 2019), "
                "Apache-2.0, 20,001 cells as redistributed by NASLib")
-PREPARE_COMMAND = ("python -m launch.prepare_data --benchmark=nb101-real-20k "
+PREPARE_COMMAND = ("python -m nasjax.launch.prepare_data --benchmark=nb101-real-20k "
                    "--source=FOLDER_WITH_nb101_val_20k.json")
 _JSON_COLUMNS = tuple(f"{e}_final_validation_accuracy" for e in EPOCH_BUDGETS) + (
     "final_training_time", "trainable_parameters", "key")

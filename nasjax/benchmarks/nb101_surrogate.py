@@ -44,7 +44,7 @@ from nasjax.spaces import nb101, nb101_space
 NAME = "nb101-surrogate"
 STEM = "nb101_surrogate_v3"  # shipped package: <STEM>.json, <STEM>_{val_acc,aux,table}.npz
 TABLE = "table"  # the package's table derived from its trees (<STEM>_table.npz)
-PREPARE_COMMAND = "python -m launch.prepare_data --benchmark=nb101-surrogate"
+PREPARE_COMMAND = "python -m nasjax.launch.prepare_data --benchmark=nb101-surrogate"
 REFIT_COMMAND = f"{PREPARE_COMMAND} --refit"
 SHIPPED_REMAKE = f"reinstall nasjax, or (maintainers) {REFIT_COMMAND} and copy its files"
 AUX_COLUMNS = ("train_seconds", "params")  # the members of the "aux" ensemble, in order

@@ -23,8 +23,8 @@ FILE = "nb301_xgb_v1.0.npz"  # the converted ensemble, in the data directory
 
 def command(data_dir) -> str:
     """The command that converts the official folder into ``data_dir``."""
-    return (f"python -m launch.prepare_data --benchmark={NAME} --source=PATH/nb_models/xgb_v1.0 "
-            f"--data_dir={data_dir}")
+    return (f"python -m nasjax.launch.prepare_data --benchmark={NAME} "
+            f"--source=PATH/nb_models/xgb_v1.0 --data_dir={data_dir}")
 
 
 def prepare(source: str | os.PathLike | None, data_dir, progress: bool = True) -> dict:

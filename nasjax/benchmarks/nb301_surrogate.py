@@ -35,7 +35,7 @@ from nasjax.benchmarks import nb301_ensemble, nb301_features, nb301_real, trees
 NAME = "nb301-surrogate"
 STEM = "nb301_surrogate_v1"  # shipped package: <STEM>.json, <STEM>_val_acc.npz; bump the
 # version when features or fitting change
-PREPARE_COMMAND = "python -m launch.prepare_data --benchmark=nb301-surrogate"
+PREPARE_COMMAND = "python -m nasjax.launch.prepare_data --benchmark=nb301-surrogate"
 REFIT_COMMAND = f"{PREPARE_COMMAND} --refit"
 SHIPPED_REMAKE = f"reinstall nasjax, or (maintainers) {REFIT_COMMAND} and copy its files"
 NOTE = f"SURROGATE fitted on {nb301_real.NUM_REAL} architectures"  # in every label

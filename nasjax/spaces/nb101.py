@@ -486,7 +486,8 @@ def load_enumeration(data_dir=None,
     from nasjax import paths
 
     path = _space_path(data_dir)
-    remake = f"python -m launch.prepare_data --benchmark=nb101-space --data_dir={path.parent}"
+    remake = (f"python -m nasjax.launch.prepare_data --benchmark=nb101-space "
+              f"--data_dir={path.parent}")
     if paths.cached(path, remake):
         try:
             with np.load(path) as data:

@@ -147,7 +147,8 @@ def _load_sampler_rows(data_dir, hashes: np.ndarray) -> np.ndarray:
     """The cached :func:`sampler_rows` of the enumeration, computed and cached when missing
     or when it fails its checksum (with a warning)."""
     path = paths.data_dir(data_dir) / SAMPLER_ROWS_FILE
-    remake = f"python -m launch.prepare_data --benchmark=nb101-neighbours --data_dir={path.parent}"
+    remake = (f"python -m nasjax.launch.prepare_data --benchmark=nb101-neighbours "
+              f"--data_dir={path.parent}")
     if paths.cached(path, remake):
         try:
             with np.load(path) as data:
@@ -247,7 +248,8 @@ def from_lists(cells: nb101.Cell, neighbours) -> NeighbourTable:
 def load(data_dir=None, progress: bool = True) -> NeighbourTable:
     """The cached table, built first when missing or when it fails its checksum (with a warning)."""
     path = paths.data_dir(data_dir) / TABLE_FILE
-    remake = f"python -m launch.prepare_data --benchmark=nb101-neighbours --data_dir={path.parent}"
+    remake = (f"python -m nasjax.launch.prepare_data --benchmark=nb101-neighbours "
+              f"--data_dir={path.parent}")
     if not paths.cached(path, remake):
         build(data_dir, progress)
     try:

@@ -39,7 +39,7 @@ def official(tmp_path):
 
 
 def _convert_command(directory) -> str:
-    return (f"python -m launch.prepare_data --benchmark=nb101 "
+    return (f"python -m nasjax.launch.prepare_data --benchmark=nb101 "
             f"--source=PATH/nasbench_only108.tfrecord --data_dir={directory}")
 
 

@@ -30,7 +30,7 @@ def _launch(cwd: Path, *args: str, data: Path | None = None) -> subprocess.Compl
 
 def test_packaged_config_is_absolute():
     path = Path(common.packaged_config("search"))
-    assert path.is_absolute() and path == ROOT / "configs" / "search.py"
+    assert path.is_absolute() and path == ROOT / "nasjax" / "configs" / "search.py"
     with pytest.raises(FileNotFoundError, match="no config module"):
         common.packaged_config("bogus")
 
@@ -68,7 +68,7 @@ def test_help_lists_flags_presets_and_every_field_and_exits_0(tmp_path):
     assert "  --workdir: Run directory (default runs/fake-<time>); it must be empty or" in lines
     assert any(line.startswith("  --[no]overwrite: Replace a non-empty --workdir")
                for line in lines)
-    assert "presets (--config=PATH:PRESET): default, big" in lines
+    assert "presets (--config=:PRESET, or PATH:PRESET): default, big" in lines
     assert "  num_trials = 3  (a positive integer; independent trials)" in lines
     assert "  inner.rate = 0.5  (a number in (0, 1]; a learning rate)" in lines
     assert ("  algorithms = 'random_search'  (a non-empty comma-separated list of algorithm "
@@ -212,9 +212,10 @@ def test_a_config_file_of_another_launch_is_one_line(tmp_path):
 
 
 @pytest.mark.parametrize("name, command", [
-    ("nb101", "python -m launch.prepare_data --benchmark=nb101 --source=PATH/"
+    ("nb101", "python -m nasjax.launch.prepare_data --benchmark=nb101 --source=PATH/"
               "nasbench_only108.tfrecord"),
-    ("nb301", "python -m launch.prepare_data --benchmark=nb301 --source=PATH/nb_models/xgb_v1.0"),
+    ("nb301", "python -m nasjax.launch.prepare_data --benchmark=nb301 --source=PATH/nb_models/"
+              "xgb_v1.0"),
 ])
 def test_an_official_benchmark_not_converted_names_the_command_and_writes_nothing(
         tmp_path, name, command):

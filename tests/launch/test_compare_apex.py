@@ -22,5 +22,5 @@ def test_a_run_with_a_partial_marker_is_refused_although_it_has_a_summary(tmp_pa
                             text=True, timeout=300, env={**os.environ, "JAX_PLATFORMS": "cpu"})
     assert (result.returncode, result.stderr) == (
         2, f"error: --runs: {run} is not a complete Ape-X training run (PARTIAL: incomplete "
-           "run: failed: RunDirError: ...); finish it with python -m launch.train_apex\n")
+           "run: failed: RunDirError: ...); finish it with python -m nasjax.launch.train_apex\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["apex"]

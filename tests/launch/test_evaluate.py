@@ -74,7 +74,7 @@ def test_an_unfinished_apex_run_is_refused_unless_allowed(tmp_path):
     assert (result.returncode, result.stderr) == (
         2, f"error: --config.apex_checkpoints: {apex} is an unfinished Ape-X training run "
            "(PARTIAL: incomplete run: running (pid 1)); finish it with python -m "
-           "launch.train_apex, or pass --allow_unfinished_apex to evaluate its newest "
+           "nasjax.launch.train_apex, or pass --allow_unfinished_apex to evaluate its newest "
            "checkpoint\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["apex"]
 

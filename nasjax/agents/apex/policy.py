@@ -64,7 +64,7 @@ def load_run(run_dir: str | Path, env_params: env.EnvParams):
     saved = run_dir / "config.json"
     if not saved.is_file() or not (run_dir / CHECKPOINTS).is_dir():
         raise ValueError(f"{run_dir} is not an Ape-X training run (no config.json and "
-                         f"{CHECKPOINTS}/); train one with python -m launch.train_apex")
+                         f"{CHECKPOINTS}/); train one with python -m nasjax.launch.train_apex")
     config = ml_collections.ConfigDict(json.loads(saved.read_text()))
     space = registry.entry("benchmark", config.benchmark).info.get("space")
     if space != env_params.space.name:
@@ -81,7 +81,7 @@ def load_run(run_dir: str | Path, env_params: env.EnvParams):
         params = store.restore_params(_abstract_params(net, env_params))
     except FileNotFoundError:
         raise ValueError(f"{run_dir} has no checkpoint yet; train it with python -m "
-                         "launch.train_apex") from None
+                         "nasjax.launch.train_apex") from None
     finally:
         store.close()
     return net, params

@@ -1,6 +1,7 @@
 """Run query-budget search trials on a benchmark and write a run directory.
 
   python -m launch.search --config=configs/search.py[:PRESET] --workdir=runs/search
+  nasjax search [--config=:PRESET] --workdir=runs/search  # installed, from any directory
 
 Every algorithm of the preset runs ``num_trials`` trials of ``budget`` queries (in jitted
 chunks of trials, so long budgets stay small in memory). Writes, side by side for all
@@ -18,10 +19,10 @@ import time
 import jax
 from tqdm.auto import tqdm
 
-from configs import agents as agent_configs
-from launch import common
 from nasjax import benchmarks, paths, registry, spaces
+from nasjax.configs import agents as agent_configs
 from nasjax.evaluation import plots, search
+from nasjax.launch import common
 
 _CONFIG = common.define_config("search", "Search config.")
 _RUN = common.define_run_dir("search")

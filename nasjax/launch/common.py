@@ -1,6 +1,6 @@
 """What every launch script shares: its config flag, run-directory flags and ``run_main``.
 
-    from launch import common
+    from nasjax.launch import common
 
     _CONFIG = common.define_config("search", "Search config.")
     _RUN = common.define_run_dir("search")
@@ -17,7 +17,8 @@
 
 - ``--help`` (exit 0): the script's docstring, its flags, the config's presets and every config
   field with its default, its rule and its comment;
-- the packaged ``configs/<family>.py`` is the default ``--config``, from any directory;
+- the packaged ``nasjax/configs/<family>.py`` is the default ``--config``, from any directory,
+  and ``--config=:PRESET`` names one of its presets without a path;
 - a bad config value, an unknown ``--config.FIELD``, a bad flag, a data file that fails its
   checksum, an unusable data or run directory: one line on stderr, exit code 2, no traceback,
   before any work or file for everything the command line decides;
@@ -59,7 +60,7 @@ from nasjax.config_rules import ConfigError, check_config, field_paths
 from nasjax.evaluation import interrupts, report
 from nasjax.paths import DataDirError, DataFileError
 
-CONFIG_PACKAGE = "configs"
+CONFIG_PACKAGE = "nasjax.configs"
 EXIT_USAGE = 2  # bad command line, config or data: the conventional usage-error code
 HELP_FLAGS = ("--help", "-help", "-h", "-?", "--helpshort", "-helpshort")
 # Errors that are the user's to fix: one line, no traceback.
@@ -68,7 +69,8 @@ ONE_LINE_ERRORS = (ConfigError, DataFileError, DataDirError, report.RunDirError,
 
 
 def packaged_config(name: str, package: str = CONFIG_PACKAGE) -> str:
-    """The absolute path of ``<package>/<name>.py`` (``configs/search.py``), from any directory.
+    """The absolute path of ``<package>/<name>.py`` (``nasjax/configs/search.py``), from any
+    directory.
 
     Args:
       name: the config family, e.g. "search".
@@ -92,7 +94,7 @@ class ConfigFlag:
 
     Attributes:
       name: the flag name ("config").
-      module_name: the dotted name of the packaged config module ("configs.search"), which
+      module_name: the dotted name of the packaged config module ("nasjax.configs.search"), which
         declares ``RULES``, ``PRESETS`` and ``get_config(preset)``.
       default: the absolute path of that module's file.
       holder: absl's flag holder.
@@ -116,8 +118,8 @@ class ConfigFlag:
 
 def define_config(family: str, help_string: str, *, name: str = "config",
                   package: str = CONFIG_PACKAGE) -> ConfigFlag:
-    """Defines ``--config`` (default: the packaged ``configs/<family>.py``) with overrides
-    ``--config.FIELD=VALUE``.
+    """Defines ``--config`` (default: the packaged ``nasjax/configs/<family>.py``; ``:PRESET``
+    names one of its presets) with overrides ``--config.FIELD=VALUE``.
 
     The flag is parsed only by :func:`run_main` (never at import), so that every error in it
     or in an override is one line.
@@ -133,7 +135,7 @@ def define_config(family: str, help_string: str, *, name: str = "config",
     """
     default = packaged_config(family, package)
     holder = config_flags.DEFINE_config_file(
-        name, None, f"{help_string} PATH[:PRESET] (default: {default})")
+        name, None, f"{help_string} PATH[:PRESET], or :PRESET of the default {default}")
     return ConfigFlag(name=name, module_name=f"{package}.{family}", default=default,
                       holder=holder)
 
@@ -408,12 +410,13 @@ def render_help(config: ConfigFlag | None, value: str | None = None) -> str:
     comments = _field_comments(module)
     nested = {}  # comments of blocks built by the config modules it imports (configs/agents.py)
     for other in vars(module).values():
-        if isinstance(other, ModuleType) and other.__name__.startswith("configs."):
+        if isinstance(other, ModuleType) and other.__name__.startswith(CONFIG_PACKAGE + "."):
             nested.update(_field_comments(other))
     presets = getattr(module, "PRESETS", ())
     rules = getattr(module, "RULES", {})
     if presets:
-        lines += [f"presets (--{config.name}=PATH:PRESET): {', '.join(presets)}", ""]
+        lines += [f"presets (--{config.name}=:PRESET, or PATH:PRESET): {', '.join(presets)}",
+                  ""]
     shown = f" ({value})" if value else ""
     lines.append(f"config fields{shown}; set with --{config.name}.FIELD=VALUE:")
     for path, default in field_paths(loaded).items():
@@ -448,6 +451,23 @@ def _config_value(argv: Sequence[str], name: str) -> str | None:
     return None
 
 
+def _with_config_value(argv: list[str], name: str, value: str) -> list[str]:
+    """``argv`` with the ``--name=VALUE`` (or ``--name VALUE``) argument set to ``value``."""
+    pattern = re.compile(rf"^--?{re.escape(name)}(=.*)?$")
+    argv = list(argv)
+    for index, arg in enumerate(argv):
+        if arg == "--":
+            break
+        match = pattern.match(arg)
+        if match:
+            if match.group(1) is not None:
+                argv[index] = f"--{name}={value}"
+            else:
+                argv[index + 1] = value
+            return argv
+    return argv
+
+
 def _overrides(argv: Sequence[str], name: str) -> list[tuple[str, str]]:
     """``(argument, field path)`` of every ``--name.FIELD[=VALUE]`` override."""
     pattern = re.compile(rf"^--?(?:no)?{re.escape(name)}\.([^=]+)")
@@ -480,6 +500,9 @@ def _parse_flags(config: ConfigFlag | None, argv: list[str]) -> list[str]:
     """absl ``flags_parser``: help, the default config, override names, then the flags."""
     args = argv[1:argv.index("--")] if "--" in argv else argv[1:]
     value = _config_value(argv, config.name) if config else None
+    if value is not None and value.startswith(":"):  # a preset of the packaged config file
+        value = config.default + value
+        argv = _with_config_value(argv, config.name, value)
     try:
         if any(arg in HELP_FLAGS for arg in args):
             sys.stdout.write(render_help(config, value))

@@ -8,6 +8,7 @@
   python -m launch.prepare_data --benchmark=nb301-surrogate
   python -m launch.prepare_data --benchmark=nb301 --source=PATH/nb_models/xgb_v1.0
   python -m launch.prepare_data --benchmark=nb101-real-20k --source=PATH/shared/data  # maintainers
+  nasjax prepare_data --benchmark=...  # installed, from any directory
 
 The targets are the registered benchmarks that can be prepared and the registered spaces'
 caches (``prepare`` in their registrations). ``--refit`` fits a shipped surrogate again with the
@@ -22,8 +23,8 @@ import os
 
 from absl import flags
 
-from launch import common
 from nasjax import paths, registry
+from nasjax.launch import common
 
 
 def targets() -> dict[str, str]:

@@ -1,6 +1,7 @@
 """Train the Ape-X transformer Q-agent (Cassimon et al. §3.2.3, §4.1.1) and write a run directory.
 
   python -m launch.train_apex --config=configs/apex.py[:PRESET] --workdir=runs/apex
+  nasjax train_apex [--config=:PRESET] --workdir=runs/apex  # installed
 
 Writes ``config.json``, Orbax checkpoints (``checkpoints/<chunks>/``: the whole train state
 every ``checkpoint_every`` chunks and at the end), ``metrics.csv`` (per chunk: environment
@@ -28,12 +29,12 @@ import jax
 from absl import flags, logging
 from tqdm.auto import tqdm
 
-from launch import common
 from nasjax import benchmarks, env, paths, spaces
 from nasjax.agents.apex import checkpoint, train
 from nasjax.evaluation import apex_training as apex_report
 from nasjax.evaluation import interrupts
 from nasjax.evaluation import report as report_lib
+from nasjax.launch import common
 
 _CONFIG = common.define_config("apex", "Ape-X training config.")
 _RUN = common.define_run_dir("train_apex")

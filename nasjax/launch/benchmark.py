@@ -1,6 +1,7 @@
 """Speed figures of nasjax's hot paths, each beside a plain reference timed in the same run.
 
   python -m launch.benchmark [--only=nb101_hash,nb101_neighbours] [--workdir=DIR] [--overwrite]
+  nasjax benchmark [--only=...] [--workdir=DIR] [--overwrite]  # installed
 
 Prints a JSON list of records ``{name, value, unit, baseline, baseline_value, ratio, device,
 settings}`` and writes it to ``DIR/benchmark.json``; ``ratio`` is how many times faster nasjax
@@ -23,7 +24,7 @@ import jax
 import numpy as np
 from absl import flags
 
-from launch import common
+from nasjax.launch import common
 from nasjax.speed import nb301 as nb301_speed
 from nasjax.speed.timing import REPEATS, device_name, random_walk_rollout, record, timed
 
@@ -140,8 +141,8 @@ def bench_nb101_query(quick: bool, data_dir) -> dict:
 
 
 def _env_params(space, bench, episode_length: int):
-    from configs import environment
     from nasjax import env
+    from nasjax.configs import environment
 
     settings = environment.get(space.name)
     return env.make_params(space, bench, max_neighbours=settings.max_neighbours,
@@ -220,8 +221,8 @@ def bench_env_steps(quick: bool, data_dir) -> list[dict]:
     """Random-walk environment steps/s (auto-reset, 16-step training episodes) for 1 ... 4,096
     environments, with the neighbour table and on the fly, beside a plain-Python step loop
     (Cassimon et al. Fig. 16). The record's value is table mode at the largest size."""
-    from configs import environment
     from nasjax.benchmarks import synthetic
+    from nasjax.configs import environment
     from nasjax.spaces import nb101, nb101_space, neighbour_table
 
     bench = synthetic.make(data_dir, progress=False)
@@ -262,9 +263,9 @@ def bench_eval_250k(quick: bool, data_dir) -> dict:
     """Wall time of the 250,000-episode evaluation (5 seeds x 5 sets x 10^4 initial states,
     32 steps, table mode) of random walk and local search, compilation included, vs plain-
     Python episodes of the same agents and real lengths (timed on a few, extrapolated)."""
-    from configs import environment
     from nasjax.agents import local_search, random_walk
     from nasjax.benchmarks import synthetic
+    from nasjax.configs import environment
     from nasjax.evaluation import episodes
     from nasjax.spaces import nb101, nb101_space, neighbour_table
 
@@ -323,11 +324,11 @@ def bench_remaade_trials(quick: bool, data_dir) -> list[dict]:
     PyTorch shape), timed on a few trials and extrapolated per trial. Short run: 500 x 150
     queries of ``remaade_short``; medium: ``remaade_medium`` (500 x 3,200) timed on a
     fraction of the budget and extrapolated per batch (every step does the same work)."""
-    from configs import search
     from nasjax import registry, spaces
     from nasjax.agents import base
     from nasjax.benchmarks import base as bench_lib
     from nasjax.benchmarks import synthetic
+    from nasjax.configs import search
 
     bench = synthetic.make(data_dir, progress=False)  # same table size as nb101
     space = spaces.get("nb101")
@@ -376,8 +377,8 @@ def bench_remaade_trials(quick: bool, data_dir) -> list[dict]:
 
 def _apex_env(data_dir, length_field: str):
     """The default benchmark with the neighbour table, as the Ape-X presets train on it."""
-    from configs import environment
     from nasjax import benchmarks
+    from nasjax.configs import environment
     from nasjax.spaces import nb101_space, neighbour_table
 
     bench = benchmarks.load(benchmarks.DEFAULT, data_dir, progress=False)
@@ -388,7 +389,7 @@ def _apex_env(data_dir, length_field: str):
 def bench_apex_train_steps(quick: bool, data_dir) -> dict:
     """Ape-X environment steps/s with learning at the ``paper`` preset's size (``cpu`` when
     quick), against the paper's rig (§4.1.2; not timed here)."""
-    from configs import apex as apex_config
+    from nasjax.configs import apex as apex_config
     from nasjax.speed import apex as apex_speed
 
     found = apex_speed.train_steps(_apex_env(data_dir, "train_episode_length"),
@@ -419,14 +420,13 @@ def bench_evaluate_launch(quick: bool, data_dir) -> dict:
 
     preset = "quick" if quick else "full"
     with tempfile.TemporaryDirectory() as workdir:
-        command = [sys.executable, "-m", "launch.evaluate",
-                   f"--config={Path('configs') / 'evaluate.py'}:{preset}", f"--workdir={workdir}",
-                   "--config.gof_mc_samples=1000"]
+        command = [sys.executable, "-m", "nasjax.launch.evaluate",
+                   f"--config=:{preset}", f"--workdir={workdir}", "--config.gof_mc_samples=1000"]
         if data_dir is not None:
             command.append(f"--config.data_dir={data_dir}")
         start = time.perf_counter()
         subprocess.run(command, check=True, capture_output=True,
-                       cwd=Path(__file__).resolve().parent.parent)
+                       cwd=Path(__file__).resolve().parents[2])  # where nasjax is imported from
         seconds = time.perf_counter() - start
         summary = json.loads((Path(workdir) / "summary.json").read_text())
     agents = summary["agents"]
@@ -443,7 +443,7 @@ def bench_evaluate_launch(quick: bool, data_dir) -> dict:
 def bench_nb301_env_steps(quick: bool, data_dir) -> dict:
     """Random-walk environment steps/s on ``nb301-surrogate`` with the NAS-Bench-301
     environment settings (:func:`nasjax.speed.nb301.bench_nb301_env_steps`)."""
-    from configs import environment
+    from nasjax.configs import environment
 
     return nb301_speed.bench_nb301_env_steps(quick, data_dir, environment.get("nb301"))
 
@@ -451,8 +451,8 @@ def bench_nb301_env_steps(quick: bool, data_dir) -> dict:
 def bench_nb301_eval(quick: bool, data_dir) -> dict:
     """The 250,000-episode protocol's time on ``nb301-surrogate`` at the ``nb301`` evaluation
     preset's chunk size (:func:`nasjax.speed.nb301.bench_nb301_eval`)."""
-    from configs import environment
-    from configs import evaluate as evaluate_config
+    from nasjax.configs import environment
+    from nasjax.configs import evaluate as evaluate_config
 
     return nb301_speed.bench_nb301_eval(quick, data_dir, environment.get("nb301"),
                                          evaluate_config.get_config("nb301").episodes_per_chunk)

@@ -1,6 +1,7 @@
 """Compare Ape-X training runs in one figure, as Cassimon et al. Figs. 17-19 compare ablations.
 
   python -m launch.compare_apex --runs=runs/apex,runs/apex-g95,runs/apex-g99 --workdir=runs/fig17
+  nasjax compare_apex --runs=... --workdir=...  # installed
 
 Each run is a complete ``launch.train_apex`` workdir (it holds ``summary.json``), all on the
 same benchmark. A run is labelled by the config fields in which the runs differ (e.g.
@@ -19,9 +20,9 @@ from pathlib import Path
 import numpy as np
 from absl import flags
 
-from launch import common
 from nasjax.evaluation import apex_training as apex_report
 from nasjax.evaluation import report as report_lib
+from nasjax.launch import common
 
 _RUNS = flags.DEFINE_list("runs", None, "Comma-separated launch.train_apex workdirs.")
 _RUN = common.define_run_dir("compare_apex")
@@ -40,13 +41,13 @@ def load_run(path: str) -> tuple[dict, dict, list[dict]]:
         status = marker.read_text().splitlines()[0] if marker.stat().st_size else "unfinished"
         raise common.ConfigError(
             f"--runs: {run} is not a complete Ape-X training run ({marker.name}: {status}); "
-            "finish it with python -m launch.train_apex")
+            "finish it with python -m nasjax.launch.train_apex")
     files = [run / name for name in ("config.json", "summary.json", "metrics.csv")]
     missing = [file.name for file in files if not file.is_file()]
     if missing:
         raise common.ConfigError(
             f"--runs: {run} is not a complete Ape-X training run (no {', '.join(missing)}); "
-            "train or finish it with python -m launch.train_apex")
+            "train or finish it with python -m nasjax.launch.train_apex")
     try:
         config, summary = (json.loads(file.read_text()) for file in files[:2])
         rows = apex_report.read_csv(files[2])

@@ -1,6 +1,7 @@
 """Evaluate agents over the incremental MDP with the protocol of Cassimon et al. §4.
 
   python -m launch.evaluate --config=configs/evaluate.py[:PRESET] --workdir=runs/evaluate
+  nasjax evaluate [--config=:PRESET] --workdir=runs/evaluate  # installed
 
 Writes ``config.json``, ``initial_states.npz`` (the fixed sets), ``episodes.npz`` (per agent,
 per episode: initial, final and best accuracy, steps, queries, neighbour count of the initial
@@ -27,10 +28,10 @@ import numpy as np
 from absl import flags
 from tqdm.auto import tqdm
 
-from launch import common
 from nasjax import benchmarks, env, paths, registry, spaces
 from nasjax.evaluation import protocol
 from nasjax.evaluation import report as report_lib
+from nasjax.launch import common
 
 _CONFIG = common.define_config("evaluate", "Evaluation config.")
 _RUN = common.define_run_dir("evaluate")
@@ -54,7 +55,7 @@ def check_apex_runs(dirs: list[str], allow_unfinished: bool) -> None:
             status = (marker.read_text().splitlines() or ["unfinished"])[0]
             raise common.ConfigError(
                 f"--config.apex_checkpoints: {run} is an unfinished Ape-X training run "
-                f"({marker.name}: {status}); finish it with python -m launch.train_apex, or "
+                f"({marker.name}: {status}); finish it with python -m nasjax.launch.train_apex, or "
                 "pass --allow_unfinished_apex to evaluate its newest checkpoint")
 
 
