@@ -43,7 +43,7 @@ from nasjax.evaluation import report as report_lib
 from nasjax.paths import atomic_write
 
 FLAG = "sweep"
-SPEC = "sweep.json"
+SPEC = sweep.SPEC
 NONE = ("None", "none")  # a value meaning None, for fields whose rule allows it
 # The parsers ml_collections gives --config.FIELD by the field's type (config_flags).
 PARSERS = {float: flags.FloatParser(), int: flags.IntegerParser(), bool: flags.BooleanParser(),

@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import ml_collections
+
+SPEC = "sweep.json"  # a sweep directory's record of its base config and points
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,3 +110,13 @@ def _flat(config: Mapping, prefix: str = "") -> dict[str, Any]:
         else:
             out[f"{prefix}{key}"] = value
     return out
+
+
+def point_dirs(directory: str | Path) -> list[Path] | None:
+    """The run directories of a sweep directory's points, in sweep order (None when
+    ``directory`` holds no sweep), so that a sweep can be named wherever runs are, e.g. the
+    5 seeds of ``--sweep=seeds`` as ``apex_checkpoints``."""
+    spec = Path(directory) / SPEC
+    if not spec.is_file():
+        return None
+    return [Path(directory) / point["workdir"] for point in json.loads(spec.read_text())["points"]]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from configs import apex, search
@@ -70,3 +72,18 @@ def test_named_sweeps_are_the_papers():
     assert apex.SWEEPS["fig19"] == {"env.alpha": (None, 2.0, 6.0, 10.0)}
     assert apex.SWEEPS["seeds"] == {"seed": (0, 1, 2, 3, 4)}
     assert search.SWEEPS["table6"] == {"remaade.num_orders": (1, 2, 4, 6, 8, 16, 0)}
+
+
+def test_a_sweep_directory_stands_for_its_points_as_apex_checkpoints(tmp_path):
+    from nasjax.agents.apex import policy
+
+    spec = {"points": [{"label": f"seed={s}", "workdir": f"seed={s}", "values": {"seed": s}}
+                       for s in (0, 1, 2)]}
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "seeds" / sweep.SPEC).write_text(json.dumps(spec))
+    assert sweep.point_dirs(tmp_path / "seeds") == [tmp_path / "seeds" / f"seed={s}"
+                                                    for s in (0, 1, 2)]
+    assert sweep.point_dirs(tmp_path) is None
+    assert policy.run_dirs(f"{tmp_path / 'seeds'}, {tmp_path / 'other'}") == [
+        *(str(tmp_path / "seeds" / f"seed={s}") for s in (0, 1, 2)), str(tmp_path / "other")]
+    assert policy.seeds(str(tmp_path / "seeds")) == 3
