@@ -225,14 +225,14 @@ def train_together(configs: list, workdirs: list[Path], overwrite: bool) -> bool
                     "the points' newest intact checkpoints stand at different chunks; rerun "
                     "the sweep to train them one after another, or pass --overwrite")
             done = restored[0][0]
-            state = jax.tree.map(lambda *leaves: jnp.stack(leaves),
-                                 *(state for _, state, _, _ in restored))
+            state = train.stack_points([state for _, state, _, _ in restored])
             rows = [list(point_rows) for _, _, point_rows, _ in restored]
             print(f"resuming after chunk {done} of {trainer.num_chunks}")
         else:
             done, rows = 0, [[] for _ in configs]
-            state = jax.jit(jax.vmap(trainer.init))(keys)
-        chunk = jax.jit(jax.vmap(trainer.chunk), donate_argnums=0)
+            state = jax.jit(jax.vmap(trainer.init, out_axes=train.point_axes()))(keys)
+        chunk = jax.jit(jax.vmap(trainer.chunk, in_axes=(train.point_axes(),),
+                                 out_axes=(train.point_axes(), 0)), donate_argnums=0)
         stop = trainer.num_chunks if _MAX_CHUNKS.value is None else min(
             trainer.num_chunks, done + _MAX_CHUNKS.value)
         with tqdm(total=trainer.num_chunks, initial=done, desc="chunks", unit="chunk") as bar:
@@ -253,7 +253,7 @@ def train_together(configs: list, workdirs: list[Path], overwrite: bool) -> bool
                 if (index + 1) % config.checkpoint_every == 0 or index + 1 == stop:
                     with interrupts.critical():
                         for point, (store, run_dir) in enumerate(zip(stores, run_dirs)):
-                            store.save(index + 1, _point(state, point), rows[point])
+                            store.save(index + 1, train.point_state(state, point), rows[point])
                             apex_report.write_csv(rows[point], run_dir.staging / "metrics.csv")
         for store in stores:
             store.close()
@@ -263,7 +263,8 @@ def train_together(configs: list, workdirs: list[Path], overwrite: bool) -> bool
                                       "(--max_chunks); rerun the same command to continue"))
             return True
         for point, (point_config, run_dir) in enumerate(zip(configs, run_dirs)):
-            summary = summarise(point_config, _point(state, point), rows[point], label)
+            summary = summarise(point_config, train.point_state(state, point), rows[point],
+                                label)
             apex_report.training_curve(rows[point], run_dir.figure_path("training_curve.png"),
                                        label)
             run_dir.write_report(apex_report.render(point_config.to_dict(), summary,
@@ -282,11 +283,6 @@ def _latest_chunk(workdir: Path) -> int | None:
         return store.latest()
     finally:
         store.close()
-
-
-def _point(state, index: int):
-    """One point's state of a state vmapped over points."""
-    return jax.tree.map(lambda leaf: leaf[index], state)
 
 
 def summarise(config, state, rows: list[dict], label: str) -> dict:

@@ -134,15 +134,16 @@ def smoke_seeds(data_dir) -> dict:
     trainer = train.make_train(config, params)
     keys = jnp.stack([jax.random.PRNGKey(seed) for seed in (0, 1)])
     alone = jax.jit(trainer.init)(keys[1])
-    together = jax.jit(jax.vmap(trainer.init))(keys)
-    first = jax.device_get({"alone": alone, "together": jax.tree.map(lambda x: x[1], together)})
-    chunk = jax.jit(jax.vmap(trainer.chunk))
+    together = jax.jit(jax.vmap(trainer.init, out_axes=train.point_axes()))(keys)
+    first = jax.device_get({"alone": alone, "together": train.point_state(together, 1)})
+    chunk = jax.jit(jax.vmap(trainer.chunk, in_axes=(train.point_axes(),),
+                             out_axes=(train.point_axes(), 0)))
     metrics = []
     for _ in range(trainer.num_chunks):
         alone, one = trainer.chunk(alone)
         together, both = chunk(together)
         metrics.append((jax.device_get(one), jax.tree.map(lambda x: x[1], jax.device_get(both))))
-    points = [jax.tree.map(lambda x, i=i: x[i], together) for i in (0, 1)]
+    points = [train.point_state(together, i) for i in (0, 1)]
     return {"first": first, "alone": alone, "together": points[1], "metrics": metrics,
             "digests": [checkpoint.params_sha256(p.params) for p in points]}
 
