@@ -35,6 +35,15 @@ from nasjax.configs import environment
 PRESETS = ("paper", "cpu", "smoke", "gamma_0.95", "gamma_0.99", "neighbours_25",
            "neighbours_100", "alpha_none", "alpha_2", "alpha_10", "nb301", "cpu_nb301")
 
+# Named sweeps (python -m launch.train_apex --sweep=NAME): the ablations of §5 on any preset,
+# and the paper's 5 agents (§4.1.1, Table 1).
+SWEEPS = {
+    "fig17": {"gamma": (0.9, 0.95, 0.99)},  # §5.1
+    "fig18": {"env.max_neighbours": (25, 50, 100)},  # §5.2
+    "fig19": {"env.alpha": (None, 2.0, 6.0, 10.0)},  # §5.3; None: no reward shaping
+    "seeds": {"seed": (0, 1, 2, 3, 4)},  # the 5 agents Table 1 averages
+}
+
 
 def _alpha_rule() -> rules.Rule:
     """alpha > 0, or None for no reward shaping (§5.3)."""

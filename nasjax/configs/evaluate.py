@@ -24,7 +24,8 @@ RULES = {
     "data_dir": rules.text("a directory, or '' for $NASJAX_DATA / ~/.cache/nasjax"),
     "agents": rules.names(lambda: _policies(), "agent with a policy"),
     "agent_seeds": rules.positive_int(),
-    "apex_checkpoints": rules.text("comma-separated launch.train_apex workdirs, or 'untrained'"),
+    "apex_checkpoints": rules.text("comma-separated launch.train_apex workdirs or sweep "
+                                   "directories, or 'untrained'"),
     "num_sets": rules.positive_int(),
     "episodes_per_set": rules.positive_int(),
     "set_seed": rules.int_range(0, 2**31 - 1),
@@ -62,8 +63,8 @@ def get_config(preset: str = "full") -> ml_collections.ConfigDict:
     config.data_dir = ""  # '' = $NASJAX_DATA or ~/.cache/nasjax
     config.agents = "random_walk,local_search,random_search"  # registered agents with a policy
     config.agent_seeds = 5  # seeds 0..4, as the paper trains/evaluates 5 agents (§4.1.1)
-    # The apex agent's trained runs, one per agent seed (launch.train_apex workdirs,
-    # comma-separated); 'untrained' = random-init networks (plumbing only).
+    # The apex agent's trained runs, one per agent seed (launch.train_apex workdirs, or a
+    # --sweep directory for its points, comma-separated); 'untrained' = random-init networks.
     config.apex_checkpoints = ""
     config.num_sets = 5  # sets of initial states (§4.1.1)
     config.episodes_per_set = 10_000  # initial states per set (§4.1.1)

@@ -41,6 +41,9 @@ PRESETS = ("default", "remaade_short", "remaade_medium", "ablation", "orders")
 DUPLICATES = ("query", "resample")  # nasjax.agents.duplicates.RULES
 SHORT_BUDGETS = (50, 100, 150)  # table rows for the 150-query budget
 MEDIUM_BUDGETS = (150, 400, 800, 1600, 3200)  # table rows for the 3,200-query budget
+# Named sweeps (python -m launch.search --sweep=NAME): ReMAADE Table 6's S (0 = all N! orders),
+# e.g. on --config=configs/search.py:remaade_medium --config.algorithms=remaade.
+SWEEPS = {"table6": {"remaade.num_orders": (1, 2, 4, 6, 8, 16, 0)}}
 
 
 RULES = {

@@ -12,6 +12,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from nasjax.config_rules import ConfigError
 from nasjax.evaluation import report as report_lib
 
 COLUMNS = ("chunk", "env_steps", "episodes", "final_val_acc", "loss", "mean_q",
@@ -186,3 +187,87 @@ def _rate(value) -> str:
 
 def _percent(value) -> str:
     return "N/A" if value is None else f"{100 * value:.2f}%"
+
+
+def load_run(path: str | Path, flag: str = "--runs") -> tuple[dict, dict, list[dict]]:
+    """``(config, summary, metrics rows)`` of a complete ``launch.train_apex`` run.
+
+    Args:
+      path: the run directory.
+      flag: the command-line flag that named it, for the message.
+
+    Raises:
+      ConfigError: one line when ``path`` is not a complete Ape-X training run (a file
+        missing, or a ``PARTIAL`` marker: still running, stopped or failed).
+    """
+    run = Path(path)
+    marker = run / report_lib.RunDir.MARKER
+    if marker.is_file():
+        status = marker.read_text().splitlines()[0] if marker.stat().st_size else "unfinished"
+        raise ConfigError(
+            f"{flag}: {run} is not a complete Ape-X training run ({marker.name}: {status}); "
+            "finish it with python -m nasjax.launch.train_apex")
+    files = [run / name for name in ("config.json", "summary.json", "metrics.csv")]
+    missing = [file.name for file in files if not file.is_file()]
+    if missing:
+        raise ConfigError(
+            f"{flag}: {run} is not a complete Ape-X training run (no {', '.join(missing)}); "
+            "train or finish it with python -m nasjax.launch.train_apex")
+    try:
+        config, summary = (json.loads(file.read_text()) for file in files[:2])
+        rows = read_csv(files[2])
+    except (ValueError, KeyError) as error:
+        raise ConfigError(f"{flag}: {run}: {error}") from None
+    return config, summary, rows
+
+
+def compare_runs(names: Sequence[str], flag: str = "--runs") -> tuple[str, list[dict], dict]:
+    """Complete training runs compared as Figs. 17-19 compare the ablations.
+
+    Args:
+      names: the run directories, all trained on one benchmark.
+      flag: the command-line flag that named them, for messages.
+
+    Returns:
+      ``(benchmark, one row per run, label -> metrics rows)``: each run labelled by the config
+      fields in which the runs differ (:func:`run_labels`), with its last and best smoothed
+      accuracy and its final parameters' digest.
+
+    Raises:
+      ConfigError: one line when a run is not complete, the runs were trained on different
+        benchmarks, a run finished no training episode or is named twice.
+    """
+    loaded = [load_run(name, flag) for name in names]
+    benchmarks = sorted({summary["benchmark"] for _, summary, _ in loaded})
+    if len(benchmarks) > 1:
+        raise ConfigError(f"{flag} were trained on different benchmarks "
+                          f"({', '.join(benchmarks)}); compare runs of one benchmark")
+    runs, curves = [], {}
+    labels = run_labels([config for config, _, _ in loaded], names)
+    for name, label, (_, summary, rows) in zip(names, labels, loaded):
+        _, acc = accuracy_percent(rows)
+        smoothed = moving_average(acc, SMOOTHING)
+        if not np.isfinite(smoothed).any():
+            raise ConfigError(f"{flag}: {name} finished no training episode")
+        curves[label] = rows
+        runs.append({"run": str(name), "label": label, "env_steps": int(rows[-1]["env_steps"]),
+                     "last_val_acc": float(smoothed[np.isfinite(smoothed)][-1]),
+                     "best_val_acc": float(np.nanmax(smoothed)),
+                     "final_params_sha256": summary.get("final_params_sha256")})
+    if len(set(curves)) < len(names):
+        raise ConfigError(f"{flag} names a run twice")
+    return benchmarks[0], runs, curves
+
+
+def render_comparison(runs: Sequence[Mapping], benchmark: str) -> str:
+    """The report of compared runs (:func:`compare_runs`): the figure and one row per run."""
+    lines = [f"# Ape-X training runs compared on {benchmark}", "",
+             "Mean final validation accuracy of training episodes, moving average of "
+             f"{SMOOTHING} chunks (Cassimon et al. Figs. 17-19).", "",
+             "![training curves](training_curves.png)", "",
+             "| run | label | environment steps | last (smoothed) | best (smoothed) |",
+             "| --- | --- | --- | --- | --- |"]
+    for run in runs:
+        lines.append(f"| `{run['run']}` | {run['label']} | {run['env_steps']:,} | "
+                     f"{run['last_val_acc']:.2f}% | {run['best_val_acc']:.2f}% |")
+    return "\n".join(lines) + "\n"

@@ -407,6 +407,24 @@ def bench_apex_eval_episodes(quick: bool, data_dir) -> dict:
     return {**found, "device": device_name()}
 
 
+def bench_sweep_seeds(quick: bool, data_dir) -> dict:
+    """5 seeds of the Ape-X ``smoke`` preset trained together (``--sweep=seeds``, vmapped)
+    against the same 5 runs one after another, compilation included."""
+    from nasjax import benchmarks, env, spaces
+    from nasjax.configs import apex as apex_config
+    from nasjax.speed import sweeps as sweep_speed
+
+    config = apex_config.get_config("smoke")
+    bench = benchmarks.load(config.benchmark, data_dir, progress=False)
+    space = spaces.get(bench.space, config.env.neighbourhood, data_dir)
+    params = env.make_params(space, bench, max_neighbours=config.env.max_neighbours,
+                             alpha=config.env.alpha,
+                             episode_length=config.env.train_episode_length,
+                             query_mode=config.env.query_mode)
+    found = sweep_speed.sweep_seeds(params, config, seeds=2 if quick else 5)
+    return {**found, "device": device_name()}
+
+
 def bench_evaluate_launch(quick: bool, data_dir) -> dict:
     """Wall time of the whole ``launch.evaluate`` process on its default preset (750,000
     episodes of 3 agents, the t goodness-of-fit test with 1,000 Monte-Carlo samples, figures,
@@ -472,6 +490,7 @@ BENCHMARKS: dict[str, Callable[[bool, object], dict | list[dict]]] = {
     "nb301_query": nb301_speed.bench_nb301_query,
     "nb301_env_steps": bench_nb301_env_steps,
     "nb301_eval": bench_nb301_eval,
+    "sweep_seeds": bench_sweep_seeds,
 }
 
 

@@ -58,6 +58,7 @@ from ml_collections import config_flags
 
 from nasjax.config_rules import ConfigError, check_config, field_paths
 from nasjax.evaluation import interrupts, report
+from nasjax.launch import sweep
 from nasjax.paths import DataDirError, DataFileError
 
 CONFIG_PACKAGE = "nasjax.configs"
@@ -136,6 +137,7 @@ def define_config(family: str, help_string: str, *, name: str = "config",
     default = packaged_config(family, package)
     holder = config_flags.DEFINE_config_file(
         name, None, f"{help_string} PATH[:PRESET], or :PRESET of the default {default}")
+    sweep.define_flag()
     return ConfigFlag(name=name, module_name=f"{package}.{family}", default=default,
                       holder=holder)
 
@@ -402,7 +404,8 @@ def render_help(config: ConfigFlag | None, value: str | None = None) -> str:
     """
     doc = (sys.modules["__main__"].__doc__ or "").strip()
     lines = [doc, "", "flags:", flags.FLAGS.main_module_help().strip(),
-             flags.FLAGS.module_help(__name__).strip(), ""]
+             flags.FLAGS.module_help(__name__).strip(),
+             flags.FLAGS.module_help(sweep.__name__).strip(), ""]
     if config is None:
         return "\n".join(lines)
     module = config.module
@@ -417,6 +420,8 @@ def render_help(config: ConfigFlag | None, value: str | None = None) -> str:
     if presets:
         lines += [f"presets (--{config.name}=:PRESET, or PATH:PRESET): {', '.join(presets)}",
                   ""]
+    if sweep.help_line(module):
+        lines += [sweep.help_line(module), ""]
     shown = f" ({value})" if value else ""
     lines.append(f"config fields{shown}; set with --{config.name}.FIELD=VALUE:")
     for path, default in field_paths(loaded).items():
@@ -615,12 +620,14 @@ def check_family(config: ConfigFlag) -> None:
                           f"{config.default} or a copy of it")
 
 
-def run_main(main: Callable[[list[str]], object], config: ConfigFlag | None = None) -> None:
+def run_main(main: Callable[[list[str]], object], config: ConfigFlag | None = None,
+             together: sweep.Together | None = None) -> None:
     """``app.run(main)`` with the launch conventions of the module docstring.
 
     Args:
       main: the launch's main function.
       config: its config flag: checked against the config module's ``RULES`` before ``main``.
+      together: how the launch runs sweep points together (:mod:`launch.sweep`), if it can.
     """
     def checked_main(argv: list[str]) -> object:
         try:
@@ -628,6 +635,9 @@ def run_main(main: Callable[[list[str]], object], config: ConfigFlag | None = No
                 if config is not None:
                     check_family(config)
                     check_config(config.value, config.module.RULES, config.name)
+                    if sweep.requested():
+                        return sweep.run(main, config, config.module_name.rsplit(".", 1)[-1],
+                                         together)
                 return main(argv)
         except ONE_LINE_ERRORS as error:
             _fail(str(error))

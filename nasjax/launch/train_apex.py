@@ -20,12 +20,14 @@ the end.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
 import time
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 from absl import flags, logging
 from tqdm.auto import tqdm
 
@@ -34,7 +36,7 @@ from nasjax.agents.apex import checkpoint, train
 from nasjax.evaluation import apex_training as apex_report
 from nasjax.evaluation import interrupts
 from nasjax.evaluation import report as report_lib
-from nasjax.launch import common
+from nasjax.launch import common, sweep
 
 _CONFIG = common.define_config("apex", "Ape-X training config.")
 _RUN = common.define_run_dir("train_apex")
@@ -42,17 +44,20 @@ _MAX_CHUNKS = flags.DEFINE_integer(
     "max_chunks", None, "Stop after this many chunks of this invocation, at a checkpoint; "
     "rerun the same command to continue.", lower_bound=1)
 CHECKPOINTS = "checkpoints"
+TOGETHER = ("seed",)  # fields sweep points may differ in and still train vmapped together
 
 
-def open_run_dir(config_dict: dict) -> tuple[report_lib.RunDir, bool]:
-    """The run directory, and whether it continues a run (it holds checkpoints).
+def open_run_dir(config_dict: dict, path: Path | None = None,
+                 overwrite: bool | None = None) -> tuple[report_lib.RunDir, bool]:
+    """The run directory (``--workdir`` unless ``path``), and whether it continues a run (it
+    holds checkpoints).
 
     Raises:
       report_lib.RunDirError: a workdir holding another run (other config, or no
-        checkpoints) without ``--overwrite``.
+        checkpoints) without ``--overwrite`` (or ``overwrite``).
     """
-    path = Path(_RUN.path())
-    if _RUN.overwrite.value:
+    path = Path(_RUN.path()) if path is None else path
+    if _RUN.overwrite.value if overwrite is None else overwrite:
         return common.LockedRunDir(path, overwrite=True), False
     saved = path / "config.json"
     if (path / CHECKPOINTS).is_dir() and saved.is_file():
@@ -169,6 +174,118 @@ def main(argv):
     print(f"run directory: {run_dir.path}")
 
 
+def train_together(configs: list, workdirs: list[Path], overwrite: bool) -> bool:
+    """Trains sweep points that differ only in :data:`TOGETHER` fields in one jitted program
+    vmapped over them (purejaxrl's ``jit(vmap(train))``), each into its own run directory with
+    the files, checkpoints and resume rules of a single run (``main``).
+
+    Args:
+      configs: the points' configs.
+      workdirs: their run directories.
+      overwrite: start every point afresh.
+
+    Returns:
+      False, having touched nothing, when the points cannot run together: ``devices > 1`` (the
+      actors already shard over the devices), or their checkpoints stand at different chunks
+      (the caller then runs them one after another).
+
+    Raises:
+      report_lib.RunDirError, common.ConfigError: one line, as a single run.
+    """
+    logging.set_verbosity(logging.WARNING)  # Orbax logs every step at INFO
+    config = configs[0]
+    restart = [sweep.restart(workdir, overwrite) for workdir in workdirs]
+    if config.devices > 1 or len({None if again else _latest_chunk(workdir)
+                                  for workdir, again in zip(workdirs, restart)}) > 1:
+        return False
+    with common.config_errors():
+        train.check_config(config)
+    check_sizes(config)
+    data_dir = paths.usable_dir(paths.data_dir(config.data_dir or None))
+    with common.missing_data(), common.config_errors():
+        env_params, label = make_env_params(config, data_dir)
+        trainer = train.make_train(config, env_params)
+    keys = jnp.stack([jax.random.PRNGKey(c.seed) for c in configs])  # uint32[P, 2]
+    with contextlib.ExitStack() as stack:
+        run_dirs, resuming = [], []
+        for point, workdir, again in zip(configs, workdirs, restart):
+            run_dir, resumes = open_run_dir(point.to_dict(), workdir, again)
+            run_dirs.append(stack.enter_context(run_dir))
+            resuming.append(resumes)
+            run_dir.write_config(point.to_dict())
+        print(f"benchmark: {label}; {len(configs)} points trained together (vmapped), each "
+              f"{trainer.actors.num_envs} environments; {trainer.num_chunks} chunks of "
+              f"{trainer.env_steps_per_chunk:,} environment steps")
+        stores = [checkpoint.Checkpointer(run_dir.staging / CHECKPOINTS, config.checkpoints_kept)
+                  for run_dir in run_dirs]
+        if all(resuming) and stores[0].latest() is not None:
+            restored = [store.restore_intact(jax.eval_shape(trainer.init, keys[0]))
+                        for store in stores]
+            if len({done for done, _, _, _ in restored}) > 1:
+                raise report_lib.RunDirError(
+                    "the points' newest intact checkpoints stand at different chunks; rerun "
+                    "the sweep to train them one after another, or pass --overwrite")
+            done = restored[0][0]
+            state = train.stack_points([state for _, state, _, _ in restored])
+            rows = [list(point_rows) for _, _, point_rows, _ in restored]
+            print(f"resuming after chunk {done} of {trainer.num_chunks}")
+        else:
+            done, rows = 0, [[] for _ in configs]
+            state = jax.jit(jax.vmap(trainer.init, out_axes=train.point_axes()))(keys)
+        chunk = jax.jit(jax.vmap(trainer.chunk, in_axes=(train.point_axes(),),
+                                 out_axes=(train.point_axes(), 0)), donate_argnums=0)
+        stop = trainer.num_chunks if _MAX_CHUNKS.value is None else min(
+            trainer.num_chunks, done + _MAX_CHUNKS.value)
+        with tqdm(total=trainer.num_chunks, initial=done, desc="chunks", unit="chunk") as bar:
+            for index in range(done, stop):
+                interrupts.check()
+                start = time.perf_counter()
+                state, metrics = chunk(state)
+                metrics = jax.device_get(metrics)
+                seconds = time.perf_counter() - start  # all points' chunk
+                for point, point_rows in enumerate(rows):
+                    row = apex_report.metrics_row(
+                        index + 1, {name: value[point] for name, value in metrics.items()},
+                        seconds, trainer.env_steps_per_chunk)
+                    row["compiled"] = index == done
+                    row["resumed"] = index == done and done > 0
+                    point_rows.append(row)
+                bar.update(1)
+                if (index + 1) % config.checkpoint_every == 0 or index + 1 == stop:
+                    with interrupts.critical():
+                        for point, (store, run_dir) in enumerate(zip(stores, run_dirs)):
+                            store.save(index + 1, train.point_state(state, point), rows[point])
+                            apex_report.write_csv(rows[point], run_dir.staging / "metrics.csv")
+        for store in stores:
+            store.close()
+        if stop < trainer.num_chunks:
+            for run_dir in run_dirs:
+                print(run_dir.abandon(f"stopped after chunk {stop} of {trainer.num_chunks} "
+                                      "(--max_chunks); rerun the same command to continue"))
+            return True
+        for point, (point_config, run_dir) in enumerate(zip(configs, run_dirs)):
+            summary = summarise(point_config, train.point_state(state, point), rows[point],
+                                label)
+            apex_report.training_curve(rows[point], run_dir.figure_path("training_curve.png"),
+                                       label)
+            run_dir.write_report(apex_report.render(point_config.to_dict(), summary,
+                                                    rows[point]))
+            run_dir.write_summary(summary)
+            print(f"{run_dir.path.name}: final_params_sha256 {summary['final_params_sha256']}")
+    return True
+
+
+def _latest_chunk(workdir: Path) -> int | None:
+    """The newest checkpoint of a run directory (None without one)."""
+    if not (workdir / CHECKPOINTS).is_dir():
+        return None
+    store = checkpoint.Checkpointer(workdir / CHECKPOINTS, read_only=True)
+    try:
+        return store.latest()
+    finally:
+        store.close()
+
+
 def summarise(config, state, rows: list[dict], label: str) -> dict:
     """The headline numbers of a finished run."""
     resumed_at = [row["chunk"] - 1 for row in rows if row.get("resumed")]
@@ -188,4 +305,4 @@ def summarise(config, state, rows: list[dict], label: str) -> dict:
 
 
 if __name__ == "__main__":
-    common.run_main(main, _CONFIG)
+    common.run_main(main, _CONFIG, sweep.Together(TOGETHER, train_together))

@@ -1,11 +1,12 @@
 """The trained Ape-X agent as an episodic policy: greedy (masked argmax) Q-values.
 
 Registered as ``apex``. Its config value (``apex_checkpoints`` of ``configs/evaluate.py``) is
-a comma-separated list of training run directories (``launch.train_apex`` workdirs), one per
-agent seed, as the paper evaluates its 5 trained agents (Cassimon et al. §4.1.1); each policy
-loads the newest checkpoint's online parameters and the network settings of the run's
-``config.json``. The value ``untrained`` gives randomly initialised networks of the paper's
-size (:func:`~nasjax.agents.apex.network.network_config`; seed ``s`` initialises policy ``s``):
+a comma-separated list of training run directories (``launch.train_apex`` workdirs, or sweep
+directories standing for their points), one per agent seed, as the paper evaluates its 5
+trained agents (Cassimon et al. §4.1.1); each policy loads the newest checkpoint's online
+parameters and the network settings of the run's ``config.json``. The value ``untrained``
+gives randomly initialised networks of the paper's size
+(:func:`~nasjax.agents.apex.network.network_config`; seed ``s`` initialises policy ``s``):
 for plumbing and as a floor, never a result.
 An episode costs one query, like random walk (§4.1.2).
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 import jax
 import ml_collections
 
-from nasjax import env, registry
+from nasjax import env, registry, sweep
 from nasjax.agents.apex import checkpoint, network, train
 from nasjax.agents.base import Agent, Policy
 
@@ -31,8 +32,13 @@ EVAL_SLOTS = 32
 
 
 def run_dirs(value: str) -> list[str]:
-    """The run directories named by a comma-separated config value."""
-    return [part.strip() for part in str(value or "").split(",") if part.strip()]
+    """The run directories named by a comma-separated config value; a sweep directory
+    (``launch.train_apex --sweep``) names its points' runs, in sweep order."""
+    found = []
+    for part in (part.strip() for part in str(value or "").split(",") if part.strip()):
+        points = sweep.point_dirs(part)
+        found += [part] if points is None else [str(point) for point in points]
+    return found
 
 
 def make_act(net: network.QNetwork):

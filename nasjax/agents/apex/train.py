@@ -394,3 +394,31 @@ def _unstacked(tree):
 def _select(flag: jax.Array, new, old):
     """``new`` where ``flag`` else ``old``, leaf by leaf."""
     return jax.tree.map(lambda a, b: jnp.where(flag, a, b), new, old)
+
+
+# Sweep points trained together (``jit(vmap(chunk))``, launch/train_apex.py): the points share
+# the replay schedule, so their step counters are equal and stay unbatched. The learner's
+# ``lax.cond`` on ``env_steps`` then stays a branch; under a batched predicate ``vmap`` would
+# turn it into a select that runs the learner in every iteration.
+COUNTERS = ("env_steps", "trained_samples", "learner_steps")
+
+
+def point_axes() -> TrainState:
+    """``vmap`` axes of a state over sweep points: 0 for every field but :data:`COUNTERS`."""
+    return TrainState(**{field.name: None if field.name in COUNTERS else 0
+                         for field in dataclasses.fields(TrainState)})
+
+
+def point_state(state: TrainState, index: int) -> TrainState:
+    """Point ``index``'s state of a state over points (axes :func:`point_axes`)."""
+    return TrainState(**{field.name: getattr(state, field.name) if field.name in COUNTERS
+                         else jax.tree.map(lambda leaf: leaf[index], getattr(state, field.name))
+                         for field in dataclasses.fields(TrainState)})
+
+
+def stack_points(states: list[TrainState]) -> TrainState:
+    """The state over points of the points' states (their counters are equal)."""
+    return TrainState(**{field.name: getattr(states[0], field.name) if field.name in COUNTERS
+                         else jax.tree.map(lambda *leaves: jnp.stack(leaves),
+                                           *(getattr(s, field.name) for s in states))
+                         for field in dataclasses.fields(TrainState)})
