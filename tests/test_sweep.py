@@ -8,7 +8,7 @@ import pytest
 
 from configs import apex, search
 from nasjax import config_rules, sweep
-from nasjax.agents.apex import report as apex_report
+from nasjax.evaluation import apex_training as apex_report
 
 
 def test_points_are_the_product_with_the_last_axis_fastest():
