@@ -96,17 +96,17 @@ def groups(configs: Sequence[Mapping], together: Iterable[str]) -> list[list[int
     together = set(together)
     found: dict[str, list[int]] = {}
     for index, config in enumerate(configs):
-        rest = {field: value for field, value in _flat(config).items() if field not in together}
+        rest = {field: value for field, value in flat(config).items() if field not in together}
         found.setdefault(repr(sorted(rest.items())), []).append(index)
     return list(found.values())
 
 
-def _flat(config: Mapping, prefix: str = "") -> dict[str, Any]:
+def flat(config: Mapping, prefix: str = "") -> dict[str, Any]:
     """Leaf fields of a nested mapping by dotted path."""
     out = {}
     for key, value in config.items():
         if isinstance(value, Mapping):
-            out.update(_flat(value, f"{prefix}{key}."))
+            out.update(flat(value, f"{prefix}{key}."))
         else:
             out[f"{prefix}{key}"] = value
     return out

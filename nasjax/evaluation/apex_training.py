@@ -12,6 +12,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from nasjax import sweep
 from nasjax.config_rules import ConfigError
 from nasjax.evaluation import report as report_lib
 
@@ -131,7 +132,7 @@ def run_labels(configs: Sequence[Mapping], names: Sequence[str]) -> list[str]:
     """One label per run: ``field=value`` of the fields in which the configs differ (the
     preset's name only when nothing else differs; a field some configs lack differs only
     where the others disagree), else the run's directory name."""
-    flat = [_flatten(config) for config in configs]
+    flat = [sweep.flat(config) for config in configs]
     fields = sorted({key for config in flat for key in config} - set(UNLEARNED_FIELDS))
     # A field some runs lack (written by an older nasjax) differs only if the runs that have
     # it disagree.
@@ -144,14 +145,6 @@ def run_labels(configs: Sequence[Mapping], names: Sequence[str]) -> list[str]:
     return [", ".join(f"{key}={config.get(key)}" for key in differ) for config in flat]
 
 
-def _flatten(config: Mapping, prefix: str = "") -> dict:
-    out = {}
-    for key, value in config.items():
-        if isinstance(value, Mapping):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def render(config: Mapping, summary: Mapping, rows: Sequence[Mapping]) -> str:
