@@ -55,7 +55,9 @@ import ml_collections
 from absl import app, flags
 from ml_collections import config_flags
 
+from launch import multihost
 from nasjax.config_rules import ConfigError, check_config, field_paths
+from nasjax.distributed import DistributedError
 from nasjax.evaluation import interrupts, report
 from nasjax.paths import DataDirError, DataFileError
 
@@ -64,7 +66,7 @@ EXIT_USAGE = 2  # bad command line, config or data: the conventional usage-error
 HELP_FLAGS = ("--help", "-help", "-h", "-?", "--helpshort", "-helpshort")
 # Errors that are the user's to fix: one line, no traceback.
 ONE_LINE_ERRORS = (ConfigError, DataFileError, DataDirError, report.RunDirError, app.UsageError,
-                   flags.Error)
+                   flags.Error, DistributedError)
 
 
 def packaged_config(name: str, package: str = CONFIG_PACKAGE) -> str:
@@ -289,7 +291,7 @@ class RunDirFlags:
           report.RunDirError: when it is not empty without ``--overwrite``, another live run
             holds it, or it is unusable.
         """
-        return LockedRunDir(self.path(), overwrite=self.overwrite.value)
+        return multihost.run_dir(lambda: LockedRunDir(self.path(), overwrite=self.overwrite.value))
 
 
 def define_run_dir(family: str) -> RunDirFlags:
@@ -400,7 +402,8 @@ def render_help(config: ConfigFlag | None, value: str | None = None) -> str:
     """
     doc = (sys.modules["__main__"].__doc__ or "").strip()
     lines = [doc, "", "flags:", flags.FLAGS.main_module_help().strip(),
-             flags.FLAGS.module_help(__name__).strip(), ""]
+             flags.FLAGS.module_help(__name__).strip(),
+             flags.FLAGS.module_help(multihost.__name__).strip(), ""]
     if config is None:
         return "\n".join(lines)
     module = config.module
@@ -605,7 +608,9 @@ def run_main(main: Callable[[list[str]], object], config: ConfigFlag | None = No
                 if config is not None:
                     check_family(config)
                     check_config(config.value, config.module.RULES, config.name)
-                return main(argv)
+                multihost.start()
+                with multihost.running():
+                    return main(argv)
         except ONE_LINE_ERRORS as error:
             _fail(str(error))
         finally:  # the start-up handler of launch/__init__.py is not for the exit

@@ -1,0 +1,139 @@
+"""Several processes through JAX's distributed runtime (issue 22): the flags, and 2 local
+processes on CPU (gloo collectives, a coordinator on a free localhost port) giving the numbers
+of one process."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nasjax import distributed
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMINGS = ("seconds", "per_s")  # summary fields that measure time, not results
+
+
+def free_port() -> int:
+    """A localhost port nobody listens on (bound to port 0, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("localhost", 0))
+        return sock.getsockname()[1]
+
+
+def _env(devices: int = 1) -> dict:
+    return {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT),
+            "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+
+
+def launch(module: str, args: list[str], processes: int = 1, devices: int = 1,
+           extra: tuple[str, ...] = ()) -> list[subprocess.Popen]:
+    """``python -m launch.<module> ARGS`` as ``processes`` processes of one run (each with
+    ``devices`` CPU devices); ``extra`` goes to every process."""
+    if processes == 1:
+        commands = [[*args, *extra]]
+    else:
+        port = free_port()
+        commands = [[*args, f"--coordinator_address=localhost:{port}",
+                     f"--num_processes={processes}", f"--process_id={index}",
+                     "--initialization_timeout=120", *extra] for index in range(processes)]
+    return [subprocess.Popen([sys.executable, "-m", f"launch.{module}", *command], cwd=ROOT,
+                             env=_env(devices), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True) for command in commands]
+
+
+def finish(procs: list[subprocess.Popen], timeout: float = 900) -> list[tuple[int, str, str]]:
+    """``(returncode, stdout, stderr)`` of every process."""
+    return [(proc.returncode, *proc.communicate(timeout=timeout)) for proc in procs]
+
+
+def without_timings(tree):
+    """The summary without the fields that measure time."""
+    if isinstance(tree, dict):
+        return {key: without_timings(value) for key, value in tree.items()
+                if not any(word in key for word in TIMINGS)}
+    if isinstance(tree, list):
+        return [without_timings(value) for value in tree]
+    return tree
+
+
+def assert_same_run(one: Path, many: Path, arrays: tuple[str, ...]) -> None:
+    """The same summary (timings aside) and bit-identical arrays."""
+    assert without_timings(json.loads((one / "summary.json").read_text())) == without_timings(
+        json.loads((many / "summary.json").read_text()))
+    for name in arrays:
+        with np.load(one / name) as a, np.load(many / name) as b:
+            assert sorted(a.files) == sorted(b.files), name
+            for key in a.files:
+                np.testing.assert_array_equal(a[key], b[key], err_msg=f"{name}:{key}")
+
+
+# ----------------------------------------------------------------------------- flags
+
+
+@pytest.mark.parametrize(("settings", "named"), [
+    (distributed.Settings(num_processes=2), "--coordinator_address=HOST:PORT"),
+    (distributed.Settings("h:1", 2, 2), "--process_id=2"),
+    (distributed.Settings("h:1", 2, -1), "--process_id=-1"),
+    (distributed.Settings("h", 2, 0), "--coordinator_address=h"),
+    (distributed.Settings("h:99999", 2, 0), "--coordinator_address=h:99999"),
+    (distributed.Settings("h:1", 0, 0), "--num_processes=0"),
+    (distributed.Settings(auto=True, heartbeat_timeout=0), "--heartbeat_timeout"),
+])
+def test_bad_settings_are_one_line_naming_the_flag(settings, named):
+    with pytest.raises(distributed.DistributedError, match=named) as error:
+        distributed.check(settings)
+    assert "\n" not in str(error.value)
+
+
+def test_no_flags_is_one_process():
+    assert not distributed.Settings().enabled
+    distributed.check(distributed.Settings())
+    assert distributed.Settings(auto=True).enabled
+
+
+def test_an_unreachable_coordinator_is_one_line_within_the_timeout():
+    start = time.monotonic()
+    with pytest.raises(distributed.DistributedError, match="did not answer within 2 s"):
+        distributed.wait_for(f"localhost:{free_port()}", 2)
+    assert time.monotonic() - start < 10
+
+
+def test_a_bad_process_id_exits_2_before_any_file(tmp_path):
+    workdir = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "launch.search", f"--workdir={workdir}",
+         "--coordinator_address=localhost:1234", "--num_processes=2", "--process_id=2"],
+        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "--process_id=2" in result.stderr
+    assert not workdir.exists() and not list(tmp_path.iterdir())
+
+
+# ----------------------------------------------------------------------------- 2 processes
+
+SEARCH = ["--config.benchmark=nb101-synthetic", "--config.algorithms=random_search,"
+          "regularized_evolution", "--config.num_trials=5", "--config.trials_per_chunk=5",
+          "--config.budget=24", "--config.budgets=(8, 16)",
+          "--config.regularized_evolution.population_size=6",
+          "--config.regularized_evolution.tournament_size=3"]
+
+
+@pytest.mark.slow  # 3 launches (JAX start-up and compilation each)
+def test_search_over_two_processes_equals_one(tmp_path, data_dir):
+    args = [*SEARCH, f"--config.data_dir={data_dir}"]
+    one = finish(launch("search", [*args, f"--workdir={tmp_path / 'one'}"]))
+    two = finish(launch("search", [*args, f"--workdir={tmp_path / 'two'}"], processes=2))
+    assert [code for code, _, _ in one + two] == [0, 0, 0], [err[-2000:] for *_, err in two]
+    assert_same_run(tmp_path / "one", tmp_path / "two", ("results.npz",))
+    # process 1 wrote nothing and printed one line (gloo's own C++ line aside)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "two"]
+    assert [line for line in two[1][1].splitlines() if not line.startswith("[Gloo]")] == [
+        "process 1 of 2: done; process 0 gathered the results and wrote the run directory"]
