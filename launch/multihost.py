@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -62,8 +63,15 @@ def check() -> None:
 
 
 def start() -> None:
-    """Connects the processes when the flags ask for several (before JAX touches a device)."""
+    """Connects the processes when the flags ask for several (before JAX touches a device).
+
+    The runtime's preemption notifier takes SIGTERM for itself; the launch's own handling (stop
+    cleanly, one line, exit 143) is put back.
+    """
+    handler = signal.getsignal(signal.SIGTERM)
     distributed.initialize(settings())
+    if handler is not None:
+        signal.signal(signal.SIGTERM, handler)
 
 
 def is_writer() -> bool:

@@ -23,6 +23,7 @@ import numpy as np
 from jax.experimental import multihost_utils
 
 RETRY_SECONDS = 1.0  # between attempts to reach the coordinator
+TEXT_BYTES = 4096  # the longest text :func:`broadcast_text` sends (a path)
 
 
 class DistributedError(ValueError):
@@ -147,21 +148,48 @@ def is_runtime_failure(error: BaseException) -> bool:
     return isinstance(error, jax.errors.JaxRuntimeError) or "Gloo" in str(error)
 
 
-def to_global(tree: Any, mesh: jax.sharding.Mesh, spec: jax.sharding.PartitionSpec) -> Any:
-    """A global array (sharded by ``spec`` over ``mesh``) of each leaf of ``tree``, which holds
-    the same whole value on every process: each process contributes its devices' parts."""
-    sharding = jax.sharding.NamedSharding(mesh, spec)
-
-    def place(x):
+def put(tree: Any, shardings: Any) -> Any:
+    """Each leaf of ``tree`` (the same whole value on every process) placed by its sharding in
+    ``shardings`` (a pytree prefix of ``tree``): ``jax.device_put`` when the sharding is this
+    process's alone, else a global array to which each process gives its devices' parts."""
+    def place(x, sharding):
         if isinstance(x, jax.Array) and not x.is_fully_addressable:
             return x  # already global
+        if sharding.is_fully_addressable:
+            return jax.device_put(x, sharding)
         if isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
-            data = place(jax.random.key_data(x))
+            data = place(jax.random.key_data(x), sharding)
             return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))
         x = x if isinstance(x, jax.Array) else np.asarray(x)
         return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
 
-    return jax.tree.map(place, tree)
+    return jax.tree.map(lambda sharding, sub: jax.tree.map(lambda x: place(x, sharding), sub),
+                        shardings, tree, is_leaf=lambda x: isinstance(x, jax.sharding.Sharding))
+
+
+def abstract(tree: Any, shardings: Any) -> Any:
+    """``jax.ShapeDtypeStruct`` leaves of ``tree`` (shapes and dtypes) carrying their sharding
+    in ``shardings`` (a pytree prefix of ``tree``): what a checkpoint restores into."""
+    return jax.tree.map(
+        lambda sharding, sub: jax.tree.map(
+            lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), sub),
+        shardings, tree, is_leaf=lambda x: isinstance(x, jax.sharding.Sharding))
+
+
+def to_global(tree: Any, mesh: jax.sharding.Mesh, spec: jax.sharding.PartitionSpec) -> Any:
+    """:func:`put` with every leaf sharded by ``spec`` over ``mesh``."""
+    sharding = jax.sharding.NamedSharding(mesh, spec)
+    return put(tree, jax.tree.map(lambda _: sharding, tree))
+
+
+def broadcast_text(text: str | None) -> str | None:
+    """Process 0's ``text`` on every process (None stays None); every process calls it."""
+    buffer = np.zeros(TEXT_BYTES + 1, np.uint8)  # [0]: 1 when there is a text
+    if text is not None and jax.process_index() == 0:
+        data = text.encode()[:TEXT_BYTES]
+        buffer[0], buffer[1:1 + len(data)] = 1, np.frombuffer(data, np.uint8)
+    buffer = np.asarray(multihost_utils.broadcast_one_to_all(buffer))
+    return bytes(buffer[1:]).rstrip(b"\0").decode() if buffer[0] else None
 
 
 def gather(tree: Any) -> Any:

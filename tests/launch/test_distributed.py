@@ -99,6 +99,24 @@ def test_no_flags_is_one_process():
     assert distributed.Settings(auto=True).enabled
 
 
+def test_placing_and_gathering_in_one_process_keeps_the_values():
+    import jax
+
+    from nasjax import sharding
+
+    mesh = sharding.mesh(1)
+    keys = jax.random.split(jax.random.key(3), 4)
+    tree = {"x": np.arange(6.0).reshape(3, 2), "keys": keys}
+    placed = distributed.to_global(tree, mesh, jax.sharding.PartitionSpec())
+    np.testing.assert_array_equal(distributed.gather(placed["x"]), tree["x"])
+    np.testing.assert_array_equal(jax.random.key_data(placed["keys"]), jax.random.key_data(keys))
+    abstract = distributed.abstract(tree, jax.sharding.NamedSharding(
+        mesh, jax.sharding.PartitionSpec()))
+    assert abstract["x"].shape == (3, 2) and abstract["x"].sharding.mesh == mesh
+    assert distributed.broadcast_text("a/path") == "a/path"
+    assert distributed.broadcast_text(None) is None
+
+
 def test_an_unreachable_coordinator_is_one_line_within_the_timeout():
     start = time.monotonic()
     with pytest.raises(distributed.DistributedError, match="did not answer within 2 s"):
@@ -137,3 +155,47 @@ def test_search_over_two_processes_equals_one(tmp_path, data_dir):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "two"]
     assert [line for line in two[1][1].splitlines() if not line.startswith("[Gloo]")] == [
         "process 1 of 2: done; process 0 gathered the results and wrote the run directory"]
+
+
+APEX = ["--config=configs/apex.py:smoke", "--config.devices=2"]
+
+
+@pytest.mark.slow  # 3 Ape-X smoke launches, then 2 resumed ones
+def test_apex_two_processes_of_one_device_equal_one_process_of_two(tmp_path, data_dir):
+    args = [*APEX, f"--config.data_dir={data_dir}"]
+    one, two = tmp_path / "one", tmp_path / "two"
+    runs = launch("train_apex", [*args, f"--workdir={one}"], devices=2) + launch(
+        "train_apex", [*args, f"--workdir={two}", "--max_chunks=1"], processes=2)
+    assert [code for code, _, _ in finish(runs)] == [0, 0, 0]
+    assert (two / "PARTIAL").is_file() and not (two / "summary.json").exists()
+    refused = finish(launch("train_apex", [*args, f"--workdir={two}"]))[0]
+    assert refused[0] == 2 and refused[2].count("\n") == 1
+    assert "holds checkpoints of 2 process(es), not 1" in refused[2]
+    resumed = finish(launch("train_apex", [*args, f"--workdir={two}"], processes=2))
+    assert [code for code, _, _ in resumed] == [0, 0], resumed[0][2][-2000:]
+    digests = [json.loads((run / "summary.json").read_text())["final_params_sha256"]
+               for run in (one, two)]
+    assert digests[0] == digests[1]
+    assert json.loads((two / "summary.json").read_text())["resumed_at_chunks"] == [1]
+
+
+@pytest.mark.slow  # 2 evaluation processes, one killed
+def test_a_killed_process_stops_the_other_with_one_line(tmp_path, data_dir):
+    workdir = tmp_path / "run"
+    args = ["--config=configs/evaluate.py:quick", "--config.agents=random_walk",
+            "--config.agent_seeds=40", f"--config.data_dir={data_dir}", f"--workdir={workdir}"]
+    procs = launch("evaluate", args, processes=2, extra=("--heartbeat_timeout=30",))
+    marker = workdir.with_name("run.partial") / "PARTIAL"
+    deadline = time.monotonic() + 600
+    while not marker.is_file() and time.monotonic() < deadline:  # process 0 is running
+        time.sleep(1)
+    time.sleep(5)
+    procs[1].kill()
+    killed = time.monotonic()
+    code, _, err = finish(procs[:1], timeout=300)[0]
+    seconds = time.monotonic() - killed
+    procs[1].communicate()
+    assert code == 1, err[-2000:]
+    assert err.strip().splitlines()[-1].startswith("error: process 0 of 2 lost process 1 (")
+    assert seconds < 120
+    assert not workdir.exists() and "failed" in marker.read_text()
