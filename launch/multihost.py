@@ -13,6 +13,7 @@ nothing changes.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import os
 import shutil
 import signal
@@ -66,12 +67,16 @@ def start() -> None:
     """Connects the processes when the flags ask for several (before JAX touches a device).
 
     The runtime's preemption notifier takes SIGTERM for itself; the launch's own handling (stop
-    cleanly, one line, exit 143) is put back.
+    cleanly, one line, exit 143) is put back. When the runtime ends the process itself (another
+    process missed its heartbeats while this one computed), its own message names the missing
+    process: Python's dump of every thread is switched off, so that message stays short.
     """
     handler = signal.getsignal(signal.SIGTERM)
     distributed.initialize(settings())
     if handler is not None:
         signal.signal(signal.SIGTERM, handler)
+    if settings().enabled:
+        faulthandler.disable()
 
 
 def is_writer() -> bool:

@@ -51,7 +51,8 @@ def launch(module: str, args: list[str], processes: int = 1, devices: int = 1,
 
 def finish(procs: list[subprocess.Popen], timeout: float = 900) -> list[tuple[int, str, str]]:
     """``(returncode, stdout, stderr)`` of every process."""
-    return [(proc.returncode, *proc.communicate(timeout=timeout)) for proc in procs]
+    outputs = [proc.communicate(timeout=timeout) for proc in procs]
+    return [(proc.returncode, *output) for proc, output in zip(procs, outputs)]
 
 
 def without_timings(tree):
@@ -180,7 +181,10 @@ def test_apex_two_processes_of_one_device_equal_one_process_of_two(tmp_path, dat
 
 
 @pytest.mark.slow  # 2 evaluation processes, one killed
-def test_a_killed_process_stops_the_other_with_one_line(tmp_path, data_dir):
+def test_a_killed_process_stops_the_other_naming_it(tmp_path, data_dir):
+    """Process 0 stops at its next exchange with one line of ours (exit 1) or, while it
+    computes, when process 1 misses its heartbeats (the runtime's own message, naming task 1,
+    SIGABRT); either way within the heartbeat, leaving nothing that looks complete."""
     workdir = tmp_path / "run"
     args = ["--config=configs/evaluate.py:quick", "--config.agents=random_walk",
             "--config.agent_seeds=40", f"--config.data_dir={data_dir}", f"--workdir={workdir}"]
@@ -195,7 +199,8 @@ def test_a_killed_process_stops_the_other_with_one_line(tmp_path, data_dir):
     code, _, err = finish(procs[:1], timeout=300)[0]
     seconds = time.monotonic() - killed
     procs[1].communicate()
-    assert code == 1, err[-2000:]
-    assert err.strip().splitlines()[-1].startswith("error: process 0 of 2 lost process 1 (")
-    assert seconds < 120
-    assert not workdir.exists() and "failed" in marker.read_text()
+    ours = "error: process 0 of 2 lost process 1 ("
+    runtime = "The following tasks are unhealthy (stopped sending heartbeats):\n1\n"
+    assert (code, ours in err) == (1, True) or (code != 0 and runtime in err), err[-3000:]
+    assert seconds < 30 + 15  # the heartbeat timeout, and the runtime's polling
+    assert not workdir.exists() and marker.is_file()
