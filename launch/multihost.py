@@ -67,16 +67,18 @@ def start() -> None:
     """Connects the processes when the flags ask for several (before JAX touches a device).
 
     The runtime's preemption notifier takes SIGTERM for itself; the launch's own handling (stop
-    cleanly, one line, exit 143) is put back. When the runtime ends the process itself (another
-    process missed its heartbeats while this one computed), its own message names the missing
-    process: Python's dump of every thread is switched off, so that message stays short.
+    cleanly, one line, exit 143) is put back. When the runtime ends the process itself (a
+    duplicate ``--process_id``, processes missing at start, or another process that missed its
+    heartbeats while this one computed), its own message names the process: Python's dump of
+    every thread is switched off, so that message stays short.
     """
     handler = signal.getsignal(signal.SIGTERM)
+    if settings().enabled:
+        distributed.check(settings())
+        faulthandler.disable()
     distributed.initialize(settings())
     if handler is not None:
         signal.signal(signal.SIGTERM, handler)
-    if settings().enabled:
-        faulthandler.disable()
 
 
 def is_writer() -> bool:

@@ -28,13 +28,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _env(devices: int = 1) -> dict:
+def _env(devices: int = 1, cache: Path | None = None) -> dict:
+    """CPU JAX with ``devices`` devices (and a persistent compilation cache when given)."""
+    cached = {} if cache is None else {"JAX_COMPILATION_CACHE_DIR": str(cache),
+                                       "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
     return {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT),
-            "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+            "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}", **cached}
 
 
 def launch(module: str, args: list[str], processes: int = 1, devices: int = 1,
-           extra: tuple[str, ...] = ()) -> list[subprocess.Popen]:
+           extra: tuple[str, ...] = (), cache: Path | None = None) -> list[subprocess.Popen]:
     """``python -m launch.<module> ARGS`` as ``processes`` processes of one run (each with
     ``devices`` CPU devices); ``extra`` goes to every process."""
     if processes == 1:
@@ -45,11 +48,11 @@ def launch(module: str, args: list[str], processes: int = 1, devices: int = 1,
                      f"--num_processes={processes}", f"--process_id={index}",
                      "--initialization_timeout=120", *extra] for index in range(processes)]
     return [subprocess.Popen([sys.executable, "-m", f"launch.{module}", *command], cwd=ROOT,
-                             env=_env(devices), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True) for command in commands]
+                             env=_env(devices, cache), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for command in commands]
 
 
-def finish(procs: list[subprocess.Popen], timeout: float = 900) -> list[tuple[int, str, str]]:
+def finish(procs: list[subprocess.Popen], timeout: float = 1800) -> list[tuple[int, str, str]]:
     """``(returncode, stdout, stderr)`` of every process."""
     outputs = [proc.communicate(timeout=timeout) for proc in procs]
     return [(proc.returncode, *output) for proc, output in zip(procs, outputs)]
@@ -164,15 +167,16 @@ APEX = ["--config=configs/apex.py:smoke", "--config.devices=2"]
 @pytest.mark.slow  # 3 Ape-X smoke launches, then 2 resumed ones
 def test_apex_two_processes_of_one_device_equal_one_process_of_two(tmp_path, data_dir):
     args = [*APEX, f"--config.data_dir={data_dir}"]
-    one, two = tmp_path / "one", tmp_path / "two"
-    runs = launch("train_apex", [*args, f"--workdir={one}"], devices=2) + launch(
-        "train_apex", [*args, f"--workdir={two}", "--max_chunks=1"], processes=2)
+    one, two, cache = tmp_path / "one", tmp_path / "two", tmp_path / "jax_cache"
+    runs = launch("train_apex", [*args, f"--workdir={one}"], devices=2, cache=cache) + launch(
+        "train_apex", [*args, f"--workdir={two}", "--max_chunks=1"], processes=2, cache=cache)
     assert [code for code, _, _ in finish(runs)] == [0, 0, 0]
     assert (two / "PARTIAL").is_file() and not (two / "summary.json").exists()
-    refused = finish(launch("train_apex", [*args, f"--workdir={two}"]))[0]
+    refused = finish(launch("train_apex", [*args, f"--workdir={two}"], cache=cache))[0]
     assert refused[0] == 2 and refused[2].count("\n") == 1
     assert "holds checkpoints of 2 process(es), not 1" in refused[2]
-    resumed = finish(launch("train_apex", [*args, f"--workdir={two}"], processes=2))
+    resumed = finish(launch("train_apex", [*args, f"--workdir={two}"], processes=2,
+                            cache=cache))
     assert [code for code, _, _ in resumed] == [0, 0], resumed[0][2][-2000:]
     digests = [json.loads((run / "summary.json").read_text())["final_params_sha256"]
                for run in (one, two)]
