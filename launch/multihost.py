@@ -58,11 +58,6 @@ def settings() -> distributed.Settings:
         heartbeat_timeout=_HEARTBEAT_TIMEOUT.value)
 
 
-def check() -> None:
-    """Refuses bad flags in one line (:func:`distributed.check`), before any work."""
-    distributed.check(settings())
-
-
 def start() -> None:
     """Connects the processes when the flags ask for several (before JAX touches a device).
 

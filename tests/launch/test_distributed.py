@@ -149,7 +149,7 @@ SEARCH = ["--config.benchmark=nb101-synthetic", "--config.algorithms=random_sear
 
 
 @pytest.mark.slow  # 3 launches (JAX start-up and compilation each)
-def test_search_over_two_processes_equals_one(tmp_path, data_dir):
+def test_search_over_two_processes_equals_one(tmp_path, data_dir, synthetic_bench):
     args = [*SEARCH, f"--config.data_dir={data_dir}"]
     one = finish(launch("search", [*args, f"--workdir={tmp_path / 'one'}"]))
     two = finish(launch("search", [*args, f"--workdir={tmp_path / 'two'}"], processes=2))
@@ -161,11 +161,31 @@ def test_search_over_two_processes_equals_one(tmp_path, data_dir):
         "process 1 of 2: done; process 0 gathered the results and wrote the run directory"]
 
 
+EVALUATE = ["--config=configs/evaluate.py:quick", "--config.benchmark=nb101-synthetic",
+            "--config.agents=random_walk,local_search", "--config.episodes_per_set=150",
+            "--config.episodes_per_chunk=150", "--config.correlation_samples=200",
+            "--config.gof_max_samples=50"]
+
+
+@pytest.mark.slow  # 3 launches (JAX start-up and compilation each)
+def test_evaluate_over_two_processes_equals_one(tmp_path, data_dir, synthetic_bench,
+                                                full_neighbour_table):
+    args = [*EVALUATE, f"--config.data_dir={data_dir}"]
+    one = finish(launch("evaluate", [*args, f"--workdir={tmp_path / 'one'}"]))
+    two = finish(launch("evaluate", [*args, f"--workdir={tmp_path / 'two'}"], processes=2))
+    assert [code for code, _, _ in one + two] == [0, 0, 0], [err[-2000:] for *_, err in two]
+    assert_same_run(tmp_path / "one", tmp_path / "two",
+                    ("episodes.npz", "curves.npz", "initial_states.npz"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "two"]
+
+
 APEX = ["--config=configs/apex.py:smoke", "--config.devices=2"]
 
 
 @pytest.mark.slow  # 3 Ape-X smoke launches, then 2 resumed ones
-def test_apex_two_processes_of_one_device_equal_one_process_of_two(tmp_path, data_dir):
+def test_apex_two_processes_of_one_device_equal_one_process_of_two(tmp_path, data_dir,
+                                                                   synthetic_bench,
+                                                                   full_neighbour_table):
     args = [*APEX, f"--config.data_dir={data_dir}"]
     one, two, cache = tmp_path / "one", tmp_path / "two", tmp_path / "jax_cache"
     runs = launch("train_apex", [*args, f"--workdir={one}"], devices=2, cache=cache) + launch(
@@ -185,7 +205,7 @@ def test_apex_two_processes_of_one_device_equal_one_process_of_two(tmp_path, dat
 
 
 @pytest.mark.slow  # 2 evaluation processes, one killed
-def test_a_killed_process_stops_the_other_naming_it(tmp_path, data_dir):
+def test_a_killed_process_stops_the_other_naming_it(tmp_path, data_dir, full_neighbour_table):
     """Process 0 stops at its next exchange with one line of ours (exit 1) or, while it
     computes, when process 1 misses its heartbeats (the runtime's own message, naming task 1,
     SIGABRT); either way within the heartbeat, leaving nothing that looks complete."""
