@@ -192,7 +192,7 @@ def test_apex_two_processes_of_one_device_equal_one_process_of_two(tmp_path, dat
         "train_apex", [*args, f"--workdir={two}", "--max_chunks=1"], processes=2, cache=cache)
     assert [code for code, _, _ in finish(runs)] == [0, 0, 0]
     assert (two / "PARTIAL").is_file() and not (two / "summary.json").exists()
-    refused = finish(launch("train_apex", [*args, f"--workdir={two}"], cache=cache))[0]
+    refused = finish(launch("train_apex", [*args, f"--workdir={two}"], devices=2, cache=cache))[0]
     assert refused[0] == 2 and refused[2].count("\n") == 1
     assert "holds checkpoints of 2 process(es), not 1" in refused[2]
     resumed = finish(launch("train_apex", [*args, f"--workdir={two}"], processes=2,
