@@ -458,6 +458,72 @@ def bench_evaluate_launch(quick: bool, data_dir) -> dict:
                          "gof_mc_samples": 1000, "compilation": "included"}}
 
 
+def bench_multiprocess_eval(quick: bool, data_dir) -> dict:
+    """The 250,000-episode evaluation (``launch.evaluate``, random walk: 5 seeds x 5 sets x
+    10^4 initial states) in 2 processes of 1 device and 1 core each (jax.distributed, gloo)
+    vs 1 process of 2 devices on the same 2 cores: the time of its episodes (the summary's
+    ``seconds``, compilation included) in each. ``ratio`` = one process / two processes (1 =
+    the runtime costs nothing); ``settings.identical`` says whether the summaries agree (timings
+    aside). ``--quick``: the ``quick`` preset (2,000 episodes)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+
+    sizes = [] if quick else ["--config.agent_seeds=5", "--config.num_sets=5",
+                              "--config.episodes_per_set=10000"]
+    args = [sys.executable, "-m", "launch.evaluate", f"--config={Path('configs') / 'evaluate.py'}"
+            ":quick", "--config.agents=random_walk", *sizes,
+            *([f"--config.data_dir={data_dir}"] if data_dir is not None else [])]
+    root = Path(__file__).resolve().parent.parent
+    cores = sorted(os.sched_getaffinity(0))[:2]
+
+    def start(workdir: Path, devices: int, extra=(), core=None) -> subprocess.Popen:
+        env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+        pin = None if core is None else (lambda: os.sched_setaffinity(0, {core}))
+        return subprocess.Popen([*args, f"--workdir={workdir}", *extra], cwd=root, env=env,
+                                preexec_fn=pin, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+
+    def wait(procs: list[subprocess.Popen]) -> None:
+        for proc in procs:
+            _, err = proc.communicate()
+            if proc.returncode:
+                raise RuntimeError(f"launch.evaluate failed: {err.strip()[-500:]}")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        wait([start(Path(tmp) / "one", len(cores))])
+        with socket.socket() as sock:
+            sock.bind(("localhost", 0))
+            port = sock.getsockname()[1]
+        wait([start(Path(tmp) / "two", 1, (f"--coordinator_address=localhost:{port}",
+                                            "--num_processes=2", f"--process_id={index}"), core)
+              for index, core in enumerate(cores)])
+        one, two = (json.loads((Path(tmp) / name / "summary.json").read_text())
+                    for name in ("one", "two"))
+    seconds = {name: sum(info["seconds"] for info in summary["agents"].values())
+               for name, summary in (("one", one), ("two", two))}
+    return {"name": "multiprocess_eval", "value": seconds["two"], "unit": "s",
+            "baseline": f"the same evaluation in 1 process of {len(cores)} devices on the same "
+                        "cores", "baseline_value": seconds["one"],
+            "ratio": seconds["one"] / seconds["two"], "device": device_name(),
+            "settings": {"episodes": sum(info["episodes"] for info in two["agents"].values()),
+                         "agents": list(two["agents"]), "processes": 2, "cores": cores,
+                         "collectives": "gloo", "compilation": "included",
+                         "identical": _without_timings(one) == _without_timings(two)}}
+
+
+def _without_timings(tree):
+    """A summary without its fields that measure time (``seconds``)."""
+    if isinstance(tree, dict):
+        return {key: _without_timings(value) for key, value in tree.items()
+                if "seconds" not in key}
+    if isinstance(tree, list):
+        return [_without_timings(value) for value in tree]
+    return tree
+
+
 def bench_nb301_env_steps(quick: bool, data_dir) -> dict:
     """Random-walk environment steps/s on ``nb301-surrogate`` with the NAS-Bench-301
     environment settings (:func:`nasjax.speed.nb301.bench_nb301_env_steps`)."""
@@ -484,6 +550,7 @@ BENCHMARKS: dict[str, Callable[[bool, object], dict | list[dict]]] = {
     "env_steps": bench_env_steps,
     "eval_250k": bench_eval_250k,
     "evaluate_launch": bench_evaluate_launch,
+    "multiprocess_eval": bench_multiprocess_eval,
     "remaade_trials": bench_remaade_trials,
     "apex_train_steps": bench_apex_train_steps,
     "apex_eval_episodes": bench_apex_eval_episodes,

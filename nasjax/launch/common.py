@@ -57,8 +57,9 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from nasjax.config_rules import ConfigError, check_config, field_paths
+from nasjax.distributed import DistributedError
 from nasjax.evaluation import interrupts, report
-from nasjax.launch import sweep
+from nasjax.launch import multihost, sweep
 from nasjax.paths import DataDirError, DataFileError
 
 CONFIG_PACKAGE = "nasjax.configs"
@@ -66,7 +67,7 @@ EXIT_USAGE = 2  # bad command line, config or data: the conventional usage-error
 HELP_FLAGS = ("--help", "-help", "-h", "-?", "--helpshort", "-helpshort")
 # Errors that are the user's to fix: one line, no traceback.
 ONE_LINE_ERRORS = (ConfigError, DataFileError, DataDirError, report.RunDirError, app.UsageError,
-                   flags.Error)
+                   flags.Error, DistributedError)
 
 
 def packaged_config(name: str, package: str = CONFIG_PACKAGE) -> str:
@@ -293,7 +294,7 @@ class RunDirFlags:
           report.RunDirError: when it is not empty without ``--overwrite``, another live run
             holds it, or it is unusable.
         """
-        return LockedRunDir(self.path(), overwrite=self.overwrite.value)
+        return multihost.run_dir(lambda: LockedRunDir(self.path(), overwrite=self.overwrite.value))
 
 
 def define_run_dir(family: str) -> RunDirFlags:
@@ -405,7 +406,8 @@ def render_help(config: ConfigFlag | None, value: str | None = None) -> str:
     doc = (sys.modules["__main__"].__doc__ or "").strip()
     lines = [doc, "", "flags:", flags.FLAGS.main_module_help().strip(),
              flags.FLAGS.module_help(__name__).strip(),
-             flags.FLAGS.module_help(sweep.__name__).strip(), ""]
+             flags.FLAGS.module_help(sweep.__name__).strip(),
+             flags.FLAGS.module_help(multihost.__name__).strip(), ""]
     if config is None:
         return "\n".join(lines)
     module = config.module
@@ -635,10 +637,12 @@ def run_main(main: Callable[[list[str]], object], config: ConfigFlag | None = No
                 if config is not None:
                     check_family(config)
                     check_config(config.value, config.module.RULES, config.name)
-                    if sweep.requested():
+                multihost.start()
+                with multihost.running():
+                    if config is not None and sweep.requested():
                         return sweep.run(main, config, config.module_name.rsplit(".", 1)[-1],
                                          together)
-                return main(argv)
+                    return main(argv)
         except ONE_LINE_ERRORS as error:
             _fail(str(error))
         finally:  # the start-up handler of launch/__init__.py is not for the exit

@@ -31,12 +31,12 @@ import jax.numpy as jnp
 from absl import flags, logging
 from tqdm.auto import tqdm
 
-from nasjax import benchmarks, env, paths, spaces
+from nasjax import benchmarks, distributed, env, paths, spaces
 from nasjax.agents.apex import checkpoint, train
 from nasjax.evaluation import apex_training as apex_report
 from nasjax.evaluation import interrupts
 from nasjax.evaluation import report as report_lib
-from nasjax.launch import common, sweep
+from nasjax.launch import common, multihost, sweep
 
 _CONFIG = common.define_config("apex", "Ape-X training config.")
 _RUN = common.define_run_dir("train_apex")
@@ -45,6 +45,7 @@ _MAX_CHUNKS = flags.DEFINE_integer(
     "rerun the same command to continue.", lower_bound=1)
 CHECKPOINTS = "checkpoints"
 TOGETHER = ("seed",)  # fields sweep points may differ in and still train vmapped together
+PROCESSES = "processes.json"  # {"num_processes": P} of a run over several processes
 
 
 def open_run_dir(config_dict: dict, path: Path | None = None,
@@ -69,6 +70,56 @@ def open_run_dir(config_dict: dict, path: Path | None = None,
     if path.exists() and any(path.iterdir()):
         return common.LockedRunDir(path), False  # refuses a non-empty workdir, one line
     return common.LockedRunDir(path, resume=True), False  # in place, so a stop can resume
+
+
+def check_processes(path: Path) -> None:
+    """Refuses to resume checkpoints saved by another process count (each process holds its
+    own shards of the state); a fresh run (``--overwrite``, no checkpoints) has nothing to check.
+
+    Raises:
+      report_lib.RunDirError: one line naming both counts.
+    """
+    record, count = path / PROCESSES, jax.process_count()
+    if _RUN.overwrite.value or not (path / CHECKPOINTS).is_dir():
+        return
+    saved = json.loads(record.read_text())["num_processes"] if record.is_file() else 1
+    if saved != count:
+        raise report_lib.RunDirError(
+            f"--workdir {path} holds checkpoints of {saved} process(es), not {count}; resume "
+            f"it with --num_processes={saved}, or pass --overwrite to start afresh")
+
+
+def open_shared_run_dir(config_dict: dict) -> tuple[report_lib.RunDir, bool, Path]:
+    """The run directory, whether it continues a run, and the checkpoint directory, which
+    every process of a run over several processes shares (process 0 opens the run directory
+    and tells the others; they write the rest into scratch directories).
+
+    Raises:
+      report_lib.RunDirError: as :func:`open_run_dir` and :func:`check_processes` (on every
+        process when process 0 refuses).
+    """
+    several = multihost.settings().enabled
+    if multihost.is_writer():
+        try:
+            check_processes(Path(_RUN.path()))
+            run_dir, resuming = open_run_dir(config_dict)
+        except report_lib.RunDirError:
+            if several:
+                distributed.broadcast_text(None)
+            raise
+        checkpoints = run_dir.staging / CHECKPOINTS
+        if several:
+            if not resuming:
+                (run_dir.staging / PROCESSES).write_text(
+                    json.dumps({"num_processes": jax.process_count()}) + "\n")
+            distributed.broadcast_text(json.dumps([resuming, str(checkpoints)]))
+        return run_dir, resuming, checkpoints
+    shared = distributed.broadcast_text(None)
+    if shared is None:
+        raise report_lib.RunDirError("process 0 refused the run directory (its message says "
+                                     "why)")
+    resuming, checkpoints = json.loads(shared)
+    return multihost.ScratchRunDir(), resuming, Path(checkpoints)
 
 
 def check_sizes(config) -> None:
@@ -117,7 +168,7 @@ def main(argv):
     with common.missing_data(), common.config_errors():  # before any file is written
         env_params, label = make_env_params(config, data_dir)
         trainer = train.make_train(config, env_params)
-    run_dir, resuming = open_run_dir(config_dict)
+    run_dir, resuming, checkpoints = open_shared_run_dir(config_dict)
     with run_dir:
         run_dir.write_config(config_dict)
         print(f"benchmark: {label}; {trainer.actors.num_envs} environments, "
@@ -125,12 +176,14 @@ def main(argv):
               f"iteration; {trainer.num_chunks} chunks of {trainer.env_steps_per_chunk:,} "
               "environment steps")
         key = jax.random.PRNGKey(config.seed)
-        store = checkpoint.Checkpointer(run_dir.staging / CHECKPOINTS, config.checkpoints_kept)
+        store = checkpoint.Checkpointer(checkpoints, config.checkpoints_kept)
         done = store.latest() if resuming else None
         if done is not None:
+            abstract = jax.eval_shape(trainer.init, key)
+            if jax.process_count() > 1:  # each process reads its own shards
+                abstract = distributed.abstract(abstract, trainer.placement)
             try:
-                done, state, rows, skipped = store.restore_intact(
-                    jax.eval_shape(trainer.init, key))
+                done, state, rows, skipped = store.restore_intact(abstract)
             except checkpoint.CorruptCheckpointError as error:
                 raise report_lib.RunDirError(f"{error}; pass --overwrite to start afresh") from None
             if skipped:

@@ -25,6 +25,7 @@ from typing import Any
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+from jax.experimental import multihost_utils
 
 ITEMS = ("state", "params", "metrics")
 CORRUPT_SUFFIX = ".corrupt"  # a skipped step's directory is renamed <chunks>.corrupt
@@ -65,21 +66,32 @@ class Checkpointer:
         return self._manager.latest_step()
 
     def save(self, chunks: int, state: Any, rows: list[dict]) -> None:
-        """Saves the state after ``chunks`` chunks and the metrics rows so far (blocking)."""
-        leaves = [np.asarray(leaf) for leaf in jax.tree.leaves(state)]
-        params = jax.tree.map(np.asarray, state.params)
+        """Saves the state after ``chunks`` chunks and the metrics rows so far (blocking).
+
+        Over several processes every process calls it with the same directory: each writes
+        its own shards of the (global) state, process 0 the rest and the manifest.
+        """
+        several = jax.process_count() > 1
+        host = (lambda leaf: leaf) if several else np.asarray  # Orbax splits global arrays
+        leaves = [host(leaf) for leaf in jax.tree.leaves(state)]
+        params = jax.tree.map(host, state.params)
         self._manager.save(chunks, args=ocp.args.Composite(
             state=ocp.args.StandardSave(leaves), params=ocp.args.StandardSave(params),
             metrics=ocp.args.JsonSave({"rows": rows})))
         self._manager.wait_until_finished()
-        step = self.directory / str(chunks)
-        (step / MANIFEST).write_text(json.dumps(_file_digests(step), indent=0, sort_keys=True))
+        if jax.process_index() == 0:
+            step = self.directory / str(chunks)
+            (step / MANIFEST).write_text(json.dumps(_file_digests(step), indent=0,
+                                                    sort_keys=True))
+        if several:
+            multihost_utils.sync_global_devices(f"nasjax checkpoint {chunks}")
 
     def restore(self, abstract_state: Any, chunks: int | None = None) -> tuple[Any, list[dict]]:
         """The state and metrics rows saved after ``chunks`` chunks (default the newest).
 
         Args:
-          abstract_state: the state's structure (``jax.eval_shape`` of the trainer's ``init``).
+          abstract_state: the state's structure (``jax.eval_shape`` of the trainer's ``init``;
+            over several processes with each leaf's sharding).
           chunks: which step.
         Raises:
           FileNotFoundError: when there is no checkpoint.

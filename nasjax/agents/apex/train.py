@@ -32,13 +32,13 @@ the actors' histories before the first replay item (:mod:`~nasjax.agents.apex.ac
 ``total_steps`` and ``learning_starts`` count the steps that add items.
 
 Devices (``config.devices = D``): the actors' environments and the replay split into ``D``
-shards, one per local device, with ``jax.shard_map``; each shard acts on its ``E / D``
-environments, stores their items in its own buffer of ``capacity / D`` slots and samples
-``batch_size / D`` items per learner step (Ape-X's replay is sharded the same way, Horgan et
-al. §3), and the gradients are averaged over the shards, so the parameters stay replicated.
-``D = 1`` is the single-device run. The state's ``replay`` and ``actors`` carry a leading shard
-axis ``[D, ...]``; the result depends on ``D`` (each shard samples its own buffer), never on the
-machine.
+shards, one per device (of every process: :mod:`nasjax.distributed`), with ``jax.shard_map``;
+each shard acts on its ``E / D`` environments, stores their items in its own buffer of
+``capacity / D`` slots and samples ``batch_size / D`` items per learner step (Ape-X's replay
+is sharded the same way, Horgan et al. §3), and the gradients are averaged over the shards, so
+the parameters stay replicated. ``D = 1`` is the single-device run. The state's ``replay`` and
+``actors`` carry a leading shard axis ``[D, ...]``; the result depends on ``D`` (each shard
+samples its own buffer), never on the machine nor on how the D devices split into processes.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from nasjax import env, sharding
+from nasjax import distributed, env, sharding
 from nasjax.agents.apex import actors as actors_lib
 from nasjax.agents.apex import losses, network, replay
 
@@ -94,6 +94,7 @@ class Trainer:
     init: Callable[[jax.Array], TrainState]
     chunk: Callable[[TrainState], tuple[TrainState, dict]]
     train: Callable[[jax.Array], tuple[TrainState, dict]]
+    placement: Any = None  # the state's shardings over the devices (None: one device)
 
 
 def make_network(config) -> network.QNetwork:
@@ -340,7 +341,8 @@ def make_train(config, env_params: env.EnvParams) -> Trainer:
                    learner_steps=learner_steps,
                    env_steps_per_chunk=iterations * env_steps_per_iteration,
                    num_chunks=num_chunks, init=init,
-                   chunk=_placed(jax.jit(chunk, donate_argnums=0), placement), train=train)
+                   chunk=_placed(jax.jit(chunk, donate_argnums=0), placement), train=train,
+                   placement=placement)
 
 
 def check_config(config) -> None:
@@ -353,9 +355,10 @@ def check_config(config) -> None:
 def _check_devices(config) -> int:
     """``config.devices`` after checking that the local devices and the sizes allow it."""
     shards = config.devices
-    available = jax.local_device_count()
+    available = jax.device_count()
     if not 1 <= shards <= available:
-        raise ValueError(f"devices={shards}: this process sees {available} local device(s)")
+        raise ValueError(f"devices={shards}: this process sees {available} device(s) (over "
+                         f"{jax.process_count()} process(es))")
     for field in ("batch_size", "replay_capacity"):
         if config[field] % shards:
             raise ValueError(f"{field}={config[field]} does not split into devices={shards} "
@@ -375,10 +378,11 @@ def _own(shards: int, key: jax.Array) -> jax.Array:
 
 def _placed(chunk: Callable, placement) -> Callable:
     """``chunk`` after moving the state onto the shards' devices (a restored or freshly
-    initialised state sits on one device); ``chunk`` itself when there is one shard."""
+    initialised state sits on one device; over several processes each gives its devices'
+    parts); ``chunk`` itself when there is one shard."""
     if placement is None:
         return chunk
-    return lambda state: chunk(jax.device_put(state, placement))
+    return lambda state: chunk(distributed.put(state, placement))
 
 
 def _stacked(tree):
