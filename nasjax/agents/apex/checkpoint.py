@@ -143,7 +143,7 @@ class Checkpointer:
 
     def _check_manifest(self, chunks: int) -> None:
         """Raises CorruptCheckpointError when a step's files differ from its manifest (a step
-        saved without one, by nasjax before 0.4, is left to Orbax's own checks)."""
+        saved without one, by nasjax 0.2, is left to Orbax's own checks)."""
         step = self.directory / str(chunks)
         try:
             expected = json.loads((step / MANIFEST).read_text())
