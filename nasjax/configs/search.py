@@ -14,8 +14,8 @@ Presets (ReMAADE §8):
 - ``ablation``: ReMAADE Table 4 (budget 150, short-term hyperparameters): random search, plain
   REINFORCE, REINFORCE with MADE, ReMAADE with and without PPO.
 - ``orders``: ReMAADE Table 6, ReMAADE with ``S`` = 1, 2, 4, 6, 8, 16 and N! orders. Its
-  errors (5.91% at ``S = 4``, as Table 5) show it ran at the medium-term setting: budget 3,200, PPO,
-  ``alpha = 1e-3, d = 45, B = 64``.
+  errors (at ``S = 4`` the same as Table 5's ReMAADE) show it ran at the medium-term
+  setting: budget 3,200, PPO, ``alpha = 1e-3, d = 45, B = 64``.
 
 ReMAADE tracks the best *noisy* validation accuracy ("the best random validation error")
 and reports the test error of that cell, so its presets use ``mode = 'noisy'``. Tables

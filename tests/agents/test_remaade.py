@@ -13,7 +13,7 @@ import optax
 import pytest
 import rlax
 
-from configs import agents as agent_configs
+from nasjax.configs import agents as agent_configs
 from nasjax import registry, spaces
 from nasjax.agents import base, random_search
 from nasjax.agents.remaade import losses, made
@@ -252,7 +252,7 @@ def test_later_advantages_use_the_baseline_of_previous_batches():
 
 
 def test_our_choice_marks_exactly_the_values_the_paper_does_not_give():
-    """configs/agents.py OUR_CHOICE (marked in reports) is the set of fields whose help
+    """nasjax/configs/agents.py OUR_CHOICE (marked in reports) is the set of fields whose help
     comment (shown by --help) starts with "our choice"."""
     from launch import common
 

@@ -241,7 +241,11 @@ def test_a_signal_while_a_launch_imports_is_one_line_and_exit_130(tmp_path):
 
 
 def test_a_library_import_of_launch_keeps_the_default_sigint_handler():
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    program = ("import signal, launch, nasjax.launch; "
+               "assert signal.getsignal(signal.SIGINT) is signal.default_int_handler")
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr
 
 
 def test_no_backend_probe_line_precedes_a_one_line_error(tmp_path):

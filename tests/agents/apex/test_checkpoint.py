@@ -37,8 +37,12 @@ def test_a_damaged_newest_step_falls_back_and_is_set_aside(tmp_path):
     store = checkpoint.Checkpointer(tmp_path / "checkpoints", keep=3)
     abstract = jax.eval_shape(lambda: _state(0))
     with pytest.raises(checkpoint.CorruptCheckpointError,
-                       match="^checkpoint 3 in .* cannot be read"):
+                       match="^checkpoint 3 in .* differs from its manifest"):
         store.restore(abstract)
+    (tmp_path / "checkpoints" / "2" / checkpoint.MANIFEST).unlink()  # saved before manifests
+    with pytest.raises(checkpoint.CorruptCheckpointError,
+                       match="^checkpoint 2 in .* cannot be read"):
+        store.restore(abstract, 2)
     chunks, state, rows, skipped = store.restore_intact(abstract)
     assert (chunks, rows, skipped) == (1, [{"chunk": 1}], [3, 2])
     np.testing.assert_array_equal(state.params["w"], _state(1).params["w"])

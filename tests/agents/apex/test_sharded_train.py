@@ -92,7 +92,7 @@ def test_more_devices_than_the_process_sees_are_refused():
 
 
 def test_a_batch_that_does_not_split_over_the_devices_is_refused(monkeypatch):
-    monkeypatch.setattr(train.jax, "local_device_count", lambda: 4)
+    monkeypatch.setattr(train.jax, "device_count", lambda: 4)
     config = apex_config.get_config("smoke")
     config.devices, config.batch_size = 3, 16
     with pytest.raises(ValueError, match="batch_size=16 does not split into devices=3"):
