@@ -13,13 +13,13 @@ import optax
 import pytest
 import rlax
 
-from nasjax.configs import agents as agent_configs
 from nasjax import registry, spaces
 from nasjax.agents import base, random_search
 from nasjax.agents.remaade import losses, made
 from nasjax.agents.remaade import searcher as searcher_lib
 from nasjax.benchmarks import base as bench_lib
 from nasjax.benchmarks import synthetic
+from nasjax.configs import agents as agent_configs
 from nasjax.spaces import nb101, nb101_string
 
 SPACE = spaces.get("nb101")
