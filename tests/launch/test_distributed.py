@@ -182,6 +182,7 @@ def test_evaluate_over_two_processes_equals_one(tmp_path, data_dir, synthetic_be
 APEX = ["--config=configs/apex.py:smoke", "--config.devices=2"]
 
 
+@pytest.mark.long
 @pytest.mark.slow  # 3 Ape-X smoke launches, then 2 resumed ones
 def test_apex_two_processes_of_one_device_equal_one_process_of_two(tmp_path, data_dir,
                                                                    synthetic_bench,

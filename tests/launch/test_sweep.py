@@ -154,6 +154,7 @@ def _largest_difference(a, b) -> float:
                for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
+@pytest.mark.long
 @pytest.mark.slow  # compiles the smoke chunk twice (single and vmapped)
 def test_seeds_trained_together_start_equal_and_stay_within_float_reordering(smoke_seeds):
     assert _largest_difference(smoke_seeds["first"]["alone"],
@@ -172,6 +173,7 @@ def test_seeds_trained_together_start_equal_and_stay_within_float_reordering(smo
         np.testing.assert_allclose(one["final_val_acc"], both["final_val_acc"], rtol=1e-5)
 
 
+@pytest.mark.long
 @pytest.mark.slow  # two smoke training processes
 def test_a_seeds_sweep_trains_together_stops_and_resumes(smoke_seeds, tmp_path, data_dir):
     sweep_dir = tmp_path / "seeds"
