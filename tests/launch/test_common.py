@@ -241,7 +241,10 @@ def test_a_signal_while_a_launch_imports_is_one_line_and_exit_130(tmp_path):
 
 
 def test_a_library_import_of_launch_keeps_the_default_sigint_handler():
-    program = ("import signal, launch, nasjax.launch; "
+    # Python's own handler first: a child inherits SIG_IGN from an xdist worker, which ignores
+    # SIGINT (the controller handles Ctrl-C).
+    program = ("import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+               "import launch, nasjax.launch; "
                "assert signal.getsignal(signal.SIGINT) is signal.default_int_handler")
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
                             timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
