@@ -444,34 +444,40 @@ def _fail(message: str) -> NoReturn:
     sys.exit(EXIT_USAGE)
 
 
-def _config_value(argv: Sequence[str], name: str) -> str | None:
-    """The ``--name=VALUE`` (or ``--name VALUE``) argument, None when absent."""
+def _find_flag(argv: Sequence[str], name: str) -> tuple[int, str | None] | None:
+    """``(index, inline value)`` of the first ``--name=VALUE`` (inline) or ``--name VALUE``
+    (inline None) argument before ``--``; None when absent."""
     pattern = re.compile(rf"^--?{re.escape(name)}(=(.*))?$")
     for index, arg in enumerate(argv):
         if arg == "--":
             break
         match = pattern.match(arg)
         if match:
-            if match.group(1) is not None:
-                return match.group(2)
-            return argv[index + 1] if index + 1 < len(argv) else ""
+            return index, match.group(2) if match.group(1) is not None else None
     return None
+
+
+def _config_value(argv: Sequence[str], name: str) -> str | None:
+    """The ``--name=VALUE`` (or ``--name VALUE``) argument, None when absent."""
+    found = _find_flag(argv, name)
+    if found is None:
+        return None
+    index, inline = found
+    if inline is not None:
+        return inline
+    return argv[index + 1] if index + 1 < len(argv) else ""
 
 
 def _with_config_value(argv: list[str], name: str, value: str) -> list[str]:
     """``argv`` with the ``--name=VALUE`` (or ``--name VALUE``) argument set to ``value``."""
-    pattern = re.compile(rf"^--?{re.escape(name)}(=.*)?$")
     argv = list(argv)
-    for index, arg in enumerate(argv):
-        if arg == "--":
-            break
-        match = pattern.match(arg)
-        if match:
-            if match.group(1) is not None:
-                argv[index] = f"--{name}={value}"
-            else:
-                argv[index + 1] = value
-            return argv
+    found = _find_flag(argv, name)
+    if found is not None:
+        index, inline = found
+        if inline is not None:
+            argv[index] = f"--{name}={value}"
+        else:
+            argv[index + 1] = value
     return argv
 
 
