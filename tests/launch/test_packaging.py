@@ -114,10 +114,12 @@ def test_the_wheel_installs_nasjax_only_and_its_command(tmp_path):
     assert "nasjax = nasjax.launch.__main__:main" in entry_points.splitlines()
 
     # Installed beside the dependencies of this environment, run from outside the checkout.
+    # --ignore-installed: pip would otherwise keep an editable nasjax of the same version that
+    # the system site-packages holds (as CI's own install does) and install nothing.
     env_dir = tmp_path / "venv"
     venv.create(env_dir, system_site_packages=True)
     installed = _run([sys.executable, "-m", "pip", "--python", str(env_dir / "bin" / "python"),
-                      "install", "-q", "--no-deps", str(wheel)], tmp_path)
+                      "install", "-q", "--no-deps", "--ignore-installed", str(wheel)], tmp_path)
     assert installed.returncode == 0, installed.stderr
     result = subprocess.run(
         [str(env_dir / "bin" / "nasjax"), "search", "--config=:remaade_short", "--help"],
