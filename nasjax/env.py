@@ -37,12 +37,43 @@ from typing import Any
 import flax.struct
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 
+from nasjax import config_fields, registry
+from nasjax import config_rules as rules
 from nasjax.benchmarks import base as bench_lib
+from nasjax.config_fields import REQUIRED, field
 from nasjax.spaces import base as space_lib
 
 REPORT_METRICS = ("test", "val")  # the accuracy an episode reports
+
+# The ``env`` block of the experiment configs (Cassimon et al. §§3.2.2, 4.1.1, 4.2.1). N, alpha
+# and the neighbour strategy are the space's: its registration gives them (``env=...``).
+FIELDS = config_fields.block(
+    max_neighbours=field(REQUIRED, rules.positive_int(),
+                         "N, neighbours presented per step (§4.1.1, §5.2)"),
+    alpha=field(REQUIRED, rules.number(0.0, low_open=True),
+                "reward shaping exponent; None = no shaping (§5.3)"),
+    train_episode_length=field(16, rules.positive_int(), "training episodes (§4.1.1)"),
+    eval_episode_length=field(32, rules.positive_int(), "evaluation episodes (§4.1.1)"),
+    query_mode=field("mean", rules.one_of("mean", "noisy"),
+                     "reward: mean of repeats/members (reduced-noise setting)"),
+    neighbourhood=field(REQUIRED, rules.one_of("on_the_fly", "table"), "neighbour strategy"),
+)
+
+
+def config(space: str) -> ml_collections.ConfigDict:
+    """The ``env`` block of a registered space: :data:`FIELDS` with the space's own defaults.
+
+    Raises:
+      ValueError: for an unknown space, or one whose registration lacks a default.
+    """
+    own = registry.entry("space", space).info.get("env", {})
+    try:
+        return FIELDS.config(**own)
+    except ValueError as error:
+        raise ValueError(f"space {space!r}: {error} (register it with env={{...}})") from None
 
 
 @flax.struct.dataclass

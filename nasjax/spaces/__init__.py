@@ -4,7 +4,9 @@
   >>> space = nasjax.spaces.get("nb101")
 
 ``get(name, neighbourhood=...)`` picks one of the space's registered neighbour strategies
-(NAS-Bench-101: ``on_the_fly`` or the precomputed ``table``), chosen once.
+(NAS-Bench-101: ``on_the_fly`` or the precomputed ``table``), chosen once. A registration's
+``env`` gives the space's defaults of the environment block (:data:`nasjax.env.FIELDS`): N,
+the reward shaping alpha (Cassimon et al. §3.2.2) and the neighbour strategy.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ registry.register(
     neighbourhoods={"on_the_fly": None, "table": "nasjax.spaces.neighbour_table:load"},
     enumerate="nasjax.spaces.nb101:enumerate_cells",
     prepare={"nb101-space": "nasjax.spaces.nb101:prepare",
-             "nb101-neighbours": "nasjax.spaces.neighbour_table:prepare"})
+             "nb101-neighbours": "nasjax.spaces.neighbour_table:prepare"},
+    env={"max_neighbours": 50, "alpha": 6.0, "neighbourhood": "table"})  # §3.2.2, §4.1.1
 registry.register("space", "nb301", "nasjax.spaces.nb301:make_space",
-                  neighbourhoods={"on_the_fly": None})
+                  neighbourhoods={"on_the_fly": None},  # §4.2.1:
+                  env={"max_neighbours": 50, "alpha": 32.0, "neighbourhood": "on_the_fly"})
 
 
 @functools.cache
