@@ -27,7 +27,7 @@ import ml_collections
 from nasjax import config_rules as rules
 from nasjax import registry
 
-OUR_CHOICE = "our choice: "  # how --help marks a value the papers do not give
+OURS_MARK = "our choice: "  # how --help marks a value the papers do not give
 
 
 class _Required:
@@ -60,7 +60,7 @@ class Field:
 
     def describe(self) -> str:
         """The help text as ``--help`` shows it (marked when the value is ours)."""
-        return OUR_CHOICE + self.help if self.ours else self.help
+        return OURS_MARK + self.help if self.ours else self.help
 
     def but(self, **changes: Any) -> Field:
         """This field with some attributes changed (e.g. another default or help)."""

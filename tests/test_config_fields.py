@@ -7,6 +7,7 @@ import pytest
 
 from nasjax import config_fields, config_rules, env, registry
 from nasjax.config_fields import REQUIRED, field
+from nasjax.configs import agents as agent_configs
 from nasjax.configs import apex, environment, evaluate
 
 INNER = config_fields.block(rate=field(0.5, config_rules.fraction(), "a rate", ours=True))
@@ -75,3 +76,15 @@ def test_a_space_without_environment_defaults_is_named():
             environment.get("bare")
     finally:
         del registry._REGISTRY["space"]["bare"]
+
+
+def test_a_new_searcher_brings_its_block_in_its_registration():
+    registry.register("agent", "toy_searcher", "nasjax.agents.random_search:uniform_agent",
+                      type="searcher", config=("toy", "tests.test_config_fields:INNER"))
+    try:
+        assert agent_configs.declared()["toy"] is INNER
+        assert agent_configs.block("toy").to_dict() == {"rate": 0.5}
+        assert agent_configs.our_choice()["toy"] == ("rate",)
+        assert list(agent_configs.declared())[:2] == ["regularized_evolution", "remaade"]
+    finally:
+        del registry._REGISTRY["agent"]["toy_searcher"]

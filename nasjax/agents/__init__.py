@@ -3,7 +3,9 @@
 Each is registered by name (``nasjax.registry.make("agent", name)`` gives its
 :class:`~nasjax.agents.base.Agent`): random search, random walk, local search and the Ape-X
 transformer Q-agent (Cassimon et al. §3.2.3), regularized evolution and ReMAADE with its
-ablations (ReMAADE §§7-8).
+ablations (ReMAADE §§7-8). A searcher with hyperparameters registers
+``config=(block name, "module:FIELDS")``: its declaration (:mod:`nasjax.config_fields`), which
+the search configs hold as that block.
 """
 
 from nasjax import registry
@@ -18,7 +20,8 @@ registry.register("agent", "random_walk", "nasjax.agents.random_walk:agent", typ
 registry.register("agent", "local_search", "nasjax.agents.local_search:agent", type="policy")
 registry.register("agent", "apex", "nasjax.agents.apex:agent", type="policy")
 registry.register("agent", "regularized_evolution", "nasjax.agents.regularized_evolution:agent",
-                  type="searcher")
+                  type="searcher",
+                  config=("regularized_evolution", "nasjax.agents.regularized_evolution:FIELDS"))
 # ReMAADE and its ablations (ReMAADE Tables 3-6): one config block, per-variant overrides.
 _REMAADE_VARIANTS = {
     "remaade": (),
@@ -31,4 +34,5 @@ _REMAADE_VARIANTS = {
 }
 for _name, _overrides in _REMAADE_VARIANTS.items():
     registry.register("agent", _name, "nasjax.agents.remaade:agent", type="searcher",
-                      kwargs={"variant": _name, "overrides": _overrides})
+                      kwargs={"variant": _name, "overrides": _overrides},
+                      config=("remaade", "nasjax.agents.remaade:FIELDS"))

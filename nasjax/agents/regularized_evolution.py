@@ -44,12 +44,29 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nasjax import config_fields
+from nasjax import config_rules as rules
 from nasjax.agents import duplicates
 from nasjax.agents.base import Agent, Searcher
 from nasjax.benchmarks import base as bench_lib
+from nasjax.config_fields import field
 from nasjax.spaces import base as space_lib
 
 INITIAL = ("uniform_string", "sampler")  # how the first population is drawn
+# The ``regularized_evolution`` block of the search configs: the official NASBench.ipynb values.
+FIELDS = config_fields.block(
+    population_size=field(50, rules.int_range(2, 100_000),
+                          "P: members kept, the oldest dies (official default; no ReMAADE)"),
+    tournament_size=field(10, rules.positive_int(),
+                          "T: members sampled per tournament (same source)"),
+    mutation_rate=field(1.0, rules.number(0.0, low_open=True),
+                        "r: position i changes w.p. r * space.mutation_rates[i] (mutate_spec "
+                        "default; NAS-Bench-101: edges w.p. r/7, ops w.p. r/5)"),
+    initial=field("uniform_string", rules.one_of(*INITIAL),
+                  "first P: 'uniform_string' (official) | 'sampler'"),
+    require_change=field(False, rules.boolean(),
+                         "redraw children equal to the parent: True ours, False official"),
+)
 CANDIDATES = 16  # iid candidates per rejection round (mutations and initial strings)
 MAX_ROUNDS = 1024  # bound on rejection rounds per query (16,384 candidates)
 
@@ -257,7 +274,7 @@ def make_regularized_evolution(space: space_lib.SearchSpace, population_size: in
 
 def make_searcher(space: space_lib.SearchSpace, config, *, duplicates: str = "query",
                   budget: int = 0) -> Searcher:
-    """Regularized evolution with the hyperparameters of a ``configs/agents.py`` block and the
+    """Regularized evolution with the hyperparameters of a :data:`FIELDS` block and the
     shared ``duplicates`` rule (see :func:`make_regularized_evolution`)."""
     return make_regularized_evolution(
         space, population_size=config.population_size, tournament_size=config.tournament_size,

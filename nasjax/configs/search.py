@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import ml_collections
 
+from nasjax import config_fields, registry
 from nasjax import config_rules as rules
+from nasjax.config_fields import field
 from nasjax.configs import agents
 
 PRESETS = ("default", "remaade_short", "remaade_medium", "ablation", "orders")
@@ -46,35 +48,36 @@ MEDIUM_BUDGETS = (150, 400, 800, 1600, 3200)  # table rows for the 3,200-query b
 SWEEPS = {"table6": {"remaade.num_orders": (1, 2, 4, 6, 8, 16, 0)}}
 
 
-RULES = {
-    "preset": rules.one_of(*PRESETS),
-    "benchmark": rules.name(lambda: _registry().names("benchmark"), "benchmark"),
-    "data_dir": rules.text("a directory, or '' for $NASJAX_DATA / ~/.cache/nasjax"),
-    "seed": rules.int_range(0, 2**31 - 1),
-    "num_trials": rules.positive_int(),
-    "budget": rules.positive_int(),
-    "budgets": rules.sequence_of(rules.positive_int()),
-    "algorithms": rules.names(lambda: _searchers(), "searcher"),
-    "mode": rules.one_of("mean", "noisy"),
-    "trials_per_chunk": rules.positive_int(),
-    "duplicates": rules.one_of(*DUPLICATES),
-    "window": rules.positive_int(),
-    **rules.prefixed("regularized_evolution", agents.REGULARIZED_EVOLUTION_RULES),
-    **rules.prefixed("remaade", agents.REMAADE_RULES),
-}
-
-
-def _registry():
-    from nasjax import registry
-
-    return registry
-
-
 def _searchers() -> list[str]:
     """Registered agents with a searcher."""
-    registry = _registry()
     return [name for name in registry.names("agent")
             if registry.entry("agent", name).info.get("type") in ("searcher", "both")]
+
+
+# Every field: the launch fields, the search's own, then the block of each registered searcher
+# with hyperparameters (configs/agents.py), in registration order.
+FIELDS = config_fields.block(
+    **config_fields.launch_fields(PRESETS, benchmark="a registered benchmark "
+                                  "(nasjax.benchmarks.names())",
+                                  seed="every trial key derives from it"),
+    num_trials=field(100, rules.positive_int(), "independent trials per algorithm"),
+    budget=field(150, rules.positive_int(), "queries per trial (ReMAADE short term)"),
+    budgets=field(SHORT_BUDGETS, rules.sequence_of(rules.positive_int()),
+                  "query counts of the summary table rows"),
+    algorithms=field("random_search_uniform,regularized_evolution,remaade",
+                     rules.names(_searchers, "searcher"),
+                     'Comma-separated registered agents with a searcher '
+                     '(nasjax.registry.names("agent")).'),
+    mode=field("noisy", rules.one_of("mean", "noisy"),
+               "what searchers see: one 'noisy' draw (ReMAADE) or the 'mean'"),
+    trials_per_chunk=field(100, rules.positive_int(),
+                           "trials vmapped per jitted call (progress bar granularity)"),
+    duplicates=field("query", rules.one_of(*DUPLICATES),
+                     "repeats: 'query' (papers) | 'resample' (ours): each query new"),
+    window=field(30, rules.positive_int(),
+                 "first/last queries whose mean error the report compares (ReMAADE's B)"),
+).but(**agents.declared())
+RULES = FIELDS.rules()
 
 
 def _medium(config: ml_collections.ConfigDict) -> None:
@@ -89,22 +92,7 @@ def get_config(preset: str = "default") -> ml_collections.ConfigDict:
     """The search config; ``preset`` selects a named experiment (see the module docstring)."""
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
-    config = ml_collections.ConfigDict()
-    config.preset = preset
-    config.benchmark = "nb101-surrogate"  # a registered benchmark (nasjax.benchmarks.names())
-    config.data_dir = ""  # '' = $NASJAX_DATA or ~/.cache/nasjax
-    config.seed = 0  # every trial key derives from it
-    config.num_trials = 100  # independent trials per algorithm
-    config.budget = 150  # queries per trial (ReMAADE short term)
-    config.budgets = SHORT_BUDGETS  # query counts of the summary table rows
-    # Comma-separated registered agents with a searcher (nasjax.registry.names("agent")).
-    config.algorithms = "random_search_uniform,regularized_evolution,remaade"
-    config.mode = "noisy"  # what searchers see: one 'noisy' draw (ReMAADE) or the 'mean'
-    config.trials_per_chunk = 100  # trials vmapped per jitted call (progress bar granularity)
-    config.duplicates = "query"  # repeats: 'query' (papers) | 'resample' (ours): each query new
-    config.window = 30  # first/last queries whose mean error the report compares (ReMAADE's B)
-    config.regularized_evolution = agents.regularized_evolution()
-    config.remaade = agents.remaade()
+    config = FIELDS.config(preset=preset)
     if preset == "remaade_short":
         config.num_trials = 500  # "metrics averaged over 500 trials"
         config.algorithms = "random_search_uniform,regularized_evolution,reinforce,remaade"

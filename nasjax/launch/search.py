@@ -72,10 +72,9 @@ def main(argv):
                               references=search.paper_points(config, bench, metric))
         blocks = {name: (agent.config, agent.block(config)) for name, agent in agents.items()
                   if agent.config is not None}
-        run_dir.write_report(search.render_report(
-            config, bench, metric,
-            tables + "\n" + search.hyperparameter_section(config, blocks, agent_configs.OUR_CHOICE),
-            names))
+        hyperparameters = search.hyperparameter_section(config, blocks, agent_configs.our_choice())
+        run_dir.write_report(search.render_report(config, bench, metric,
+                                                  tables + "\n" + hyperparameters, names))
         run_dir.write_summary(summary)
     print(tables)
     print(f"run directory: {run_dir.path}")

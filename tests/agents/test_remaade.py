@@ -252,12 +252,12 @@ def test_later_advantages_use_the_baseline_of_previous_batches():
 
 
 def test_our_choice_marks_exactly_the_values_the_paper_does_not_give():
-    """nasjax/configs/agents.py OUR_CHOICE (marked in reports) is the set of fields whose help
-    comment (shown by --help) starts with "our choice"."""
-    from launch import common
+    """The fields the remaade declaration marks ``ours`` are those reports mark
+    (``our_choice()``) and whose help (shown by --help) starts with "our choice"."""
+    from nasjax.agents import remaade
 
-    comments = common._field_comments(agent_configs)
-    marked = {field for field, comment in comments.items() if comment.startswith("our choice")}
-    listed = {field for fields in agent_configs.OUR_CHOICE.values() for field in fields}
-    assert marked == listed
+    marked = {field for field, text in remaade.FIELDS.help().items()
+              if text.startswith("our choice")}
+    listed = set(agent_configs.our_choice()["remaade"])
+    assert marked == listed == set(remaade.FIELDS.ours())
     assert {"ema_decay", "ppo_epochs", "ff_dim", "init_stddev"} <= listed

@@ -132,7 +132,7 @@ def test_help_marks_the_values_the_papers_do_not_give():
         [sys.executable, "-m", "launch.search", f"--config={ROOT / 'configs' / 'search.py'}",
          "--help"], cwd=ROOT, capture_output=True, text=True, timeout=600,
         env={**os.environ, "JAX_PLATFORMS": "cpu"}).stdout
-    for block, fields in agent_configs.OUR_CHOICE.items():
+    for block, fields in agent_configs.our_choice().items():
         for field in fields:
             line = next(line for line in help_text.splitlines()
                         if line.strip().startswith(f"{block}.{field} ="))

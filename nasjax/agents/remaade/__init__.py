@@ -1,6 +1,6 @@
 """ReMAADE and its policy-gradient ablations (ReMAADE §§5-8) as registered agents.
 
-Every variant reads the ``remaade`` block of ``configs/agents.py`` (ReMAADE Table 3's
+Every variant reads the ``remaade`` block declared in :data:`FIELDS` (ReMAADE Table 3's
 short-term setting by default) with its own overrides (registered in ``nasjax.agents``):
 
 - ``remaade``: as configured;
@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import functools
 
+from nasjax import config_fields
+from nasjax import config_rules as rules
 from nasjax.agents.base import Agent, Searcher
 from nasjax.agents.remaade import maade, made, searcher
+from nasjax.config_fields import field
 
-__all__ = ["POLICIES", "agent", "make_searcher"]
+__all__ = ["FIELDS", "POLICIES", "agent", "make_searcher"]
 
 # The policy of a ``remaade`` block: MAADE (§5), MADE or independent categoricals (Table 4).
 POLICIES = {
@@ -27,6 +30,40 @@ POLICIES = {
     "made": lambda choices, config: made.make_made_policy(choices, config.made_hidden),
     "independent": lambda choices, config: made.make_independent_policy(choices),
 }
+
+
+# The ``remaade`` block of the search configs: ReMAADE's short-term setting (Table 3); ``ours``
+# marks the values the paper does not give.
+FIELDS = config_fields.block(
+    learning_rate=field(1e-2, rules.number(0.0, low_open=True), "alpha, Adam (Table 3 text)"),
+    embed_dim=field(36, rules.positive_int(), "d, MAADE embedding dimension (Table 3 text)"),
+    num_layers=field(1, rules.positive_int(),
+                     'M, transformer blocks ("in all experiments, we set M = 1")'),
+    ff_dim=field(0, rules.int_range(0, 1 << 16),
+                 "PosFF hidden width, 0 = embed_dim (not in the paper)", ours=True),
+    init_stddev=field(1.0, rules.number(0.0, low_open=True),
+                      "q_i, V ~ N(0, s^2); other layers flax defaults", ours=True),
+    num_orders=field(1, rules.int_range(0, 1 << 20),
+                     "S, autoregressive orders to sample from; 0 = all N! (Table 3 text)"),
+    batch_size=field(30, rules.positive_int(),
+                     "B, strings sampled and queried per update (Table 3 text)"),
+    objective=field("reinforce", rules.one_of("reinforce", "ppo"),
+                    "'reinforce' (eq. 1) | 'ppo' (eq. 11); short term: REINFORCE"),
+    clip_eps=field(0.1, rules.number(0.0, 1.0, low_open=True, high_open=True),
+                   'PPO epsilon ("in all experiments ... epsilon = 0.1")'),
+    ppo_epochs=field(4, rules.positive_int(),
+                     "Adam steps per batch with PPO (not in the paper)", ours=True),
+    ema_decay=field(0.9, rules.number(0.0, 1.0, high_open=True),
+                    "decay of the EMA reward baseline b (not in the paper)", ours=True),
+    policy=field("maade", rules.one_of(*POLICIES),
+                 "'maade' | 'made' | 'independent' (plain REINFORCE, eq. 15)"),
+    made_hidden=field(64, rules.positive_int(),
+                      "MADE hidden units (Table 4; the paper gives no size)", ours=True),
+    pool_factor=field(2, rules.positive_int(),
+                      "sampling candidates per round, in units of batch_size", ours=True),
+    max_rounds=field(16, rules.positive_int(),
+                     "sampling rounds per batch before the fallback", ours=True),
+)
 
 
 def _policy(kind: str, choices: tuple[int, ...], config):
