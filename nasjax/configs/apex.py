@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import ml_collections
 
+from nasjax import config_fields, env
 from nasjax import config_rules as rules
-from nasjax.agents.apex import network
-from nasjax.configs import environment
+from nasjax.agents.apex import actors, network, replay
+from nasjax.config_fields import field
 
 PRESETS = ("paper", "cpu", "smoke", "gamma_0.95", "gamma_0.99", "neighbours_25",
            "neighbours_100", "alpha_none", "alpha_2", "alpha_10", "nb301", "cpu_nb301")
@@ -52,55 +53,80 @@ def _alpha_rule() -> rules.Rule:
                       lambda v: v is None or shaped.test(v))
 
 
-RULES = {
-    "preset": rules.one_of(*PRESETS),
-    "benchmark": rules.name(lambda: _registry().names("benchmark"), "benchmark"),
-    "data_dir": rules.text("a directory, or '' for $NASJAX_DATA / ~/.cache/nasjax"),
-    "seed": rules.int_range(0, 2**31 - 1),
-    "total_steps": rules.positive_int(),
-    "num_workers": rules.positive_int(),
-    "envs_per_worker": rules.positive_int(),
-    "epsilon": rules.fraction(),
-    "epsilon_exponent": rules.number(0.0),
-    "n_step": rules.int_range(1, 64),
-    "gamma": rules.fraction(),
-    "learning_rate": rules.number(0.0, low_open=True),
-    "adam_eps": rules.number(0.0, low_open=True),
-    "grad_clip": rules.number(0.0, low_open=True),
-    "huber_delta": rules.number(0.0, low_open=True),
-    "batch_size": rules.positive_int(),
-    "replay_capacity": rules.positive_int(),
-    "priority_alpha": rules.number(0.0),
-    "priority_beta": rules.fraction(),
-    "priority_eps": rules.number(0.0, low_open=True),
-    "learning_starts": rules.int_range(0, 2**31 - 1),
-    "target_update_period": rules.positive_int(),
-    "actor_update_period": rules.positive_int(),
-    "weight_sync": rules.one_of("learner_steps", "sample_batch"),
-    "rollout_fragment_length": rules.positive_int(),
-    "max_weight_sync_delay": rules.positive_int(),
-    "reward_scale": rules.one_of("unit", "paper"),
-    "importance_weights": rules.one_of("batch_max", "buffer_min"),
-    "replay_ratio": rules.number(0.0, low_open=True),
-    "devices": rules.positive_int(),
-    "iterations_per_chunk": rules.positive_int(),
-    "checkpoint_every": rules.positive_int(),
-    "checkpoints_kept": rules.positive_int(),
-    "network.latent_dim": rules.positive_int(),
-    "network.encoder_layers": rules.positive_int(),
-    "network.num_layers": rules.positive_int(),
-    "network.num_heads": rules.positive_int(),
-    "network.mlp_ratio": rules.positive_int(),
-    "network.positional": rules.one_of("learned", "sinusoidal"),
-    "network.dueling_input": rules.one_of("every_token", "first_token"),
-    **rules.prefixed("env", {**environment.RULES, "alpha": _alpha_rule()}),
-}
-
-
-def _registry():
-    from nasjax import registry
-
-    return registry
+# Every field. Where RLlib 1.13 has no fixed value the help says what we chose and why.
+FIELDS = config_fields.block(
+    **config_fields.launch_fields(PRESETS,
+                                  benchmark="registered benchmark covering the whole space",
+                                  seed="training seed; the paper trains seeds 0..4 (§4.1.1)"),
+    total_steps=field(10_000_000, rules.positive_int(),
+                      "environment steps of experience (§4.1.1)"),
+    # N = 50, alpha, 16-step training episodes (§4.1.1); alpha None: no shaping (§5.3).
+    env=env.FIELDS.but(alpha=env.FIELDS["alpha"].but(rule=_alpha_rule())),
+    # Actors (Cassimon et al. §4.1.1; Horgan et al. §4.1).
+    num_workers=field(8, rules.positive_int(),
+                      "W, Ape-X workers, each with its own epsilon (§4.1.1)"),
+    envs_per_worker=field(32, rules.positive_int(),
+                          "vectorised environments per worker (§4.1.1)"),
+    **dict(actors.FIELDS.items),
+    # Learner (§3.2.3, §4.1.1).
+    n_step=field(3, rules.int_range(1, 64), "n-step bootstrapping (§3.2.3)"),
+    gamma=field(0.9, rules.fraction(), "discount (§4.1.1; §5.1 ablates 0.95 and 0.99)"),
+    learning_rate=field(4e-5, rules.number(0.0, low_open=True), "Adam (§4.1.1)"),
+    adam_eps=field(1e-8, rules.number(0.0, low_open=True),
+                   "Adam epsilon (RLlib DQN default adam_epsilon)"),
+    grad_clip=field(40.0, rules.number(0.0, low_open=True),
+                    "gradient norm clip (RLlib DQN default grad_clip)"),
+    huber_delta=field(1.0, rules.number(0.0, low_open=True),
+                      "Huber threshold (RLlib DQN's huber_loss default)"),
+    batch_size=field(512, rules.positive_int(),
+                     "items per learner step (RLlib Ape-X train_batch_size)"),
+    replay_capacity=field(25_000, rules.positive_int(), "replay entries (§4.1.1)"),
+    **dict(replay.FIELDS.items),
+    priority_eps=field(1e-6, rules.number(0.0, low_open=True),
+                       "added to |td| (RLlib prioritized_replay_eps)"),
+    importance_weights=field(
+        "buffer_min", rules.one_of(*replay.NORMALISATIONS),
+        "importance weights divided by the buffer-wide minimum probability's weight (RLlib "
+        "1.13's PrioritizedReplayBuffer); \"batch_max\": by the batch's largest weight (Schaul "
+        "et al. 2016)"),
+    learning_starts=field(50_000, rules.int_range(0, 2**31 - 1),
+                          "env steps before learning (RLlib Ape-X learning_starts)"),
+    target_update_period=field(500_000, rules.positive_int(),
+                               "target copy period in trained samples (RLlib Ape-X "
+                               "target_network_update_freq, counted by steps trained)"),
+    weight_sync=field(
+        "sample_batch", rules.one_of("learner_steps", "sample_batch"),
+        "actor weights as RLlib 1.13's Ape-X syncs them: a worker gets the learner's weights "
+        "after a sample batch (rollout_fragment_length steps x envs_per_worker environments) "
+        "once max_weight_sync_delay of its steps have passed, here every 50 actor steps; "
+        "\"learner_steps\": every actor_update_period learner steps"),
+    rollout_fragment_length=field(50, rules.positive_int(),
+                                  "steps per environment per batch (RLlib Ape-X default)"),
+    max_weight_sync_delay=field(400, rules.positive_int(),
+                                "worker steps between syncs, at least (RLlib Ape-X)"),
+    actor_update_period=field(200, rules.positive_int(),
+                              'learner steps between syncs under "learner_steps"'),
+    reward_scale=field(
+        "paper", rules.one_of(*actors.REWARD_SCALES),
+        "rewards as the paper's exp(alpha * acc) differences (§3.2.2), exp(alpha) times the "
+        "environment's; \"unit\": the environment's exp(alpha * (acc - 1)) differences"),
+    replay_ratio=field(
+        1.0, rules.number(0.0, low_open=True),
+        "trained samples per environment step. RLlib 1.13's Ape-X (training_intensity None) "
+        "replays as fast as its learner can, so the paper's ratio is unrecorded; 1 is RLlib 2's "
+        "ApexDQN training_intensity and makes runs reproducible whatever the machine's speed"),
+    devices=field(1, rules.positive_int(),
+                  "local devices the actors and the replay are sharded over "
+                  "(nasjax.agents.apex.train); results depend on it (each shard samples its own "
+                  "buffer), so it is a config field"),
+    iterations_per_chunk=field(50, rules.positive_int(),
+                               "iterations per jitted chunk (2 actor + 1 learner steps)"),
+    checkpoint_every=field(20, rules.positive_int(),
+                           "chunks between Orbax checkpoints (and at the end)"),
+    checkpoints_kept=field(2, rules.positive_int(), "newest checkpoints kept on disk"),
+    network=network.FIELDS,  # T = 256 (§3.2.3)
+)
+RULES = FIELDS.rules()
 
 
 def get_config(preset: str = "paper") -> ml_collections.ConfigDict:
@@ -108,59 +134,7 @@ def get_config(preset: str = "paper") -> ml_collections.ConfigDict:
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
     space = "nb301" if preset.endswith("nb301") else "nb101"
-    config = ml_collections.ConfigDict()
-    config.preset = preset
-    config.benchmark = "nb101-surrogate"  # registered benchmark covering the whole space
-    config.data_dir = ""  # '' = $NASJAX_DATA or ~/.cache/nasjax
-    config.seed = 0  # training seed; the paper trains seeds 0..4 (§4.1.1)
-    config.total_steps = 10_000_000  # environment steps of experience (§4.1.1)
-    config.env = environment.get(space)  # N = 50, alpha, 16-step training episodes (§4.1.1)
-    # Actors (Cassimon et al. §4.1.1; Horgan et al. §4.1).
-    config.num_workers = 8  # W, Ape-X workers, each with its own epsilon (§4.1.1)
-    config.envs_per_worker = 32  # vectorised environments per worker (§4.1.1)
-    config.epsilon = 0.4  # eps_i = epsilon^(1 + exponent i / (W - 1)) (§4.1.1, RLlib default)
-    config.epsilon_exponent = 7.0  # the schedule's alpha (§4.1.1, RLlib default)
-    # Learner (§3.2.3, §4.1.1).
-    config.n_step = 3  # n-step bootstrapping (§3.2.3)
-    config.gamma = 0.9  # discount (§4.1.1; §5.1 ablates 0.95 and 0.99)
-    config.learning_rate = 4e-5  # Adam (§4.1.1)
-    config.adam_eps = 1e-8  # Adam epsilon (RLlib DQN default adam_epsilon)
-    config.grad_clip = 40.0  # gradient norm clip (RLlib DQN default grad_clip)
-    config.huber_delta = 1.0  # Huber threshold (RLlib DQN's huber_loss default)
-    config.batch_size = 512  # items per learner step (RLlib Ape-X train_batch_size)
-    config.replay_capacity = 25_000  # replay entries (§4.1.1)
-    config.priority_alpha = 0.6  # prioritized replay alpha (§4.1.1)
-    config.priority_beta = 0.4  # importance-sampling beta (§4.1.1)
-    config.priority_eps = 1e-6  # added to |td| (RLlib prioritized_replay_eps)
-    # Importance weights divided by the buffer-wide minimum probability's weight (RLlib 1.13's
-    # PrioritizedReplayBuffer); "batch_max": by the batch's largest weight (Schaul et al. 2016).
-    config.importance_weights = "buffer_min"
-    config.learning_starts = 50_000  # env steps before learning (RLlib Ape-X learning_starts)
-    # Target copy period in trained samples (RLlib Ape-X target_network_update_freq, counted
-    # by steps trained).
-    config.target_update_period = 500_000
-    # Actor weights as RLlib 1.13's Ape-X syncs them: a worker gets the learner's weights after
-    # a sample batch (rollout_fragment_length steps x envs_per_worker environments) once
-    # max_weight_sync_delay of its steps have passed, here every 50 actor steps;
-    # "learner_steps": every actor_update_period learner steps.
-    config.weight_sync = "sample_batch"
-    config.rollout_fragment_length = 50  # steps per environment per batch (RLlib Ape-X default)
-    config.max_weight_sync_delay = 400  # worker steps between syncs, at least (RLlib Ape-X)
-    config.actor_update_period = 200  # learner steps between syncs under "learner_steps"
-    # Rewards as the paper's exp(alpha * acc) differences (§3.2.2), exp(alpha) times the
-    # environment's; "unit": the environment's exp(alpha * (acc - 1)) differences.
-    config.reward_scale = "paper"
-    # Trained samples per environment step. RLlib 1.13's Ape-X (training_intensity None)
-    # replays as fast as its learner can, so the paper's ratio is unrecorded; 1 is RLlib 2's
-    # ApexDQN training_intensity and makes runs reproducible whatever the machine's speed.
-    config.replay_ratio = 1.0
-    # Local devices the actors and the replay are sharded over (nasjax.agents.apex.train);
-    # results depend on it (each shard samples its own buffer), so it is a config field.
-    config.devices = 1
-    config.iterations_per_chunk = 50  # iterations per jitted chunk (2 actor + 1 learner steps)
-    config.checkpoint_every = 20  # chunks between Orbax checkpoints (and at the end)
-    config.checkpoints_kept = 2  # newest checkpoints kept on disk
-    config.network = network.network_config()  # T = 256 (§3.2.3)
+    config = FIELDS.config(preset=preset, env=env.config(space))
     if preset == "cpu":
         cpu_preset(config)
     elif preset == "smoke":

@@ -16,7 +16,8 @@
 ``run_main`` gives every launch the same behaviour:
 
 - ``--help`` (exit 0): the script's docstring, its flags, the config's presets and every config
-  field with its default, its rule and its comment;
+  field with its default, its rule and its help (the module's ``FIELDS``,
+  :mod:`nasjax.config_fields`);
 - the packaged ``nasjax/configs/<family>.py`` is the default ``--config``, from any directory,
   and ``--config=:PRESET`` names one of its presets without a path;
 - a bad config value, an unknown ``--config.FIELD``, a bad flag, a data file that fails its
@@ -31,13 +32,11 @@
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import dataclasses
 import difflib
 import importlib
 import importlib.util
-import io
 import json
 import logging
 import os
@@ -46,7 +45,6 @@ import signal
 import socket
 import sys
 import time
-import tokenize
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -97,7 +95,8 @@ class ConfigFlag:
     Attributes:
       name: the flag name ("config").
       module_name: the dotted name of the packaged config module ("nasjax.configs.search"), which
-        declares ``RULES``, ``PRESETS`` and ``get_config(preset)``.
+        declares ``FIELDS`` (:mod:`nasjax.config_fields`), ``RULES`` (derived from it),
+        ``PRESETS`` and ``get_config(preset)``.
       default: the absolute path of that module's file.
       holder: absl's flag holder.
     """
@@ -346,26 +345,6 @@ def path_flag(holder: flags.FlagHolder, kind: str = "file") -> Path | None:
 # ----------------------------------------------------------------------------- help
 
 
-def _field_comments(module: ModuleType) -> dict[str, str]:
-    """Leaf field name -> the comment of its ``config.NAME = ...`` line in the module source
-    (the trailing comment, else the comment line just above)."""
-    source = Path(module.__file__).read_text()
-    comments: dict[int, str] = {}
-    for token in tokenize.generate_tokens(io.StringIO(source).readline):
-        if token.type == tokenize.COMMENT:
-            comments[token.start[0]] = token.string.lstrip("#").strip()
-    lines = source.splitlines()
-    found: dict[str, str] = {}
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Attribute):
-            line = node.lineno
-            above = line - 1 if lines[line - 2].lstrip().startswith("#") else None
-            comment = comments.get(node.end_lineno) or comments.get(line) or comments.get(above)
-            if comment:
-                found.setdefault(node.targets[0].attr, comment)
-    return found
-
-
 def _split_config_value(value: str) -> tuple[str, str | None]:
     path, _, preset = value.partition(":")
     return path, (preset or None)
@@ -412,13 +391,8 @@ def render_help(config: ConfigFlag | None, value: str | None = None) -> str:
         return "\n".join(lines)
     module = config.module
     loaded = _load_config(config.default if value is None else value)
-    comments = _field_comments(module)
-    nested = {}  # comments of blocks built by the config modules it imports (configs/agents.py)
-    for other in vars(module).values():
-        if isinstance(other, ModuleType) and other.__name__.startswith(CONFIG_PACKAGE + "."):
-            nested.update(_field_comments(other))
+    declared = module.FIELDS.leaves()
     presets = getattr(module, "PRESETS", ())
-    rules = getattr(module, "RULES", {})
     if presets:
         lines += [f"presets (--{config.name}=:PRESET, or PATH:PRESET): {', '.join(presets)}",
                   ""]
@@ -427,10 +401,9 @@ def render_help(config: ConfigFlag | None, value: str | None = None) -> str:
     shown = f" ({value})" if value else ""
     lines.append(f"config fields{shown}; set with --{config.name}.FIELD=VALUE:")
     for path, default in field_paths(loaded).items():
-        rule = rules.get(path)
-        leaf = path.rsplit(".", 1)[-1]
-        comment = comments.get(leaf) or (nested.get(leaf, "") if "." in path else "")
-        detail = "; ".join(part for part in (rule.allowed if rule else "", comment) if part)
+        field = declared.get(path)
+        parts = (field.rule.allowed, field.describe()) if field else ()
+        detail = "; ".join(part for part in parts if part)
         lines.append(f"  {path} = {default!r}" + (f"  ({detail})" if detail else ""))
     return "\n".join(lines) + "\n"
 

@@ -4,38 +4,34 @@ from __future__ import annotations
 
 import ml_collections
 
+from nasjax import config_fields
 from nasjax import config_rules as rules
+from nasjax.config_fields import field
 
 PRESETS = ("default", "big")
 ALGORITHMS = ("random_search", "local_search")
 
-RULES = {
-    "num_trials": rules.positive_int(),
-    "budget": rules.positive_int(),
-    "budgets": rules.sequence_of(rules.positive_int()),
-    "mode": rules.one_of("mean", "noisy"),
-    "algorithms": rules.names(lambda: ALGORITHMS, "algorithm"),
-    "data_dir": rules.text("a directory, or '' for $NASJAX_DATA"),
-    "wait": rules.boolean(),
-    "inner.rate": rules.number(0.0, 1.0, low_open=True),
-}
+FIELDS = config_fields.block(
+    num_trials=field(3, rules.positive_int(), "independent trials"),
+    budget=field(10, rules.positive_int(), "queries per trial"),
+    budgets=field((5, 10), rules.sequence_of(rules.positive_int()), "table rows"),
+    mode=field("mean", rules.one_of("mean", "noisy"), "what searchers see"),
+    algorithms=field("random_search", rules.names(lambda: ALGORITHMS, "algorithm"),
+                     "Comma-separated algorithm names."),
+    data_dir=field("", rules.text("a directory, or '' for $NASJAX_DATA"), "'' = $NASJAX_DATA"),
+    wait=field(False, rules.boolean(),
+               "loop in plain Python until interrupted (interrupt tests)"),
+    inner=config_fields.block(rate=field(0.5, rules.number(0.0, 1.0, low_open=True),
+                                         "a learning rate")),
+)
+RULES = FIELDS.rules()
 
 
 def get_config(preset: str = "default") -> ml_collections.ConfigDict:
     """The fake config; ``preset='big'`` has more trials."""
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
-    config = ml_collections.ConfigDict()
-    config.num_trials = 3  # independent trials
-    config.budget = 10  # queries per trial
-    config.budgets = (5, 10)  # table rows
-    config.mode = "mean"  # what searchers see
-    # Comma-separated algorithm names.
-    config.algorithms = "random_search"
-    config.data_dir = ""  # '' = $NASJAX_DATA
-    config.wait = False  # loop in plain Python until interrupted (interrupt tests)
-    config.inner = ml_collections.ConfigDict()
-    config.inner.rate = 0.5  # a learning rate
+    config = FIELDS.config()
     if preset == "big":
         config.num_trials = 300
     return config

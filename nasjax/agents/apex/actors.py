@@ -49,11 +49,17 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from nasjax import env
+from nasjax import config_fields, env
+from nasjax import config_rules as rules
 from nasjax.agents.apex import losses, network
+from nasjax.config_fields import field
 
-EPSILON = 0.4  # base epsilon of the per-worker schedule, Horgan et al. §4.1 (RLlib default)
-EPSILON_EXPONENT = 7.0  # its exponent alpha, Horgan et al. §4.1 (RLlib default)
+# The exploration fields of an Ape-X config: the per-worker epsilon schedule (Horgan et al. §4.1).
+FIELDS = config_fields.block(
+    epsilon=field(0.4, rules.fraction(), "eps_i = epsilon^(1 + exponent i / (W - 1)) (§4.1.1, "
+                  "RLlib default)"),
+    epsilon_exponent=field(7.0, rules.number(0.0), "the schedule's alpha (§4.1.1, RLlib default)"),
+)
 REWARD_SCALES = ("unit", "paper")  # exp(alpha * (acc - 1)) differences, or exp(alpha * acc)'s
 
 
@@ -127,8 +133,9 @@ class Actors:
                                                        ActorStats]]
 
 
-def worker_epsilons(num_workers: int, envs_per_worker: int, epsilon: float = EPSILON,
-                    exponent: float = EPSILON_EXPONENT) -> jax.Array:
+def worker_epsilons(num_workers: int, envs_per_worker: int,
+                    epsilon: float = FIELDS["epsilon"].default,
+                    exponent: float = FIELDS["epsilon_exponent"].default) -> jax.Array:
     """``float32[W * E_w]``: ``eps_i = epsilon^(1 + exponent * i / (W - 1))`` for the
     environments of worker ``i`` (Horgan et al. §4.1); ``epsilon`` alone for one worker."""
     i = jnp.arange(num_workers, dtype=jnp.float32)

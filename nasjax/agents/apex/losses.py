@@ -25,7 +25,6 @@ import jax.numpy as jnp
 from nasjax.agents.apex import network
 
 N_STEP = 3  # bootstrapping horizon, Cassimon et al. §3.2.3
-GAMMA = 0.9  # discount, Cassimon et al. §4.1.1 (best of 0.9 / 0.95 / 0.99 in §5.1)
 HUBER_DELTA = 1.0  # quadratic-to-linear threshold; rlax's and RLlib's DQN default
 
 

@@ -54,34 +54,44 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-LATENT_NB101 = 256  # T on NAS-Bench-101, Cassimon et al. §3.2.3
-LATENT_NB301 = 512  # T on NAS-Bench-301, Cassimon et al. §4.2.1
+from nasjax import config_fields
+from nasjax import config_rules as rules
+from nasjax.config_fields import field
+
 POSITIONAL = ("learned", "sinusoidal")  # see the module docstring for the default
 DUELING_INPUTS = ("every_token", "first_token")  # what the advantages are computed from
 SINUSOID_BASE = 10_000.0  # wavelength base of Vaswani et al. 2017, §3.5
 
+# The ``network`` block of an Ape-X config (Fig. 6): the paper's NAS-Bench-101 network, which
+# ``configs/apex.py``'s presets and the untrained policy build on. The paper fixes T and leaves
+# the rest open; our choices: 2 encoder and 2 transformer layers with an MLP of width 2T (one
+# layer lets each neighbour attend to the current architecture, a second lets the value read
+# the neighbourhood; learner cost grows with the depth and Ape-X is about throughput) and heads
+# of width 64.
+FIELDS = config_fields.block(
+    latent_dim=field(256, rules.positive_int(),
+                     "T: 256 on NAS-Bench-101 (§3.2.3), 512 on NAS-Bench-301 (§4.2.1)"),
+    encoder_layers=field(2, rules.positive_int(),
+                         'fully-connected ReLU layers tokens -> T ("several", §3.2.3)'),
+    num_layers=field(2, rules.positive_int(), "transformer encoder blocks (not in the paper)",
+                     ours=True),
+    num_heads=field(4, rules.positive_int(), "attention heads, T / 64 (not in the paper)",
+                    ours=True),
+    mlp_ratio=field(2, rules.positive_int(), "block MLP width in units of T (not in the paper)",
+                    ours=True),
+    positional=field("learned", rules.one_of(*POSITIONAL),
+                     "ViT's learned position embeddings (§3.2.3 follows ViT)"),
+    dueling_input=field("first_token", rules.one_of(*DUELING_INPUTS),
+                        'advantages from output 0 alone: "the first output of the transformer '
+                        'encoder as the input for the rest of the agent" (§3.2.3); '
+                        '"every_token": one advantage per output token'),
+)
 
-def network_config(latent_dim: int = LATENT_NB101, num_heads: int = 4
-                   ) -> ml_collections.ConfigDict:
-    """The ``network`` block of an Ape-X config (Fig. 6); the defaults are the paper's
-    NAS-Bench-101 network, which ``configs/apex.py``'s presets and the untrained policy build on.
 
-    The paper fixes T and leaves the rest open; our choices: 2 encoder and 2 transformer layers
-    with an MLP of width 2T (one layer lets each neighbour attend to the current architecture, a
-    second lets the value read the neighbourhood; learner cost grows with the depth and Ape-X
-    is about throughput) and heads of width 64.
-    """
-    config = ml_collections.ConfigDict()
-    config.latent_dim = latent_dim  # T: 256 on NAS-Bench-101 (§3.2.3), 512 on NAS-Bench-301
-    config.encoder_layers = 2  # fully-connected ReLU layers tokens -> T ("several", §3.2.3)
-    config.num_layers = 2  # transformer encoder blocks (not in the paper; ours)
-    config.num_heads = num_heads  # attention heads, T / 64 (not in the paper; ours)
-    config.mlp_ratio = 2  # block MLP width in units of T (not in the paper; ours)
-    config.positional = "learned"  # ViT's learned position embeddings (§3.2.3 follows ViT)
-    # Advantages from output 0 alone: "the first output of the transformer encoder as the input
-    # for the rest of the agent" (§3.2.3); "every_token": one advantage per output token.
-    config.dueling_input = "first_token"
-    return config
+def network_config(latent_dim: int = FIELDS["latent_dim"].default,
+                   num_heads: int = FIELDS["num_heads"].default) -> ml_collections.ConfigDict:
+    """The ``network`` block of an Ape-X config (:data:`FIELDS`) with T and the heads given."""
+    return FIELDS.config(latent_dim=latent_dim, num_heads=num_heads)
 
 
 def masked_fill(values: chex.Array, mask: chex.Array) -> chex.Array:
@@ -178,12 +188,12 @@ class QNetwork(nn.Module):
         initialisation.
     """
 
-    latent_dim: int = LATENT_NB101
-    encoder_layers: int = 2
-    num_layers: int = 2
-    num_heads: int = 4
-    mlp_ratio: int = 2
-    positional: Literal["learned", "sinusoidal"] = "learned"
+    latent_dim: int = FIELDS["latent_dim"].default
+    encoder_layers: int = FIELDS["encoder_layers"].default
+    num_layers: int = FIELDS["num_layers"].default
+    num_heads: int = FIELDS["num_heads"].default
+    mlp_ratio: int = FIELDS["mlp_ratio"].default
+    positional: Literal["learned", "sinusoidal"] = FIELDS["positional"].default
     dueling_input: Literal["every_token", "first_token"] = "every_token"
 
     @nn.compact

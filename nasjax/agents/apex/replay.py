@@ -49,9 +49,17 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
+from nasjax import config_fields
+from nasjax import config_rules as rules
+from nasjax.config_fields import field
+
 CAPACITY = 25_000  # replay capacity, Cassimon et al. §4.1.1
-ALPHA = 0.6  # priority exponent, Cassimon et al. §4.1.1 (Schaul et al. 2016 proportional)
-BETA = 0.4  # importance-sampling exponent, Cassimon et al. §4.1.1 (fixed, as RLlib's Ape-X)
+# The prioritisation fields of an Ape-X config (Cassimon et al. §4.1.1; Schaul et al. 2016
+# proportional, beta fixed as RLlib's Ape-X).
+FIELDS = config_fields.block(
+    priority_alpha=field(0.6, rules.number(0.0), "prioritized replay alpha (§4.1.1)"),
+    priority_beta=field(0.4, rules.fraction(), "importance-sampling beta (§4.1.1)"),
+)
 PRIORITY_EPS = 1e-6  # added to |td| so that no item has zero probability; RLlib's default
 NORMALISATIONS = ("batch_max", "buffer_min")  # importance-weight normalisations (module docstring)
 
@@ -89,7 +97,8 @@ class PrioritizedBuffer:
 
 
 def make_prioritized_buffer(capacity: int = CAPACITY, sample_batch_size: int = 512,
-                            alpha: float = ALPHA, beta: float = BETA,
+                            alpha: float = FIELDS["priority_alpha"].default,
+                            beta: float = FIELDS["priority_beta"].default,
                             eps: float = PRIORITY_EPS,
                             normalisation: str = "batch_max") -> PrioritizedBuffer:
     """A proportional prioritized replay buffer.

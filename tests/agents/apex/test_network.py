@@ -81,7 +81,7 @@ def test_shapes_and_masking(net_params):
 
 def test_latent_dims_of_the_paper():
     tokens, mask = _observation(0, valid=3)
-    for latent in (network.LATENT_NB101, network.LATENT_NB301):
+    for latent in (256, 512):  # T on NAS-Bench-101 (§3.2.3) and NAS-Bench-301 (§4.2.1)
         shapes = jax.eval_shape(network.QNetwork(latent_dim=latent).init, jax.random.key(0),
                                 tokens, mask)
         assert shapes["params"]["encoder_1"]["kernel"].shape == (latent, latent)

@@ -11,6 +11,7 @@ import scipy.stats
 
 from nasjax.agents.apex import replay
 
+ALPHA = replay.FIELDS["priority_alpha"].default  # the default buffer's exponent
 EPS = replay.PRIORITY_EPS
 
 
@@ -32,7 +33,8 @@ def _draws(buffer, state, num_batches: int) -> np.ndarray:
 
 def test_defaults_are_the_papers():
     buffer = replay.make_prioritized_buffer()
-    assert buffer.capacity == 25_000 and (replay.ALPHA, replay.BETA) == (0.6, 0.4)
+    assert buffer.capacity == 25_000
+    assert replay.FIELDS.config().to_dict() == {"priority_alpha": 0.6, "priority_beta": 0.4}
 
 
 def test_init_shapes_and_dtypes():
@@ -49,7 +51,7 @@ def test_sampling_frequencies_follow_p_to_the_alpha():
     state = buffer.add(buffer.init(_item(0)), _items(range(8)),
                        jnp.asarray(priorities, jnp.float32))
     counts = np.bincount(_draws(buffer, state, 200), minlength=8)  # 12,800 draws
-    expected = (priorities + EPS) ** replay.ALPHA
+    expected = (priorities + EPS) ** ALPHA
     expected = counts.sum() * expected / expected.sum()
     assert scipy.stats.chisquare(counts, expected).pvalue > 1e-3
     # The test has power: the same counts reject plain proportional sampling (alpha = 1).
@@ -120,7 +122,7 @@ def test_ring_overwrite():
     np.testing.assert_array_equal(state.items["arch"][:, 0], [15, 16, 12, 13, 14])
     np.testing.assert_array_equal(state.items["flag"], [True, False, False, True, False])
     np.testing.assert_allclose(state.priorities,
-                               (np.array([6.0, 7.0, 3.0, 4.0, 5.0]) + EPS) ** replay.ALPHA)
+                               (np.array([6.0, 7.0, 3.0, 4.0, 5.0]) + EPS) ** ALPHA)
 
 
 def test_empty_slots_are_never_sampled_and_new_items_are():
@@ -138,7 +140,7 @@ def test_update_priorities():
     # Repeated slots (stratified batches have them) carry the same new priority.
     state = buffer.update_priorities(state, jnp.array([2, 0, 2]), jnp.array([9.0, 0.0, 9.0]))
     np.testing.assert_allclose(state.priorities,
-                               (np.array([0.0, 1.0, 9.0, 1.0]) + EPS) ** replay.ALPHA, rtol=1e-6)
+                               (np.array([0.0, 1.0, 9.0, 1.0]) + EPS) ** ALPHA, rtol=1e-6)
     counts = np.bincount(_draws(buffer, state, 100), minlength=4)
     assert counts[0] == 0 and counts[2] > counts[1] + counts[3]  # 3.74 : 1 : 1 in mass (9^.6)
 
