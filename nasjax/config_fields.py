@@ -19,7 +19,7 @@ declared here once: :func:`launch_fields`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import ml_collections
@@ -140,11 +140,6 @@ class Block:
 def block(**items: Field | Block) -> Block:
     """Declares a block of fields and nested blocks, in the order given."""
     return Block(tuple(items.items()))
-
-
-def blocks(declared: Mapping[str, Block]) -> Block:
-    """A block holding each of ``declared`` as a nested block of that name."""
-    return Block(tuple(declared.items()))
 
 
 def launch_fields(presets: tuple[str, ...], *, benchmark: str, seed: str) -> dict[str, Field]:

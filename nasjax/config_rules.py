@@ -1,7 +1,7 @@
 """Declared rules for config fields, checked before a launch does any work or writes any file.
 
-A config module (``configs/<family>.py``) declares ``RULES``: a dict from every field's dotted
-path to a :class:`Rule`::
+A config module (``configs/<family>.py``) has ``RULES``: a dict from every field's dotted path
+to a :class:`Rule`, derived from its declaration (:mod:`nasjax.config_fields`)::
 
     RULES = {
         "num_trials": config_rules.positive_int(),

@@ -12,9 +12,10 @@ Two kinds of agents, each usable on any registered search space:
   ``update(state, archs, metrics) -> state``.
 
 An :class:`Agent` is what the registry holds: the factories of an agent's policy and/or
-searcher, the name of the ``configs/agents.py`` block with its hyperparameters, and how it
-counts queries. :func:`run_trial` runs one trial of a searcher as a single ``lax.scan``;
-:func:`run_trials` vmaps trials (and shards them over devices: :mod:`nasjax.sharding`).
+searcher, the name of the config block with its hyperparameters (declared beside the agent,
+named by its registration) and how it counts queries. :func:`run_trial` runs one trial of a
+searcher as a single ``lax.scan``; :func:`run_trials` vmaps trials (and shards them over
+devices: :mod:`nasjax.sharding`).
 """
 
 from __future__ import annotations

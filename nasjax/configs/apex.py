@@ -205,7 +205,7 @@ def ours(config: ml_collections.ConfigDict) -> None:
 
 
 def nb301_preset(config: ml_collections.ConfigDict, cpu: bool) -> None:
-    """NAS-Bench-301 (§4.2.1): T = 512, 15M steps, alpha = 32 (from ``configs/environment``)."""
+    """NAS-Bench-301 (§4.2.1): T = 512, 15M steps, alpha = 32 (the space's registration)."""
     config.benchmark = "nb301-surrogate"
     config.total_steps = 15_000_000  # §4.2.1
     config.network = network.network_config(512, 8)  # T = 512 (§4.2.1), heads of width 64

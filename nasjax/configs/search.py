@@ -55,7 +55,7 @@ def _searchers() -> list[str]:
 
 
 # Every field: the launch fields, the search's own, then the block of each registered searcher
-# with hyperparameters (configs/agents.py), in registration order.
+# with hyperparameters (its registration's ``config``), in registration order.
 FIELDS = config_fields.block(
     **config_fields.launch_fields(PRESETS, benchmark="a registered benchmark "
                                   "(nasjax.benchmarks.names())",

@@ -151,7 +151,7 @@ def bench_nb301_env_steps(quick: bool, data_dir, settings: ml_collections.Config
     1 ... 4,096 environments, beside a plain-Python step (neighbours in Python, the official
     one-architecture query: nasjax's jitted features of one genotype, each member's 1-row
     ``inplace_predict``, the mean). ``settings``: the NAS-Bench-301 environment block
-    (``configs/environment.py``)."""
+    (``nasjax.env.config``)."""
     bench = nb301_surrogate.load(data_dir, progress=False)
     params = _env_params(bench, settings, settings.train_episode_length)
     steps = 4 if quick else 16
@@ -185,7 +185,7 @@ def bench_nb301_eval(quick: bool, data_dir, settings: ml_collections.ConfigDict,
     Args:
       quick: a chunk of 64 episodes instead of ``episodes_per_chunk``.
       data_dir: the data directory (None: the default).
-      settings: the NAS-Bench-301 environment block (``configs/environment.py``).
+      settings: the NAS-Bench-301 environment block (``nasjax.env.config``).
       episodes_per_chunk: the protocol's chunk size (``configs/evaluate.py:nb301``): evaluation
         episodes refill their slots, so a chunk's cost per episode depends on its size.
     """

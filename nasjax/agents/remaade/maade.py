@@ -43,7 +43,7 @@ import jax.numpy as jnp
 from nasjax.agents.remaade import policy as policy_lib
 
 # Initialisation (our choice; the paper gives none): query vectors and value embeddings
-# ~ N(0, EMBED_INIT_STDDEV^2) as nn.Embed (configs/agents.py ``init_stddev``), attention and
+# ~ N(0, EMBED_INIT_STDDEV^2) as nn.Embed (the ``remaade`` block's ``init_stddev``), attention and
 # PosFF kernels LeCun normal with zero biases (flax defaults), eq. 9's W and b zero (so the
 # initial policy is uniform).
 EMBED_INIT_STDDEV = 1.0
