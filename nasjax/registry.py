@@ -64,8 +64,9 @@ def register(kind: str, name: str, factory: Callable[..., Any] | str, *,
       factory: builds the item (``make`` passes its keyword arguments), or
         ``"module:attribute"`` naming it.
       kwargs: keyword arguments always passed to the factory (one factory, several names).
-      **info: static facts shown by :func:`entry` (for a benchmark its ``space``; for an agent
-        its ``type``, ``queries`` per step and ``config``).
+      **info: static facts shown by :func:`entry` (for a space its ``neighbourhoods`` and its
+        ``env`` defaults: N, alpha, neighbour strategy; for a benchmark its ``space``; for an
+        agent its ``type`` and its ``config``: ``(block name, "module:FIELDS")``).
     Raises:
       ValueError when the name is taken by a different factory.
     """
