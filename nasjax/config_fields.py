@@ -1,8 +1,9 @@
 """One declaration per config field: its default, its rule and its help together.
 
-A component declares its hyperparameters beside its code as a :class:`Block` of :class:`Field`
-s; the ``ConfigDict`` of its defaults, the rules that :func:`~nasjax.config_rules.check_config`
-applies, ``--help`` and the "our choice" marks of reports all derive from it::
+A component declares its hyperparameters beside its code as a :class:`Block` of fields
+(:class:`Field`); the ``ConfigDict`` of its defaults, the rules that
+:func:`~nasjax.config_rules.check_config` applies, ``--help`` and the "our choice" marks of
+reports all derive from it::
 
     FIELDS = config_fields.block(
         population_size=config_fields.field(50, rules.int_range(2, 100_000), "P: members kept"),
