@@ -104,6 +104,8 @@ def initialize(settings: Settings) -> None:
              else f"the coordinator {settings.coordinator_address}")
     if not settings.auto and settings.process_id != 0:
         wait_for(settings.coordinator_address, settings.initialization_timeout)
+    elif not settings.auto:
+        check_port(settings.coordinator_address)
     try:
         jax.distributed.initialize(
             coordinator_address=settings.coordinator_address,
@@ -140,6 +142,27 @@ def wait_for(address: str, timeout: float) -> None:
                     f"({error.strerror or error}); start process 0 there (it runs the "
                     "coordinator), check the address, or raise --initialization_timeout") from None
             time.sleep(RETRY_SECONDS)
+
+
+def check_port(address: str) -> None:
+    """Checks that process 0 can run the coordinator on the port of ``HOST:PORT`` (the runtime
+    binds it on every interface and says nothing when another program, e.g. a second process 0,
+    holds it: its processes then wait for peers that register elsewhere).
+
+    Raises:
+      DistributedError: one line when the port is taken.
+    """
+    port = int(address.rpartition(":")[2])
+    family = socket.AF_INET6 if socket.has_ipv6 else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past connections' TIME_WAIT
+        try:
+            probe.bind(("::" if family == socket.AF_INET6 else "", port))
+        except OSError as error:
+            raise DistributedError(
+                f"--coordinator_address={address}: process 0 cannot run the coordinator on port "
+                f"{port} ({error.strerror or error}): another process 0 or another program holds "
+                "it; give every process another free port") from None
 
 
 def is_runtime_failure(error: BaseException) -> bool:
