@@ -20,6 +20,7 @@ from typing import Any
 
 import jax
 import numpy as np
+from jax._src import distributed as runtime  # its client: the coordination service's store
 from jax.experimental import multihost_utils
 
 RETRY_SECONDS = 1.0  # between attempts to reach the coordinator
@@ -213,6 +214,28 @@ def broadcast_text(text: str | None) -> str | None:
         buffer[0], buffer[1:1 + len(data)] = 1, np.frombuffer(data, np.uint8)
     buffer = np.asarray(multihost_utils.broadcast_one_to_all(buffer))
     return bytes(buffer[1:]).rstrip(b"\0").decode() if buffer[0] else None
+
+
+def announce(key: str, text: str | None, timeout: int) -> str | None:
+    """Process 0's ``text`` on every process (None stays None), through the coordination
+    service's key-value store: unlike a collective (gloo gives up on a peer after 30 s), the
+    others wait as long as process 0 works, up to ``timeout`` seconds (a process 0 that dies
+    ends the wait through its heartbeats). Every process calls it once per ``key``.
+
+    Raises:
+      DistributedError: one line when process 0 did not announce within ``timeout``.
+    """
+    client = runtime.global_state.client  # the runtime's own (Orbax reads it the same way)
+    name = f"nasjax/{key}"
+    if jax.process_index() == 0:
+        client.key_value_set(name, "" if text is None else "+" + text)
+        return text
+    try:
+        value = client.blocking_key_value_get(name, timeout * 1000)
+    except jax.errors.JaxRuntimeError as error:
+        raise DistributedError(f"process {jax.process_index()}: process 0 did not finish {key} "
+                               f"within {timeout} s ({str(error).splitlines()[0][:200]})") from None
+    return value[1:] if value else None
 
 
 def gather(tree: Any) -> Any:
