@@ -20,14 +20,19 @@ import selectors
 import signal
 import subprocess
 import sys
+import time
 
 # A glog/absl log line: severity, date, time, thread, file:line]
 RECORD = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ [\w.-]+:\d+\] ")
 OTHER = re.compile(r"^(\[Gloo\] |\*\*\* Check failure stack trace|terminate called after|"
                    r"  what\(\):|\s+@\s+0x)")
+# where a runtime line starts inside a line of ours (a progress bar without its end of line)
+INSIDE = re.compile(r"[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ [\w.-]+:\d+\] |\[Gloo\] |"
+                    r"\*\*\* Check failure stack trace|terminate called after")
 FATAL = re.compile(r"^(F\d{4} |terminate called after|\*\*\* Check failure)")
 OURS = "error: "  # a line of ours about the same failure: it stays the one line
 CHUNK = 65536
+HOLD_SECONDS = 10.0  # lines held after an error record are written if no fatal one follows
 
 
 def is_runtime_line(line: str) -> bool:
@@ -92,8 +97,8 @@ def _status(text: str) -> str:
 class Filter:
     """The filter's state over one process's two streams: runtime lines left out and kept for
     :func:`explain`; after an error record of the runtime, the following lines are held (they
-    may be the rest of its multi-line message) until the end, when they are written unless the
-    process died of the runtime's fatal error."""
+    may be the rest of its multi-line message): left out if the process dies of the runtime's
+    fatal error, else written at the end or ``HOLD_SECONDS`` later."""
 
     def __init__(self, me: int | None, count: int | None, coordinator: str | None,
                  timeout: int) -> None:
@@ -101,21 +106,34 @@ class Filter:
         self.runtime: list[str] = []  # the runtime's lines, for explain()
         self.held: list[tuple[int, str]] = []  # (stream, line) after an error record
         self.holding = False
+        self.since = 0.0  # when holding began (time.monotonic)
         self.fatal = False
 
-    def line(self, stream: int, line: str) -> list[tuple[int, str]]:
+    def line(self, stream: int, line: str, now: float = 0.0) -> list[tuple[int, str]]:
         """What to write now, as (stream, text), for ``line`` (with its end of line) read from
-        ``stream`` (1 or 2)."""
+        ``stream`` (1 or 2) at time ``now``."""
+        inside = INSIDE.search(line, 1)
+        if inside and not is_runtime_line(line):  # ours, then the runtime's
+            return [*self.line(stream, line[:inside.start()], now),
+                    *self.line(stream, line[inside.start():], now)]
         if is_runtime_line(line):
             self.runtime.append(line)
             self.fatal = self.fatal or bool(FATAL.match(line))
-            self.holding = self.holding or self.fatal or line[0] == "E" and bool(
-                RECORD.match(line))
+            if not self.holding and (self.fatal or line[0] == "E" and RECORD.match(line)):
+                self.holding, self.since = True, now
             return []
         if self.holding:
             self.held.append((stream, line))
             return []
         return [(stream, line)]
+
+    def release(self, now: float) -> list[tuple[int, str]]:
+        """The held lines, when ``HOLD_SECONDS`` have passed since an error record that no
+        fatal one followed (the process lives on: they were its own)."""
+        if not self.holding or self.fatal or now - self.since < HOLD_SECONDS:
+            return []
+        held, self.held, self.holding = self.held, [], False
+        return held
 
     def end(self) -> list[tuple[int, str]]:
         """What to write when the process has closed both streams: the held lines, or when it
@@ -160,7 +178,8 @@ def run(out: int, err: int, context: list) -> None:
     for fd in targets:
         selector.register(fd, selectors.EVENT_READ)
     while selector.get_map():
-        for key, _ in selector.select():
+        _write(state.release(time.monotonic()))
+        for key, _ in selector.select(timeout=HOLD_SECONDS):
             data = os.read(key.fd, CHUNK)
             if not data:
                 selector.unregister(key.fd)
@@ -172,7 +191,8 @@ def run(out: int, err: int, context: list) -> None:
                     lines.append(partial[key.fd])  # a progress bar redrawing its line
                     partial[key.fd] = b""
             for line in lines:
-                _write(state.line(targets[key.fd], line.decode(errors="replace")))
+                _write(state.line(targets[key.fd], line.decode(errors="replace"),
+                                  time.monotonic()))
     _write(state.end())
 
 

@@ -63,6 +63,9 @@ def test_the_filter_keeps_our_lines_and_leaves_the_runtimes_out():
     assert [piece for line in lines for piece in state.line(1, line)] == [
         (1, "ours\n"), (1, "\r 50%|#####     | progress")]
     assert state.end() == []
+    bar = "\r 60%|######    | progress"
+    assert state.line(2, bar + MISSING.splitlines(keepends=True)[0]) == [(2, bar)]
+    assert state.fatal
 
 
 def test_after_an_error_record_lines_wait_for_the_end():
@@ -71,8 +74,10 @@ def test_after_an_error_record_lines_wait_for_the_end():
     the same failure wins over the runtime's."""
     record, *rest = HEARTBEATS.splitlines(keepends=True)[:3]
     state = runtime_log.Filter(0, 2, None, 5)
-    assert [state.line(2, line) for line in (record, *rest)] == [[], [], []]
-    assert state.end() == [(2, line) for line in rest]  # it lived on: nothing is lost
+    assert [state.line(2, line, now=100.0) for line in (record, *rest)] == [[], [], []]
+    assert state.release(now=101.0) == []
+    assert state.release(now=100.0 + runtime_log.HOLD_SECONDS) == [(2, line) for line in rest]
+    assert state.line(2, "ours\n") == [(2, "ours\n")] and state.end() == []  # it lived on
 
     state = runtime_log.Filter(0, 2, None, 5)
     for line in [*HEARTBEATS.splitlines(keepends=True), "error: process 0 of 2 lost it\n"]:
