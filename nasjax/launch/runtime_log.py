@@ -172,13 +172,14 @@ def run(out: int, err: int, context: list) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the launch decides; this reports its end
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     state = Filter(*context)
+    ended = {1: True, 2: True}  # whether the last text written to a stream ended its line
     targets = {out: 1, err: 2}
     partial = {out: b"", err: b""}
     selector = selectors.DefaultSelector()
     for fd in targets:
         selector.register(fd, selectors.EVENT_READ)
     while selector.get_map():
-        _write(state.release(time.monotonic()))
+        _write(state.release(time.monotonic()), ended)
         for key, _ in selector.select(timeout=HOLD_SECONDS):
             data = os.read(key.fd, CHUNK)
             if not data:
@@ -192,13 +193,16 @@ def run(out: int, err: int, context: list) -> None:
                     partial[key.fd] = b""
             for line in lines:
                 _write(state.line(targets[key.fd], line.decode(errors="replace"),
-                                  time.monotonic()))
-    _write(state.end())
+                                  time.monotonic()), ended)
+    _write(state.end(), ended)
 
 
-def _write(pieces: list[tuple[int, str]]) -> None:
+def _write(pieces: list[tuple[int, str]], ended: dict[int, bool]) -> None:
+    """Writes ``(stream, text)`` pieces; an error line goes below an unfinished progress bar."""
     for stream, text in pieces:
+        text = "\n" + text if text.startswith(OURS) and not ended[stream] else text
         os.write(stream, text.encode())
+        ended[stream] = text.endswith("\n")
 
 
 if __name__ == "__main__":

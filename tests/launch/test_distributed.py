@@ -269,7 +269,7 @@ def test_a_killed_process_stops_the_other_naming_it(tmp_path, data_dir, full_nei
     code, _, err = finish(procs[:1], timeout=300)[0]
     seconds = time.monotonic() - killed
     procs[1].communicate()
-    last = err.rstrip("\n").split("\n")[-1].split("\r")[-1]  # after the progress bar
+    last = err.rstrip("\n").split("\n")[-1]  # below the progress bar
     assert code != 0 and last.startswith("error: process 0 of 2 lost process 1 ("), err[-3000:]
     assert err.count("error:") == 1 and "Check failure" not in err and " client.h:" not in err
     assert seconds < 30 + 15  # the heartbeat timeout, and the runtime's polling
