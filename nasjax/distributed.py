@@ -106,7 +106,7 @@ def initialize(settings: Settings) -> None:
     if not settings.auto and settings.process_id != 0:
         wait_for(settings.coordinator_address, settings.initialization_timeout)
     elif not settings.auto:
-        check_port(settings.coordinator_address)
+        check_coordinator(settings.coordinator_address)
     try:
         jax.distributed.initialize(
             coordinator_address=settings.coordinator_address,
@@ -145,20 +145,26 @@ def wait_for(address: str, timeout: float) -> None:
             time.sleep(RETRY_SECONDS)
 
 
-def check_port(address: str) -> None:
-    """Checks that process 0 can run the coordinator on the port of ``HOST:PORT`` (the runtime
-    binds it on every interface and says nothing when another program, e.g. a second process 0,
-    holds it: its processes then wait for peers that register elsewhere).
+def check_coordinator(address: str) -> None:
+    """Checks, on process 0, that ``HOST:PORT`` names this host's coordinator: the host resolves
+    and the port is free (the runtime binds it on every interface and says nothing when another
+    program, e.g. a second process 0, holds it; its processes then wait for peers that register
+    elsewhere).
 
     Raises:
-      DistributedError: one line when the port is taken.
+      DistributedError: one line when the host does not resolve or the port is taken.
     """
-    port = int(address.rpartition(":")[2])
+    host, _, port = address.rpartition(":")
+    try:
+        socket.getaddrinfo(host.strip("[]"), int(port))
+    except OSError as error:
+        raise DistributedError(f"--coordinator_address={address}: {host} does not resolve "
+                               f"({error.strerror or error}); give process 0's host") from None
     family = socket.AF_INET6 if socket.has_ipv6 else socket.AF_INET
     with socket.socket(family) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past connections' TIME_WAIT
         try:
-            probe.bind(("::" if family == socket.AF_INET6 else "", port))
+            probe.bind(("::" if family == socket.AF_INET6 else "", int(port)))
         except OSError as error:
             raise DistributedError(
                 f"--coordinator_address={address}: process 0 cannot run the coordinator on port "

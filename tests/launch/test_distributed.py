@@ -139,14 +139,16 @@ def test_a_bad_process_id_exits_2_before_any_file(tmp_path):
     assert not workdir.exists() and not list(tmp_path.iterdir())
 
 
-def test_a_taken_port_is_one_line_on_process_0():
+def test_a_taken_port_or_a_host_that_does_not_resolve_is_one_line_on_process_0():
     with socket.socket() as taken:
         taken.bind(("localhost", 0))
         taken.listen()
         address = f"localhost:{taken.getsockname()[1]}"
         with pytest.raises(distributed.DistributedError, match="another process 0 or another"):
-            distributed.check_port(address)
-    distributed.check_port(address)
+            distributed.check_coordinator(address)
+    distributed.check_coordinator(address)
+    with pytest.raises(distributed.DistributedError, match="nohost.invalid does not resolve"):
+        distributed.check_coordinator("nohost.invalid:1234")
 
 
 def processes(ids: list[int], count: int, timeout: int, workdir: Path) -> list[subprocess.Popen]:
