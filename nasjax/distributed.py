@@ -8,7 +8,9 @@ same summaries and only process 0 writes them. On CPU, collectives between proce
 
 :class:`Settings` holds the arguments of ``jax.distributed.initialize``; :func:`check` refuses
 bad ones in one line before anything connects; :func:`initialize` connects, and turns an
-unreachable coordinator or a refused registration into one line.
+unreachable coordinator, a coordinator port already taken or a refused registration into one
+line (what the runtime reports only by aborting, ``nasjax.launch.runtime_log`` turns into one).
+:func:`announce` lets the others wait for process 0 longer than a collective would.
 """
 
 from __future__ import annotations
