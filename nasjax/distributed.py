@@ -8,7 +8,9 @@ same summaries and only process 0 writes them. On CPU, collectives between proce
 
 :class:`Settings` holds the arguments of ``jax.distributed.initialize``; :func:`check` refuses
 bad ones in one line before anything connects; :func:`initialize` connects, and turns an
-unreachable coordinator or a refused registration into one line.
+unreachable coordinator, a coordinator port already taken or a refused registration into one
+line (what the runtime reports only by aborting, ``nasjax.launch.runtime_log`` turns into one).
+:func:`announce` lets the others wait for process 0 longer than a collective would.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 import jax
 import numpy as np
+from jax._src import distributed as runtime  # its client: the coordination service's store
 from jax.experimental import multihost_utils
 
 RETRY_SECONDS = 1.0  # between attempts to reach the coordinator
@@ -104,6 +107,8 @@ def initialize(settings: Settings) -> None:
              else f"the coordinator {settings.coordinator_address}")
     if not settings.auto and settings.process_id != 0:
         wait_for(settings.coordinator_address, settings.initialization_timeout)
+    elif not settings.auto:
+        check_coordinator(settings.coordinator_address)
     try:
         jax.distributed.initialize(
             coordinator_address=settings.coordinator_address,
@@ -140,6 +145,33 @@ def wait_for(address: str, timeout: float) -> None:
                     f"({error.strerror or error}); start process 0 there (it runs the "
                     "coordinator), check the address, or raise --initialization_timeout") from None
             time.sleep(RETRY_SECONDS)
+
+
+def check_coordinator(address: str) -> None:
+    """Checks, on process 0, that ``HOST:PORT`` names this host's coordinator: the host resolves
+    and the port is free (the runtime binds it on every interface and says nothing when another
+    program, e.g. a second process 0, holds it; its processes then wait for peers that register
+    elsewhere).
+
+    Raises:
+      DistributedError: one line when the host does not resolve or the port is taken.
+    """
+    host, _, port = address.rpartition(":")
+    try:
+        socket.getaddrinfo(host.strip("[]"), int(port))
+    except OSError as error:
+        raise DistributedError(f"--coordinator_address={address}: {host} does not resolve "
+                               f"({error.strerror or error}); give process 0's host") from None
+    family = socket.AF_INET6 if socket.has_ipv6 else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past connections' TIME_WAIT
+        try:
+            probe.bind(("::" if family == socket.AF_INET6 else "", int(port)))
+        except OSError as error:
+            raise DistributedError(
+                f"--coordinator_address={address}: process 0 cannot run the coordinator on port "
+                f"{port} ({error.strerror or error}): another process 0 or another program holds "
+                "it; give every process another free port") from None
 
 
 def is_runtime_failure(error: BaseException) -> bool:
@@ -190,6 +222,28 @@ def broadcast_text(text: str | None) -> str | None:
         buffer[0], buffer[1:1 + len(data)] = 1, np.frombuffer(data, np.uint8)
     buffer = np.asarray(multihost_utils.broadcast_one_to_all(buffer))
     return bytes(buffer[1:]).rstrip(b"\0").decode() if buffer[0] else None
+
+
+def announce(key: str, text: str | None, timeout: int) -> str | None:
+    """Process 0's ``text`` on every process (None stays None), through the coordination
+    service's key-value store: unlike a collective (gloo gives up on a peer after 30 s), the
+    others wait as long as process 0 works, up to ``timeout`` seconds (a process 0 that dies
+    ends the wait through its heartbeats). Every process calls it once per ``key``.
+
+    Raises:
+      DistributedError: one line when process 0 did not announce within ``timeout``.
+    """
+    client = runtime.global_state.client  # the runtime's own (Orbax reads it the same way)
+    name = f"nasjax/{key}"
+    if jax.process_index() == 0:
+        client.key_value_set(name, "" if text is None else "+" + text)
+        return text
+    try:
+        value = client.blocking_key_value_get(name, timeout * 1000)
+    except jax.errors.JaxRuntimeError as error:
+        raise DistributedError(f"process {jax.process_index()}: process 0 did not finish {key} "
+                               f"within {timeout} s ({str(error).splitlines()[0][:200]})") from None
+    return value[1:] if value else None
 
 
 def gather(tree: Any) -> Any:

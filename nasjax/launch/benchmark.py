@@ -464,7 +464,9 @@ def bench_multiprocess_eval(quick: bool, data_dir) -> dict:
     vs 1 process of 2 devices on the same 2 cores: the time of its episodes (the summary's
     ``seconds``, compilation included) in each. ``ratio`` = one process / two processes (1 =
     the runtime costs nothing); ``settings.identical`` says whether the summaries agree (timings
-    aside). ``--quick``: the ``quick`` preset (2,000 episodes)."""
+    aside). NumPy's BLAS runs one thread in both (a process pinned to one core would, and the
+    summary's Pearson r then differs from a 2-thread one in its last bit: not the runtime's
+    doing). ``--quick``: the ``quick`` preset (2,000 episodes)."""
     import os
     import socket
     import subprocess
@@ -480,7 +482,8 @@ def bench_multiprocess_eval(quick: bool, data_dir) -> dict:
     cores = sorted(os.sched_getaffinity(0))[:2]
 
     def start(workdir: Path, devices: int, extra=(), core=None) -> subprocess.Popen:
-        env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+        env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
+               "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # the same in both
         pin = None if core is None else (lambda: os.sched_setaffinity(0, {core}))
         return subprocess.Popen([*args, f"--workdir={workdir}", *extra], cwd=root, env=env,
                                 preexec_fn=pin, stdout=subprocess.DEVNULL,
@@ -510,7 +513,7 @@ def bench_multiprocess_eval(quick: bool, data_dir) -> dict:
             "ratio": seconds["one"] / seconds["two"], "device": device_name(),
             "settings": {"episodes": sum(info["episodes"] for info in two["agents"].values()),
                          "agents": list(two["agents"]), "processes": 2, "cores": cores,
-                         "collectives": "gloo", "compilation": "included",
+                         "collectives": "gloo", "compilation": "included", "blas_threads": 1,
                          "identical": _without_timings(one) == _without_timings(two)}}
 
 

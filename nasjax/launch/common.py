@@ -602,13 +602,14 @@ def check_family(config: ConfigFlag) -> None:
 
 
 def run_main(main: Callable[[list[str]], object], config: ConfigFlag | None = None,
-             together: sweep.Together | None = None) -> None:
+             together: sweep.Together | None = None, done: str = multihost.DONE) -> None:
     """``app.run(main)`` with the launch conventions of the module docstring.
 
     Args:
       main: the launch's main function.
       config: its config flag: checked against the config module's ``RULES`` before ``main``.
       together: how the launch runs sweep points together (:mod:`launch.sweep`), if it can.
+      done: what the line of a process other than 0 says after ``done;`` (multi-process runs).
     """
     def checked_main(argv: list[str]) -> object:
         try:
@@ -617,7 +618,7 @@ def run_main(main: Callable[[list[str]], object], config: ConfigFlag | None = No
                     check_family(config)
                     check_config(config.value, config.module.RULES, config.name)
                 multihost.start()
-                with multihost.running():
+                with multihost.running(done):
                     if config is not None and sweep.requested():
                         return sweep.run(main, config, config.module_name.rsplit(".", 1)[-1],
                                          together)

@@ -28,8 +28,10 @@ from absl import flags
 
 from nasjax import distributed
 from nasjax.evaluation import report
+from nasjax.launch import runtime_log
 
 EXIT_LOST = 1  # another process is gone: the run stopped
+DONE = "process 0 gathered the results and wrote the run directory"  # the others' line
 
 _COORDINATOR = flags.DEFINE_string(
     "coordinator_address", None, "HOST:PORT of process 0 (the same on every process): run over "
@@ -47,6 +49,9 @@ _HEARTBEAT_TIMEOUT = flags.DEFINE_integer(
     "heartbeat_timeout", distributed.Settings.heartbeat_timeout,
     "Seconds without a heartbeat after which a process counts as gone and the others stop "
     "(multi-process runs).")
+_RUNTIME_LOG = flags.DEFINE_bool(
+    "runtime_log", False, "Print the distributed runtime's own log lines and crash reports "
+    "(multi-process runs; by default they are left out and a fatal one becomes one line).")
 
 
 def settings() -> distributed.Settings:
@@ -64,14 +69,18 @@ def start() -> None:
     The runtime's preemption notifier takes SIGTERM for itself; the launch's own handling (stop
     cleanly, one line, exit 143) is put back. When the runtime ends the process itself (a
     duplicate ``--process_id``, processes missing at start, or another process that missed its
-    heartbeats while this one computed), its own message names the process: Python's dump of
-    every thread is switched off, so that message stays short.
+    heartbeats while this one computed), :mod:`runtime_log` turns its report into one line
+    (Python's dump of every thread is switched off, so that report stays the runtime's).
     """
     handler = signal.getsignal(signal.SIGTERM)
-    if settings().enabled:
-        distributed.check(settings())
+    given = settings()
+    if given.enabled:
+        distributed.check(given)
         faulthandler.disable()
-    distributed.initialize(settings())
+        if not _RUNTIME_LOG.value:
+            runtime_log.install(given.process_id, given.num_processes,
+                                given.coordinator_address, given.initialization_timeout)
+    distributed.initialize(given)
     if handler is not None:
         signal.signal(signal.SIGTERM, handler)
 
@@ -82,11 +91,12 @@ def is_writer() -> bool:
 
 
 @contextlib.contextmanager
-def running() -> Iterator[None]:
+def running(done: str = DONE) -> Iterator[None]:
     """The launch's work on this process: process 0 prints as usual, another process prints
-    nothing but one line at the end (an error leaving the block is still reported by the
-    caller); when the runtime fails (another process is gone), one line and exit code 1 at once,
-    the run directory left marked incomplete (``RunDir`` abandons it on the way out)."""
+    nothing but one line at the end, ``process I of P: done; <done>`` (an error leaving the
+    block is still reported by the caller); when the runtime fails (another process is gone),
+    one line and exit code 1 at once, the run directory left marked incomplete (``RunDir``
+    abandons it on the way out)."""
     if not settings().enabled:
         yield
         return
@@ -97,8 +107,7 @@ def running() -> Iterator[None]:
             with (open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink),
                   contextlib.redirect_stderr(sink)):  # progress bars and tables: process 0's
                 yield
-            print(f"process {jax.process_index()} of {jax.process_count()}: done; process 0 "
-                  "gathered the results and wrote the run directory")
+            print(f"process {jax.process_index()} of {jax.process_count()}: done; {done}")
     except Exception as error:
         if not distributed.is_runtime_failure(error):
             raise
@@ -113,8 +122,7 @@ def lost(error: BaseException) -> NoReturn:
     who = f"process {others[0]}" if len(others) == 1 else "another process"
     first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
     sys.stdout.flush()
-    stderr_line(f"error: process {me} of {count} lost {who} ({first}); stopped, nothing "
-                "written as complete: rerun the same command on every host")
+    stderr_line(runtime_log.lost_line(me, count, who, first))
     sys.stderr.flush()
     os._exit(EXIT_LOST)
 

@@ -10,6 +10,10 @@
   python -m launch.prepare_data --benchmark=nb101-real-20k --source=PATH/shared/data  # maintainers
   nasjax prepare_data --benchmark=...  # installed, from any directory
 
+Under several processes (``--num_processes``, ``--distributed=auto``) process 0 alone reads the
+source and writes the files; the others wait for it, write nothing and print one line (a host
+whose data directory process 0 does not share runs prepare_data itself, without those flags).
+
 The targets are the registered benchmarks that can be prepared and the registered spaces'
 caches (``prepare`` in their registrations). ``--refit`` fits a shipped surrogate again with the
 installed XGBoost (``pip install 'nasjax[refit]'``) and writes its package into the data
@@ -23,8 +27,11 @@ import os
 
 from absl import flags
 
-from nasjax import paths, registry
-from nasjax.launch import common
+from nasjax import distributed, paths, registry
+from nasjax.launch import common, multihost
+
+DONE = "process 0 built the files into its data directory"  # the others' line (multihost)
+WAIT_SECONDS = 24 * 3600  # how long the others wait for process 0's build (it may take hours)
 
 
 def targets() -> dict[str, str]:
@@ -86,8 +93,8 @@ def check_refit(target: str) -> None:
                                  "pip install 'nasjax[refit]'") from None
 
 
-def main(argv):
-    del argv
+def prepare() -> None:
+    """Checks the flags, builds the target and prints its summary."""
     source = common.path_flag(_SOURCE, "any")
     if _REFIT.value:
         check_refit(_BENCHMARK.value)
@@ -98,5 +105,25 @@ def main(argv):
     print(json.dumps(summary, indent=2, default=str))
 
 
+def main(argv):
+    del argv
+    if not multihost.settings().enabled:
+        prepare()
+        return
+    failure = None
+    if multihost.is_writer():
+        try:
+            prepare()
+        except common.ONE_LINE_ERRORS as error:
+            failure = error
+    # every process waits here for process 0's files, and learns whether it failed
+    message = distributed.announce("prepare_data", None if failure is None else str(failure),
+                                   WAIT_SECONDS)
+    if failure is not None:
+        raise failure
+    if message is not None:
+        raise common.ConfigError(f"process 0 could not build {_BENCHMARK.value}: {message}")
+
+
 if __name__ == "__main__":
-    common.run_main(main)
+    common.run_main(main, done=DONE)
