@@ -425,6 +425,20 @@ def bench_sweep_seeds(quick: bool, data_dir) -> dict:
     return {**found, "device": device_name()}
 
 
+def bench_sweep_search(quick: bool, data_dir) -> dict:
+    """ReMAADE ``learning_rate`` x 3 points x 100 trials (``remaade_short``: budget 150) as one
+    program vmapped over the rates against the points one after another, compilation
+    included."""
+    from nasjax.benchmarks import synthetic
+    from nasjax.configs import search
+    from nasjax.speed import sweeps as sweep_speed
+
+    config = search.get_config("remaade_short")
+    config.num_trials = 10 if quick else 100
+    bench = synthetic.make(data_dir, progress=False)  # same table size as nb101
+    return {**sweep_speed.sweep_search(bench, config), "device": device_name()}
+
+
 def bench_evaluate_launch(quick: bool, data_dir) -> dict:
     """Wall time of the whole ``launch.evaluate`` process on its default preset (750,000
     episodes of 3 agents, the t goodness-of-fit test with 1,000 Monte-Carlo samples, figures,
@@ -561,6 +575,7 @@ BENCHMARKS: dict[str, Callable[[bool, object], dict | list[dict]]] = {
     "nb301_env_steps": bench_nb301_env_steps,
     "nb301_eval": bench_nb301_eval,
     "sweep_seeds": bench_sweep_seeds,
+    "sweep_search": bench_sweep_search,
 }
 
 

@@ -14,7 +14,8 @@ fields that differ, e.g. ``gamma=0.95``), each the same as the single run with t
 ``DIR/sweep.json`` (the base config and the points, written first); then, when every point is
 complete, ``DIR/summary.json``, ``DIR/report.md`` and the comparison (``training_curves.png``
 for ``train_apex``, as Cassimon et al. Figs. 17-19; a table for ``search`` and ``evaluate``).
-Points that a launch can run together (``train_apex``: points that differ only in ``seed``)
+Points that a launch can run together (``train_apex``: points that differ only in ``seed``,
+``gamma``, ``learning_rate``, ``epsilon`` or ``epsilon_exponent``, e.g. ``fig17`` and ``seeds``)
 run in one jitted program vmapped over them; the others one after another; the report says
 which.
 

@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 from absl import flags, logging
 from tqdm.auto import tqdm
 
@@ -44,7 +43,9 @@ _MAX_CHUNKS = flags.DEFINE_integer(
     "max_chunks", None, "Stop after this many chunks of this invocation, at a checkpoint; "
     "rerun the same command to continue.", lower_bound=1)
 CHECKPOINTS = "checkpoints"
-TOGETHER = ("seed",)  # fields sweep points may differ in and still train vmapped together
+# Fields sweep points may differ in and still train vmapped together (the seed and the traced
+# hyperparameters, nasjax.agents.apex.train.Hyperparams).
+TOGETHER = ("seed", *train.HYPERPARAM_FIELDS)
 PROCESSES = "processes.json"  # {"num_processes": P} of a run over several processes
 
 
@@ -230,7 +231,8 @@ def main(argv):
 def train_together(configs: list, workdirs: list[Path], overwrite: bool) -> bool:
     """Trains sweep points that differ only in :data:`TOGETHER` fields in one jitted program
     vmapped over them (purejaxrl's ``jit(vmap(train))``), each into its own run directory with
-    the files, checkpoints and resume rules of a single run (``main``).
+    the files, checkpoints and resume rules of a single run (``main``). Each point is
+    initialised by the single run's program (compiled once), so only the chunk is vmapped.
 
     Args:
       configs: the points' configs.
@@ -258,7 +260,8 @@ def train_together(configs: list, workdirs: list[Path], overwrite: bool) -> bool
     with common.missing_data(), common.config_errors():
         env_params, label = make_env_params(config, data_dir)
         trainer = train.make_train(config, env_params)
-    keys = jnp.stack([jax.random.PRNGKey(c.seed) for c in configs])  # uint32[P, 2]
+    keys = [jax.random.PRNGKey(c.seed) for c in configs]  # uint32[2] each
+    hypers = [train.hyperparams(c) for c in configs]
     with contextlib.ExitStack() as stack:
         run_dirs, resuming = [], []
         for point, workdir, again in zip(configs, workdirs, restart):
@@ -284,9 +287,9 @@ def train_together(configs: list, workdirs: list[Path], overwrite: bool) -> bool
             print(f"resuming after chunk {done} of {trainer.num_chunks}")
         else:
             done, rows = 0, [[] for _ in configs]
-            state = jax.jit(jax.vmap(trainer.init, out_axes=train.point_axes()))(keys)
-        chunk = jax.jit(jax.vmap(trainer.chunk, in_axes=(train.point_axes(),),
-                                 out_axes=(train.point_axes(), 0)), donate_argnums=0)
+            init = jax.jit(trainer.init_with)
+            state = train.stack_points([init(key, hyper) for key, hyper in zip(keys, hypers)])
+        chunk = train.points_chunk(trainer, hypers)
         stop = trainer.num_chunks if _MAX_CHUNKS.value is None else min(
             trainer.num_chunks, done + _MAX_CHUNKS.value)
         with tqdm(total=trainer.num_chunks, initial=done, desc="chunks", unit="chunk") as bar:

@@ -1,14 +1,20 @@
 """Sweep points trained together against one after another, for ``launch.benchmark``.
 
-Records ``sweep_seeds``: the Ape-X runs of several seeds trained as one jitted program vmapped
-over the seeds (``launch.train_apex --sweep=seeds``) against the same runs one after another in
-the same process (one trainer, so compiled once), each side from a fresh trainer with its
-compilation included, the same total environment steps.
+``sweep_seeds``: the Ape-X runs of several seeds trained as one jitted program vmapped over the
+seeds (``launch.train_apex --sweep=seeds``: each point initialised by the single run's program,
+the chunks vmapped) against the same runs one after another in the same process (one trainer,
+so compiled once), each side from a fresh trainer with its compilation included, the same total
+environment steps. Both are timed after tracing the programs once, so that neither pays the
+process's first tracing of the environment's functions.
+
+``sweep_search``: ReMAADE searches of several learning rates as one program vmapped over the
+rates against the points one after another, as ``launch.search`` runs them today.
 """
 
 from __future__ import annotations
 
 import time
+import types
 
 import jax
 import jax.numpy as jnp
@@ -20,12 +26,12 @@ from nasjax.agents.apex import train
 
 def _together(env_params: env.EnvParams, config: ml_collections.ConfigDict,
               keys: jax.Array) -> float:
-    """Seconds to train every seed of ``keys`` (uint32[P, 2]) vmapped, compilation included."""
+    """Seconds to train every seed of ``keys`` (uint32[P, 2]) together, compilation included."""
     start = time.perf_counter()
     trainer = train.make_train(config, env_params)
-    state = jax.jit(jax.vmap(trainer.init, out_axes=train.point_axes()))(keys)
-    chunk = jax.jit(jax.vmap(trainer.chunk, in_axes=(train.point_axes(),),
-                             out_axes=(train.point_axes(), 0)), donate_argnums=0)
+    init = jax.jit(trainer.init)
+    state = train.stack_points([init(key) for key in keys])
+    chunk = train.points_chunk(trainer, [trainer.hyper] * len(keys))
     for _ in range(trainer.num_chunks):
         state, metrics = chunk(state)
     jax.block_until_ready((state, metrics))
@@ -60,6 +66,8 @@ def sweep_seeds(env_params: env.EnvParams, config: ml_collections.ConfigDict,
       how many times faster training together is); the caller adds the device.
     """
     keys = jnp.stack([jax.random.PRNGKey(seed) for seed in range(seeds)])
+    warm = train.make_train(config, env_params)
+    jax.eval_shape(warm.chunk_with, jax.eval_shape(warm.init, keys[0]), warm.hyper)
     together = _together(env_params, config, keys)
     in_turn = _one_after_another(env_params, config, keys)
     return {"name": "sweep_seeds", "value": seeds / together, "unit": "runs/s",
@@ -69,3 +77,63 @@ def sweep_seeds(env_params: env.EnvParams, config: ml_collections.ConfigDict,
             "settings": {"preset": config.preset, "seeds": seeds,
                          "total_steps": config.total_steps, "together_seconds": together,
                          "one_after_another_seconds": in_turn}}
+
+
+def sweep_search(bench, config: ml_collections.ConfigDict,
+                 learning_rates: tuple[float, ...] = (1e-3, 1e-2, 1e-1)) -> dict:
+    """ReMAADE searches of several learning rates, ``config.num_trials`` trials each, as one
+    jitted program vmapped over the rates (the rate traced into the searcher's Adam) against
+    the same points one after another (``launch.search --sweep=remaade.learning_rate=...``
+    today: one searcher and one compilation per point), compilation included.
+
+    Args:
+      bench: the benchmark the trials query.
+      config: a search config (``remaade`` block, ``num_trials``, ``budget``, ``seed``).
+      learning_rates: the points.
+
+    Returns:
+      ``name, value, unit, baseline, baseline_value, ratio, settings`` (points/s; ``ratio``:
+      how many times faster together is; ``largest_difference``: of the best-so-far
+      accuracies, together against in turn); the caller adds the device.
+    """
+    from nasjax import spaces
+    from nasjax.agents import base, remaade
+
+    space = spaces.get(bench.space)
+    block = config.remaade.to_dict()
+    keys = jax.random.split(jax.random.key(config.seed), config.num_trials)
+
+    def run_point(learning_rate: jax.Array, keys: jax.Array, bench) -> base.TrialResult:
+        """One point's trials (``learning_rate`` float32[], traced; the searcher's constants,
+        e.g. its fallback string, are computed eagerly)."""
+        with jax.ensure_compile_time_eval():
+            searcher = remaade.make_searcher(
+                space, types.SimpleNamespace(**{**block, "learning_rate": learning_rate}))
+        return base._trials(keys, bench, searcher, config.budget, config.mode, "test")
+
+    start = time.perf_counter()
+    together = jax.jit(jax.vmap(run_point, in_axes=(0, None, None)))(
+        jnp.asarray(learning_rates, jnp.float32), keys, bench)
+    jax.block_until_ready(together)
+    together_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    in_turn = []
+    for rate in learning_rates:
+        searcher = remaade.make_searcher(
+            space, types.SimpleNamespace(**{**block, "learning_rate": rate}))
+        in_turn.append(jax.block_until_ready(
+            base.run_trials(searcher, bench, keys, config.budget, config.mode, "test")))
+    turn_seconds = time.perf_counter() - start
+    difference = max(float(jnp.max(jnp.abs(together.observed[i] - one.observed)))
+                     for i, one in enumerate(in_turn))
+    points = len(learning_rates)
+    return {"name": "sweep_search", "value": points / together_seconds, "unit": "points/s",
+            "baseline": f"the same {points} points one after another in one process (a searcher "
+                        "and a compilation each, as launch.search runs them), compilation "
+                        "included",
+            "baseline_value": points / turn_seconds, "ratio": turn_seconds / together_seconds,
+            "settings": {"learning_rates": list(learning_rates),
+                         "trials": config.num_trials, "budget": config.budget,
+                         "benchmark": bench.name, "together_seconds": together_seconds,
+                         "one_after_another_seconds": turn_seconds,
+                         "largest_difference": difference}}

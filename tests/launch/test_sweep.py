@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -117,11 +116,18 @@ def test_search_sweep_points_equal_single_runs_and_a_rerun_keeps_them(tmp_path, 
     assert "holds another sweep" in other.stderr and "Traceback" not in other.stderr
 
 
+# Points trained together: seeds and discounts (traced hyperparameters), as
+# ``--sweep=seed=0,1 --sweep=gamma=0.9,0.95`` orders them.
+TOGETHER_POINTS = [{"seed": seed, "gamma": gamma} for seed in (0, 1) for gamma in (0.9, 0.95)]
+
+
 @pytest.fixture(scope="module")
 def smoke_seeds(data_dir) -> dict:
-    """The smoke preset trained for seeds 0 and 1 together (``jit(vmap(chunk))``, as
-    ``launch.train_apex --sweep=seed=0,1`` does) and seed 1 alone (as a single run does)."""
+    """The smoke preset trained for seeds 0, 1 x gamma 0.9, 0.95 together
+    (``jit(vmap(chunk))``, as ``launch.train_apex --sweep=seed=0,1 --sweep=gamma=0.9,0.95``
+    does) and the last point alone (as a single run does)."""
     from nasjax import benchmarks, env, spaces
+    from nasjax import sweep as sweep_lib
     from nasjax.agents.apex import checkpoint, train
 
     config = apex.get_config("smoke")
@@ -131,20 +137,24 @@ def smoke_seeds(data_dir) -> dict:
                              alpha=config.env.alpha,
                              episode_length=config.env.train_episode_length,
                              query_mode=config.env.query_mode)
+    configs = [sweep_lib.apply(config, point) for point in TOGETHER_POINTS]
     trainer = train.make_train(config, params)
-    keys = jnp.stack([jax.random.PRNGKey(seed) for seed in (0, 1)])
-    alone = jax.jit(trainer.init)(keys[1])
-    together = jax.jit(jax.vmap(trainer.init, out_axes=train.point_axes()))(keys)
-    first = jax.device_get({"alone": alone, "together": train.point_state(together, 1)})
-    chunk = jax.jit(jax.vmap(trainer.chunk, in_axes=(train.point_axes(),),
-                             out_axes=(train.point_axes(), 0)))
+    single = train.make_train(configs[-1], params)  # gamma = 0.95, a constant of its program
+    alone = jax.jit(single.init)(jax.random.PRNGKey(1))
+    init = jax.jit(trainer.init_with)
+    together = train.stack_points([init(jax.random.PRNGKey(c.seed), train.hyperparams(c))
+                                   for c in configs])
+    last = len(configs) - 1
+    first = jax.device_get({"alone": alone, "together": train.point_state(together, last)})
+    chunk = train.points_chunk(trainer, [train.hyperparams(c) for c in configs])
     metrics = []
     for _ in range(trainer.num_chunks):
-        alone, one = trainer.chunk(alone)
+        alone, one = single.chunk(alone)
         together, both = chunk(together)
-        metrics.append((jax.device_get(one), jax.tree.map(lambda x: x[1], jax.device_get(both))))
-    points = [train.point_state(together, i) for i in (0, 1)]
-    return {"first": first, "alone": alone, "together": points[1], "metrics": metrics,
+        metrics.append((jax.device_get(one),
+                        jax.tree.map(lambda x: x[last], jax.device_get(both))))
+    points = [train.point_state(together, i) for i in range(len(configs))]
+    return {"first": first, "alone": alone, "together": points[last], "metrics": metrics,
             "digests": [checkpoint.params_sha256(p.params) for p in points]}
 
 
@@ -156,7 +166,7 @@ def _largest_difference(a, b) -> float:
 
 @pytest.mark.long
 @pytest.mark.slow  # compiles the smoke chunk twice (single and vmapped)
-def test_seeds_trained_together_start_equal_and_stay_within_float_reordering(smoke_seeds):
+def test_points_trained_together_start_equal_and_stay_within_float_reordering(smoke_seeds):
     assert _largest_difference(smoke_seeds["first"]["alone"],
                                smoke_seeds["first"]["together"]) == 0.0  # bit-identical init
     alone, together = smoke_seeds["alone"], smoke_seeds["together"]
@@ -165,7 +175,7 @@ def test_seeds_trained_together_start_equal_and_stay_within_float_reordering(smo
     for one, both in zip(jax.tree.leaves(alone.actors.env_state.node),
                          jax.tree.leaves(together.actors.env_state.node)):
         np.testing.assert_array_equal(one, both)  # the same architectures: the same actions
-    # Batched matmuls reorder float sums: measured 6.2e-5 on the smoke preset (2 chunks).
+    # Batched matmuls reorder float sums: measured 2.1e-4 for this point (smoke, 2 chunks).
     assert 0.0 <= _largest_difference(alone.params, together.params) < 1e-3
     for one, both in smoke_seeds["metrics"]:
         assert (one["episodes"], one["chunk_episodes"]) == (both["episodes"],
@@ -175,29 +185,32 @@ def test_seeds_trained_together_start_equal_and_stay_within_float_reordering(smo
 
 @pytest.mark.long
 @pytest.mark.slow  # two smoke training processes
-def test_a_seeds_sweep_trains_together_stops_and_resumes(smoke_seeds, tmp_path, data_dir):
+def test_a_sweep_of_seeds_and_gamma_trains_together_stops_and_resumes(smoke_seeds, tmp_path,
+                                                                       data_dir):
     sweep_dir = tmp_path / "seeds"
     command = [sys.executable, "-m", "launch.train_apex",
                f"--config={ROOT / 'configs' / 'apex.py'}:smoke", f"--config.data_dir={data_dir}",
-               "--sweep=seed=0,1", f"--workdir={sweep_dir}"]
+               "--sweep=seed=0,1", "--sweep=gamma=0.9,0.95", f"--workdir={sweep_dir}"]
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     stopped = subprocess.run([*command, "--max_chunks=1"], cwd=ROOT, capture_output=True,
                              text=True, timeout=900, env=env)
     assert stopped.returncode == 0, stopped.stderr[-3000:]
     assert "sweep not complete" in stopped.stdout
     assert not (sweep_dir / "summary.json").exists()
-    assert all((sweep_dir / f"seed={seed}" / "PARTIAL").is_file() for seed in (0, 1))
+    names = [f"gamma={p['gamma']},seed={p['seed']}" for p in TOGETHER_POINTS]
+    labels = [f"gamma={p['gamma']}, seed={p['seed']}" for p in TOGETHER_POINTS]
+    assert all((sweep_dir / name / "PARTIAL").is_file() for name in names)
     again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900,
                            env=env)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "resuming after chunk 1 of 2" in again.stdout
-    digests = [json.loads((sweep_dir / f"seed={seed}" / "summary.json").read_text())
-               ["final_params_sha256"] for seed in (0, 1)]
+    digests = [json.loads((sweep_dir / name / "summary.json").read_text())
+               ["final_params_sha256"] for name in names]
     assert digests == smoke_seeds["digests"]  # resumed = uninterrupted, trained together
     summary = json.loads((sweep_dir / "summary.json").read_text())
-    assert [run["label"] for run in summary["points"]] == ["seed=0", "seed=1"]
-    assert summary["ran"] == [{"points": ["seed=0", "seed=1"], "together": True,
-                               "kept": False}]
+    assert [run["label"] for run in summary["points"]] == labels
+    assert summary["ran"] == [{"points": labels, "together": True, "kept": False}]
     report = (sweep_dir / "report.md").read_text()
-    assert "- seed=0; seed=1: together (one jitted program vmapped over the points)" in report
+    assert f"- {'; '.join(labels)}: together (one jitted program vmapped over the points)" \
+        in report
     assert (sweep_dir / "training_curves.png").stat().st_size > 0

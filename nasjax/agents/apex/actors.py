@@ -118,19 +118,20 @@ class ActorStats:
 class Actors:
     """Batched Ape-X actors as pure functions (their settings bound by :func:`make_actors`).
 
-    ``init(key, params, shard=0) -> (ActorState, ActorStats)`` resets the environments of one
-    shard and takes the ``n - 1`` steps that fill every history (the stats count the episodes
-    those steps ended); ``step(state, params, key) -> (state,
-    Transition[E_s], priorities float32[E_s], ActorStats)`` takes one step of every environment
-    of a shard (``E_s = num_envs / shards``; one shard holds them all by default).
+    ``init(key, params, shard=0, all_epsilons=epsilons) -> (ActorState, ActorStats)`` resets
+    the environments of one shard and takes the ``n - 1`` steps that fill every history (the
+    stats count the episodes those steps ended); ``step(state, params, key, gamma=gamma) ->
+    (state, Transition[E_s], priorities float32[E_s], ActorStats)`` takes one step of every
+    environment of a shard (``E_s = num_envs / shards``; one shard holds them all by default).
+    The exploration rates and the discount default to the bound ones; sweep points trained
+    together pass their own (traced).
     """
 
     num_envs: int
     envs_per_shard: int
     epsilons: jax.Array  # float32[E]
     init: Callable[..., tuple[ActorState, ActorStats]]
-    step: Callable[[ActorState, Any, jax.Array], tuple[ActorState, Transition, jax.Array,
-                                                       ActorStats]]
+    step: Callable[..., tuple[ActorState, Transition, jax.Array, ActorStats]]
 
 
 def worker_epsilons(num_workers: int, envs_per_worker: int,
@@ -276,14 +277,16 @@ def make_actors(net: network.QNetwork, env_params: env.EnvParams, *, num_workers
                            final_acc_sum=jnp.sum(jnp.where(done, acc, 0.0)))
         return next_state, record, stats
 
-    def init(key: jax.Array, params,
-             shard: int | jax.Array = 0) -> tuple[ActorState, ActorStats]:
+    def init(key: jax.Array, params, shard: int | jax.Array = 0,
+             all_epsilons: jax.Array = epsilons) -> tuple[ActorState, ActorStats]:
         """Fresh episodes in every environment of a shard, then ``n - 1`` steps into the
-        histories; the stats of those steps, summed."""
+        histories; the stats of those steps, summed. ``all_epsilons`` (float32[E], every
+        shard's environments) defaults to the bound schedule; a sweep point passes its own."""
         key_reset, key_steps = jax.random.split(key)
         _, env_state = jax.vmap(env.reset, in_axes=(0, None))(
             jax.random.split(key_reset, per_shard), env_params)
-        shard_epsilons = jax.lax.dynamic_slice_in_dim(epsilons, shard * per_shard, per_shard)
+        shard_epsilons = jax.lax.dynamic_slice_in_dim(all_epsilons, shard * per_shard,
+                                                      per_shard)
 
         def fill(env_state, key):
             env_state, record, stats = env_step(env_state, shard_epsilons, params, key)
@@ -299,8 +302,10 @@ def make_actors(net: network.QNetwork, env_params: env.EnvParams, *, num_workers
         stats = jax.tree.map(lambda x: jnp.sum(x, axis=0), stats)
         return ActorState(env_state=env_state, history=history, epsilons=shard_epsilons), stats
 
-    def step(state: ActorState, params, key: jax.Array):
-        """Every environment steps once; each yields the item of its last ``n`` steps."""
+    def step(state: ActorState, params, key: jax.Array, gamma: float | jax.Array = gamma):
+        """Every environment steps once; each yields the item of its last ``n`` steps
+        (``gamma``, float32[] when traced: the discount of their returns, by default the bound
+        one)."""
         env_state, record, stats = env_step(state.env_state, state.epsilons, params, key)
         history = jax.tree.map(lambda h, r: jnp.concatenate([h[:, 1:], r[:, None]], axis=1),
                                state.history, record)

@@ -3,8 +3,14 @@
 ``make_train(config, env_params)`` binds a config (``configs/apex.py``) and returns a
 :class:`Trainer`: ``init(key) -> TrainState``, a jitted ``chunk(state) -> (state, metrics)``
 (``iterations_per_chunk`` iterations in one ``lax.scan``, the state donated) and
-``train(key)``, the whole run as one pure function (``jit``/``vmap`` over seeds). A host loop
-(``launch/train_apex.py``) calls ``chunk`` for progress bars, metrics and checkpoints.
+``train(key, hyper)``, the whole run as one pure function (``jit``/``vmap`` over seeds and
+:class:`Hyperparams`). A host loop (``launch/train_apex.py``) calls ``chunk`` for progress
+bars, metrics and checkpoints.
+
+The discount, the learning rate and the actors' exploration rates (:class:`Hyperparams`) are
+traced inputs of ``init_with``/``chunk_with``, not constants of the program: sweep points that
+differ only in them (or in the seed) train together, one program vmapped over the points
+(purejaxrl's ``jit(vmap(train))``); ``init``/``chunk`` pass the config's.
 
 One iteration interleaves acting and learning at a fixed replay ratio (trained samples per
 environment step): ``actor_steps`` batched actor steps (each adding ``E`` items to the
@@ -80,6 +86,28 @@ class TrainState:
     episodes: jax.Array  # int32[]: training episodes ended
 
 
+@flax.struct.dataclass
+class Hyperparams:
+    """The settings that sweep points may differ in and still train together (traced)."""
+
+    gamma: jax.Array  # float32[]: discount of the n-step returns (§3.2.3; Fig. 17 ablates it)
+    learning_rate: jax.Array  # float32[]: Adam's step size
+    epsilons: jax.Array  # float32[E]: each environment's exploration rate (its worker's)
+
+
+# Config fields that only enter :class:`Hyperparams` (with ``seed``, the points' key).
+HYPERPARAM_FIELDS = ("gamma", "learning_rate", "epsilon", "epsilon_exponent")
+
+
+def hyperparams(config) -> Hyperparams:
+    """The :class:`Hyperparams` of a config."""
+    return Hyperparams(gamma=jnp.float32(config.gamma),
+                       learning_rate=jnp.float32(config.learning_rate),
+                       epsilons=actors_lib.worker_epsilons(
+                           config.num_workers, config.envs_per_worker, config.epsilon,
+                           config.epsilon_exponent))
+
+
 @dataclasses.dataclass(frozen=True)
 class Trainer:
     """A bound Ape-X run (see the module docstring)."""
@@ -91,9 +119,12 @@ class Trainer:
     learner_steps: int  # per iteration
     env_steps_per_chunk: int
     num_chunks: int
-    init: Callable[[jax.Array], TrainState]
-    chunk: Callable[[TrainState], tuple[TrainState, dict]]
-    train: Callable[[jax.Array], tuple[TrainState, dict]]
+    hyper: Hyperparams  # the config's
+    init: Callable[[jax.Array], TrainState]  # with ``hyper``
+    chunk: Callable[[TrainState], tuple[TrainState, dict]]  # jitted, with ``hyper``
+    init_with: Callable[[jax.Array, Hyperparams], TrainState]  # a point's (vmappable)
+    chunk_with: Callable[[TrainState, Hyperparams], tuple[TrainState, dict]]  # (vmappable)
+    train: Callable[[jax.Array, Hyperparams], tuple[TrainState, dict]]
     placement: Any = None  # the state's shardings over the devices (None: one device)
 
 
@@ -141,18 +172,21 @@ def schedule(replay_ratio: float, num_envs: int, batch_size: int) -> tuple[int, 
     return per_actor_step.denominator, per_actor_step.numerator
 
 
-def make_optimizer(config) -> optax.GradientTransformation:
-    """Adam with global-norm gradient clipping."""
+def make_optimizer(config, learning_rate: float | jax.Array | None = None
+                   ) -> optax.GradientTransformation:
+    """Adam with global-norm gradient clipping; ``learning_rate`` (float32[] when traced)
+    defaults to the config's (the optimizer's state does not depend on it)."""
+    rate = config.learning_rate if learning_rate is None else learning_rate
     return optax.chain(optax.clip_by_global_norm(config.grad_clip),
-                       optax.adam(config.learning_rate, eps=config.adam_eps))
+                       optax.adam(rate, eps=config.adam_eps))
 
 
 def make_learner_step(config, net: network.QNetwork, buffer: replay.PrioritizedBuffer,
-                      optimizer: optax.GradientTransformation, env_params: env.EnvParams,
-                      shards: int = 1) -> Callable[[TrainState, jax.Array],
-                                                   tuple[TrainState, jax.Array, jax.Array]]:
+                      env_params: env.EnvParams, shards: int = 1
+                      ) -> Callable[..., tuple[TrainState, jax.Array, jax.Array]]:
     """The learner step of Cassimon et al. §3.2.3 on one shard's state (``replay`` leaves
-    without the shard axis): ``learn(state, key) -> (state, loss, mean q(s, a))``.
+    without the shard axis): ``learn(state, key, learning_rate) -> (state, loss, mean
+    q(s, a))`` (``learning_rate`` float32[] when traced, by default the config's).
 
     It samples a batch, takes one Adam step on the importance-weighted Huber loss of the
     n-step double-Q TD error (the online network picks the bootstrap action, the target network
@@ -169,7 +203,8 @@ def make_learner_step(config, net: network.QNetwork, buffer: replay.PrioritizedB
         obs = v_observation(presented, env_params)
         return net.apply(params, obs.tokens, obs.action_mask), obs.action_mask
 
-    def learn(state: TrainState, key: jax.Array) -> tuple[TrainState, jax.Array, jax.Array]:
+    def learn(state: TrainState, key: jax.Array, learning_rate: float | jax.Array | None = None
+              ) -> tuple[TrainState, jax.Array, jax.Array]:
         """One learner step on a shard's state: (state, loss, mean q(s, a))."""
         batch = buffer.sample(state.replay, _own(shards, key))
         items = batch.items
@@ -185,6 +220,7 @@ def make_learner_step(config, net: network.QNetwork, buffer: replay.PrioritizedB
 
         (loss, (td, mean_q)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
         loss, mean_q, grads = _across(shards, jax.lax.pmean, (loss, mean_q, grads))
+        optimizer = make_optimizer(config, learning_rate)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         trained = state.trained_samples + config.batch_size
@@ -225,8 +261,8 @@ def make_train(config, env_params: env.EnvParams) -> Trainer:
         gamma=config.gamma, shards=shards,
         reward_scale=actors_lib.reward_factor(config.reward_scale, env_params.alpha))
     buffer = make_buffer(config, shards)
-    optimizer = make_optimizer(config)
-    learn = make_learner_step(config, net, buffer, optimizer, env_params, shards)
+    optimizer = make_optimizer(config)  # the state's structure
+    learn = make_learner_step(config, net, buffer, env_params, shards)
     actor_steps, learner_steps = schedule(config.replay_ratio, acting.num_envs, config.batch_size)
     env_steps_per_iteration = actor_steps * acting.num_envs
     iterations = config.iterations_per_chunk
@@ -236,20 +272,22 @@ def make_train(config, env_params: env.EnvParams) -> Trainer:
     own = functools.partial(_own, shards)
     period = sync_period(config)
 
-    def init(key: jax.Array) -> TrainState:
-        """Initial parameters, empty replay, fresh actors (``key``: a raw uint32[2] key)."""
+    def init_with(key: jax.Array, hyper: Hyperparams) -> TrainState:
+        """Initial parameters, empty replay, fresh actors exploring at ``hyper.epsilons``
+        (``key``: a raw uint32[2] key)."""
         key, key_net, key_obs, key_actors = jax.random.split(key, 4)
         _, env_state = env.reset(key_obs, env_params)  # an example observation for shapes
         obs = env.observe(env_state, env_params)
         params = net.init(key_net, obs.tokens, obs.action_mask)
         if shards == 1:
-            actor_state, warmup = acting.init(key_actors, params)
+            actor_state, warmup = acting.init(key_actors, params, 0, hyper.epsilons)
             actor_state = _stacked(actor_state)
         else:
-            actor_state, warmup = jax.vmap(acting.init, in_axes=(0, None, 0))(
-                jax.random.split(key_actors, shards), params, jnp.arange(shards))
+            actor_state, warmup = jax.vmap(acting.init, in_axes=(0, None, 0, None))(
+                jax.random.split(key_actors, shards), params, jnp.arange(shards),
+                hyper.epsilons)
         one = jax.tree.map(lambda x: x[0, 0], actor_state.history)
-        example = actors_lib.window(one, config.gamma)[0]  # one unbatched item
+        example = actors_lib.window(one, hyper.gamma)[0]  # one unbatched item
         buffers = jax.tree.map(lambda x: jnp.broadcast_to(x, (shards, *x.shape)),
                                buffer.init(example))
         zero = jnp.int32(0)
@@ -259,13 +297,13 @@ def make_train(config, env_params: env.EnvParams) -> Trainer:
                           trained_samples=zero, learner_steps=zero,
                           episodes=jnp.sum(warmup.episodes).astype(jnp.int32))
 
-    def iteration(state: TrainState, _) -> tuple[TrainState, dict]:
+    def iteration(hyper: Hyperparams, state: TrainState, _) -> tuple[TrainState, dict]:
         key, key_act, key_learn = jax.random.split(state.key, 3)
 
         def act(carry, key):
             state, episodes, acc_sum = carry
             actor_state, items, priorities, stats = acting.step(state.actors, state.actor_params,
-                                                                own(key))
+                                                                own(key), hyper.gamma)
             stats = across(jax.lax.psum, stats)
             state = state.replace(actors=actor_state,
                                   replay=buffer.add(state.replay, items, priorities),
@@ -283,7 +321,7 @@ def make_train(config, env_params: env.EnvParams) -> Trainer:
 
         def learn_all(state):
             def body(state, key):
-                state, loss, mean_q = learn(state, key)
+                state, loss, mean_q = learn(state, key, hyper.learning_rate)
                 return state, (loss, mean_q)
             state, (loss, mean_q) = jax.lax.scan(body, state,
                                                  jax.random.split(key_learn, learner_steps))
@@ -298,10 +336,11 @@ def make_train(config, env_params: env.EnvParams) -> Trainer:
                    "q_sum": q_sum, "learned": learned}
         return state.replace(key=key), metrics
 
-    def shard_chunk(state: TrainState) -> tuple[TrainState, dict]:
+    def shard_chunk(state: TrainState, hyper: Hyperparams) -> tuple[TrainState, dict]:
         """The chunk on one shard (``replay`` and ``actors`` leaves ``[1, ...]``)."""
         state = state.replace(replay=_unstacked(state.replay), actors=_unstacked(state.actors))
-        state, per = jax.lax.scan(iteration, state, None, length=iterations)
+        state, per = jax.lax.scan(functools.partial(iteration, hyper), state, None,
+                                  length=iterations)
         return state.replace(replay=_stacked(state.replay), actors=_stacked(state.actors)), per
 
     if shards == 1:
@@ -314,14 +353,15 @@ def make_train(config, env_params: env.EnvParams) -> Trainer:
                                  learner_steps=spec(), episodes=spec())
         devices = sharding.mesh(shards, AXIS)
         run_chunk = jax.shard_map(shard_chunk, mesh=devices,
-                                  in_specs=(state_specs,), out_specs=(state_specs, spec()),
+                                  in_specs=(state_specs, spec()),
+                                  out_specs=(state_specs, spec()),
                                   check_vma=False)
         placement = jax.tree.map(lambda p: jax.sharding.NamedSharding(devices, p), state_specs,
                                  is_leaf=lambda x: isinstance(x, spec))
 
-    def chunk(state: TrainState) -> tuple[TrainState, dict]:
+    def chunk_with(state: TrainState, hyper: Hyperparams) -> tuple[TrainState, dict]:
         """``iterations_per_chunk`` iterations; metrics of the chunk (scalars)."""
-        state, per = run_chunk(state)
+        state, per = run_chunk(state, hyper)
         episodes, learned = per["episodes"].sum(), per["learned"].sum()
         nan = jnp.float32(jnp.nan)
         metrics = {
@@ -333,16 +373,32 @@ def make_train(config, env_params: env.EnvParams) -> Trainer:
             "trained_samples": state.trained_samples, "learner_steps": state.learner_steps}
         return state, metrics
 
-    def train(key: jax.Array) -> tuple[TrainState, dict]:
+    def train(key: jax.Array, hyper: Hyperparams) -> tuple[TrainState, dict]:
         """The whole run (``num_chunks`` chunks) as one pure function; metrics per chunk."""
-        return jax.lax.scan(lambda s, _: chunk(s), init(key), None, length=num_chunks)
+        return jax.lax.scan(lambda s, _: chunk_with(s, hyper), init_with(key, hyper), None,
+                            length=num_chunks)
+
+    hyper = hyperparams(config)
+    jitted = jax.jit(chunk_with, donate_argnums=0)
+    if placement is None:
+        def chunk(state: TrainState) -> tuple[TrainState, dict]:
+            """The jitted chunk with the config's hyperparameters."""
+            return jitted(state, hyper)
+    else:
+        replicated = distributed.put(hyper, jax.sharding.NamedSharding(devices, spec()))
+
+        def chunk(state: TrainState) -> tuple[TrainState, dict]:
+            """The jitted chunk after moving the state onto the shards' devices (a restored or
+            freshly initialised state sits on one device; over several processes each gives
+            its devices' parts)."""
+            return jitted(distributed.put(state, placement), replicated)
 
     return Trainer(net=net, actors=acting, buffer=buffer, actor_steps=actor_steps,
                    learner_steps=learner_steps,
                    env_steps_per_chunk=iterations * env_steps_per_iteration,
-                   num_chunks=num_chunks, init=init,
-                   chunk=_placed(jax.jit(chunk, donate_argnums=0), placement), train=train,
-                   placement=placement)
+                   num_chunks=num_chunks, hyper=hyper,
+                   init=lambda key: init_with(key, hyper), chunk=chunk, init_with=init_with,
+                   chunk_with=chunk_with, train=train, placement=placement)
 
 
 def check_config(config) -> None:
@@ -374,15 +430,6 @@ def _across(shards: int, collective: Callable, x):
 def _own(shards: int, key: jax.Array) -> jax.Array:
     """This shard's key: the replicated key folded with the shard index."""
     return jax.random.fold_in(key, jax.lax.axis_index(AXIS)) if shards > 1 else key
-
-
-def _placed(chunk: Callable, placement) -> Callable:
-    """``chunk`` after moving the state onto the shards' devices (a restored or freshly
-    initialised state sits on one device; over several processes each gives its devices'
-    parts); ``chunk`` itself when there is one shard."""
-    if placement is None:
-        return chunk
-    return lambda state: chunk(distributed.put(state, placement))
 
 
 def _stacked(tree):
@@ -418,6 +465,17 @@ def point_state(state: TrainState, index: int) -> TrainState:
     return TrainState(**{field.name: getattr(state, field.name) if field.name in COUNTERS
                          else jax.tree.map(lambda leaf: leaf[index], getattr(state, field.name))
                          for field in dataclasses.fields(TrainState)})
+
+
+def points_chunk(trainer: Trainer, hypers: list[Hyperparams]
+                 ) -> Callable[[TrainState], tuple[TrainState, dict]]:
+    """The jitted chunk of sweep points trained together, ``jit(vmap(chunk_with))`` over the
+    points (their state on :func:`point_axes`, donated), each with its hyperparameters;
+    metrics ``[P]``."""
+    stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves), *hypers)
+    vmapped = jax.jit(jax.vmap(trainer.chunk_with, in_axes=(point_axes(), 0),
+                               out_axes=(point_axes(), 0)), donate_argnums=0)
+    return lambda state: vmapped(state, stacked)
 
 
 def stack_points(states: list[TrainState]) -> TrainState:

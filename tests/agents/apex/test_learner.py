@@ -57,7 +57,7 @@ def setup():
                              opt_state=optimizer.init(params), replay=replay, actors=None,
                              key=jax.random.PRNGKey(0), env_steps=zero, trained_samples=zero,
                              learner_steps=zero, episodes=zero)
-    learn = jax.jit(train.make_learner_step(config, net, buffer, optimizer, env_params))
+    learn = jax.jit(train.make_learner_step(config, net, buffer, env_params))
     return config, net, buffer, learn, state, env_params
 
 
@@ -129,6 +129,21 @@ def test_actor_parameters_follow_actor_update_period(setup):
     two, _, _ = learn(one, jax.random.key(5))
     for a, b in zip(leaves(two.actor_params), leaves(two.params), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.slow  # compiles the learner step once more (the traced rate)
+def test_a_traced_learning_rate_equals_the_configs_and_scales_the_adam_step(setup):
+    # Sweep points with other learning rates train together: the rate is a traced input.
+    config, _, _, learn, state, _ = setup
+    key = jax.random.key(6)
+    constant, _, _ = learn(state, key)
+    traced, _, _ = learn(state, key, jnp.float32(config.learning_rate))
+    double, _, _ = learn(state, key, jnp.float32(2 * config.learning_rate))
+    for old, one, same, two in zip(jax.tree.leaves(state.params), jax.tree.leaves(constant),
+                                   jax.tree.leaves(traced), jax.tree.leaves(double)):
+        np.testing.assert_array_equal(one, same)  # bit-identical to the constant rate
+        # Twice the step, up to the rounding of ``params + step`` (~1e-7 of steps ~1e-4).
+        np.testing.assert_allclose(two - old, 2 * (one - old), rtol=1e-2)
 
 
 def test_sync_period_is_rllibs_sample_batch_cadence():

@@ -74,6 +74,15 @@ def test_window_bootstraps_by_hand():
     np.testing.assert_allclose([item.r_t, item.discount_t, priority], [1.0, 0.0, 0.5])
 
 
+def test_a_traced_discount_equals_the_constant_one():
+    # Sweep points with other discounts train together: gamma is a traced input.
+    history = _history([1.0, 2.0, 3.0], [0, 0, 0], [0, 1, 0])
+    constant = jax.jit(lambda h: actors.window(h, 0.95))(history)
+    traced = jax.jit(actors.window)(history, jnp.float32(0.95))
+    for one, two in zip(jax.tree.leaves(constant), jax.tree.leaves(traced)):
+        np.testing.assert_array_equal(one, two)
+
+
 def test_schedule_keeps_the_replay_ratio():
     assert train.schedule(1.0, 256, 512) == (2, 1)  # paper: 2 actor steps per learner step
     assert train.schedule(4.0, 64, 128) == (1, 2)
