@@ -19,6 +19,10 @@ Points that a launch can run together (``train_apex``: points that differ only i
 run in one jitted program vmapped over them; the others one after another; the report says
 which.
 
+Over several processes (``--num_processes``, :mod:`launch.multihost`) process 0 alone checks
+and writes ``DIR`` and decides which points run; every process runs those points, each split
+over the processes as a single run is.
+
 Rerunning the same command continues an interrupted sweep: complete points are kept, the
 others resume from their checkpoints (``train_apex``) or restart. A ``DIR`` holding another
 sweep (other points or base config) or anything else is refused without ``--overwrite``, which
@@ -38,12 +42,14 @@ import ml_collections
 from absl import flags
 from ml_collections.config_flags import config_path
 
-from nasjax import sweep
+from nasjax import distributed, sweep
 from nasjax.config_rules import ConfigError, check_config, field_paths
 from nasjax.evaluation import report as report_lib
+from nasjax.launch import multihost
 from nasjax.paths import atomic_write
 
 FLAG = "sweep"
+PLAN_TIMEOUT = 600  # seconds the other processes wait for process 0's plan of a sweep
 SPEC = sweep.SPEC
 NONE = ("None", "none")  # a value meaning None, for fields whose rule allows it
 # The parsers ml_collections gives --config.FIELD by the field's type (config_flags).
@@ -207,18 +213,25 @@ def run(main: Callable[[list[str]], object], config_flag, family: str,
     spec = {"launch": family, "base_config": base.to_dict(),
             "points": [{"label": p.label, "workdir": p.workdir.name, "values": p.values}
                        for p in points]}
-    lock = common.RunLock(directory)
+    groups = sweep.groups([p.config.to_dict() for p in points],
+                          together.fields if together else ())
+    writer = multihost.is_writer()
+    lock, plan = None, None
     try:
-        _check_directory(directory, spec, overwrite)
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / "summary.json").unlink(missing_ok=True)  # complete only at the end
-        _write_json(directory / SPEC, spec)
-        groups = sweep.groups([p.config.to_dict() for p in points],
-                              together.fields if together else ())
+        if writer:
+            try:
+                lock = common.RunLock(directory)
+                plan = _prepare(directory, spec, points, groups, overwrite)
+            except report_lib.RunDirError as error:
+                _shared_plan({"error": str(error)})
+                raise
+        plan = _shared_plan(plan)
+        if "error" in plan:  # process 0 refused the directory
+            raise report_lib.RunDirError(plan["error"])
         ran = []
-        for group in groups:
+        for group, todo_rows in zip(groups, plan["todo"]):
             members = [points[i] for i in group]
-            todo = [p for p in members if overwrite or not complete(p.workdir)]
+            todo = [points[i] for i in todo_rows]
             if not todo:
                 print(f"kept the complete point(s): {'; '.join(p.label for p in members)}")
                 ran.append({"points": [p.label for p in members], "together": len(members) > 1,
@@ -232,6 +245,8 @@ def run(main: Callable[[list[str]], object], config_flag, family: str,
                     _run_point(main, point, overwrite)
             ran.append({"points": [p.label for p in todo], "together": bool(at_once),
                         "kept": False})
+        if not writer:  # process 0 checks the points and writes the comparison
+            return
         unfinished = [p.label for p in points if not complete(p.workdir)]
         if unfinished:
             print(f"sweep not complete: {'; '.join(unfinished)} unfinished; rerun the same "
@@ -239,8 +254,32 @@ def run(main: Callable[[list[str]], object], config_flag, family: str,
             return
         _write_comparison(directory, family, points, ran)
     finally:
-        lock.release()
+        if lock is not None:
+            lock.release()
     print(f"sweep directory: {directory}")
+
+
+def _prepare(directory: Path, spec: dict, points: Sequence[Point],
+             groups: list[list[int]], overwrite: bool) -> dict:
+    """Process 0's part before any point runs: the directory checked and marked as this sweep's,
+    and the plan, ``{"todo": [[point index, ...] per group]}`` (complete points are kept)."""
+    _check_directory(directory, spec, overwrite)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "summary.json").unlink(missing_ok=True)  # complete only at the end
+    _write_json(directory / SPEC, spec)
+    return {"todo": [[i for i in group if overwrite or not complete(points[i].workdir)]
+                     for group in groups]}
+
+
+def _shared_plan(plan: dict | None) -> dict:
+    """Process 0's plan on every process (the points to run must be the same everywhere, as
+    they run collectives together), through the runtime's key-value store; the plan itself in
+    a single process."""
+    if not multihost.settings().enabled:
+        return plan
+    text = distributed.announce("sweep-plan", None if plan is None else json.dumps(plan),
+                                PLAN_TIMEOUT)
+    return json.loads(text)
 
 
 def _check_directory(directory: Path, spec: dict, overwrite: bool) -> None:

@@ -195,12 +195,20 @@ SEARCH = ["--config.benchmark=nb101-synthetic", "--config.algorithms=random_sear
 
 
 @pytest.mark.slow  # 3 launches (JAX start-up and compilation each)
-def test_search_over_two_processes_equals_one(tmp_path, data_dir, synthetic_bench):
-    args = [*SEARCH, f"--config.data_dir={data_dir}"]
+def test_a_search_sweep_over_two_processes_equals_one(tmp_path, data_dir, synthetic_bench):
+    # Every point of the sweep is a whole search run split over the processes; process 0 alone
+    # decides which points run, writes their run directories and the comparison.
+    args = [*SEARCH, f"--config.data_dir={data_dir}", "--sweep=seed=0,1"]
     one = finish(launch("search", [*args, f"--workdir={tmp_path / 'one'}"]))
     two = finish(launch("search", [*args, f"--workdir={tmp_path / 'two'}"], processes=2))
     assert [code for code, _, _ in one + two] == [0, 0, 0], [err[-2000:] for *_, err in two]
-    assert_same_run(tmp_path / "one", tmp_path / "two", ("results.npz",))
+    points = [p["workdir"] for p in json.loads((tmp_path / "one" / "sweep.json").read_text())
+              ["points"]]
+    assert points == ["seed=0", "seed=1"]
+    for point in points:
+        assert_same_run(tmp_path / "one" / point, tmp_path / "two" / point, ("results.npz",))
+    assert without_timings(json.loads((tmp_path / "one" / "summary.json").read_text())) == (
+        without_timings(json.loads((tmp_path / "two" / "summary.json").read_text())))
     # process 1 wrote nothing and printed one line; the runtime's lines (gloo's) are left out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "two"]
     assert two[1][1:] == (
