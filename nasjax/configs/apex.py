@@ -30,7 +30,7 @@ import ml_collections
 
 from nasjax import config_fields, env
 from nasjax import config_rules as rules
-from nasjax.agents.apex import actors, network, replay
+from nasjax.agents.apex import actors, losses, network, replay
 from nasjax.config_fields import field
 
 PRESETS = ("paper", "cpu", "smoke", "gamma_0.95", "gamma_0.99", "neighbours_25",
@@ -69,26 +69,17 @@ FIELDS = config_fields.block(
                           "vectorised environments per worker (§4.1.1)"),
     **dict(actors.FIELDS.items),
     # Learner (§3.2.3, §4.1.1).
-    n_step=field(3, rules.int_range(1, 64), "n-step bootstrapping (§3.2.3)"),
+    n_step=losses.FIELDS["n_step"],
     gamma=field(0.9, rules.fraction(), "discount (§4.1.1; §5.1 ablates 0.95 and 0.99)"),
     learning_rate=field(4e-5, rules.number(0.0, low_open=True), "Adam (§4.1.1)"),
     adam_eps=field(1e-8, rules.number(0.0, low_open=True),
                    "Adam epsilon (RLlib DQN default adam_epsilon)"),
     grad_clip=field(40.0, rules.number(0.0, low_open=True),
                     "gradient norm clip (RLlib DQN default grad_clip)"),
-    huber_delta=field(1.0, rules.number(0.0, low_open=True),
-                      "Huber threshold (RLlib DQN's huber_loss default)"),
+    huber_delta=losses.FIELDS["huber_delta"],
     batch_size=field(512, rules.positive_int(),
                      "items per learner step (RLlib Ape-X train_batch_size)"),
-    replay_capacity=field(25_000, rules.positive_int(), "replay entries (§4.1.1)"),
-    **dict(replay.FIELDS.items),
-    priority_eps=field(1e-6, rules.number(0.0, low_open=True),
-                       "added to |td| (RLlib prioritized_replay_eps)"),
-    importance_weights=field(
-        "buffer_min", rules.one_of(*replay.NORMALISATIONS),
-        "importance weights divided by the buffer-wide minimum probability's weight (RLlib "
-        "1.13's PrioritizedReplayBuffer); \"batch_max\": by the batch's largest weight (Schaul "
-        "et al. 2016)"),
+    **dict(replay.FIELDS.items),  # replay_capacity, priority_*, importance_weights
     learning_starts=field(50_000, rules.int_range(0, 2**31 - 1),
                           "env steps before learning (RLlib Ape-X learning_starts)"),
     target_update_period=field(500_000, rules.positive_int(),

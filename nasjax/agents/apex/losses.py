@@ -22,10 +22,17 @@ import chex
 import jax
 import jax.numpy as jnp
 
+from nasjax import config_fields
+from nasjax import config_rules as rules
 from nasjax.agents.apex import network
+from nasjax.config_fields import field
 
-N_STEP = 3  # bootstrapping horizon, Cassimon et al. §3.2.3
-HUBER_DELTA = 1.0  # quadratic-to-linear threshold; rlax's and RLlib's DQN default
+# The loss fields of an Ape-X config.
+FIELDS = config_fields.block(
+    n_step=field(3, rules.int_range(1, 64), "n-step bootstrapping (§3.2.3)"),
+    huber_delta=field(1.0, rules.number(0.0, low_open=True),
+                      "Huber threshold (RLlib DQN's huber_loss default)"),
+)
 
 
 class NStepReturn(NamedTuple):
@@ -73,7 +80,7 @@ def n_step_return(r_t: chex.Array, terminated_t: chex.Array, truncated_t: chex.A
     return NStepReturn(return_t.astype(jnp.float32), discount_t.astype(jnp.float32), steps)
 
 
-def huber_loss(x: chex.Array, delta: float = HUBER_DELTA) -> chex.Array:
+def huber_loss(x: chex.Array, delta: float = FIELDS["huber_delta"].default) -> chex.Array:
     """Huber (1964) loss: ``x^2 / 2`` for ``|x| <= delta``, else ``delta (|x| - delta / 2)``.
 
     Its gradient is ``x`` clipped to ``[-delta, delta]``: DQN's error clipping (Mnih et al.
@@ -125,7 +132,7 @@ def double_q_learning(q_tm1: chex.Array, a_tm1: chex.Array, r_t: chex.Array,
 def apex_loss(q_tm1: chex.Array, a_tm1: chex.Array, r_t: chex.Array, discount_t: chex.Array,
               q_t_value: chex.Array, q_t_selector: chex.Array, mask_t: chex.Array,
               weight_tm1: chex.Array,
-              delta: float = HUBER_DELTA) -> tuple[chex.Array, chex.Array]:
+              delta: float = FIELDS["huber_delta"].default) -> tuple[chex.Array, chex.Array]:
     """Importance-weighted Huber loss of the double-Q TD error, and the TD error.
 
     ``loss = w * huber(td)`` with ``w`` the prioritized-replay importance weight (Schaul et al.

@@ -53,15 +53,21 @@ from nasjax import config_fields
 from nasjax import config_rules as rules
 from nasjax.config_fields import field
 
-CAPACITY = 25_000  # replay capacity, Cassimon et al. §4.1.1
-# The prioritisation fields of an Ape-X config (Cassimon et al. §4.1.1; Schaul et al. 2016
+NORMALISATIONS = ("batch_max", "buffer_min")  # importance-weight normalisations (module docstring)
+# The replay fields of an Ape-X config (Cassimon et al. §4.1.1; Schaul et al. 2016
 # proportional, beta fixed as RLlib's Ape-X).
 FIELDS = config_fields.block(
+    replay_capacity=field(25_000, rules.positive_int(), "replay entries (§4.1.1)"),
     priority_alpha=field(0.6, rules.number(0.0), "prioritized replay alpha (§4.1.1)"),
     priority_beta=field(0.4, rules.fraction(), "importance-sampling beta (§4.1.1)"),
+    priority_eps=field(1e-6, rules.number(0.0, low_open=True),
+                       "added to |td| (RLlib prioritized_replay_eps)"),
+    importance_weights=field(
+        "buffer_min", rules.one_of(*NORMALISATIONS),
+        "importance weights divided by the buffer-wide minimum probability's weight (RLlib "
+        "1.13's PrioritizedReplayBuffer); \"batch_max\": by the batch's largest weight (Schaul "
+        "et al. 2016)"),
 )
-PRIORITY_EPS = 1e-6  # added to |td| so that no item has zero probability; RLlib's default
-NORMALISATIONS = ("batch_max", "buffer_min")  # importance-weight normalisations (module docstring)
 
 
 @flax.struct.dataclass
@@ -96,10 +102,11 @@ class PrioritizedBuffer:
     update_priorities: Callable[[ReplayState, jax.Array, jax.Array], ReplayState]
 
 
-def make_prioritized_buffer(capacity: int = CAPACITY, sample_batch_size: int = 512,
+def make_prioritized_buffer(capacity: int = FIELDS["replay_capacity"].default,
+                            sample_batch_size: int = 512,
                             alpha: float = FIELDS["priority_alpha"].default,
                             beta: float = FIELDS["priority_beta"].default,
-                            eps: float = PRIORITY_EPS,
+                            eps: float = FIELDS["priority_eps"].default,
                             normalisation: str = "batch_max") -> PrioritizedBuffer:
     """A proportional prioritized replay buffer.
 

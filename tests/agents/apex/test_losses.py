@@ -12,6 +12,7 @@ from nasjax.agents.apex import losses
 
 F, T = False, True
 GAMMA = 0.9
+N_STEP = losses.FIELDS["n_step"].default  # 3, Cassimon et al. §3.2.3
 REWARDS = jnp.array([1.0, 2.0, 4.0])
 
 
@@ -46,14 +47,14 @@ def test_n_step_target_matches_rlax_without_truncation():
     """G + discount * v(s_steps) equals rlax's n-step bootstrapped return (n = window)."""
     rng = np.random.default_rng(0)
     for _ in range(20):
-        r_t = jnp.asarray(rng.normal(size=losses.N_STEP), jnp.float32)
-        v_t = jnp.asarray(rng.normal(size=losses.N_STEP), jnp.float32)  # v(s_1), ..., v(s_n)
-        terminated = jnp.asarray(rng.random(losses.N_STEP) < 0.3)
-        out = losses.n_step_return(r_t, terminated, jnp.zeros(losses.N_STEP, bool), GAMMA)
+        r_t = jnp.asarray(rng.normal(size=N_STEP), jnp.float32)
+        v_t = jnp.asarray(rng.normal(size=N_STEP), jnp.float32)  # v(s_1), ..., v(s_n)
+        terminated = jnp.asarray(rng.random(N_STEP) < 0.3)
+        out = losses.n_step_return(r_t, terminated, jnp.zeros(N_STEP, bool), GAMMA)
         ours = out.return_t + out.discount_t * v_t[out.steps - 1]
         # rlax cuts with zero discounts; entries after an end are killed by that zero too.
         discount_t = GAMMA * (1.0 - jnp.cumsum(terminated).clip(0, 1).astype(jnp.float32))
-        expected = rlax.n_step_bootstrapped_returns(r_t, discount_t, v_t, n=losses.N_STEP)[0]
+        expected = rlax.n_step_bootstrapped_returns(r_t, discount_t, v_t, n=N_STEP)[0]
         np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)
 
 

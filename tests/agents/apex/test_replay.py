@@ -12,7 +12,7 @@ import scipy.stats
 from nasjax.agents.apex import replay
 
 ALPHA = replay.FIELDS["priority_alpha"].default  # the default buffer's exponent
-EPS = replay.PRIORITY_EPS
+EPS = replay.FIELDS["priority_eps"].default
 
 
 def _item(value: int) -> dict:
@@ -34,7 +34,9 @@ def _draws(buffer, state, num_batches: int) -> np.ndarray:
 def test_defaults_are_the_papers():
     buffer = replay.make_prioritized_buffer()
     assert buffer.capacity == 25_000
-    assert replay.FIELDS.config().to_dict() == {"priority_alpha": 0.6, "priority_beta": 0.4}
+    assert replay.FIELDS.config().to_dict() == {
+        "replay_capacity": 25_000, "priority_alpha": 0.6, "priority_beta": 0.4,
+        "priority_eps": 1e-6, "importance_weights": "buffer_min"}
 
 
 def test_init_shapes_and_dtypes():
