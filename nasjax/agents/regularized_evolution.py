@@ -177,11 +177,14 @@ def tournament(key: jax.Array, fitness: jax.Array, tournament_size: int) -> jax.
     return sample[jnp.argmax(fitness[sample])].astype(jnp.int32)
 
 
-def make_regularized_evolution(space: space_lib.SearchSpace, population_size: int = 50,
-                               tournament_size: int = 10, mutation_rate: float = 1.0,
-                               initial: str = "uniform_string",
-                               require_change: bool = False, duplicates_rule: str = "query",
-                               budget: int = 0) -> Searcher:
+def make_regularized_evolution(
+        space: space_lib.SearchSpace,
+        population_size: int = FIELDS["population_size"].default,
+        tournament_size: int = FIELDS["tournament_size"].default,
+        mutation_rate: float = FIELDS["mutation_rate"].default,
+        initial: str = FIELDS["initial"].default,
+        require_change: bool = FIELDS["require_change"].default, duplicates_rule: str = "query",
+        budget: int = 0) -> Searcher:
     """Regularized evolution over a space's string encoding, one query per step.
 
     Args:
