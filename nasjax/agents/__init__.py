@@ -3,9 +3,9 @@
 Each is registered by name (``nasjax.registry.make("agent", name)`` gives its
 :class:`~nasjax.agents.base.Agent`): random search, random walk, local search and the Ape-X
 transformer Q-agent (Cassimon et al. §3.2.3), regularized evolution and ReMAADE with its
-ablations (ReMAADE §§7-8). A searcher with hyperparameters registers
-``config=(block name, "module:FIELDS")``: its declaration (:mod:`nasjax.config_fields`), which
-the search configs hold as that block.
+ablations (ReMAADE §§7-8). A searcher with hyperparameters registers through
+:func:`_register_searcher` with its block name and its declaration ``"module:FIELDS"``
+(:mod:`nasjax.config_fields`), which the search configs hold as that block.
 """
 
 from nasjax import registry
@@ -19,9 +19,17 @@ registry.register("agent", "random_search_uniform", "nasjax.agents.random_search
 registry.register("agent", "random_walk", "nasjax.agents.random_walk:agent", type="policy")
 registry.register("agent", "local_search", "nasjax.agents.local_search:agent", type="policy")
 registry.register("agent", "apex", "nasjax.agents.apex:agent", type="policy")
-registry.register("agent", "regularized_evolution", "nasjax.agents.regularized_evolution:agent",
-                  type="searcher",
-                  config=("regularized_evolution", "nasjax.agents.regularized_evolution:FIELDS"))
+
+
+def _register_searcher(name: str, factory: str, block: str, fields: str, **kwargs) -> None:
+    """Registers a searcher with hyperparameters: its config block is named here alone (the
+    factory gets it as ``config``; :mod:`nasjax.configs.agents` reads it from the entry)."""
+    registry.register("agent", name, factory, type="searcher", kwargs={**kwargs, "config": block},
+                      config=(block, fields))
+
+
+_register_searcher("regularized_evolution", "nasjax.agents.regularized_evolution:agent",
+                   "regularized_evolution", "nasjax.agents.regularized_evolution:FIELDS")
 # ReMAADE and its ablations (ReMAADE Tables 3-6): one config block, per-variant overrides.
 _REMAADE_VARIANTS = {
     "remaade": (),
@@ -33,6 +41,5 @@ _REMAADE_VARIANTS = {
     "remaade_sall": (("num_orders", 0),),  # S = N!
 }
 for _name, _overrides in _REMAADE_VARIANTS.items():
-    registry.register("agent", _name, "nasjax.agents.remaade:agent", type="searcher",
-                      kwargs={"variant": _name, "overrides": _overrides},
-                      config=("remaade", "nasjax.agents.remaade:FIELDS"))
+    _register_searcher(_name, "nasjax.agents.remaade:agent", "remaade",
+                       "nasjax.agents.remaade:FIELDS", variant=_name, overrides=_overrides)

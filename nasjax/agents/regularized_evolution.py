@@ -285,9 +285,9 @@ def make_searcher(space: space_lib.SearchSpace, config, *, duplicates: str = "qu
         require_change=config.require_change, duplicates_rule=duplicates, budget=budget)
 
 
-def agent() -> Agent:
-    """The regularized-evolution agent."""
+def agent(config: str) -> Agent:
+    """The regularized-evolution agent, its hyperparameters in the config block ``config``
+    (named by its registration)."""
     return Agent(name="regularized_evolution",
                  description="regularized (ageing) evolution, official NAS-Bench-101 settings",
-                 queries="one query per child", config="regularized_evolution",
-                 make_searcher=make_searcher)
+                 queries="one query per child", config=config, make_searcher=make_searcher)

@@ -89,9 +89,10 @@ def make_searcher(space, config, name: str = "remaade", *, duplicates: str = "qu
         duplicates_rule=duplicates, budget=budget)
 
 
-def agent(variant: str = "remaade", overrides: tuple = ()) -> Agent:
-    """The ReMAADE variant ``variant``: the ``remaade`` block with ``overrides`` applied."""
+def agent(config: str, variant: str = "remaade", overrides: tuple = ()) -> Agent:
+    """The ReMAADE variant ``variant``: the config block ``config`` (named by its
+    registration) with ``overrides`` applied."""
     return Agent(name=variant, description=f"ReMAADE variant {variant}",
-                 queries="one query per sampled string (batches of B)", config="remaade",
+                 queries="one query per sampled string (batches of B)", config=config,
                  overrides=tuple(overrides),
                  make_searcher=functools.partial(make_searcher, name=variant))
