@@ -26,7 +26,6 @@ from jax._src import distributed as runtime  # its client: the coordination serv
 from jax.experimental import multihost_utils
 
 RETRY_SECONDS = 1.0  # between attempts to reach the coordinator
-TEXT_BYTES = 4096  # the longest text :func:`broadcast_text` sends (a path)
 
 
 class DistributedError(ValueError):
@@ -214,16 +213,6 @@ def to_global(tree: Any, mesh: jax.sharding.Mesh, spec: jax.sharding.PartitionSp
     return put(tree, jax.tree.map(lambda _: sharding, tree))
 
 
-def broadcast_text(text: str | None) -> str | None:
-    """Process 0's ``text`` on every process (None stays None); every process calls it."""
-    buffer = np.zeros(TEXT_BYTES + 1, np.uint8)  # [0]: 1 when there is a text
-    if text is not None and jax.process_index() == 0:
-        data = text.encode()[:TEXT_BYTES]
-        buffer[0], buffer[1:1 + len(data)] = 1, np.frombuffer(data, np.uint8)
-    buffer = np.asarray(multihost_utils.broadcast_one_to_all(buffer))
-    return bytes(buffer[1:]).rstrip(b"\0").decode() if buffer[0] else None
-
-
 def announce(key: str, text: str | None, timeout: int) -> str | None:
     """Process 0's ``text`` on every process (None stays None), through the coordination
     service's key-value store: unlike a collective (gloo gives up on a peer after 30 s), the
@@ -236,7 +225,8 @@ def announce(key: str, text: str | None, timeout: int) -> str | None:
     client = runtime.global_state.client  # the runtime's own (Orbax reads it the same way)
     name = f"nasjax/{key}"
     if jax.process_index() == 0:
-        client.key_value_set(name, "" if text is None else "+" + text)
+        if client is not None:  # None: a single process, nobody to tell
+            client.key_value_set(name, "" if text is None else "+" + text)
         return text
     try:
         value = client.blocking_key_value_get(name, timeout * 1000)

@@ -47,6 +47,7 @@ CHECKPOINTS = "checkpoints"
 # hyperparameters, nasjax.agents.apex.train.Hyperparams).
 TOGETHER = ("seed", *train.HYPERPARAM_FIELDS)
 PROCESSES = "processes.json"  # {"num_processes": P} of a run over several processes
+RUN_DIR_TIMEOUT = 600  # seconds the other processes wait for process 0 to open the run directory
 
 
 def open_run_dir(config_dict: dict, path: Path | None = None,
@@ -100,22 +101,23 @@ def open_shared_run_dir(config_dict: dict) -> tuple[report_lib.RunDir, bool, Pat
         process when process 0 refuses).
     """
     several = multihost.settings().enabled
+    key = f"run-dir:{_RUN.path()}"  # one per run directory (a sweep opens several)
     if multihost.is_writer():
         try:
             check_processes(Path(_RUN.path()))
             run_dir, resuming = open_run_dir(config_dict)
         except report_lib.RunDirError:
             if several:
-                distributed.broadcast_text(None)
+                distributed.announce(key, None, RUN_DIR_TIMEOUT)
             raise
         checkpoints = run_dir.staging / CHECKPOINTS
         if several:
             if not resuming:
                 (run_dir.staging / PROCESSES).write_text(
                     json.dumps({"num_processes": jax.process_count()}) + "\n")
-            distributed.broadcast_text(json.dumps([resuming, str(checkpoints)]))
+            distributed.announce(key, json.dumps([resuming, str(checkpoints)]), RUN_DIR_TIMEOUT)
         return run_dir, resuming, checkpoints
-    shared = distributed.broadcast_text(None)
+    shared = distributed.announce(key, None, RUN_DIR_TIMEOUT)
     if shared is None:
         raise report_lib.RunDirError("process 0 refused the run directory (its message says "
                                      "why)")

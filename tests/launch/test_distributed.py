@@ -117,8 +117,8 @@ def test_placing_and_gathering_in_one_process_keeps_the_values():
     abstract = distributed.abstract(tree, jax.sharding.NamedSharding(
         mesh, jax.sharding.PartitionSpec()))
     assert abstract["x"].shape == (3, 2) and abstract["x"].sharding.mesh == mesh
-    assert distributed.broadcast_text("a/path") == "a/path"
-    assert distributed.broadcast_text(None) is None
+    assert distributed.announce("a-key", "a/path", timeout=1) == "a/path"  # one process: itself
+    assert distributed.announce("another-key", None, timeout=1) is None
 
 
 def test_an_unreachable_coordinator_is_one_line_within_the_timeout():
