@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import resource
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import jax
@@ -28,6 +30,45 @@ _OWN_CACHE = pytest.StashKey[str]()  # the cache directory this session created
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 FIXTURES = Path(__file__).parent / "fixtures"
 
+# NASJAX_TEST_PROFILE=FILE appends one tab-separated line per test to FILE: its CPU seconds
+# (this process, plus the launches it waited for), and XLA's compilations (count, seconds) and
+# persistent-cache hits, setup and teardown included. CPU time and compile counts stay
+# comparable on a loaded machine where wall clock does not.
+PROFILE_ENV = "NASJAX_TEST_PROFILE"
+_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+_CACHE_HIT_EVENT = "/jax/compilation_cache/cache_retrieval_time_sec"
+_compiles = {"count": 0, "seconds": 0.0, "hits": 0}
+
+
+def _count_compiles(event: str, duration: float, **_) -> None:
+    if event == _COMPILE_EVENT:
+        _compiles["count"] += 1
+        _compiles["seconds"] += duration
+    elif event == _CACHE_HIT_EVENT:
+        _compiles["hits"] += 1
+
+
+def _cpu_seconds() -> float:
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Records the test's CPU seconds and compilations when NASJAX_TEST_PROFILE is set."""
+    path = os.environ.get(PROFILE_ENV)
+    if not path:
+        yield
+        return
+    before, cpu, wall = dict(_compiles), _cpu_seconds(), time.perf_counter()
+    yield
+    after = _compiles
+    row = (item.nodeid, f"{_cpu_seconds() - cpu:.1f}", f"{time.perf_counter() - wall:.1f}",
+           str(after["count"] - before["count"]), f"{after['seconds'] - before['seconds']:.1f}",
+           str(after["hits"] - before["hits"]))
+    with open(path, "a") as handle:
+        handle.write("\t".join(row) + "\n")
+
 
 def pytest_configure(config):
     """Creates the session's compilation cache (in the controller, before workers start)."""
@@ -38,6 +79,8 @@ def pytest_configure(config):
         config.stash[_OWN_CACHE] = path
         os.environ[COMPILE_CACHE_ENV] = path
         os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = COMPILE_CACHE_MIN_SECONDS
+    if os.environ.get(PROFILE_ENV):
+        jax.monitoring.register_event_duration_secs_listener(_count_compiles)
     if path:  # this process imported jax before the variables were set
         jax.config.update("jax_compilation_cache_dir", path)
         jax.config.update("jax_persistent_cache_min_compile_time_secs",

@@ -196,14 +196,16 @@ def test_auto_reset_is_step_or_reset(small_world):
     start = nb101.Cell(*(jnp.broadcast_to(x, (16,) + x.shape)
                          for x in (jnp.asarray(small_world["cells"]["start"].adj),
                                    jnp.asarray(small_world["cells"]["start"].ops))))
-    _, state = jax.vmap(env.reset, in_axes=(0, None, 0))(keys, params, start)
+    # Compiled, not run op by op (which costs more than compiling these environment programs).
+    _, state = jax.jit(jax.vmap(env.reset, in_axes=(0, None, 0)))(keys, params, start)
     actions = jnp.arange(16, dtype=jnp.int32) % 3  # stays, moves
     step_keys = jax.random.split(jax.random.key(1), 16)
-    obs, auto, reward, terminated, truncated, info = jax.vmap(
-        env.step_auto_reset, in_axes=(0, 0, 0, None))(step_keys, state, actions, params)
+    obs, auto, reward, terminated, truncated, info = jax.jit(jax.vmap(
+        env.step_auto_reset, in_axes=(0, 0, 0, None)))(step_keys, state, actions, params)
     split = jax.vmap(jax.random.split)(step_keys)
-    stepped = jax.vmap(env.step, in_axes=(0, 0, 0, None))(split[:, 0], state, actions, params)
-    fresh_obs, fresh = jax.vmap(env.reset, in_axes=(0, None))(split[:, 1], params)
+    stepped = jax.jit(jax.vmap(env.step, in_axes=(0, 0, 0, None)))(split[:, 0], state, actions,
+                                                                   params)
+    fresh_obs, fresh = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))(split[:, 1], params)
     done = terminated | truncated
     expected = jax.tree.map(lambda a, b: jnp.where(
         done.reshape(done.shape + (1,) * (a.ndim - 1)), a, b), fresh, stepped[1])
@@ -362,8 +364,8 @@ def test_the_loaded_table_resets_to_the_samplers_cells(full_neighbour_table, dat
     np.testing.assert_array_equal(full_neighbour_table.sampled,
                                   neighbour_table.sampler_rows(full_neighbour_table.hashes))
     keys = jax.random.split(jax.random.key(11), 256)
-    rows = jax.vmap(full_neighbour_table.sample)(keys)
-    expected = full_neighbour_table.index_of(jax.vmap(nb101.sample)(keys))
+    rows = jax.jit(jax.vmap(full_neighbour_table.sample))(keys)
+    expected = full_neighbour_table.index_of(jax.jit(jax.vmap(nb101.sample))(keys))
     np.testing.assert_array_equal(rows, expected)
     assert (np.asarray(rows) >= 0).all()
 

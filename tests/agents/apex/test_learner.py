@@ -46,7 +46,7 @@ def setup():
         obs_tm1=first, a_tm1=jnp.where(first.action_mask[:, 1], 1, 0).astype(jnp.int32),
         r_t=jax.random.uniform(key_r, (ITEMS,)), discount_t=jnp.full(ITEMS, 0.81),
         obs_t=jax.tree.map(lambda x: x[ITEMS:], presented))
-    obs = env.observe(jax.tree.map(lambda x: x[0], states), env_params)
+    obs = jax.jit(env.observe)(jax.tree.map(lambda x: x[0], states), env_params)
     init = jax.jit(net.init)
     params = init(key_online, obs.tokens, obs.action_mask)
     target = init(key_target, obs.tokens, obs.action_mask)
@@ -75,7 +75,7 @@ def _td(net, online, batch, selector_params, value_params, env_params):
 def test_online_network_selects_and_target_network_values(setup):
     config, net, buffer, learn, state, env_params = setup
     key = jax.random.key(1)
-    batch = buffer.sample(state.replay, key)
+    batch = jax.jit(buffer.sample)(state.replay, key)
     td_of = jax.jit(lambda select, value: _td(net, state.params, batch, select, value,
                                               env_params))
     td = td_of(state.params, state.target_params)
@@ -92,7 +92,7 @@ def test_online_network_selects_and_target_network_values(setup):
 def test_sampled_priorities_are_rewritten_and_the_rest_kept(setup):
     config, _, buffer, learn, state, _ = setup
     key = jax.random.key(2)
-    sampled = np.unique(np.asarray(buffer.sample(state.replay, key).indices))
+    sampled = np.unique(np.asarray(jax.jit(buffer.sample)(state.replay, key).indices))
     before = np.asarray(state.replay.priorities)
     after = np.asarray(learn(state, key)[0].replay.priorities)
     rest = np.setdiff1d(np.arange(ITEMS), sampled)

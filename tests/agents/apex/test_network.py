@@ -189,9 +189,11 @@ def test_first_token_head_reads_output_0_alone():
     head = params["params"]
     assert head["advantage_hidden"]["kernel"].shape == (32, 32)
     assert head["advantage_out"]["kernel"].shape == (32, N + 1)
-    q, sown = net.apply(params, tokens, mask, mutable="intermediates")
+    q, sown = jax.jit(lambda p, t, m: net.apply(p, t, m, mutable="intermediates"))(
+        params, tokens, mask)  # compiled: cheaper than op by op
     assert q.shape == (N + 1,) and (np.asarray(q)[6:] == LOWEST).all()
     assert np.isfinite(np.asarray(q)[:6]).all()
     assert sown["intermediates"]["advantages"][0].shape == (N + 1,)
-    every = network.QNetwork(**SMALL).init(jax.random.key(1), tokens, mask)["params"]
+    every = jax.eval_shape(network.QNetwork(**SMALL).init, jax.random.key(1), tokens,
+                           mask)["params"]
     assert every["advantage_out"]["kernel"].shape == (32, 1)
