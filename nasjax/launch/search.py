@@ -10,6 +10,11 @@ algorithms: ``config.json``; ``results.npz`` (per algorithm what the searcher sa
 valid); ``summary.json`` (per algorithm and budget the error of the architecture with the best
 observed validation accuracy so far: mean, std and 95% bootstrap CI over trials);
 ``best_vs_queries.png``; ``report.md``.
+
+``--sweep`` (:mod:`launch.sweep`): points that differ only in ``seed`` or a searcher's traced
+hyperparameters (ReMAADE's ``learning_rate`` and ``ema_decay``) run in one compiled program per
+algorithm, each point's numbers bit-identical to its single run's; an algorithm that no swept
+field touches (random search in a learning-rate sweep) runs once for all of them.
 """
 
 from __future__ import annotations
