@@ -279,12 +279,15 @@ def test_a_traced_ema_decay_with_its_host_rest_equals_the_constant():
     assert float(constant_09) == pytest.approx(0.73)
 
 
-@pytest.mark.slow  # two compilations of a trial
-@pytest.mark.parametrize("at_once", [1, pytest.param(2, marks=pytest.mark.long)])
+# Two compilations of a trial (~60 s at load 6 on 2 cores): long; in the default run
+# tests/launch/test_sweep.py checks a learning-rate sweep's points bit for bit.
+@pytest.mark.long
+@pytest.mark.slow
+@pytest.mark.parametrize("at_once", [1, 2])
 def test_sweep_points_in_one_program_equal_their_single_runs(synthetic_bench, at_once):
     """Points that differ in the traced hyperparameters (learning rate, EMA decay) and their
-    keys, run by one compiled program (in turn inside it; vmapped: ``long``), give the single
-    run of each point bit for bit (the traced values are the constants' float32 values)."""
+    keys, run by one compiled program (in turn inside it, and vmapped), give the single run
+    of each point bit for bit at this size (the traced values are the constants' float32 values)."""
     agent = registry.make("agent", "reinforce")
     blocks = [agent.block(ml_collections.ConfigDict({"remaade": _config(
         batch_size=8, learning_rate=rate, ema_decay=decay)})) for rate, decay in
