@@ -96,7 +96,10 @@ class Agent:
     of one block). ``seeds(config)`` is how many agent seeds the agent brings (a trained agent:
     its checkpoints), or None for "as many as the experiment asks". Every ``make_searcher``
     also takes ``duplicates`` and ``budget`` keywords: the rule for repeated proposals shared
-    by all searchers (:mod:`nasjax.agents.duplicates`).
+    by all searchers (:mod:`nasjax.agents.duplicates`). ``traced`` names the fields of its
+    block that keep every array shape: ``hyperparams(block)`` gives them as arrays, and
+    ``make_searcher(..., hyper=those arrays)`` builds a searcher from traced values, so that
+    sweep points differing only in them run in one program (:func:`run_point_trials`).
     """
 
     name: str
@@ -107,6 +110,8 @@ class Agent:
     make_policy: Callable[..., Policy] | None = None
     make_searcher: Callable[..., Searcher] | None = None
     seeds: Callable[[Any], int | None] | None = None
+    traced: tuple[str, ...] = ()
+    hyperparams: Callable[[Any], dict[str, jax.Array]] | None = None
 
     def block(self, config):
         """This agent's hyperparameters: its block of ``config`` with the overrides applied
@@ -184,3 +189,42 @@ def run_trials(searcher: Searcher, bench, keys: jax.Array, budget: int, mode: st
 def _trials(keys, bench, searcher, budget, mode, report_metric):
     return jax.vmap(lambda k: run_trial(searcher, bench, k, budget, mode, report_metric))(keys)
 
+
+
+def run_point_trials(make: Callable[[dict], Searcher], hypers: dict[str, jax.Array], bench,
+                     keys: jax.Array, budget: int, mode: str = "mean",
+                     report_metric: str = "test", points_at_once: int = 1) -> TrialResult:
+    """The trials of several sweep points in one compiled program, sharded over the devices by
+    trials as :func:`run_trials` shards them.
+
+    Point ``p`` runs the searcher ``make(its hyperparameters)``, built from traced values, on
+    the trials of ``keys[:, p]``: each point computes its single run's numbers (the
+    hyperparameters enter as the same float32 values a constant would).
+
+    Args:
+      make: builds a point's searcher from ``{name: float32[]}`` (hashable: compiled in).
+      hypers: ``{name: float32[P]}``, the points' traced hyperparameters (may be empty).
+      bench: the benchmark.
+      keys: key[T, P], trial ``t`` of point ``p``.
+      budget, mode, report_metric: as :func:`run_trial`.
+      points_at_once: points vmapped together (``lax.map``'s batch size); 1 runs them one
+        after another inside the program, each point's sampling loop
+        (``lax.while_loop``) bounded by its own trials rather than by the slowest point's.
+    Returns:
+      TrialResult with leading axes ``[P, T, budget]``.
+    """
+    from nasjax import sharding
+
+    result = sharding.map_batch(_point_trials, keys, hypers, bench,
+                                static=(make, budget, mode, report_metric, points_at_once))
+    return jax.tree.map(lambda x: x.swapaxes(0, 1), result)
+
+
+def _point_trials(keys, hypers, bench, make, budget, mode, report_metric, points_at_once):
+    def point(args):
+        hyper, point_keys = args
+        return _trials(point_keys, bench, make(hyper), budget, mode, report_metric)
+
+    at_once = points_at_once if points_at_once > 1 else None
+    result = jax.lax.map(point, (hypers, keys.swapaxes(0, 1)), batch_size=at_once)
+    return jax.tree.map(lambda x: x.swapaxes(0, 1), result)  # [T, P, ...]: sharded by trials

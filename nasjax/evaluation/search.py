@@ -49,6 +49,43 @@ def run_algorithm(searcher: agents_base.Searcher, config, bench, key: jax.Array,
             "unique": unique_per_trial(merged.arch_hash, merged.valid)}
 
 
+def run_points(make, hypers: dict, config, bench, keys: list[jax.Array], report_metric: str,
+               points_at_once: int = 1, bar=None) -> list[dict[str, np.ndarray]]:
+    """:func:`run_algorithm` for several sweep points of one searcher in one compiled program
+    (:func:`agents_base.run_point_trials`), the same chunks of trials: each point's arrays as
+    its single run's.
+
+    Args:
+      make: builds a point's searcher from its traced hyperparameters (hashable).
+      hypers: ``{name: float32[P]}`` (may be empty: the points differ only in their keys).
+      config: ``num_trials``, ``trials_per_chunk``, ``budget``, ``mode``.
+      bench: the benchmark.
+      keys: each point's PRNG key of the algorithm (as :func:`run_algorithm`'s ``key``).
+      report_metric: ``"test"`` or ``"val"``.
+      points_at_once: points vmapped together (1: one after another inside the program).
+      bar: an optional progress bar, advanced by trials of all points.
+    """
+    trial_keys = jnp.stack([jax.random.split(key, config.num_trials) for key in keys], 1)
+    chunks = []
+    size = min(config.trials_per_chunk, config.num_trials)
+    for start in range(0, config.num_trials, size):
+        chunk = trial_keys[start:start + size]  # [size, P]
+        if len(chunk) < size:  # keep one compiled shape
+            chunk = jnp.concatenate([chunk, trial_keys[: size - len(chunk)]])
+        result = agents_base.run_point_trials(make, hypers, bench, chunk, config.budget,
+                                              config.mode, report_metric, points_at_once)
+        count = min(size, config.num_trials - start)
+        chunks.append(jax.tree.map(lambda x: np.asarray(x)[:, :count], result))
+        if bar is not None:
+            bar.update(count * len(keys))
+        interrupts.check()
+    merged = jax.tree.map(lambda *x: np.concatenate(x, 1), *chunks)
+    return [{"observed": merged.observed[p], "reported": merged.reported[p],
+             "valid": merged.valid[p],
+             "unique": unique_per_trial(merged.arch_hash[p], merged.valid[p])}
+            for p in range(len(keys))]
+
+
 def unique_per_trial(hashes: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """int32[T]: distinct valid architectures per trial.
 

@@ -426,9 +426,9 @@ def bench_sweep_seeds(quick: bool, data_dir) -> dict:
 
 
 def bench_sweep_search(quick: bool, data_dir) -> dict:
-    """ReMAADE ``learning_rate`` x 3 points x 100 trials (``remaade_short``: budget 150) as one
-    program vmapped over the rates against the points one after another, compilation
-    included."""
+    """ReMAADE ``learning_rate`` x 3 points x 100 trials (``remaade_short``: budget 150) as
+    ``launch.search --sweep`` runs them (one program) against the points one after another
+    (and vmapped over the rates), compilation included."""
     from nasjax.benchmarks import synthetic
     from nasjax.configs import search
     from nasjax.speed import sweeps as sweep_speed

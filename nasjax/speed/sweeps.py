@@ -7,14 +7,13 @@ so compiled once), each side from a fresh trainer with its compilation included,
 environment steps. Both are timed after tracing the programs once, so that neither pays the
 process's first tracing of the environment's functions.
 
-``sweep_search``: ReMAADE searches of several learning rates as one program vmapped over the
-rates against the points one after another, as ``launch.search`` runs them today.
+``sweep_search``: ReMAADE searches of several learning rates as ``launch.search --sweep`` runs
+them (one compiled program) against the points one after another, and vmapped over the rates.
 """
 
 from __future__ import annotations
 
 import time
-import types
 
 import jax
 import jax.numpy as jnp
@@ -81,10 +80,11 @@ def sweep_seeds(env_params: env.EnvParams, config: ml_collections.ConfigDict,
 
 def sweep_search(bench, config: ml_collections.ConfigDict,
                  learning_rates: tuple[float, ...] = (1e-3, 1e-2, 1e-1)) -> dict:
-    """ReMAADE searches of several learning rates, ``config.num_trials`` trials each, as one
-    jitted program vmapped over the rates (the rate traced into the searcher's Adam) against
-    the same points one after another (``launch.search --sweep=remaade.learning_rate=...``
-    today: one searcher and one compilation per point), compilation included.
+    """ReMAADE searches of several learning rates, ``config.num_trials`` trials each, as
+    ``launch.search --sweep=remaade.learning_rate=...`` runs them (one compiled program, the
+    points one after another inside it on CPU: ``launch.search.points_at_once``) against the
+    points one after another (a searcher and a compilation each) and against the points
+    vmapped in one program; compilation included.
 
     Args:
       bench: the benchmark the trials query.
@@ -93,47 +93,54 @@ def sweep_search(bench, config: ml_collections.ConfigDict,
 
     Returns:
       ``name, value, unit, baseline, baseline_value, ratio, settings`` (points/s; ``ratio``:
-      how many times faster together is; ``largest_difference``: of the best-so-far
-      accuracies, together against in turn); the caller adds the device.
+      how many times faster the one program is than the points in turn; ``settings`` also
+      holds the vmapped program's seconds and each side's largest difference of the queries'
+      observed accuracies from the points in turn); the caller adds the device.
     """
-    from nasjax import spaces
-    from nasjax.agents import base, remaade
+    from nasjax import registry, spaces
+    from nasjax.agents import base
 
     space = spaces.get(bench.space)
-    block = config.remaade.to_dict()
-    keys = jax.random.split(jax.random.key(config.seed), config.num_trials)
-
-    def run_point(learning_rate: jax.Array, keys: jax.Array, bench) -> base.TrialResult:
-        """One point's trials (``learning_rate`` float32[], traced; the searcher's constants,
-        e.g. its fallback string, are computed eagerly)."""
-        with jax.ensure_compile_time_eval():
-            searcher = remaade.make_searcher(
-                space, types.SimpleNamespace(**{**block, "learning_rate": learning_rate}))
-        return base._trials(keys, bench, searcher, config.budget, config.mode, "test")
-
-    start = time.perf_counter()
-    together = jax.jit(jax.vmap(run_point, in_axes=(0, None, None)))(
-        jnp.asarray(learning_rates, jnp.float32), keys, bench)
-    jax.block_until_ready(together)
-    together_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    in_turn = []
+    agent = registry.make("agent", "remaade")
+    blocks = []
     for rate in learning_rates:
-        searcher = remaade.make_searcher(
-            space, types.SimpleNamespace(**{**block, "learning_rate": rate}))
-        in_turn.append(jax.block_until_ready(
-            base.run_trials(searcher, bench, keys, config.budget, config.mode, "test")))
-    turn_seconds = time.perf_counter() - start
-    difference = max(float(jnp.max(jnp.abs(together.observed[i] - one.observed)))
-                     for i, one in enumerate(in_turn))
+        block = agent.block(config)
+        block.learning_rate = rate
+        blocks.append(block)
+    keys = jax.random.split(jax.random.key(config.seed), config.num_trials)
+    hypers = jax.tree.map(lambda *x: jnp.stack(x), *map(agent.hyperparams, blocks))
     points = len(learning_rates)
-    return {"name": "sweep_search", "value": points / together_seconds, "unit": "points/s",
+    point_keys = jnp.stack([keys] * points, 1)  # [T, P]: the same trials at every rate
+
+    def make(hyper):
+        return agent.make_searcher(space, blocks[0], hyper=hyper)
+
+    def together(at_once: int) -> tuple[base.TrialResult, float]:
+        start = time.perf_counter()
+        found = jax.block_until_ready(base.run_point_trials(
+            make, hypers, bench, point_keys, config.budget, config.mode, "test", at_once))
+        return found, time.perf_counter() - start
+
+    program, program_seconds = together(1)
+    vmapped, vmapped_seconds = together(points)
+    start = time.perf_counter()
+    in_turn = [jax.block_until_ready(base.run_trials(agent.make_searcher(space, block), bench,
+                                                     keys, config.budget, config.mode, "test"))
+               for block in blocks]
+    turn_seconds = time.perf_counter() - start
+
+    def difference(found: base.TrialResult) -> float:
+        return max(float(jnp.max(jnp.abs(found.observed[i] - one.observed)))
+                   for i, one in enumerate(in_turn))
+
+    return {"name": "sweep_search", "value": points / program_seconds, "unit": "points/s",
             "baseline": f"the same {points} points one after another in one process (a searcher "
-                        "and a compilation each, as launch.search runs them), compilation "
-                        "included",
-            "baseline_value": points / turn_seconds, "ratio": turn_seconds / together_seconds,
+                        "and a compilation each), compilation included",
+            "baseline_value": points / turn_seconds, "ratio": turn_seconds / program_seconds,
             "settings": {"learning_rates": list(learning_rates),
                          "trials": config.num_trials, "budget": config.budget,
-                         "benchmark": bench.name, "together_seconds": together_seconds,
+                         "benchmark": bench.name, "together_seconds": program_seconds,
                          "one_after_another_seconds": turn_seconds,
-                         "largest_difference": difference}}
+                         "vmapped_seconds": vmapped_seconds,
+                         "largest_difference": difference(program),
+                         "vmapped_largest_difference": difference(vmapped)}}

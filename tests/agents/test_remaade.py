@@ -14,7 +14,7 @@ import pytest
 import rlax
 
 from nasjax import registry, spaces
-from nasjax.agents import base, random_search
+from nasjax.agents import base, random_search, remaade
 from nasjax.agents.remaade import losses, made
 from nasjax.agents.remaade import searcher as searcher_lib
 from nasjax.benchmarks import base as bench_lib
@@ -261,3 +261,45 @@ def test_our_choice_marks_exactly_the_values_the_paper_does_not_give():
     listed = set(agent_configs.our_choice()["remaade"])
     assert marked == listed == set(remaade.FIELDS.ours())
     assert {"ema_decay", "ppo_epochs", "ff_dim", "init_stddev"} <= listed
+
+
+def test_a_traced_ema_decay_with_its_host_rest_equals_the_constant():
+    """``1 - decay`` computed on the host (Python's float64, as a constant decay is) makes a
+    traced EMA update bit-identical to the constant's; float32 ``1 - 0.9`` would not be."""
+    ema = losses.EmaBaseline(numerator=jnp.float32(0.3), denominator=jnp.float32(0.7))
+    value = jnp.float32(0.8)
+    for decay in (0.9, 0.95):
+        hyper = remaade.hyperparams(_config(ema_decay=decay))
+        constant = jax.jit(lambda e, v, d=decay: losses.ema_update(e, v, d))(ema, value)
+        traced = jax.jit(losses.ema_update)(ema, value, hyper["ema_decay"], hyper["ema_rest"])
+        chex.assert_trees_all_equal(traced, constant)
+    rounded = jax.jit(losses.ema_update)(ema, value, jnp.float32(0.9))  # float32 1 - 0.9
+    assert float(rounded.denominator) != float(constant_09 := jax.jit(
+        lambda e, v: losses.ema_update(e, v, 0.9))(ema, value).denominator)
+    assert float(constant_09) == pytest.approx(0.73)
+
+
+# Two compilations of a trial (~60 s at load 6 on 2 cores): long; in the default run
+# tests/launch/test_sweep.py checks a learning-rate sweep's points bit for bit.
+@pytest.mark.long
+@pytest.mark.slow
+@pytest.mark.parametrize("at_once", [1, 2])
+def test_sweep_points_in_one_program_equal_their_single_runs(synthetic_bench, at_once):
+    """Points that differ in the traced hyperparameters (learning rate, EMA decay) and their
+    keys, run by one compiled program (in turn inside it, and vmapped), give the single run
+    of each point bit for bit at this size (the traced values are the constants' float32 values)."""
+    agent = registry.make("agent", "reinforce")
+    blocks = [agent.block(ml_collections.ConfigDict({"remaade": _config(
+        batch_size=8, learning_rate=rate, ema_decay=decay)})) for rate, decay in
+        ((1e-2, 0.9), (0.1, 0.95))]
+    keys = jax.random.split(jax.random.key(0), (3, 2))  # [trials, points]
+    hypers = jax.tree.map(lambda *x: jnp.stack(x), *map(agent.hyperparams, blocks))
+
+    def make(hyper):
+        return agent.make_searcher(SPACE, blocks[0], hyper=hyper)
+
+    together = base.run_point_trials(make, hypers, synthetic_bench, keys, 24, "noisy",
+                                     points_at_once=at_once)
+    single = base.run_trials(agent.make_searcher(SPACE, blocks[1]), synthetic_bench, keys[:, 1],
+                             budget=24, mode="noisy")
+    chex.assert_trees_all_equal(jax.tree.map(lambda x: x[1], together), single)

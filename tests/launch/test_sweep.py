@@ -86,7 +86,8 @@ def test_a_bad_value_stops_before_any_file(tmp_path, data_dir):
 
 
 @pytest.mark.slow  # four small search processes
-def test_search_sweep_points_equal_single_runs_and_a_rerun_keeps_them(tmp_path, data_dir):
+def test_search_sweep_points_run_together_equal_single_runs_and_a_rerun_keeps_them(tmp_path,
+                                                                                  data_dir):
     sweep_dir = tmp_path / "sweep"
     args = ["--sweep=remaade.learning_rate=1e-3,1e-2", f"--workdir={sweep_dir}"]
     result = _search(args, data_dir)
@@ -104,6 +105,8 @@ def test_search_sweep_points_equal_single_runs_and_a_rerun_keeps_them(tmp_path, 
     summary = json.loads((sweep_dir / "summary.json").read_text())
     assert [row["point"] for row in summary["points"]] == [
         "remaade.learning_rate=0.001", "remaade.learning_rate=0.01"]
+    assert summary["ran"] == [{"points": [row["point"] for row in summary["points"]],
+                               "together": True, "kept": False}]  # one program, bit-identical
     assert "| remaade.learning_rate=0.01 | remaade |" in (sweep_dir / "report.md").read_text()
     # A rerun keeps both points; another sweep in the same directory is refused.
     stamp = (point / "results.npz").stat().st_mtime_ns

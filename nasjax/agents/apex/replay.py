@@ -98,7 +98,7 @@ class PrioritizedBuffer:
     sample_batch_size: int
     init: Callable[[Any], ReplayState]
     add: Callable[[ReplayState, Any, jax.Array], ReplayState]
-    sample: Callable[[ReplayState, jax.Array], ReplaySample]
+    sample: Callable[..., ReplaySample]  # (state, key, beta=None)
     update_priorities: Callable[[ReplayState, jax.Array, jax.Array], ReplayState]
 
 
@@ -132,6 +132,7 @@ def make_prioritized_buffer(capacity: int = FIELDS["replay_capacity"].default,
                          f"beta={beta}, eps={eps}")
     if normalisation not in NORMALISATIONS:
         raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {normalisation!r}")
+    exponent = beta
 
     def init(item: Any) -> ReplayState:
         """An empty buffer for items shaped like ``item`` (one unbatched item)."""
@@ -166,8 +167,10 @@ def make_prioritized_buffer(capacity: int = FIELDS["replay_capacity"].default,
             position=(state.position + count) % capacity,
             size=jnp.minimum(state.size + count, capacity))
 
-    def sample(state: ReplayState, key: jax.Array) -> ReplaySample:
-        """``B`` items by stratified proportional sampling (needs ``size >= 1``).
+    def sample(state: ReplayState, key: jax.Array,
+               beta: jax.Array | None = None) -> ReplaySample:
+        """``B`` items by stratified proportional sampling (needs ``size >= 1``); ``beta``
+        float32[] (traced: sweep points trained together) replaces the buffer's exponent.
 
         Duplicates are possible (an item heavier than ``1/B`` of the mass spans strata). An
         empty buffer gives NaN probabilities and weights.
@@ -193,7 +196,7 @@ def make_prioritized_buffer(capacity: int = FIELDS["replay_capacity"].default,
         else:
             filled = jnp.arange(capacity) < state.size
             least = jnp.min(jnp.where(filled, state.priorities, jnp.inf))
-        weights = (mass / least) ** -beta
+        weights = (mass / least) ** -(exponent if beta is None else beta)
         items = jax.tree.map(lambda buf: buf[indices], state.items)
         return ReplaySample(indices=indices, items=items, probabilities=probabilities,
                             weights=weights)

@@ -93,10 +93,12 @@ class Hyperparams:
     gamma: jax.Array  # float32[]: discount of the n-step returns (§3.2.3; Fig. 17 ablates it)
     learning_rate: jax.Array  # float32[]: Adam's step size
     epsilons: jax.Array  # float32[E]: each environment's exploration rate (its worker's)
+    priority_beta: jax.Array  # float32[]: the replay's importance-sampling exponent (§4.1.1)
 
 
 # Config fields that only enter :class:`Hyperparams` (with ``seed``, the points' key).
-HYPERPARAM_FIELDS = ("gamma", "learning_rate", "epsilon", "epsilon_exponent")
+HYPERPARAM_FIELDS = ("gamma", "learning_rate", "epsilon", "epsilon_exponent",
+                     "priority_beta")
 
 
 def hyperparams(config) -> Hyperparams:
@@ -105,7 +107,8 @@ def hyperparams(config) -> Hyperparams:
                        learning_rate=jnp.float32(config.learning_rate),
                        epsilons=actors_lib.worker_epsilons(
                            config.num_workers, config.envs_per_worker, config.epsilon,
-                           config.epsilon_exponent))
+                           config.epsilon_exponent),
+                       priority_beta=jnp.float32(config.priority_beta))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,7 +189,8 @@ def make_learner_step(config, net: network.QNetwork, buffer: replay.PrioritizedB
                       ) -> Callable[..., tuple[TrainState, jax.Array, jax.Array]]:
     """The learner step of Cassimon et al. §3.2.3 on one shard's state (``replay`` leaves
     without the shard axis): ``learn(state, key, learning_rate) -> (state, loss, mean
-    q(s, a))`` (``learning_rate`` float32[] when traced, by default the config's).
+    q(s, a))`` (``learning_rate``, and ``beta`` the replay's importance-sampling exponent,
+    float32[] when traced, by default the config's).
 
     It samples a batch, takes one Adam step on the importance-weighted Huber loss of the
     n-step double-Q TD error (the online network picks the bootstrap action, the target network
@@ -203,10 +207,10 @@ def make_learner_step(config, net: network.QNetwork, buffer: replay.PrioritizedB
         obs = v_observation(presented, env_params)
         return net.apply(params, obs.tokens, obs.action_mask), obs.action_mask
 
-    def learn(state: TrainState, key: jax.Array, learning_rate: float | jax.Array | None = None
-              ) -> tuple[TrainState, jax.Array, jax.Array]:
+    def learn(state: TrainState, key: jax.Array, learning_rate: float | jax.Array | None = None,
+              beta: jax.Array | None = None) -> tuple[TrainState, jax.Array, jax.Array]:
         """One learner step on a shard's state: (state, loss, mean q(s, a))."""
-        batch = buffer.sample(state.replay, _own(shards, key))
+        batch = buffer.sample(state.replay, _own(shards, key), beta)
         items = batch.items
         q_t_value, mask_t = q_values(state.target_params, items.obs_t)
         q_t_selector, _ = q_values(state.params, items.obs_t)
@@ -321,7 +325,8 @@ def make_train(config, env_params: env.EnvParams) -> Trainer:
 
         def learn_all(state):
             def body(state, key):
-                state, loss, mean_q = learn(state, key, hyper.learning_rate)
+                state, loss, mean_q = learn(state, key, hyper.learning_rate,
+                                            hyper.priority_beta)
                 return state, (loss, mean_q)
             state, (loss, mean_q) = jax.lax.scan(body, state,
                                                  jax.random.split(key_learn, learner_steps))

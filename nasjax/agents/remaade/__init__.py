@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import functools
 
+import jax
+import jax.numpy as jnp
+
 from nasjax import config_fields
 from nasjax import config_rules as rules
 from nasjax.agents.base import Agent, Searcher
 from nasjax.agents.remaade import maade, made, searcher
 from nasjax.config_fields import field
 
-__all__ = ["FIELDS", "POLICIES", "agent", "make_searcher"]
+__all__ = ["FIELDS", "POLICIES", "TRACED", "agent", "hyperparams", "make_searcher"]
 
 # The policy of a ``remaade`` block: MAADE (§5), MADE or independent categoricals (Table 4).
 POLICIES = {
@@ -72,21 +75,40 @@ def _policy(kind: str, choices: tuple[int, ...], config):
     return POLICIES[kind](choices, config)
 
 
+# Fields of the block the searcher also takes traced (float32[] arrays, :func:`hyperparams`):
+# they keep every array shape, so sweep points that differ only in them share one program.
+TRACED = ("learning_rate", "ema_decay")
+
+
+def hyperparams(config) -> dict[str, jax.Array]:
+    """The :data:`TRACED` fields of a ``remaade`` block as float32[] arrays, with ``ema_rest``
+    (``1 - ema_decay`` in float64 on the host, as a single run computes it)."""
+    return {"learning_rate": jnp.float32(config.learning_rate),
+            "ema_decay": jnp.float32(config.ema_decay),
+            "ema_rest": jnp.float32(1.0 - config.ema_decay)}
+
+
 def make_searcher(space, config, name: str = "remaade", *, duplicates: str = "query",
-                  budget: int = 0) -> Searcher:
+                  budget: int = 0, hyper: dict[str, jax.Array] | None = None) -> Searcher:
     """The ReMAADE searcher over ``space`` with the hyperparameters of a ``remaade`` block and
     the shared ``duplicates`` rule (:mod:`nasjax.agents.duplicates`).
+
+    ``hyper`` (:func:`hyperparams`, traced) replaces the block's :data:`TRACED` fields, so one
+    compiled program serves sweep points that differ only in them; the block's own values
+    must then have passed their checks.
 
     Raises:
       ValueError for an unknown policy or bad hyperparameters.
     """
+    traced = hyper or {}
     return searcher.make_remaade(
         space, _policy(config.policy, tuple(space.choices), config), name=name,
         batch_size=config.batch_size, num_orders=config.num_orders,
-        learning_rate=config.learning_rate, objective=config.objective,
-        clip_eps=config.clip_eps, ppo_epochs=config.ppo_epochs, ema_decay=config.ema_decay,
+        learning_rate=traced.get("learning_rate", config.learning_rate),
+        objective=config.objective, clip_eps=config.clip_eps, ppo_epochs=config.ppo_epochs,
+        ema_decay=traced.get("ema_decay", config.ema_decay),
         pool_factor=config.pool_factor, max_rounds=config.max_rounds,
-        duplicates_rule=duplicates, budget=budget)
+        duplicates_rule=duplicates, budget=budget, ema_rest=traced.get("ema_rest"))
 
 
 def agent(config: str, variant: str = "remaade", overrides: tuple = ()) -> Agent:
@@ -95,4 +117,5 @@ def agent(config: str, variant: str = "remaade", overrides: tuple = ()) -> Agent
     return Agent(name=variant, description=f"ReMAADE variant {variant}",
                  queries="one query per sampled string (batches of B)", config=config,
                  overrides=tuple(overrides),
-                 make_searcher=functools.partial(make_searcher, name=variant))
+                 make_searcher=functools.partial(make_searcher, name=variant),
+                 traced=TRACED, hyperparams=hyperparams)

@@ -66,17 +66,21 @@ def ema_init() -> EmaBaseline:
     return EmaBaseline(numerator=jnp.float32(0.0), denominator=jnp.float32(0.0))
 
 
-def ema_update(ema: EmaBaseline, value: chex.Array, decay: float) -> EmaBaseline:
+def ema_update(ema: EmaBaseline, value: chex.Array, decay: float | chex.Array,
+               rest: chex.Array | None = None) -> EmaBaseline:
     """``x <- decay x + (1 - decay) value`` for both numerator and (with value 1) denominator.
 
     Args:
       ema: the moving average.
       value: float[] new observation.
-      decay: in [0, 1).
+      decay: in [0, 1): a float, or float[] (traced).
+      rest: float[] ``1 - decay`` computed on the host in float64, with a traced ``decay``
+        (float32 arithmetic rounds ``1 - 0.9`` otherwise than Python does); None: computed here.
     """
     chex.assert_rank(value, 0)
-    return EmaBaseline(numerator=decay * ema.numerator + (1.0 - decay) * value,
-                       denominator=decay * ema.denominator + (1.0 - decay))
+    rest = 1.0 - decay if rest is None else rest
+    return EmaBaseline(numerator=decay * ema.numerator + rest * value,
+                       denominator=decay * ema.denominator + rest)
 
 
 def ema_value(ema: EmaBaseline) -> chex.Array:

@@ -67,8 +67,9 @@ ALL_ORDERS = 0  # num_orders value meaning S = N! (a fresh permutation per strin
 
 def fallback_string(space: space_lib.SearchSpace) -> np.ndarray:
     """int32[N]: the valid string that fills a batch when sampling finds none (the space's
-    sample of PRNG key 0)."""
-    return np.asarray(space.encode(space.sample(jax.random.key(0), ())), np.int32)
+    sample of PRNG key 0); a constant even when the searcher is built under a trace."""
+    with jax.ensure_compile_time_eval():
+        return np.asarray(space.encode(space.sample(jax.random.key(0), ())), np.int32)
 
 
 @flax.struct.dataclass
@@ -88,11 +89,11 @@ class ReMAADEState:
 
 def make_remaade(space: space_lib.SearchSpace, policy: StringPolicy, *, name: str = "remaade",
                  batch_size: int = 30,
-                 num_orders: int = 1, learning_rate: float = 1e-2,
+                 num_orders: int = 1, learning_rate: float | jax.Array = 1e-2,
                  objective: str = "reinforce", clip_eps: float = 0.1, ppo_epochs: int = 4,
-                 ema_decay: float = 0.9, pool_factor: int = 2,
+                 ema_decay: float | jax.Array = 0.9, pool_factor: int = 2,
                  max_rounds: int = 16, duplicates_rule: str = "query",
-                 budget: int = 0) -> Searcher:
+                 budget: int = 0, ema_rest: jax.Array | None = None) -> Searcher:
     """The ReMAADE searcher over a space's string encoding.
 
     Args:
@@ -101,16 +102,21 @@ def make_remaade(space: space_lib.SearchSpace, policy: StringPolicy, *, name: st
       name: the searcher's name.
       batch_size: ``B``, strings sampled and queried per update.
       num_orders: ``S``, size of the set of factorization orders (0 = all ``N!``).
-      learning_rate: Adam's ``alpha``.
+      learning_rate: Adam's ``alpha``; a float32[] array too (traced: sweep points vmapped
+        over it, see :func:`hyperparams`).
       objective: ``"reinforce"`` (eq. 1) or ``"ppo"`` (eq. 11).
       clip_eps: PPO's ``epsilon``.
       ppo_epochs: Adam steps per batch with PPO.
-      ema_decay: decay of the baseline's moving average.
+      ema_decay: decay of the baseline's moving average; a float32[] array too (traced,
+        then with ``ema_rest``; the caller checks its range).
       pool_factor: candidates per sampling round, in units of ``B``.
       max_rounds: bound on sampling rounds per batch.
       duplicates_rule: ``"query"`` (every sampled string is a query) or ``"resample"``.
       budget: queries of a trial; the memory's capacity (rounded up to batches) with
         ``"resample"``.
+      ema_rest: float32[], ``1 - ema_decay`` computed on the host in float64 (as Python
+        computes it for a float ``ema_decay``), given with a traced ``ema_decay`` so that the
+        traced program computes the single run's numbers; None: ``1 - ema_decay``.
     Returns:
       A :class:`~nasjax.agents.base.Searcher` with ``batch = batch_size``.
     """
@@ -123,7 +129,7 @@ def make_remaade(space: space_lib.SearchSpace, policy: StringPolicy, *, name: st
         raise ValueError("batch_size, ppo_epochs, pool_factor and max_rounds must be >= 1 and "
                          f"num_orders >= 0; got {batch_size}, {ppo_epochs}, {pool_factor}, "
                          f"{max_rounds}, {num_orders}")
-    if not 0.0 <= ema_decay < 1.0 or clip_eps <= 0.0:
+    if (isinstance(ema_decay, (int, float)) and not 0.0 <= ema_decay < 1.0) or clip_eps <= 0.0:
         raise ValueError(f"need 0 <= ema_decay < 1 and clip_eps > 0; got {ema_decay}, {clip_eps}")
     duplicates.check(duplicates_rule, budget)
     resample = duplicates_rule == "resample"
@@ -215,7 +221,7 @@ def make_remaade(space: space_lib.SearchSpace, policy: StringPolicy, *, name: st
         baseline = jax.tree.map(
             lambda new, old: jnp.where(count > 0, new, old),
             losses.ema_update(state.baseline, (reward * weight).sum() / jnp.maximum(count, 1.0),
-                              ema_decay),
+                              ema_decay, ema_rest),
             state.baseline)
         # b is the EMA of *previously* sampled architectures (ReMAADE §3): the batch's own
         # rewards enter it only after its advantages. The first batch, with none before it,

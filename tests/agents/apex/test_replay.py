@@ -177,3 +177,16 @@ def test_bad_configuration_and_input():
                    jnp.ones(2))
     with pytest.raises(ValueError, match="update_priorities"):
         buffer.update_priorities(state, jnp.array([0, 1]), jnp.ones(3))
+
+
+def test_a_traced_beta_gives_the_weights_of_a_buffer_built_with_it():
+    """Sweep points that differ in beta train together with beta traced (``Hyperparams``): the
+    sample equals that of a buffer whose beta is the constant, bit for bit."""
+    traced = replay.make_prioritized_buffer(capacity=6, sample_batch_size=4, beta=0.4)
+    constant = replay.make_prioritized_buffer(capacity=6, sample_batch_size=4, beta=0.7)
+    state = traced.add(traced.init(_item(0)), _items(range(5)),
+                       jnp.array([1.0, 4.0, 9.0, 16.0, 2.0]))
+    key = jax.random.key(3)
+    with_beta = jax.jit(traced.sample)(state, key, jnp.float32(0.7))
+    chex.assert_trees_all_equal(with_beta, jax.jit(constant.sample)(state, key))
+    assert not np.array_equal(with_beta.weights, traced.sample(state, key).weights)
