@@ -51,6 +51,7 @@ PACKAGE_FORMAT = 1  # version of the JSON written by save_package
 # Trees walked together per loop step: on 2 CPU cores, 10 members x 300 trees of depth 13 and
 # 4,096 rows, 16 beat 32 (x1.2) and 64 (x1.7); single-threaded too.
 CHUNK_TREES = 16
+SHALLOW_DEPTH = 2  # deepest trees of the dense walk (:func:`_predict_shallow`): 3 splits a tree
 IDENTITY_OBJECTIVES = ("reg:squarederror", "reg:linear")  # reg:linear: its name before 1.0
 NUMPY_PAIRWISE_UNROLL = 8  # partial sums of numpy's pairwise_sum (numpy/_core/src/umath)
 NUMPY_PAIRWISE_BLOCK = 128  # numpy's PW_BLOCKSIZE: longer runs are split in two halves
@@ -91,6 +92,9 @@ class TreeEnsemble:
     num_trees: tuple = flax.struct.field(pytree_node=False)  # (T_m for each member)
     base_first: bool = flax.struct.field(pytree_node=False, default=True)
     chunk_trees: int = flax.struct.field(pytree_node=False, default=CHUNK_TREES)
+    # The deepest tree (None: unknown); ensembles of trees no deeper than SHALLOW_DEPTH take
+    # the dense walk of :func:`_predict_shallow`.
+    max_depth: int | None = flax.struct.field(pytree_node=False, default=None)
 
     @property
     def num_members(self) -> int:
@@ -306,7 +310,8 @@ def assemble(forests: Sequence[Forest], base_first: bool = True,
         chunk_depth=jnp.asarray(depths.reshape(len(forests), -1, chunk_trees).max(axis=(0, 2))),
         base_score=jnp.asarray(np.array([f.base_score for f in forests], np.float32)),
         num_features=int(num_features), feature_bits=feature_bits, num_trees=num_trees,
-        base_first=bool(base_first), chunk_trees=int(chunk_trees))
+        base_first=bool(base_first), chunk_trees=int(chunk_trees),
+        max_depth=int(depths.max()))
 
 
 def _depths(roots: np.ndarray, left: np.ndarray, right: np.ndarray,
@@ -361,7 +366,10 @@ def _predict_rows(ens: TreeEnsemble, x: jax.Array) -> jax.Array:
     so stepping a leaf is a no-op and every tree of a chunk takes the chunk's depth in steps.
     The first two levels are read without per-row node look-ups: the root is the same for
     every row, and the level below is one of the root's two children, chosen by a select.
+    Ensembles no deeper than ``SHALLOW_DEPTH`` take :func:`_predict_shallow` (the same sums).
     """
+    if ens.max_depth is not None and ens.max_depth <= SHALLOW_DEPTH:
+        return _predict_shallow(ens, x)
     num_rows, width = x.shape[0], ens.num_features + 1
     members, padded = ens.roots.shape
     chunk = ens.chunk_trees
@@ -404,6 +412,58 @@ def _predict_rows(ens: TreeEnsemble, x: jax.Array) -> jax.Array:
         start = lax.optimization_barrier(jnp.zeros((num_rows, members), jnp.float32))
     total, _ = lax.scan(chunk_step, start, (roots, ens.chunk_depth))
     return total if ens.base_first else ens.base_score + total
+
+
+def _predict_shallow(ens: TreeEnsemble, x: jax.Array) -> jax.Array:
+    """float32[B, M] for ``x: float32[B, F]`` and trees of depth <= 2: :func:`_predict_rows`
+    without per-row look-ups.
+
+    Every tree is read as a complete tree of depth 2: its root, the root's two children and
+    their four children (a leaf stands for itself: it always goes left, onto itself). All three
+    splits are evaluated for every row and the leaf picked by two selects, so the only row
+    gathers are whole feature columns of the transposed input ``float32[F + 1, B]``. Leaves are
+    summed in tree order, one chunk of trees per scan step, as :func:`_predict_rows` sums them.
+    """
+    num_rows = x.shape[0]
+    members, padded = ens.roots.shape
+    last = ens.node.shape[0] - 1
+    columns = jnp.concatenate([x.T, jnp.full((1, num_rows), jnp.nan, jnp.float32)], axis=0)
+    shift, feature_mask = ens.feature_bits + 1, (1 << ens.feature_bits) - 1
+
+    def split(idx):  # the split of nodes idx: int32[M, Tp] and their left children
+        word = _take(ens.node, idx)
+        left = jnp.clip(idx + (word >> shift), 0, last)
+        return ((word >> 1) & feature_mask, _take(ens.value, idx), (word & 1) == 1), left
+
+    root, first = split(ens.roots)
+    second = jnp.minimum(first + 1, last)  # a leaf root never goes right: never read
+    split_first, leaf = split(first)
+    split_second, other = split(second)
+    leaves = [_take(ens.value, i) for i in (leaf, jnp.minimum(leaf + 1, last), other,
+                                            jnp.minimum(other + 1, last))]
+    per_tree = [*root, *split_first, *split_second, *leaves]  # each [M, Tp]
+    chunk = ens.chunk_trees
+    per_chunk = [a.reshape(members, padded // chunk, chunk).transpose(1, 0, 2) for a in per_tree]
+
+    def goes_left(feature, threshold, default_left):  # [M, C, B]
+        xv = _take(columns, feature)
+        return (xv < threshold[..., None]) | (jnp.isnan(xv) & default_left[..., None])
+
+    def chunk_step(total, inputs):  # total: float32[M, B]
+        splits, values = inputs[:9], [v[..., None] for v in inputs[9:]]
+        leaf = jnp.where(goes_left(*splits[:3]),
+                         jnp.where(goes_left(*splits[3:6]), values[0], values[1]),
+                         jnp.where(goes_left(*splits[6:]), values[2], values[3]))
+        for j in range(chunk):  # tree order, one float32 add at a time
+            total = total + leaf[:, j]
+        return total, None
+
+    if ens.base_first:
+        start = jnp.broadcast_to(ens.base_score[:, None], (members, num_rows))
+    else:  # a zero XLA cannot fold away (0.0 + -0.0 is 0.0)
+        start = lax.optimization_barrier(jnp.zeros((members, num_rows), jnp.float32))
+    total, _ = lax.scan(chunk_step, start, per_chunk)
+    return (total if ens.base_first else ens.base_score[:, None] + total).T
 
 
 def _take(array: jax.Array, idx: jax.Array) -> jax.Array:
@@ -502,7 +562,7 @@ def load(path: str | os.PathLike) -> tuple[TreeEnsemble, dict]:
         **{name: jnp.asarray(array) for name, array in arrays.items()},
         num_features=header["num_features"], feature_bits=header["feature_bits"],
         num_trees=tuple(header["num_trees"]), base_first=header["base_first"],
-        chunk_trees=header["chunk_trees"])
+        chunk_trees=header["chunk_trees"], max_depth=int(arrays["chunk_depth"].max()))
     _check_shapes(ensemble, path)
     return ensemble, header["metadata"]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from nasjax.agents.base import Policy
@@ -49,12 +50,28 @@ def uniform_architectures(space, bench, count: int, key: jax.Array, data_dir=Non
     return jax.tree.map(lambda x: x[chosen], everything)
 
 
-def neighbour_counts(space, bench, archs, report_metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(int[K] neighbour count, float[K] reported accuracy)`` of architectures (Fig. 11)."""
-    counts = np.asarray(jax.jit(space.num_neighbours)(archs))
-    metrics = jax.jit(lambda b, a: b.query(a))(bench, archs)
-    accuracy = metrics.test_acc if report_metric == "test" else metrics.val_acc
-    return counts, np.asarray(accuracy)
+def neighbour_counts(env_params, archs) -> tuple[np.ndarray, np.ndarray]:
+    """``(int[K] neighbour count, float[K] reported accuracy)`` of architectures (Fig. 11).
+
+    Both as the environment has them at a state (``EnvState.num_neighbours`` and
+    ``report_acc``): the count its neighbourhood gives with a presentation, the accuracy from its
+    oracle. One small program (a look-up), where the space's ``num_neighbours`` would generate
+    every neighbour.
+    """
+    counts, accuracy = _counts(env_params, archs)
+    return np.asarray(counts), np.asarray(accuracy)
+
+
+@jax.jit
+def _counts(env_params, archs):
+    def one(arch):
+        neighbourhood = env_params.neighbourhood
+        node = neighbourhood.locate(arch)
+        count = neighbourhood.present(jnp.uint32(0), node, env_params.max_neighbours)[2]
+        metrics = env_params.oracle.metrics(node)
+        return count, metrics.test_acc if env_params.report_metric == "test" else metrics.val_acc
+
+    return jax.vmap(one)(archs)
 
 
 def _correlation(x, y) -> dict:

@@ -123,7 +123,8 @@ def bootstrap_ci_columns(samples: ArrayLike, num_resamples: int = BUDGET_RESAMPL
     _check_level(level)
     num_rows = samples.shape[0]
     finite = np.isfinite(samples)
-    finite_f = finite.astype(np.float64)
+    partial = ~finite.all(axis=0)  # [B] columns with a NaN: their counts vary by resample
+    finite_f = finite[:, partial].astype(np.float64)
     zeroed = np.where(finite, samples, 0.0)  # [T, B]
     rng = np.random.default_rng(seed)
     chunk = max(1, _BOOTSTRAP_CHUNK // num_rows)
@@ -134,7 +135,8 @@ def bootstrap_ci_columns(samples: ArrayLike, num_resamples: int = BUDGET_RESAMPL
         flat = picks + num_rows * np.arange(rows)[:, None]
         weights = np.bincount(flat.ravel(), minlength=rows * num_rows)
         weights = weights.reshape(rows, num_rows).astype(np.float64)  # [rows, T] draw counts
-        counts = weights @ finite_f  # [rows, B]
+        counts = np.full((rows, samples.shape[1]), float(num_rows))  # a resample draws T rows
+        counts[:, partial] = weights @ finite_f  # [rows, B]: the finite ones among them
         with np.errstate(invalid="ignore", divide="ignore"):
             means.append((weights @ zeroed) / counts)
     means = np.concatenate(means)  # [R, B], NaN where a resample has no finite entry

@@ -156,7 +156,7 @@ def main(argv):
         per_step = {name: seeds[0].queries is not None for name, seeds in policies.items()}
         archs = protocol.uniform_architectures(space, bench, config.correlation_samples,
                                                jax.random.key(config.seed), data_dir)
-        uniform = protocol.neighbour_counts(space, bench, archs, params.report_metric)
+        uniform = protocol.neighbour_counts(params, archs)
         summary, curves = protocol.summarise(results, per_step, seconds, config, bench.label,
                                              metric, uniform)
         summary["extrapolation"] = report_lib.extrapolation(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -89,6 +90,26 @@ def test_trees_of_every_depth_in_one_chunk_walk_like_xgboost():
     np.testing.assert_array_equal(trees.predict(ens, x)[:, 0], reference_walk(member, x))
 
 
+def test_shallow_trees_take_the_dense_walk_like_xgboost():
+    # Trees of depth <= 2 (a lone leaf, a stump, the hand-built tree, leaf children) take
+    # _predict_shallow: the same values as the plain walk, in both summation orders.
+    leaf = ([-1], [-1], [0], [0.25], [False], 1)
+    stump = ([1, -1, -1], [2, -1, -1], [1, 0, 0], [1.5, -1.0, 4.0], [True, False, False], 3)
+    hand = (HAND.left, HAND.right, HAND.feature, HAND.condition, HAND.default_left, 6)
+    parts = [leaf, stump, hand, stump, leaf, hand] * 4  # 24 trees: two chunks of 16
+    member = forest(*(np.concatenate([np.asarray(p[i]) for p in parts]) for i in range(5)),
+                    tree_sizes=[p[5] for p in parts], base=0.5)
+    x = np.array([[a, b] for a in (-np.inf, -1.0, 0.0, 0.4, 0.5, 2.0, NAN)
+                  for b in (0.0, 1.0, 1.5, 2.0, 7.0, NAN)], np.float32)
+    for base_first in (True, False):
+        ens = trees.assemble([member, HAND], base_first=base_first)
+        assert ens.max_depth == 2
+        walked = trees.predict(dataclasses.replace(ens, max_depth=None), x)
+        np.testing.assert_array_equal(trees.predict(ens, x), walked)
+        if base_first:
+            np.testing.assert_array_equal(walked[:, 0], reference_walk(member, x))
+
+
 def test_summation_order_is_xgboost_s():
     tiny = 2.0 ** -24  # half an ulp of 1.0: 1 + tiny rounds back to 1 (ties to even)
     member = forest(left=[-1, -1], right=[-1, -1], feature=[0, 0], condition=[tiny, tiny],
@@ -148,6 +169,15 @@ def test_bit_parity_with_booster_predict(boosters, queries):
     assert got.dtype == np.float32 and got.shape == (len(queries), len(boosters))
     assert ulp(got, expected) == 0
     assert ulp(trees.predict_mean(ens, queries), np.mean(expected, axis=-1)) == 0
+
+
+def test_shallow_member_bit_parity_with_booster_predict(boosters, queries):
+    shallow = trees.from_boosters([boosters[2]])  # depth 2, 150 trees: the dense walk
+    assert shallow.max_depth == 2 and trees.from_boosters(boosters).max_depth >= 10
+    expected = boosters[2].predict(xgb.DMatrix(queries))
+    assert ulp(trees.predict(shallow, queries)[:, 0], expected) == 0
+    by_row = jax.vmap(lambda row: trees.predict(shallow, row))(queries[:24])
+    np.testing.assert_array_equal(by_row, trees.predict(shallow, queries[:24]))
 
 
 def test_batch_shapes_jit_and_vmap(boosters, queries):
@@ -252,6 +282,7 @@ def test_save_and_load_round_trip(boosters, queries, tmp_path):
     loaded, metadata = trees.load(tmp_path / "ens.npz")
     assert metadata == {"source": "test"}
     assert loaded.num_trees == ens.num_trees and loaded.base_first == ens.base_first
+    assert loaded.max_depth == ens.max_depth
     np.testing.assert_array_equal(trees.predict(loaded, queries[:500]),
                                   trees.predict(ens, queries[:500]))
     size = (tmp_path / "ens.npz").stat().st_size

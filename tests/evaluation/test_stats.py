@@ -104,6 +104,17 @@ def test_bootstrap_columns_matches_one_column_at_a_time():
         assert (low[b], high[b]) == pytest.approx(expected, rel=1e-12)
 
 
+def test_bootstrap_columns_counts_the_finite_draws_of_each_column():
+    # Columns with and without NaN side by side: each resample mean is over its finite draws.
+    samples = np.random.default_rng(5).normal(size=(40, 3))
+    samples[::3, 1] = NAN
+    low, high = stats.bootstrap_ci_columns(samples, num_resamples=400, seed=2)
+    picks = np.random.default_rng(2).integers(0, 40, size=(400, 40))  # the same draws
+    means = np.nanmean(samples[picks], axis=1)  # [R, B]
+    expected = np.percentile(means, [2.5, 97.5], axis=0)
+    np.testing.assert_allclose([low, high], expected, rtol=1e-12)
+
+
 def test_bootstrap_columns_gives_nan_for_an_all_nan_column():
     samples = np.array([[0.0, NAN], [1.0, NAN]])
     low, high = stats.bootstrap_ci_columns(samples)
