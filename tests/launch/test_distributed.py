@@ -199,6 +199,7 @@ SEARCH = ["--config.benchmark=nb101-synthetic", "--config.algorithms=random_sear
           "--config.regularized_evolution.tournament_size=3"]
 
 
+@pytest.mark.long  # CI time: the killed-process test runs 2 processes in the default run
 @pytest.mark.slow  # 3 launches (JAX start-up and compilation each)
 def test_a_search_sweep_over_two_processes_equals_one(tmp_path, data_dir, synthetic_bench):
     # Every point of the sweep is a whole search run split over the processes; process 0 alone
@@ -212,8 +213,13 @@ def test_a_search_sweep_over_two_processes_equals_one(tmp_path, data_dir, synthe
     assert points == ["seed=0", "seed=1"]
     for point in points:
         assert_same_run(tmp_path / "one" / point, tmp_path / "two" / point, ("results.npz",))
-    assert without_timings(json.loads((tmp_path / "one" / "summary.json").read_text())) == (
-        without_timings(json.loads((tmp_path / "two" / "summary.json").read_text())))
+    summaries = [without_timings(json.loads((tmp_path / run / "summary.json").read_text()))
+                 for run in ("one", "two")]
+    # One process runs the seeds together in one program; two run them one after another (the
+    # trials of each point are split over the processes), with the same numbers.
+    assert [[entry["together"] for entry in summary.pop("ran")] for summary in summaries] == [
+        [True], [False]]
+    assert summaries[0] == summaries[1]
     # process 1 wrote nothing and printed one line; the runtime's lines (gloo's) are left out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "two"]
     assert two[1][1:] == (
@@ -227,6 +233,7 @@ EVALUATE = ["--config=configs/evaluate.py:quick", "--config.benchmark=nb101-synt
             "--config.gof_max_samples=50"]
 
 
+@pytest.mark.long  # CI time: the killed-process test runs 2 processes in the default run
 @pytest.mark.slow  # 3 launches (JAX start-up and compilation each)
 def test_evaluate_over_two_processes_equals_one(tmp_path, data_dir, synthetic_bench,
                                                 full_neighbour_table):

@@ -63,6 +63,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.long  # CI time: test_sharding checks 1 against 8 devices in the default run
 @pytest.mark.slow  # a subprocess compiles the sharded chunk (about a minute)
 def test_actors_and_replay_shard_over_four_devices(tmp_path):
     env = {**os.environ, "JAX_PLATFORMS": "cpu",

@@ -97,6 +97,7 @@ def test_reward_factor(name, alpha, factor):
     assert actors.reward_factor(name, alpha) == pytest.approx(factor, rel=1e-12)
 
 
+@pytest.mark.long  # CI time: test_reward_factor checks the factor in the default run
 @pytest.mark.slow  # compiles the paper scale's warm-up (the unit scale's is test_replay_items')
 def test_paper_reward_scale_multiplies_stored_rewards_by_e_to_the_alpha(trainer):
     trainer, params = trainer
