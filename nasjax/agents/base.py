@@ -190,7 +190,6 @@ def _trials(keys, bench, searcher, budget, mode, report_metric):
     return jax.vmap(lambda k: run_trial(searcher, bench, k, budget, mode, report_metric))(keys)
 
 
-
 def run_point_trials(make: Callable[[dict], Searcher], hypers: dict[str, jax.Array], bench,
                      keys: jax.Array, budget: int, mode: str = "mean",
                      report_metric: str = "test", points_at_once: int = 1) -> TrialResult:
