@@ -16,7 +16,9 @@ return is ``shaped(final) - shaped(initial)``. The paper's ``exp(alpha * acc)`` 
 the constant ``exp(alpha)``: the same ordering and optimal policy, with Q-values of order 1
 even at alpha = 32 (the Ape-X agent's ``reward_scale = "paper"`` multiplies its rewards back by
 ``exp(alpha)``). The paper's reward 0 on the "first timestep" is the reset, which has no
-reward. ``alpha=None`` uses the accuracy itself.
+reward. ``alpha=None`` uses the accuracy itself. :func:`step_auto_reset` takes a traced
+``alpha`` in place of the static one where shaping is on, so Ape-X sweep points that differ in
+alpha train as one program.
 
 The space, its neighbourhood strategy (:class:`~nasjax.spaces.base.Neighbourhood`: the
 NAS-Bench-101 table or the on-the-fly edits, which give identical episodes for the same keys)
@@ -240,8 +242,26 @@ def reset(key: jax.Array, params: EnvParams, initial=None) -> tuple[Observation,
     return observe(state, params), state
 
 
-def _transition(key, state: EnvState, action: jax.Array, params: EnvParams):
-    """Where ``action`` leads: the next state's parts, reward, terminated, truncated, info."""
+def _shaping(params: EnvParams, alpha: jax.Array | None) -> float | jax.Array | None:
+    """The reward's shaping exponent: ``params.alpha``, or ``alpha`` (float32[], traced) in its
+    place where shaping is on.
+
+    Raises:
+      ValueError: ``alpha`` given while ``params.alpha`` is None (no shaping: another reward).
+    """
+    if alpha is None:
+        return params.alpha
+    if params.alpha is None:
+        raise ValueError("an alpha override needs reward shaping on; these params have "
+                         "alpha=None (the accuracy itself)")
+    return alpha
+
+
+def _transition(key, state: EnvState, action: jax.Array, params: EnvParams,
+                alpha: jax.Array | None = None):
+    """Where ``action`` leads: the next state's parts, reward, terminated, truncated, info
+    (``alpha``: :func:`_shaping`'s override)."""
+    alpha = _shaping(params, alpha)
     n = params.max_neighbours
     index = jnp.clip(action, 0, n)
     allowed = (action >= 0) & (action <= n) & state.action_mask[index]
@@ -254,8 +274,7 @@ def _transition(key, state: EnvState, action: jax.Array, params: EnvParams):
     report = jnp.where(move, report, state.report_acc)
     valid = jnp.where(move, valid, state.valid)
     # staying earns 0 (also at an invalid architecture, whose accuracy is NaN)
-    reward = jnp.where(move, shaped_reward(acc, params.alpha)
-                       - shaped_reward(state.acc, params.alpha), 0.0)
+    reward = jnp.where(move, shaped_reward(acc, alpha) - shaped_reward(state.acc, alpha), 0.0)
     t = state.t + 1
     terminated = ~move
     truncated = move & (t >= params.episode_length)
@@ -277,9 +296,11 @@ def step(key: jax.Array, state: EnvState, action: jax.Array, params: EnvParams):
     return obs, next_state, reward, terminated, truncated, {**info, "final_obs": obs}
 
 
-def step_auto_reset(key: jax.Array, state: EnvState, action: jax.Array, params: EnvParams):
+def step_auto_reset(key: jax.Array, state: EnvState, action: jax.Array, params: EnvParams,
+                    alpha: jax.Array | None = None):
     """:func:`step`, then a fresh episode (from the sampler) wherever it terminated or was
-    truncated.
+    truncated. ``alpha`` (float32[], traced), where ``params`` shape the reward, replaces
+    ``params.alpha`` in it (sweep points over alpha train as one program); None keeps it.
 
     Exactly ``step(k1, ...)`` where the episode goes on and ``reset(k2, ...)`` where it ended,
     for ``k1, k2 = split(key)``; the reward, flags and info are the step's, and
@@ -289,7 +310,8 @@ def step_auto_reset(key: jax.Array, state: EnvState, action: jax.Array, params: 
     """
     key_step, key_reset = jax.random.split(key)
     key_present, key_query = jax.random.split(key_step)
-    parts, reward, terminated, truncated, info = _transition(key_query, state, action, params)
+    parts, reward, terminated, truncated, info = _transition(key_query, state, action, params,
+                                                             alpha)
     done = terminated | truncated
     fresh, fresh_seed = _initial(key_reset, params, None)
     step_seed = jax.random.bits(key_present, dtype=jnp.uint32)

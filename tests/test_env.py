@@ -230,6 +230,29 @@ def test_auto_reset_keeps_the_truncated_observation(small_world):
     assert not _same(obs, info["final_obs"])
 
 
+def test_a_traced_alpha_gives_the_rewards_of_the_static_one(small_world):
+    # Ape-X sweep points over alpha train as one program: the step takes alpha traced.
+    params = _params(small_world, episode_length=3)  # alpha = 6
+    start = nb101.Cell(*(jnp.broadcast_to(x, (16,) + x.shape)
+                         for x in (jnp.asarray(small_world["cells"]["start"].adj),
+                                   jnp.asarray(small_world["cells"]["start"].ops))))
+    _, state = jax.jit(jax.vmap(env.reset, in_axes=(0, None, 0)))(
+        jax.random.split(jax.random.key(0), 16), params, start)  # as the test above
+    actions = jnp.arange(16, dtype=jnp.int32) % 5  # stays and moves to each neighbour
+    keys = jax.random.split(jax.random.key(1), 16)
+    v_step = jax.vmap(env.step_auto_reset, in_axes=(0, 0, 0, None, None))
+    static = jax.jit(v_step)(keys, state, actions, _params(small_world, alpha=2.0,
+                                                           episode_length=3), None)
+    assert _same(jax.jit(v_step)(keys, state, actions, params, jnp.float32(2.0)), static)
+    _, after, reward, _, _, info = static
+    moved = np.asarray(info["moved"])
+    assert moved.sum() == 12  # episodes go on where they moved: ``after`` holds their acc
+    np.testing.assert_allclose(reward, np.where(moved, shaped(after.acc, 2.0)
+                                                - shaped(state.acc, 2.0), 0.0), rtol=1e-5)
+    with pytest.raises(ValueError, match="needs reward shaping on"):
+        v_step(keys, state, actions, _params(small_world, alpha=None), jnp.float32(2.0))
+
+
 def test_same_keys_same_episodes(small_world):
     params = _params(small_world, max_neighbours=2)
     cells = jax.tree.map(lambda x: jnp.stack([jnp.asarray(x)] * 64), small_world["cells"]["start"])
