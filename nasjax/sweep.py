@@ -91,12 +91,15 @@ def apply(config: ml_collections.ConfigDict,
 
 def groups(configs: Sequence[Mapping], together: Iterable[str]) -> list[list[int]]:
     """Indices of the points that can run together: their configs (``to_dict()`` form) agree
-    on every field but ``together`` (fields that keep every array shape). In first-point
-    order; a point alone is a group of one."""
+    on every field but ``together`` (fields that keep every array shape), and each
+    ``together`` field is None in all of them or in none (None selects another program, e.g.
+    ``env.alpha = None``: no reward shaping). In first-point order; a point alone is a group
+    of one."""
     together = set(together)
     found: dict[str, list[int]] = {}
     for index, config in enumerate(configs):
-        rest = {field: value for field, value in flat(config).items() if field not in together}
+        rest = {field: value if field not in together else value is None
+                for field, value in flat(config).items()}
         found.setdefault(repr(sorted(rest.items())), []).append(index)
     return list(found.values())
 

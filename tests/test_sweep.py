@@ -58,6 +58,19 @@ def test_groups_join_the_points_that_differ_only_in_shape_keeping_fields():
     assert sweep.groups(configs, ()) == [[i] for i in range(6)]
 
 
+def test_a_together_field_that_is_none_in_some_points_splits_them_off():
+    # fig19: alpha None (no reward shaping) is another program than alpha 2, 6, 10.
+    from nasjax.agents.apex import train
+
+    base = apex.get_config("smoke")
+    points = sweep.points([sweep.Axis("env.alpha", (None, 2.0)), sweep.Axis("seed", (0, 1))])
+    configs = [sweep.apply(base, p).to_dict() for p in points]
+    assert sweep.groups(configs, ("seed", "env.alpha")) == [[0, 1], [2, 3]]
+    fig19 = [sweep.apply(base, p).to_dict() for p in sweep.points(sweep.axes_of(
+        apex.SWEEPS["fig19"]))]
+    assert sweep.groups(fig19, ("seed", *train.HYPERPARAM_FIELDS)) == [[0], [1, 2, 3]]
+
+
 @pytest.mark.parametrize("module, preset", [(apex, "paper"), (search, "default")])
 def test_named_sweeps_hold_allowed_values(module, preset):
     base = module.get_config(preset)
