@@ -15,11 +15,12 @@ fields that differ, e.g. ``gamma=0.95``), each the same as the single run with t
 complete, ``DIR/summary.json``, ``DIR/report.md`` and the comparison (``training_curves.png``
 for ``train_apex``, as Cassimon et al. Figs. 17-19; a table for ``search`` and ``evaluate``).
 Points that a launch can run together (``train_apex``: points that differ only in ``seed``,
-``gamma``, ``learning_rate``, ``epsilon``, ``epsilon_exponent`` or ``priority_beta``, e.g.
-``fig17`` and ``seeds``;
-``search``: in ``seed``, ``remaade.learning_rate`` or ``remaade.ema_decay``) run in one jitted
-program vmapped over them (``search`` on CPU: the points in turn inside the one program,
-``launch.search.points_at_once``); the others one after another; the report says which.
+``gamma``, ``learning_rate``, ``epsilon``, ``epsilon_exponent``, ``priority_beta`` or
+``env.alpha``, e.g. ``fig17``, ``seeds`` and ``fig19``'s alpha 2, 6, 10, whose ``None`` (no
+shaping) runs apart; ``search``: in ``seed``, ``remaade.learning_rate`` or
+``remaade.ema_decay``) run in one jitted program vmapped over them (``search`` on CPU: the
+points in turn inside the one program, ``launch.search.points_at_once``); the others one after
+another; the report says which.
 
 Over several processes (``--num_processes``, :mod:`launch.multihost`) process 0 alone checks
 and writes ``DIR`` and decides which points run; every process runs those points, each split

@@ -44,7 +44,8 @@ _MAX_CHUNKS = flags.DEFINE_integer(
     "rerun the same command to continue.", lower_bound=1)
 CHECKPOINTS = "checkpoints"
 # Fields sweep points may differ in and still train vmapped together (the seed and the traced
-# hyperparameters, nasjax.agents.apex.train.Hyperparams).
+# hyperparameters, nasjax.agents.apex.train.Hyperparams; env.alpha = None, no shaping, runs
+# apart: nasjax.sweep.groups).
 TOGETHER = ("seed", *train.HYPERPARAM_FIELDS)
 PROCESSES = "processes.json"  # {"num_processes": P} of a run over several processes
 RUN_DIR_TIMEOUT = 600  # seconds the other processes wait for process 0 to open the run directory
@@ -271,7 +272,8 @@ def train_together(configs: list, workdirs: list[Path], overwrite: bool) -> bool
             run_dirs.append(stack.enter_context(run_dir))
             resuming.append(resumes)
             run_dir.write_config(point.to_dict())
-        print(f"benchmark: {label}; {len(configs)} points trained together (vmapped), each "
+        print(f"benchmark: {label}; {len(configs)} points trained together (vmapped: "
+              f"{'; '.join(workdir.name for workdir in workdirs)}), each "
               f"{trainer.actors.num_envs} environments; {trainer.num_chunks} chunks of "
               f"{trainer.env_steps_per_chunk:,} environment steps")
         stores = [checkpoint.Checkpointer(run_dir.staging / CHECKPOINTS, config.checkpoints_kept)

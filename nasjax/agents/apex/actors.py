@@ -13,7 +13,8 @@ Reward scale. The environment's reward is a difference of ``exp(alpha * (acc - 1
 (:mod:`nasjax.env`); the paper's is of ``exp(alpha * acc)`` (Cassimon et al. §3.2.2),
 ``exp(alpha)`` times larger (~400 at alpha = 6). The actors multiply the rewards they store by
 ``reward_scale`` (:func:`reward_factor`: 1, or ``exp(alpha)`` for the paper's scale); the scale
-decides whether the Huber loss of the learner works in its quadratic or linear regime.
+decides whether the Huber loss of the learner works in its quadratic or linear regime. Both may
+be traced, so that sweep points over alpha train together (Fig. 19).
 
 Transitions. Every environment keeps its last ``n`` steps (``n = 3``, Cassimon et al. §3.2.3);
 after each step the window of those ``n`` steps becomes one replay item: the state where the
@@ -118,13 +119,15 @@ class ActorStats:
 class Actors:
     """Batched Ape-X actors as pure functions (their settings bound by :func:`make_actors`).
 
-    ``init(key, params, shard=0, all_epsilons=epsilons) -> (ActorState, ActorStats)`` resets
-    the environments of one shard and takes the ``n - 1`` steps that fill every history (the
-    stats count the episodes those steps ended); ``step(state, params, key, gamma=gamma) ->
-    (state, Transition[E_s], priorities float32[E_s], ActorStats)`` takes one step of every
-    environment of a shard (``E_s = num_envs / shards``; one shard holds them all by default).
-    The exploration rates and the discount default to the bound ones; sweep points trained
-    together pass their own (traced).
+    ``init(key, params, shard=0, all_epsilons=epsilons, alpha=alpha,
+    reward_scale=reward_scale) -> (ActorState, ActorStats)`` resets the environments of one
+    shard and takes the ``n - 1`` steps that fill every history (the stats count the episodes
+    those steps ended); ``step(state, params, key, gamma=gamma, alpha=alpha,
+    reward_scale=reward_scale) -> (state, Transition[E_s], priorities float32[E_s],
+    ActorStats)`` takes one step of every environment of a shard (``E_s = num_envs / shards``;
+    one shard holds them all by default). The exploration rates, the discount, the shaping
+    exponent and the reward scale default to the bound ones; sweep points trained together
+    pass their own (traced; ``alpha`` stays None where the environment does not shape).
     """
 
     num_envs: int
@@ -190,7 +193,8 @@ def reward_factor(name: str, alpha: float | None) -> float:
     return 1.0 if name == "unit" or alpha is None else math.exp(alpha)
 
 
-def final_accuracy(acc_before: jax.Array, reward: jax.Array, alpha: float | None) -> jax.Array:
+def final_accuracy(acc_before: jax.Array, reward: jax.Array,
+                   alpha: float | jax.Array | None) -> jax.Array:
     """The validation accuracy a step reached, from the one it left and its reward.
 
     The reward is ``shaped(acc_after) - shaped(acc_before)`` (Cassimon et al. §3.2.2,
@@ -249,24 +253,25 @@ def make_actors(net: network.QNetwork, env_params: env.EnvParams, *, num_workers
                          f"do not split into {shards} equal shards")
     per_shard = num_envs // shards
     epsilons = worker_epsilons(num_workers, envs_per_worker, epsilon, epsilon_exponent)
+    alpha = env_params.alpha
     v_observe = jax.vmap(env.observe, in_axes=(0, None))
-    v_step = jax.vmap(env.step_auto_reset, in_axes=(0, 0, 0, None))
+    v_step = jax.vmap(env.step_auto_reset, in_axes=(0, 0, 0, None, None))
     v_act = jax.vmap(epsilon_greedy)
     v_window = jax.vmap(window, in_axes=(0, None))
 
-    def env_step(env_state: env.EnvState, epsilons: jax.Array, params, key: jax.Array):
+    def env_step(env_state: env.EnvState, epsilons: jax.Array, params, key: jax.Array,
+                 alpha: float | jax.Array | None, scale: float | jax.Array):
         """One step of a shard's environments: (env_state, Step[E_s], ActorStats)."""
         key_act, key_env = jax.random.split(key)
         obs = v_observe(env_state, env_params)
         q = net.apply(params, obs.tokens, obs.action_mask)  # [E_s, N+1]
         action = v_act(q, obs.action_mask, epsilons, jax.random.split(key_act, per_shard))
         _, next_state, reward, terminated, truncated, info = v_step(
-            jax.random.split(key_env, per_shard), env_state, action, env_params)
+            jax.random.split(key_env, per_shard), env_state, action, env_params, alpha)
         final = info["final_obs"]
         end_q = net.apply(params, final.tokens, final.action_mask)
-        acc = final_accuracy(env_state.acc, reward, env_params.alpha)
-        if reward_scale != 1.0:
-            reward = reward * jnp.float32(reward_scale)
+        acc = final_accuracy(env_state.acc, reward, alpha)
+        reward = reward * jnp.float32(scale)  # exact where the scale is 1
         record = Step(obs=presented_state(env_state), action=action,
                       q_taken=jnp.take_along_axis(q, action[:, None], axis=1)[:, 0],
                       reward=reward, terminated=terminated, truncated=truncated,
@@ -278,10 +283,12 @@ def make_actors(net: network.QNetwork, env_params: env.EnvParams, *, num_workers
         return next_state, record, stats
 
     def init(key: jax.Array, params, shard: int | jax.Array = 0,
-             all_epsilons: jax.Array = epsilons) -> tuple[ActorState, ActorStats]:
+             all_epsilons: jax.Array = epsilons, alpha: float | jax.Array | None = alpha,
+             reward_scale: float | jax.Array = reward_scale) -> tuple[ActorState, ActorStats]:
         """Fresh episodes in every environment of a shard, then ``n - 1`` steps into the
         histories; the stats of those steps, summed. ``all_epsilons`` (float32[E], every
-        shard's environments) defaults to the bound schedule; a sweep point passes its own."""
+        shard's environments), ``alpha`` and ``reward_scale`` (float32[] when traced) default
+        to the bound ones; a sweep point passes its own."""
         key_reset, key_steps = jax.random.split(key)
         _, env_state = jax.vmap(env.reset, in_axes=(0, None))(
             jax.random.split(key_reset, per_shard), env_params)
@@ -289,24 +296,29 @@ def make_actors(net: network.QNetwork, env_params: env.EnvParams, *, num_workers
                                                       per_shard)
 
         def fill(env_state, key):
-            env_state, record, stats = env_step(env_state, shard_epsilons, params, key)
+            env_state, record, stats = env_step(env_state, shard_epsilons, params, key, alpha,
+                                                reward_scale)
             return env_state, (record, stats)
 
         env_state, (records, stats) = jax.lax.scan(fill, env_state,
                                                    jax.random.split(key_steps, n_step - 1))
         # [n-1, E] -> [E, n-1]; a zero step in front is dropped by the first ``step``.
         records = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), records)
-        _, first, _ = jax.eval_shape(env_step, env_state, shard_epsilons, params, key)
+        _, first, _ = jax.eval_shape(env_step, env_state, shard_epsilons, params, key, alpha,
+                                     reward_scale)
         blank = jax.tree.map(lambda s: jnp.zeros((per_shard, 1, *s.shape[1:]), s.dtype), first)
         history = jax.tree.map(lambda a, b: jnp.concatenate([a, b], axis=1), blank, records)
         stats = jax.tree.map(lambda x: jnp.sum(x, axis=0), stats)
         return ActorState(env_state=env_state, history=history, epsilons=shard_epsilons), stats
 
-    def step(state: ActorState, params, key: jax.Array, gamma: float | jax.Array = gamma):
+    def step(state: ActorState, params, key: jax.Array, gamma: float | jax.Array = gamma,
+             alpha: float | jax.Array | None = alpha,
+             reward_scale: float | jax.Array = reward_scale):
         """Every environment steps once; each yields the item of its last ``n`` steps
-        (``gamma``, float32[] when traced: the discount of their returns, by default the bound
-        one)."""
-        env_state, record, stats = env_step(state.env_state, state.epsilons, params, key)
+        (``gamma``, ``alpha``, ``reward_scale``, float32[] when traced: the discount of their
+        returns, the shaping exponent and the reward scale, by default the bound ones)."""
+        env_state, record, stats = env_step(state.env_state, state.epsilons, params, key, alpha,
+                                            reward_scale)
         history = jax.tree.map(lambda h, r: jnp.concatenate([h[:, 1:], r[:, None]], axis=1),
                                state.history, record)
         items, priorities = v_window(history, gamma)

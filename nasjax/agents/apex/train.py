@@ -7,10 +7,13 @@
 :class:`Hyperparams`). A host loop (``launch/train_apex.py``) calls ``chunk`` for progress
 bars, metrics and checkpoints.
 
-The discount, the learning rate and the actors' exploration rates (:class:`Hyperparams`) are
+The discount, the learning rate, the actors' exploration rates, the replay's importance
+exponent and the reward-shaping exponent alpha with its reward scale (:class:`Hyperparams`) are
 traced inputs of ``init_with``/``chunk_with``, not constants of the program: sweep points that
 differ only in them (or in the seed) train together, one program vmapped over the points
-(purejaxrl's ``jit(vmap(train))``); ``init``/``chunk`` pass the config's.
+(purejaxrl's ``jit(vmap(train))``); ``init``/``chunk`` pass the config's. Without shaping
+(``env.alpha = None``) the reward is another function, so such points form their own program
+(:func:`nasjax.sweep.groups`).
 
 One iteration interleaves acting and learning at a fixed replay ratio (trained samples per
 environment step): ``actor_steps`` batched actor steps (each adding ``E`` items to the
@@ -94,21 +97,30 @@ class Hyperparams:
     learning_rate: jax.Array  # float32[]: Adam's step size
     epsilons: jax.Array  # float32[E]: each environment's exploration rate (its worker's)
     priority_beta: jax.Array  # float32[]: the replay's importance-sampling exponent (§4.1.1)
+    alpha: jax.Array | None  # float32[]: reward-shaping exponent (§3.2.2; Fig. 19 ablates it);
+    # None without shaping, a program of its own
+    reward_scale: jax.Array  # float32[]: factor on the stored rewards (actors.reward_factor)
 
 
-# Config fields that only enter :class:`Hyperparams` (with ``seed``, the points' key).
+# Config fields that only enter :class:`Hyperparams` (with ``seed``, the points' key); of
+# ``env.alpha`` only whether it is None is a constant of the program.
 HYPERPARAM_FIELDS = ("gamma", "learning_rate", "epsilon", "epsilon_exponent",
-                     "priority_beta")
+                     "priority_beta", "env.alpha")
 
 
 def hyperparams(config) -> Hyperparams:
-    """The :class:`Hyperparams` of a config."""
+    """The :class:`Hyperparams` of a config (the reward scale computed in float64, then cast,
+    as a constant of the program was)."""
+    alpha = config.env.alpha
     return Hyperparams(gamma=jnp.float32(config.gamma),
                        learning_rate=jnp.float32(config.learning_rate),
                        epsilons=actors_lib.worker_epsilons(
                            config.num_workers, config.envs_per_worker, config.epsilon,
                            config.epsilon_exponent),
-                       priority_beta=jnp.float32(config.priority_beta))
+                       priority_beta=jnp.float32(config.priority_beta),
+                       alpha=None if alpha is None else jnp.float32(alpha),
+                       reward_scale=jnp.float32(actors_lib.reward_factor(config.reward_scale,
+                                                                         alpha)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -284,12 +296,13 @@ def make_train(config, env_params: env.EnvParams) -> Trainer:
         obs = env.observe(env_state, env_params)
         params = net.init(key_net, obs.tokens, obs.action_mask)
         if shards == 1:
-            actor_state, warmup = acting.init(key_actors, params, 0, hyper.epsilons)
+            actor_state, warmup = acting.init(key_actors, params, 0, hyper.epsilons,
+                                              hyper.alpha, hyper.reward_scale)
             actor_state = _stacked(actor_state)
         else:
-            actor_state, warmup = jax.vmap(acting.init, in_axes=(0, None, 0, None))(
+            actor_state, warmup = jax.vmap(acting.init, in_axes=(0, None, 0, None, None, None))(
                 jax.random.split(key_actors, shards), params, jnp.arange(shards),
-                hyper.epsilons)
+                hyper.epsilons, hyper.alpha, hyper.reward_scale)
         one = jax.tree.map(lambda x: x[0, 0], actor_state.history)
         example = actors_lib.window(one, hyper.gamma)[0]  # one unbatched item
         buffers = jax.tree.map(lambda x: jnp.broadcast_to(x, (shards, *x.shape)),
@@ -306,8 +319,9 @@ def make_train(config, env_params: env.EnvParams) -> Trainer:
 
         def act(carry, key):
             state, episodes, acc_sum = carry
-            actor_state, items, priorities, stats = acting.step(state.actors, state.actor_params,
-                                                                own(key), hyper.gamma)
+            actor_state, items, priorities, stats = acting.step(
+                state.actors, state.actor_params, own(key), hyper.gamma, hyper.alpha,
+                hyper.reward_scale)
             stats = across(jax.lax.psum, stats)
             state = state.replace(actors=actor_state,
                                   replay=buffer.add(state.replay, items, priorities),

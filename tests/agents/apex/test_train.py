@@ -97,6 +97,18 @@ def test_reward_factor(name, alpha, factor):
     assert actors.reward_factor(name, alpha) == pytest.approx(factor, rel=1e-12)
 
 
+def test_hyperparams_carry_alpha_and_its_reward_scale_as_the_constants_were():
+    # Traced, so that points over alpha train together; cast from float64 as before.
+    config = apex_config.get_config("smoke")
+    config.reward_scale, config.env.alpha = "paper", 10.0
+    hyper = train.hyperparams(config)
+    assert hyper.alpha.dtype == hyper.reward_scale.dtype == jnp.float32
+    assert float(hyper.alpha) == 10.0 and hyper.reward_scale == jnp.float32(np.exp(10.0))
+    config.env.alpha = None  # no shaping: no alpha in the program, the accuracy unscaled
+    hyper = train.hyperparams(config)
+    assert hyper.alpha is None and float(hyper.reward_scale) == 1.0
+
+
 @pytest.mark.long  # CI time: test_reward_factor checks the factor in the default run
 @pytest.mark.slow  # compiles the paper scale's warm-up (the unit scale's is test_replay_items')
 def test_paper_reward_scale_multiplies_stored_rewards_by_e_to_the_alpha(trainer):
