@@ -260,7 +260,7 @@ def make_actors(net: network.QNetwork, env_params: env.EnvParams, *, num_workers
     v_window = jax.vmap(window, in_axes=(0, None))
 
     def env_step(env_state: env.EnvState, epsilons: jax.Array, params, key: jax.Array,
-                 alpha: float | jax.Array | None, scale: float | jax.Array):
+                 alpha: float | jax.Array | None, reward_scale: float | jax.Array):
         """One step of a shard's environments: (env_state, Step[E_s], ActorStats)."""
         key_act, key_env = jax.random.split(key)
         obs = v_observe(env_state, env_params)
@@ -271,7 +271,7 @@ def make_actors(net: network.QNetwork, env_params: env.EnvParams, *, num_workers
         final = info["final_obs"]
         end_q = net.apply(params, final.tokens, final.action_mask)
         acc = final_accuracy(env_state.acc, reward, alpha)
-        reward = reward * jnp.float32(scale)  # exact where the scale is 1
+        reward = reward * jnp.float32(reward_scale)  # exact where the scale is 1
         record = Step(obs=presented_state(env_state), action=action,
                       q_taken=jnp.take_along_axis(q, action[:, None], axis=1)[:, 0],
                       reward=reward, terminated=terminated, truncated=truncated,
