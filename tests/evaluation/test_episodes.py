@@ -89,6 +89,7 @@ def test_refilled_slots_give_each_episode_its_own_numbers(params, small_world, o
     chex.assert_trees_all_equal(got, expected)
 
 
+@pytest.mark.slow  # an episode program of its own (N = 2; ~10 CPU-s)
 def test_local_search_pays_for_the_neighbours_it_presents_not_its_initial_cell(small_world):
     # Every cell of the world has at least 2 neighbours: with N = 2 each step presents 2.
     params = world_params(small_world, max_neighbours=2)
@@ -101,6 +102,7 @@ def test_local_search_pays_for_the_neighbours_it_presents_not_its_initial_cell(s
     np.testing.assert_array_equal(out.trace_queries, expected_trace)
 
 
+@pytest.mark.slow  # an NB301 episode program of its own (~10 CPU-s)
 def test_local_search_on_nb301_spends_50_queries_a_step():
     # NAS-Bench-301 cells have thousands of neighbours, so N = 50 always binds (Cassimon et al.
     # §4.2): a table of one genotype (the worst) and all its neighbours; local search moves to
@@ -122,6 +124,7 @@ def test_local_search_on_nb301_spends_50_queries_a_step():
     np.testing.assert_array_equal(np.asarray(out.trace_queries)[:, :3], [[50, 100, 0]] * 4)
 
 
+@pytest.mark.slow  # an Ape-X episode program of its own (~11 CPU-s)
 def test_an_agent_without_per_step_queries_pays_one_an_episode(params, small_world):
     # Random walk and Ape-X (any policy without per-step queries): 1 query an episode, shown at
     # every step taken; their initial architectures are free too (Cassimon et al. §4.1.2).
