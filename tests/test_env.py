@@ -190,6 +190,7 @@ def test_subset_of_presented_neighbours_varies_with_the_key(small_world):
     assert len(shown) == 6  # every pair of the 4 neighbours appears
 
 
+@pytest.mark.slow  # four vmapped environment programs of their own (~13 CPU-s)
 def test_auto_reset_is_step_or_reset(small_world):
     params = _params(small_world, episode_length=3)
     keys = jax.random.split(jax.random.key(0), 16)
@@ -253,6 +254,7 @@ def test_a_traced_alpha_gives_the_rewards_of_the_static_one(small_world):
         v_step(keys, state, actions, _params(small_world, alpha=None), jnp.float32(2.0))
 
 
+@pytest.mark.slow  # an episode program of its own (N = 2; ~12 CPU-s)
 def test_same_keys_same_episodes(small_world):
     params = _params(small_world, max_neighbours=2)
     cells = jax.tree.map(lambda x: jnp.stack([jnp.asarray(x)] * 64), small_world["cells"]["start"])

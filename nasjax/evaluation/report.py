@@ -21,7 +21,6 @@ from typing import Self
 import numpy as np
 
 from nasjax.evaluation import interrupts, literature
-from nasjax.evaluation.stats import BUDGET_RESAMPLES, CI_LEVEL
 from nasjax.paths import atomic_write
 
 MISSING = "N/A"
@@ -411,6 +410,9 @@ def format_budget_table(rows: Sequence[Mapping], benchmark: str, metric: str) ->
     Raises:
       ValueError: on no rows or a row missing a key.
     """
+    # Imported here: scipy (through stats) would add half a second to every launch's start.
+    from nasjax.evaluation.stats import BUDGET_RESAMPLES, CI_LEVEL
+
     if not rows:
         raise ValueError("no rows")
     keys = {"algorithm", "budget", "last_improvement", "mean", "std", "ci_low", "ci_high",

@@ -75,7 +75,10 @@ def test_unknown_rule_and_missing_budget_are_named():
     assert search_config.get_config().duplicates == "query"  # the papers: every proposal
 
 
-@pytest.mark.parametrize("name", SEARCHERS)
+# Each searcher's trial is a program of its own (11-16 CPU-s): the fast lane keeps the cheapest.
+@pytest.mark.parametrize("name", [name if name == "random_search_uniform" else
+                                  pytest.param(name, marks=pytest.mark.slow)
+                                  for name in SEARCHERS])
 def test_resample_queries_a_new_architecture_every_time(name):
     """With ``resample`` no architecture is queried twice in a trial; with ``query`` (the
     papers') random search over uniform strings repeats some within 150 queries."""

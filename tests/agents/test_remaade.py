@@ -167,6 +167,7 @@ def synthetic_bench(data_dir):
     return synthetic.make(data_dir, progress=False)
 
 
+@pytest.mark.slow  # needs the enumeration (slow without a cache), then a trial (~10 CPU-s)
 def test_plain_reinforce_learns_the_known_objective(synthetic_bench):
     """SYNTHETIC objective (more conv3x3 and edges, fewer max-pools is better): the last
     batch of 10 scores above the first, which is drawn from the uniform initial policy

@@ -14,7 +14,7 @@ from nasjax import env, registry, spaces
 from nasjax.agents import local_search, random_search, random_walk
 from nasjax.agents.apex import network
 from nasjax.agents.apex import policy as apex_policy
-from nasjax.agents.base import Policy
+from nasjax.agents.base import EpisodeStats, Policy
 from nasjax.benchmarks import base as benchmarks_base
 from nasjax.evaluation import episodes, query_curves
 from tests.conftest import TEST_GAP, env_params, world_params
@@ -29,8 +29,11 @@ def _starts(world, count):
     return jax.tree.map(lambda x: jnp.stack([jnp.asarray(x)] * count), world["cells"]["start"])
 
 
+WALKS = 256  # episodes of the random walks on ``params``: one compiled program for the tests
+
+
 def test_random_walk_episodes(params, small_world):
-    out = episodes.run_episodes(random_walk.make_policy(), params, _starts(small_world, 256),
+    out = episodes.run_episodes(random_walk.make_policy(), params, _starts(small_world, WALKS),
                                 jax.random.key(0))
     steps = np.asarray(out.steps)
     assert ((steps >= 1) & (steps <= 6)).all() and len(set(steps.tolist())) > 3
@@ -45,27 +48,48 @@ def test_random_walk_episodes(params, small_world):
     np.testing.assert_array_equal(taken.sum(1), steps)
 
 
-# Each case compiles two programs, so the schedules are chosen rather than crossed: one episode
-# in few slots, fewer episodes than the policy's own slots, and many refills of few slots.
+REFILL_EPISODES = 64  # the most episodes a schedule below runs; the others run the first ones
+
+
+@pytest.fixture(scope="module")
+def one_by_one(params, small_world):
+    """Per agent, the one-episode scans of the first ``REFILL_EPISODES`` episodes, with their
+    keys: one program per agent, whose first rows every schedule below is checked against."""
+    keys = jax.random.split(jax.random.key(3), REFILL_EPISODES)
+    scans = {}
+
+    def expected(agent: str) -> EpisodeStats:
+        if agent not in scans:
+            policy = registry.make("agent", agent).make_policy(params, None, 0)
+            scan = jax.jit(jax.vmap(lambda a, k: episodes.run_episode(policy, params, a, k)))
+            scans[agent] = scan(_starts(small_world, REFILL_EPISODES), keys)
+        return scans[agent]
+
+    return keys, expected
+
+
+# Each case compiles its own program, so the schedules are chosen rather than crossed: one
+# episode in few slots, fewer episodes than the policy's own slots, and many refills of few slots.
 @pytest.mark.parametrize("agent", ["random_walk", "local_search"])
-@pytest.mark.parametrize("count, slots", [(1, 3), (5, None), (64, 3)])
-def test_refilled_slots_give_each_episode_its_own_numbers(params, small_world, agent, count,
-                                                          slots):
+@pytest.mark.parametrize("count, slots", [(1, 3), (5, None), (REFILL_EPISODES, 3)])
+def test_refilled_slots_give_each_episode_its_own_numbers(params, small_world, one_by_one, agent,
+                                                          count, slots):
     # The batch runner starts a new episode in a slot as soon as the slot's episode ends; every
     # statistic must equal the one-episode scan's for the same key, whatever the schedule and
     # however few slots the policy asks for.
     policy = registry.make("agent", agent).make_policy(params, None, 0)
     policy = dataclasses.replace(policy, slots=slots or policy.slots)
-    starts = _starts(small_world, count)
-    keys = jax.random.split(jax.random.key(3), count)
-    one_by_one = jax.jit(jax.vmap(lambda a, k: episodes.run_episode(policy, params, a, k)))
+    all_keys, scans = one_by_one
+    starts, keys = _starts(small_world, count), all_keys[:count]
     refilled = jax.jit(lambda a, k: episodes.run_refilled(policy, params, a, k))
-    expected, got = one_by_one(starts, keys), refilled(starts, keys)
+    expected = jax.tree.map(lambda x: x[:count], scans(agent))
+    got = refilled(starts, keys)
     if agent == "random_walk" and count > 1:  # episodes of different lengths
         assert len(set(np.asarray(expected.steps).tolist())) > 1
     chex.assert_trees_all_equal(got, expected)
 
 
+@pytest.mark.slow  # an episode program of its own (N = 2; ~10 CPU-s)
 def test_local_search_pays_for_the_neighbours_it_presents_not_its_initial_cell(small_world):
     # Every cell of the world has at least 2 neighbours: with N = 2 each step presents 2.
     params = world_params(small_world, max_neighbours=2)
@@ -78,6 +102,7 @@ def test_local_search_pays_for_the_neighbours_it_presents_not_its_initial_cell(s
     np.testing.assert_array_equal(out.trace_queries, expected_trace)
 
 
+@pytest.mark.slow  # an NB301 episode program of its own (~10 CPU-s)
 def test_local_search_on_nb301_spends_50_queries_a_step():
     # NAS-Bench-301 cells have thousands of neighbours, so N = 50 always binds (Cassimon et al.
     # §4.2): a table of one genotype (the worst) and all its neighbours; local search moves to
@@ -99,15 +124,17 @@ def test_local_search_on_nb301_spends_50_queries_a_step():
     np.testing.assert_array_equal(np.asarray(out.trace_queries)[:, :3], [[50, 100, 0]] * 4)
 
 
+@pytest.mark.slow  # an Ape-X episode program of its own (~11 CPU-s)
 def test_an_agent_without_per_step_queries_pays_one_an_episode(params, small_world):
     # Random walk and Ape-X (any policy without per-step queries): 1 query an episode, shown at
     # every step taken; their initial architectures are free too (Cassimon et al. §4.1.2).
     net = network.QNetwork(latent_dim=16, num_heads=2, num_layers=1)
-    obs, _ = env.reset(jax.random.key(0), params)
+    obs, _ = jax.jit(env.reset)(jax.random.key(0), params)  # compiled, not run op by op
     apex = Policy(name="apex", act=apex_policy.make_act(net),
-                  params=net.init(jax.random.key(1), obs.tokens, obs.action_mask))
+                  params=jax.jit(net.init)(jax.random.key(1), obs.tokens, obs.action_mask))
     for policy in (random_walk.make_policy(), apex):
-        out = episodes.run_episodes(policy, params, _starts(small_world, 8), jax.random.key(2))
+        out = episodes.run_episodes(policy, params, _starts(small_world, WALKS),
+                                    jax.random.key(2))
         np.testing.assert_array_equal(out.queries, 1)
         taken = np.arange(params.episode_length) < np.asarray(out.steps)[:, None]
         np.testing.assert_array_equal(out.trace_queries, taken.astype(np.int32))

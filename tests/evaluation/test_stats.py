@@ -228,15 +228,20 @@ def test_symmetric_interval_is_the_central_percentile_range():
     assert intervals[0.9] == tuple(np.percentile(values, [5, 95]))
 
 
+# The t tests below see 50 episodes with 19 Monte-Carlo samples: one agent's test is one compiled
+# program, shared by the tests that run it.
+GOF_TEST = dict(gof_max_samples=50, gof_mc_samples=19)
+
+
 def test_improvement_tests_match_scipy_and_subsample_the_t_fit():
     rng = np.random.default_rng(7)
     final = rng.normal(size=300)
-    result = stats.improvement_stats(np.zeros(300), final, gof_max_samples=40, gof_mc_samples=9)
+    result = stats.improvement_stats(np.zeros(300), final, **GOF_TEST)
     assert result["normaltest_pvalue"] == pytest.approx(sps.normaltest(final).pvalue)
     assert result["skew"] == pytest.approx(sps.skew(final))
-    assert result["t_gof_num_samples"] == 40
-    assert result["t_gof_pvalue"] in {k / 10 for k in range(1, 11)}  # (hits + 1) / (9 + 1)
-    again = stats.improvement_stats(np.zeros(300), final, gof_max_samples=40, gof_mc_samples=9)
+    assert result["t_gof_num_samples"] == 50
+    assert result["t_gof_pvalue"] in {k / 20 for k in range(1, 21)}  # (hits + 1) / (19 + 1)
+    again = stats.improvement_stats(np.zeros(300), final, **GOF_TEST)
     assert again["t_gof_pvalue"] == result["t_gof_pvalue"]
 
 
@@ -246,11 +251,9 @@ def test_improvement_stats_all_tests_every_agent_as_alone():
     rng = np.random.default_rng(9)
     episodes = {"t": (np.zeros(60), rng.standard_t(4, size=60)),
                 "skewed": (np.zeros(80), rng.exponential(size=80))}
-    together = stats.improvement_stats_all(episodes, seed=3, gof_max_samples=50,
-                                           gof_mc_samples=19)
+    together = stats.improvement_stats_all(episodes, seed=3, **GOF_TEST)
     for agent, (initial, final) in episodes.items():
-        alone = stats.improvement_stats(initial, final, seed=3, gof_max_samples=50,
-                                        gof_mc_samples=19)
+        alone = stats.improvement_stats(initial, final, seed=3, **GOF_TEST)
         assert together[agent] == alone
         assert together[agent]["t_gof_num_samples"] == 50
 

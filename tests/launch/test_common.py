@@ -155,6 +155,7 @@ def _waiting(cwd: Path, *args: str) -> subprocess.Popen:
     return process
 
 
+@pytest.mark.slow  # 3 launches, one waiting for the others (~10 CPU-s)
 def test_a_live_run_directory_is_refused_even_with_overwrite(tmp_path):
     first = _waiting(tmp_path, "--workdir=run")
     try:

@@ -63,6 +63,7 @@ def test_neighbours_equal_the_plain_python_reference(seed):
         assert ours == reference  # same set, same deterministic order
 
 
+@pytest.mark.slow  # hashes 300 cells' neighbours op by op (~17 CPU-s)
 def test_every_neighbour_is_valid_distinct_and_not_the_cell():
     cells = nb101.sample(jax.random.key(11), (300,))
     found, mask = all_neighbours(cells)
