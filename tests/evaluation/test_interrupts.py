@@ -152,7 +152,9 @@ def test_sigterm_during_a_jitted_call_stops_at_the_next_check_with_143(tmp_path)
 def test_sigint_in_plain_python_stops_at_once(tmp_path):
     workdir = tmp_path / "run"
     code, _, err, seconds = _run("python", workdir, "python", [signal.SIGINT], steps=1000)
-    assert code == 130 and seconds < 2.0
+    # The loop never ends by itself, so exit 130 is the signal's doing; the bound only tells
+    # "at once" from a stop that waits (the exit and JAX's teardown took 2.3 s at load 9).
+    assert code == 130 and seconds < 20.0
     assert _last_line(err).startswith("interrupted by SIGINT after ")
     _assert_partial(workdir, "interrupted by SIGINT")
 
