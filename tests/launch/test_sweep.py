@@ -260,3 +260,64 @@ def test_points_over_alpha_trained_together_equal_their_single_runs(data_dir, re
         # Batched matmuls reorder float sums, measured on the smoke preset (2 chunks): alpha 2
         # and 6 differ by 2.1e-5 and 6.2e-5 (unit scale), 1.1e-4 and 3.8e-5 (paper scale).
         assert 0.0 <= _largest_difference(state.params, trained.params) < 1e-3
+
+
+def test_points_spread_over_the_largest_dividing_number_of_devices():
+    from nasjax.agents.apex import train
+
+    assert train.point_devices(3) == 1  # one CPU device here
+    assert [train.point_devices(p, 8) for p in (1, 2, 3, 4, 5, 6, 7, 8, 10, 16)] == [
+        1, 2, 3, 4, 5, 6, 7, 8, 5, 8]
+    assert [train.point_devices(p, 4) for p in (6, 7, 9)] == [3, 1, 3]
+
+
+# Trains the smoke preset's seeds 0 and 1 together over 2 CPU devices (one point each) and each
+# alone; prints what the test checks as JSON.
+POINTS_OVER_DEVICES = """
+import json, sys
+import jax, numpy as np
+from configs import apex
+from nasjax import sweep as sweep_lib
+from nasjax.agents.apex import checkpoint, train
+from tests.launch.test_sweep import _largest_difference, _train_env
+
+config = apex.get_config("smoke")
+params = _train_env(config, sys.argv[1])
+configs = [sweep_lib.apply(config, {"seed": seed}) for seed in (0, 1)]
+trainer = train.make_train(config, params)
+init = jax.jit(trainer.init_with)
+hypers = [train.hyperparams(c) for c in configs]
+together = train.stack_points([init(jax.random.PRNGKey(c.seed), h)
+                               for c, h in zip(configs, hypers)])
+chunk = train.points_chunk(trainer, hypers)
+alone = [jax.jit(trainer.init)(jax.random.PRNGKey(c.seed)) for c in configs]
+for _ in range(trainer.num_chunks):
+    together, metrics = chunk(together)
+    alone = [trainer.chunk(state)[0] for state in alone]
+points = [train.point_state(together, i) for i in range(2)]
+print(json.dumps({
+    "point_devices": train.point_devices(2),
+    "param_devices": len(jax.tree.leaves(together.params)[0].sharding.device_set),
+    "differences": [_largest_difference(a.params, p.params) for a, p in zip(alone, points)],
+    "same_nodes": [all(np.array_equal(x, y) for x, y in zip(
+        jax.tree.leaves(a.actors.env_state.node), jax.tree.leaves(p.actors.env_state.node)))
+        for a, p in zip(alone, points)],
+    "counters": [[int(getattr(s, f)) for f in train.COUNTERS] for s in (*alone, *points)],
+    "digests": [checkpoint.params_sha256(p.params) for p in (*alone, *points)],
+}))
+"""
+
+
+@pytest.mark.long  # CI time: the rule above runs by default; this compiles the smoke chunk twice
+@pytest.mark.slow
+def test_points_trained_together_spread_over_devices_one_point_each(data_dir):
+    env = {**os.environ, "JAX_PLATFORMS": "cpu",
+           "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    result = subprocess.run([sys.executable, "-c", POINTS_OVER_DEVICES, str(data_dir)],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["point_devices"] == out["param_devices"] == 2
+    assert out["same_nodes"] == [True, True]  # the same actions, so the same architectures
+    assert out["counters"][:2] == out["counters"][2:]
+    assert all(0.0 <= d < 1e-3 for d in out["differences"]), out["differences"]

@@ -486,14 +486,36 @@ def point_state(state: TrainState, index: int) -> TrainState:
                          for field in dataclasses.fields(TrainState)})
 
 
+POINTS = "points"  # the mesh axis of sweep points trained together
+
+
+def point_devices(num_points: int, available: int | None = None) -> int:
+    """How many devices ``num_points`` sweep points trained together spread over: the largest
+    divisor of the point count that is at most ``available`` (by default the local device
+    count; 1 over several processes, whose together runs are not split by point)."""
+    if available is None:
+        available = 1 if jax.process_count() > 1 else jax.local_device_count()
+    return max(d for d in range(1, min(num_points, available) + 1) if num_points % d == 0)
+
+
 def points_chunk(trainer: Trainer, hypers: list[Hyperparams]
                  ) -> Callable[[TrainState], tuple[TrainState, dict]]:
     """The jitted chunk of sweep points trained together, ``jit(vmap(chunk_with))`` over the
     points (their state on :func:`point_axes`, donated), each with its hyperparameters;
-    metrics ``[P]``."""
+    metrics ``[P]``. Over ``D = point_devices(P) > 1`` devices the points split into ``D``
+    equal groups, one per device (``shard_map``; the points are independent, so no device
+    waits for another), each group vmapped as above."""
     stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves), *hypers)
-    vmapped = jax.jit(jax.vmap(trainer.chunk_with, in_axes=(point_axes(), 0),
-                               out_axes=(point_axes(), 0)), donate_argnums=0)
+    batched = jax.vmap(trainer.chunk_with, in_axes=(point_axes(), 0), out_axes=(point_axes(), 0))
+    devices = point_devices(len(hypers))
+    if devices > 1:
+        spec = jax.sharding.PartitionSpec
+        state_specs = TrainState(**{field.name: spec() if field.name in COUNTERS
+                                    else spec(POINTS) for field in dataclasses.fields(TrainState)})
+        batched = jax.shard_map(batched, mesh=sharding.mesh(devices, POINTS),
+                                in_specs=(state_specs, spec(POINTS)),
+                                out_specs=(state_specs, spec(POINTS)), check_vma=False)
+    vmapped = jax.jit(batched, donate_argnums=0)
     return lambda state: vmapped(state, stacked)
 
 
