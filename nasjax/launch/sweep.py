@@ -338,7 +338,7 @@ def _ran_section(ran: list[dict]) -> str:
     lines = ["## How the points ran", ""]
     for entry in ran:
         how = ("kept from an earlier run" if entry["kept"] else
-               "together (one jitted program vmapped over the points)" if entry["together"]
+               "together (one jitted program over the points)" if entry["together"]
                else "one after another")
         lines.append(f"- {'; '.join(entry['points'])}: {how}")
     return "\n".join(lines) + "\n"

@@ -272,7 +272,7 @@ def train_together(configs: list, workdirs: list[Path], overwrite: bool) -> bool
             run_dirs.append(stack.enter_context(run_dir))
             resuming.append(resumes)
             run_dir.write_config(point.to_dict())
-        print(f"benchmark: {label}; {len(configs)} points trained together (vmapped: "
+        print(f"benchmark: {label}; {len(configs)} points trained together (one program: "
               f"{'; '.join(workdir.name for workdir in workdirs)}), each "
               f"{trainer.actors.num_envs} environments; {trainer.num_chunks} chunks of "
               f"{trainer.env_steps_per_chunk:,} environment steps")

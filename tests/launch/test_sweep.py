@@ -219,7 +219,7 @@ def test_a_sweep_of_seeds_and_gamma_trains_together_stops_and_resumes(smoke_seed
     assert [run["label"] for run in summary["points"]] == labels
     assert summary["ran"] == [{"points": labels, "together": True, "kept": False}]
     report = (sweep_dir / "report.md").read_text()
-    assert f"- {'; '.join(labels)}: together (one jitted program vmapped over the points)" \
+    assert f"- {'; '.join(labels)}: together (one jitted program over the points)" \
         in report
     assert (sweep_dir / "training_curves.png").stat().st_size > 0
 

@@ -502,11 +502,17 @@ def points_chunk(trainer: Trainer, hypers: list[Hyperparams]
                  ) -> Callable[[TrainState], tuple[TrainState, dict]]:
     """The jitted chunk of sweep points trained together, ``jit(vmap(chunk_with))`` over the
     points (their state on :func:`point_axes`, donated), each with its hyperparameters;
-    metrics ``[P]``. Over ``D = point_devices(P) > 1`` devices the points split into ``D``
-    equal groups, one per device (``shard_map``; the points are independent, so no device
-    waits for another), each group vmapped as above."""
+    metrics ``[P]``. On CPU the points run in turn inside that program
+    (:func:`_points_in_turn`, as ``launch.search`` runs its points there). Over
+    ``D = point_devices(P) > 1`` devices the points split into ``D`` equal groups, one per
+    device (``shard_map``; the points are independent, so no device waits for another), each
+    group run as above."""
     stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves), *hypers)
-    batched = jax.vmap(trainer.chunk_with, in_axes=(point_axes(), 0), out_axes=(point_axes(), 0))
+    if jax.default_backend() == "cpu":
+        batched = functools.partial(_points_in_turn, trainer.chunk_with)
+    else:
+        batched = jax.vmap(trainer.chunk_with, in_axes=(point_axes(), 0),
+                           out_axes=(point_axes(), 0))
     devices = point_devices(len(hypers))
     if devices > 1:
         spec = jax.sharding.PartitionSpec
@@ -517,6 +523,26 @@ def points_chunk(trainer: Trainer, hypers: list[Hyperparams]
                                 out_specs=(state_specs, spec(POINTS)), check_vma=False)
     vmapped = jax.jit(batched, donate_argnums=0)
     return lambda state: vmapped(state, stacked)
+
+
+def _points_in_turn(chunk_with: Callable, state: TrainState, hyper: Hyperparams
+                    ) -> tuple[TrainState, dict]:
+    """``chunk_with`` of each point in turn inside one program (``lax.map``; state on
+    :func:`point_axes`): on CPU, vmapping the replay's scatters and gathers over the points
+    ran slower than the points one after another (``launch.benchmark --only=sweep_seeds``)."""
+    counters = {name: getattr(state, name) for name in COUNTERS}
+    own = {field.name: getattr(state, field.name) for field in dataclasses.fields(TrainState)
+           if field.name not in COUNTERS}
+
+    def one(point):
+        fields, point_hyper = point
+        new, metrics = chunk_with(TrainState(**fields, **counters), point_hyper)
+        return ({name: getattr(new, name) for name in fields},
+                {name: getattr(new, name) for name in COUNTERS}, metrics)
+
+    fields, new_counters, metrics = jax.lax.map(one, (own, hyper))
+    # The points share the replay schedule: their counters are equal.
+    return TrainState(**fields, **jax.tree.map(lambda x: x[0], new_counters)), metrics
 
 
 def stack_points(states: list[TrainState]) -> TrainState:
