@@ -43,7 +43,7 @@ _MAX_CHUNKS = flags.DEFINE_integer(
     "max_chunks", None, "Stop after this many chunks of this invocation, at a checkpoint; "
     "rerun the same command to continue.", lower_bound=1)
 CHECKPOINTS = "checkpoints"
-# Fields sweep points may differ in and still train vmapped together (the seed and the traced
+# Fields sweep points may differ in and still train together in one program (the seed and the traced
 # hyperparameters, nasjax.agents.apex.train.Hyperparams; env.alpha = None, no shaping, runs
 # apart: nasjax.sweep.groups).
 TOGETHER = ("seed", *train.HYPERPARAM_FIELDS)
@@ -233,9 +233,10 @@ def main(argv):
 
 def train_together(configs: list, workdirs: list[Path], overwrite: bool) -> bool:
     """Trains sweep points that differ only in :data:`TOGETHER` fields in one jitted program
-    vmapped over them (purejaxrl's ``jit(vmap(train))``), each into its own run directory with
-    the files, checkpoints and resume rules of a single run (``main``). Each point is
-    initialised by the single run's program (compiled once), so only the chunk is vmapped.
+    over them (:func:`nasjax.agents.apex.train.points_chunk`), each into its own run directory
+    with the files, checkpoints and resume rules of a single run (``main``). Each point is
+    initialised by the single run's program (compiled once), so only the chunk runs over the
+    points.
 
     Args:
       configs: the points' configs.

@@ -10,8 +10,9 @@ bars, metrics and checkpoints.
 The discount, the learning rate, the actors' exploration rates, the replay's importance
 exponent and the reward-shaping exponent alpha with its reward scale (:class:`Hyperparams`) are
 traced inputs of ``init_with``/``chunk_with``, not constants of the program: sweep points that
-differ only in them (or in the seed) train together, one program vmapped over the points
-(purejaxrl's ``jit(vmap(train))``); ``init``/``chunk`` pass the config's. Without shaping
+differ only in them (or in the seed) train together, one program over the points
+(:func:`points_chunk`: purejaxrl's ``jit(vmap(train))`` on accelerators, the points in turn
+inside it on CPU); ``init``/``chunk`` pass the config's. Without shaping
 (``env.alpha = None``) the reward is another function, so such points form their own program
 (:func:`nasjax.sweep.groups`).
 
