@@ -408,8 +408,9 @@ def bench_apex_eval_episodes(quick: bool, data_dir) -> dict:
 
 
 def bench_sweep_seeds(quick: bool, data_dir) -> dict:
-    """5 seeds of the Ape-X ``smoke`` preset trained together (``--sweep=seeds``, vmapped)
-    against the same 5 runs one after another, compilation included."""
+    """5 seeds of the Ape-X ``smoke`` preset trained together (``--sweep=seeds``: vmapped, or
+    in turn through one compiled chunk on one CPU device) against the same 5 runs one after
+    another, compilation included."""
     from nasjax import benchmarks, env, spaces
     from nasjax.configs import apex as apex_config
     from nasjax.speed import sweeps as sweep_speed

@@ -1,11 +1,13 @@
 """Sweep points trained together against one after another, for ``launch.benchmark``.
 
-``sweep_seeds``: the Ape-X runs of several seeds trained as one jitted program vmapped over the
-seeds (``launch.train_apex --sweep=seeds``: each point initialised by the single run's program,
-the chunks vmapped) against the same runs one after another in the same process (one trainer,
-so compiled once), each side from a fresh trainer with its compilation included, the same total
-environment steps. Both are timed after tracing the programs once, so that neither pays the
-process's first tracing of the environment's functions.
+``sweep_seeds``: the Ape-X runs of several seeds trained together as
+``launch.train_apex --sweep=seeds`` trains them (each point initialised by the single run's
+program; the chunks vmapped over the seeds, or on one CPU device the single run's compiled
+chunk for each seed in turn: ``train.points_in_turn``) against the same runs one after another
+in the same process (one trainer, so compiled once), each side from a fresh trainer with its
+compilation included, the same total environment steps. Both are timed after tracing the
+programs once, so that neither pays the process's first tracing of the environment's
+functions.
 
 ``sweep_search``: ReMAADE searches of several learning rates as ``launch.search --sweep`` runs
 them (one compiled program) against the points one after another, and vmapped over the rates.
@@ -53,7 +55,11 @@ def _one_after_another(env_params: env.EnvParams, config: ml_collections.ConfigD
 
 def sweep_seeds(env_params: env.EnvParams, config: ml_collections.ConfigDict,
                 seeds: int = 5) -> dict:
-    """Training runs of ``seeds`` seeds per second, together (vmapped) and in turn.
+    """Training runs of ``seeds`` seeds per second, together and in turn.
+
+    Each side runs twice, in the order together, in turn, in turn, together, so that neither
+    gains from going second on a machine whose speed drifts; each side's time is its two
+    runs' mean.
 
     Args:
       env_params: the training environment of ``config``.
@@ -67,15 +73,18 @@ def sweep_seeds(env_params: env.EnvParams, config: ml_collections.ConfigDict,
     keys = jnp.stack([jax.random.PRNGKey(seed) for seed in range(seeds)])
     warm = train.make_train(config, env_params)
     jax.eval_shape(warm.chunk_with, jax.eval_shape(warm.init, keys[0]), warm.hyper)
-    together = _together(env_params, config, keys)
-    in_turn = _one_after_another(env_params, config, keys)
-    return {"name": "sweep_seeds", "value": seeds / together, "unit": "runs/s",
+    first = _together(env_params, config, keys)
+    in_turn = [_one_after_another(env_params, config, keys) for _ in range(2)]
+    together = [first, _together(env_params, config, keys)]
+    mean_together, mean_in_turn = sum(together) / 2, sum(in_turn) / 2
+    return {"name": "sweep_seeds", "value": seeds / mean_together, "unit": "runs/s",
             "baseline": f"the same {seeds} runs one after another in one process (one "
                         "compilation), compilation included",
-            "baseline_value": seeds / in_turn, "ratio": in_turn / together,
+            "baseline_value": seeds / mean_in_turn, "ratio": mean_in_turn / mean_together,
             "settings": {"preset": config.preset, "seeds": seeds,
-                         "total_steps": config.total_steps, "together_seconds": together,
-                         "one_after_another_seconds": in_turn}}
+                         "total_steps": config.total_steps,
+                         "points_in_turn": train.points_in_turn(seeds),
+                         "together_seconds": together, "one_after_another_seconds": in_turn}}
 
 
 def sweep_search(bench, config: ml_collections.ConfigDict,

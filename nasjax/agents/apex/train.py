@@ -10,11 +10,11 @@ bars, metrics and checkpoints.
 The discount, the learning rate, the actors' exploration rates, the replay's importance
 exponent and the reward-shaping exponent alpha with its reward scale (:class:`Hyperparams`) are
 traced inputs of ``init_with``/``chunk_with``, not constants of the program: sweep points that
-differ only in them (or in the seed) train together, one program over the points
-(:func:`points_chunk`: purejaxrl's ``jit(vmap(train))`` on accelerators, the points in turn
-inside it on CPU); ``init``/``chunk`` pass the config's. Without shaping
-(``env.alpha = None``) the reward is another function, so such points form their own program
-(:func:`nasjax.sweep.groups`).
+differ only in them (or in the seed) train together, one compiled program for all the points
+(:func:`points_chunk`: purejaxrl's ``jit(vmap(train))`` on accelerators, the single run's
+chunk for each point in turn on one CPU device); ``init``/``chunk`` pass the config's.
+Without shaping (``env.alpha = None``) the reward is another function, so such points form
+their own program (:func:`nasjax.sweep.groups`).
 
 One iteration interleaves acting and learning at a fixed replay ratio (trained samples per
 environment step): ``actor_steps`` batched actor steps (each adding ``E`` items to the
@@ -62,6 +62,7 @@ from typing import Any
 import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from nasjax import distributed, env, sharding
@@ -480,8 +481,10 @@ def point_axes() -> TrainState:
                          for field in dataclasses.fields(TrainState)})
 
 
-def point_state(state: TrainState, index: int) -> TrainState:
-    """Point ``index``'s state of a state over points (axes :func:`point_axes`)."""
+def point_state(state, index: int) -> TrainState:
+    """Point ``index``'s state of a state over points (:func:`stack_points`)."""
+    if isinstance(state, tuple):  # the points in turn
+        return state[index]
     return TrainState(**{field.name: getattr(state, field.name) if field.name in COUNTERS
                          else jax.tree.map(lambda leaf: leaf[index], getattr(state, field.name))
                          for field in dataclasses.fields(TrainState)})
@@ -499,15 +502,37 @@ def point_devices(num_points: int, available: int | None = None) -> int:
     return max(d for d in range(1, min(num_points, available) + 1) if num_points % d == 0)
 
 
-def points_chunk(trainer: Trainer, hypers: list[Hyperparams]
-                 ) -> Callable[[TrainState], tuple[TrainState, dict]]:
-    """The jitted chunk of sweep points trained together, ``jit(vmap(chunk_with))`` over the
-    points (their state on :func:`point_axes`, donated), each with its hyperparameters;
-    metrics ``[P]``. On CPU the points run in turn inside that program
-    (:func:`_points_in_turn`, as ``launch.search`` runs its points there). Over
-    ``D = point_devices(P) > 1`` devices the points split into ``D`` equal groups, one per
-    device (``shard_map``; the points are independent, so no device waits for another), each
-    group run as above."""
+def points_in_turn(num_points: int) -> bool:
+    """Whether sweep points trained together run one after another through the single run's
+    compiled chunk: on one CPU device. There a point's chunk already fills the cores, and both
+    vmapping the replay's scatters and gathers over the points and looping over stacked points
+    inside one program ran slower than the points in turn, which also stack no states
+    (``launch.benchmark --only=sweep_seeds``)."""
+    return jax.default_backend() == "cpu" and point_devices(num_points) == 1
+
+
+def points_chunk(trainer: Trainer, hypers: list[Hyperparams]) -> Callable:
+    """The chunk of sweep points trained together, each with its hyperparameters:
+    ``chunk(state) -> (state, metrics)`` on the state of :func:`stack_points` (donated), the
+    metrics ``[P]``.
+
+    One compiled program serves every point: ``jit(vmap(chunk_with))`` over the points on
+    accelerators (their state on :func:`point_axes`); on one CPU device
+    (:func:`points_in_turn`) the single run's ``jit(chunk_with)``, called for each point in
+    turn, so each point is bit-identical to its single run. Over ``D = point_devices(P) > 1``
+    devices the points split into ``D`` equal groups, one per device (``shard_map``; the
+    points are independent, so no device waits for another), each group vmapped, or in turn
+    inside the program on CPU (:func:`_points_in_turn`)."""
+    if points_in_turn(len(hypers)):
+        single = jax.jit(trainer.chunk_with, donate_argnums=0)
+
+        def in_turn(states: tuple[TrainState, ...]) -> tuple[tuple[TrainState, ...], dict]:
+            outputs = [single(state, hyper) for state, hyper in zip(states, hypers)]
+            metrics = jax.device_get([metrics for _, metrics in outputs])
+            return (tuple(state for state, _ in outputs),
+                    jax.tree.map(lambda *points: np.stack(points), *metrics))
+
+        return in_turn
     stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves), *hypers)
     if jax.default_backend() == "cpu":
         batched = functools.partial(_points_in_turn, trainer.chunk_with)
@@ -522,8 +547,8 @@ def points_chunk(trainer: Trainer, hypers: list[Hyperparams]
         batched = jax.shard_map(batched, mesh=sharding.mesh(devices, POINTS),
                                 in_specs=(state_specs, spec(POINTS)),
                                 out_specs=(state_specs, spec(POINTS)), check_vma=False)
-    vmapped = jax.jit(batched, donate_argnums=0)
-    return lambda state: vmapped(state, stacked)
+    jitted = jax.jit(batched, donate_argnums=0)
+    return lambda state: jitted(state, stacked)
 
 
 def _points_in_turn(chunk_with: Callable, state: TrainState, hyper: Hyperparams
@@ -546,8 +571,13 @@ def _points_in_turn(chunk_with: Callable, state: TrainState, hyper: Hyperparams
     return TrainState(**fields, **jax.tree.map(lambda x: x[0], new_counters)), metrics
 
 
-def stack_points(states: list[TrainState]) -> TrainState:
-    """The state over points of the points' states (their counters are equal)."""
+def stack_points(states: list[TrainState]):
+    """The state over points of the points' states (their counters are equal), as
+    :func:`points_chunk` takes it: the states themselves (a tuple) when the points run in turn
+    (:func:`points_in_turn`), else every field but :data:`COUNTERS` stacked on a leading
+    axis."""
+    if points_in_turn(len(states)):
+        return tuple(states)
     return TrainState(**{field.name: getattr(states[0], field.name) if field.name in COUNTERS
                          else jax.tree.map(lambda *leaves: jnp.stack(leaves),
                                            *(getattr(s, field.name) for s in states))
