@@ -4,8 +4,8 @@ A sweep is a list of :class:`Axis` (a config field and the values it takes); its
 product of the axes, in command-line order (the last axis varies fastest). A point is labelled
 by the fields that differ between points, ``field=value`` joined by ``", "`` in sorted field
 order, as ``launch.compare_apex`` labels runs (``gamma=0.95``). Points whose configs agree on
-every field but those that keep array shapes (e.g. ``seed``) can run together, vmapped in one
-jitted program (purejaxrl's ``jit(vmap(train))``): :func:`groups` finds them.
+every field but those that keep array shapes (e.g. ``seed``) can run together through one
+compiled program (purejaxrl's ``jit(vmap(train))`` on accelerators): :func:`groups` finds them.
 
 Named sweeps live beside the presets in ``configs/<family>.py`` as ``SWEEPS``: a dict from a
 name to ``{field: values}``.

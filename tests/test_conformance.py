@@ -59,6 +59,7 @@ def _hashes(space, archs) -> np.ndarray:
     return np.asarray(jax.jit(space.hash)(archs))
 
 
+@pytest.mark.slow  # ~6 CPU-s of its own: out of the fast lane
 def test_sampling_gives_valid_architectures(space, samples):
     assert np.asarray(space.is_valid(samples)).all()
     again = space.sample(jax.random.key(0), (SAMPLES,))
@@ -202,6 +203,7 @@ def _checked_trial(name: str, space_name: str):
                                                                   "val"))
 
 
+@pytest.mark.slow  # ~31 CPU-s of its own: out of the fast lane
 @pytest.mark.parametrize("name", PROGRAMS)
 @pytest.mark.parametrize("space_name", _marked(SPACES))
 def test_agent_runs_under_jit_without_retracing(name, space_name):
@@ -228,6 +230,7 @@ def test_agent_runs_under_jit_without_retracing(name, space_name):
             assert 1 <= int(out.steps) <= 4 and np.isfinite(out.final_val)
 
 
+@pytest.mark.slow  # ~17 CPU-s of its own: out of the fast lane
 @pytest.mark.parametrize("name", VARIANTS)
 @pytest.mark.parametrize("space_name", SPACES)
 def test_agent_variant_traces_under_jit_without_retracing(name, space_name):

@@ -58,6 +58,7 @@ def test_config_holds_the_papers_settings():
     assert environment.get("nb301").alpha == 32.0
 
 
+@pytest.mark.slow  # ~6 CPU-s of its own: out of the fast lane
 def test_make_params_checks_its_arguments(small_world):
     params = _params(small_world)
     assert (params.max_neighbours, params.alpha, params.episode_length) == (50, 6.0, 32)
@@ -93,6 +94,7 @@ def test_reset_at_a_given_cell(small_world):
         assert _same(obs.neighbours[slot], small_world["cells"][name])
 
 
+@pytest.mark.slow  # ~7 CPU-s of its own: out of the fast lane
 @pytest.mark.parametrize("alpha", [6.0, None])
 def test_reward_is_the_shaped_difference_from_the_first_move(small_world, alpha):
     params = _params(small_world, alpha=alpha)
@@ -179,6 +181,7 @@ def test_subset_is_a_uniform_subset_in_range():
     np.testing.assert_array_equal(few[:3], [0, 1, 2])  # count <= N: all, in order
 
 
+@pytest.mark.slow  # ~4 CPU-s of its own: out of the fast lane
 def test_subset_of_presented_neighbours_varies_with_the_key(small_world):
     params = _params(small_world, max_neighbours=2)
     keys = jax.random.split(jax.random.key(0), 40)
@@ -231,6 +234,7 @@ def test_auto_reset_keeps_the_truncated_observation(small_world):
     assert not _same(obs, info["final_obs"])
 
 
+@pytest.mark.slow  # ~8 CPU-s of its own: out of the fast lane
 def test_a_traced_alpha_gives_the_rewards_of_the_static_one(small_world):
     # Ape-X sweep points over alpha train as one program: the step takes alpha traced.
     params = _params(small_world, episode_length=3)  # alpha = 6
@@ -276,6 +280,7 @@ def test_step_is_traced_once(small_world):
         traced_reset(jax.random.key(seed), params, small_world["cells"]["peak"])
 
 
+@pytest.mark.slow  # ~4 CPU-s of its own: out of the fast lane
 def test_random_walk_never_takes_a_masked_action(small_world):
     params = _params(small_world, episode_length=8)
 

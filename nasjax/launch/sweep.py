@@ -18,9 +18,10 @@ Points that a launch can run together (``train_apex``: points that differ only i
 ``gamma``, ``learning_rate``, ``epsilon``, ``epsilon_exponent``, ``priority_beta`` or
 ``env.alpha``, e.g. ``fig17``, ``seeds`` and ``fig19``'s alpha 2, 6, 10, whose ``None`` (no
 shaping) runs apart; ``search``: in ``seed``, ``remaade.learning_rate`` or
-``remaade.ema_decay``) run in one jitted program vmapped over them (``search`` on CPU: the
-points in turn inside the one program, ``launch.search.points_at_once``); the others one after
-another; the report says which.
+``remaade.ema_decay``) run through one compiled program, vmapped over them on accelerators
+(on CPU ``search`` runs the points in turn inside the one program,
+``launch.search.points_at_once``, and ``train_apex`` the single run's chunk for each point,
+``train.points_in_turn``); the others one after another; the report says which.
 
 Over several processes (``--num_processes``, :mod:`launch.multihost`) process 0 alone checks
 and writes ``DIR`` and decides which points run; every process runs those points, each split

@@ -79,6 +79,7 @@ def test_unknown_rule_and_missing_budget_are_named():
 @pytest.mark.parametrize("name", [name if name == "random_search_uniform" else
                                   pytest.param(name, marks=pytest.mark.slow)
                                   for name in SEARCHERS])
+@pytest.mark.slow  # ~8 CPU-s of its own: out of the fast lane
 def test_resample_queries_a_new_architecture_every_time(name):
     """With ``resample`` no architecture is queried twice in a trial; with ``query`` (the
     papers') random search over uniform strings repeats some within 150 queries."""
@@ -88,6 +89,7 @@ def test_resample_queries_a_new_architecture_every_time(name):
     np.testing.assert_array_equal(unique, [150])
 
 
+@pytest.mark.slow  # ~6 CPU-s of its own: out of the fast lane
 def test_query_rule_repeats_architectures():
     hashes = _queried_hashes(_searcher("random_search_uniform", "query", 150), 150)
     assert len(np.unique(hashes, axis=0)) < 150

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from nasjax import env
 from nasjax.agents import local_search
@@ -39,6 +40,7 @@ def test_ignores_padding_and_unknown_cells(small_world):
     assert int(local_search.act(params.oracle, obs, jax.random.key(0))) == 0
 
 
+@pytest.mark.slow  # ~7 CPU-s of its own: out of the fast lane
 def test_episode_stops_at_the_local_optimum_and_counts_every_query(small_world):
     params = world_params(small_world)
     cells = jax.tree.map(lambda x: jnp.stack([jnp.asarray(x)] * 3), small_world["cells"]["start"])
@@ -52,6 +54,7 @@ def test_episode_stops_at_the_local_optimum_and_counts_every_query(small_world):
     np.testing.assert_array_equal(out.trace_queries[0], [4, 7] + [0] * 30)
 
 
+@pytest.mark.slow  # ~13 CPU-s of its own: out of the fast lane
 def test_with_fewer_slots_it_queries_what_it_is_shown(small_world):
     params = world_params(small_world, max_neighbours=2)
     cells = jax.tree.map(lambda x: jnp.stack([jnp.asarray(x)] * 64), small_world["cells"]["start"])

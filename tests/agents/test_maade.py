@@ -76,6 +76,7 @@ def _reference_maade_logits(params, string, order, num_layers):
     return np.where(policy_lib.value_mask(TINY), logits, -np.inf)
 
 
+@pytest.mark.slow  # ~8 CPU-s of its own: out of the fast lane
 @pytest.mark.parametrize("num_layers", [1, 2, 3])
 def test_maade_matches_the_equations_written_out(num_layers):
     policy = maade.make_policy(TINY, embed_dim=5, num_layers=num_layers)
@@ -89,6 +90,7 @@ def test_maade_matches_the_equations_written_out(num_layers):
         np.testing.assert_allclose(got[allowed], want[allowed], rtol=2e-5, atol=2e-5)
 
 
+@pytest.mark.slow  # ~8 CPU-s of its own: out of the fast lane
 def test_first_hyperparameter_in_order_sees_no_context():
     """With nothing before it, q_i attends to nothing: logits = density(PosFF(q_i))."""
     model = maade.MAADE(TINY, 5, 1)
@@ -101,6 +103,7 @@ def test_first_hyperparameter_in_order_sees_no_context():
 # ----------------------------------------------------------------------------- masking
 
 
+@pytest.mark.slow  # ~9 CPU-s of its own: out of the fast lane
 @pytest.mark.parametrize("name", ["maade_m1", "maade_m2", "made"])
 def test_conditional_depends_only_on_hyperparameters_before_it_in_the_order(name):
     """Perturbing a_j changes P(a_i | .) iff j precedes i in z (checked over all strings)."""
@@ -131,6 +134,7 @@ def _logits(policy, params, string, order):
 # ----------------------------------------------------------------------------- normalisation
 
 
+@pytest.mark.slow  # ~14 CPU-s of its own: out of the fast lane
 @pytest.mark.parametrize("name", ["maade_m1", "maade_m2", "made", "independent"])
 def test_probabilities_sum_to_one_over_the_enumerated_space(name):
     """For every one of the 3! orders, the 12 strings' probabilities sum to 1."""
@@ -142,6 +146,7 @@ def test_probabilities_sum_to_one_over_the_enumerated_space(name):
     np.testing.assert_allclose(jnp.exp(log_p).sum(-1), np.ones(6), atol=1e-5)
 
 
+@pytest.mark.slow  # ~10 CPU-s of its own: out of the fast lane
 @pytest.mark.parametrize("name", ["maade_m1", "maade_m2", "made", "independent"])
 def test_samples_follow_the_distribution(name):
     """Chi-square of 20,000 ancestral samples against the exact probabilities of all strings;
@@ -163,6 +168,7 @@ def test_samples_follow_the_distribution(name):
     assert scipy.stats.chisquare(f_obs[f_exp > 0], f_exp[f_exp > 0]).pvalue > 1e-3
 
 
+@pytest.mark.slow  # ~7 CPU-s of its own: out of the fast lane
 @pytest.mark.parametrize("name", ["maade", "made", "independent"])
 def test_every_policy_starts_uniform_on_nb101_strings(name):
     """The zero density layer makes P(a | z) uniform: the searcher draws its first batch so."""

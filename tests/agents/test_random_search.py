@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import jax
 import numpy as np
+import pytest
 
 from nasjax import registry, spaces
 from nasjax.spaces import nb101
@@ -25,6 +26,7 @@ def test_the_sampler_gives_each_vertex_count_a_sixth():
     np.testing.assert_allclose(_vertex_shares("random_search"), 1 / 6, atol=0.025)
 
 
+@pytest.mark.slow  # ~6 CPU-s of its own: out of the fast lane
 def test_nb101_random_search_is_uniform_over_valid_specs():
     # Uniform valid specs (every op and edge uniform, redrawn until valid, then pruned) have
     # about 10/20/27/30/12/0.3% cells of 2..7 vertices, unlike the sampler's sixths.

@@ -39,6 +39,7 @@ def test_tournament_picks_the_best_of_the_sample():
     np.testing.assert_allclose(wins / wins.sum(), expected, atol=0.015)
 
 
+@pytest.mark.slow  # ~7 CPU-s of its own: out of the fast lane
 def test_ageing_removes_the_oldest_member():
     searcher = re_lib.make_regularized_evolution(SPACE, population_size=3, tournament_size=2)
     update = jax.jit(chex.assert_max_traces(searcher.update, n=1))
@@ -56,6 +57,7 @@ def test_ageing_removes_the_oldest_member():
     assert alive == {tuple(m) for m in members[2:]}
 
 
+@pytest.mark.slow  # ~11 CPU-s of its own: out of the fast lane
 def test_mutations_with_require_change_are_valid_and_differ_from_the_parent():
     parents = strings_lib.encode(nb101.sample(jax.random.key(1), (64,)))
     direct = jnp.zeros(26, jnp.int32).at[strings_lib.NUM_OP_SLOTS + 5].set(1)  # input -> output
@@ -69,6 +71,7 @@ def test_mutations_with_require_change_are_valid_and_differ_from_the_parent():
     assert not bool(same.any())
 
 
+@pytest.mark.slow  # ~9 CPU-s of its own: out of the fast lane
 def test_official_mutation_may_keep_the_cell():
     # Without require_change (the official mutate_spec, and the default), some children
     # repeat the parent's cell: e.g. flips of edges that pruning removes again.
@@ -82,6 +85,7 @@ def test_official_mutation_may_keep_the_cell():
     assert bool((nb101.hash_cells(cells) == parent_hash).all(-1).any())
 
 
+@pytest.mark.slow  # ~5 CPU-s of its own: out of the fast lane
 def test_mutation_rate_sets_the_expected_number_of_changes():
     # Before the validity filter, a mutation flips 21 * r / 7 edges and changes 5 * r / 5 ops
     # on average (official mutate_spec); r = 0.5 here.

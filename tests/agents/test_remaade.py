@@ -114,6 +114,7 @@ def test_variants_override_their_block():
         ml_collections.ConfigDict({"remaade": _config()})).num_orders == searcher_lib.ALL_ORDERS
 
 
+@pytest.mark.slow  # ~6 CPU-s of its own: out of the fast lane
 def test_orders_set_is_fixed_per_trial():
     state = jax.jit(_searcher("remaade_s4", _config(batch_size=8)).init)(
         jax.random.key(0))
@@ -147,6 +148,7 @@ def _next_batch(searcher):
     return searcher.update(state, state.archs, metrics)
 
 
+@pytest.mark.slow  # ~8 CPU-s of its own: out of the fast lane
 def test_batches_hold_exactly_b_valid_strings_even_when_the_policy_rarely_makes_one():
     # Nearly every edge present: almost every string has > 9 edges after pruning.
     state = jax.jit(_next_batch, static_argnums=0)(_independent_searcher(4.0, max_rounds=2))
@@ -202,6 +204,7 @@ def test_remaade_beats_random_search_at_budget_150(synthetic_bench):
     assert np.asarray(result.observed)[:, -30:].mean() > np.asarray(result.observed)[:, :30].mean()
 
 
+@pytest.mark.slow  # ~8 CPU-s of its own: out of the fast lane
 def test_first_batch_learns_against_its_own_mean():
     """ReMAADE §7 line 9 updates theta after every batch, the first included: its baseline is
     its own mean reward. Rewards (0.25, 0.75, 0.25, 0.75) have mean 0.5, so the advantages are
@@ -233,6 +236,7 @@ def _metrics(rewards) -> bench_lib.Metrics:
                              test_acc=rewards, train_seconds=rewards, params=rewards)
 
 
+@pytest.mark.slow  # ~9 CPU-s of its own: out of the fast lane
 def test_later_advantages_use_the_baseline_of_previous_batches():
     """ReMAADE §3: after the first batch, b averages *previously* sampled architectures: a
     second batch scoring exactly the first batch's mean has zero advantages (its update is

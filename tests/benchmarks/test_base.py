@@ -137,6 +137,7 @@ def test_corrupt_file_raises_naming_it(tmp_path):
         base.load_table(path)
 
 
+@pytest.mark.slow  # ~6 CPU-s of its own: out of the fast lane
 def test_a_space_without_a_dense_index_finds_rows_by_hash():
     # NAS-Bench-301 has no dense index: locate gives the hash, NO_HASH for an invalid genotype,
     # which no table holds.

@@ -117,6 +117,7 @@ def test_decode_metrics_reads_the_wire_format_and_skips_unknown_fields():
 # ----------------------------------------------------------------------------- end to end
 
 
+@pytest.mark.slow  # ~6 CPU-s of its own: out of the fast lane
 def test_convert_keeps_108_epoch_cells_and_reports_counts(converted):
     directory, summary = converted
     assert summary["records"] == len(official_runs())

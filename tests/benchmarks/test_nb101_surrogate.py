@@ -158,6 +158,7 @@ def small(data_dir, tmp_path_factory):
     return directory, fitted, bench
 
 
+@pytest.mark.slow  # ~5 CPU-s of its own: out of the fast lane
 def test_small_build_covers_the_space_with_members(small):
     directory, _, bench = small
     assert bench.name == "nb101-surrogate" and bench.size == nb101.NUM_CELLS
@@ -235,6 +236,7 @@ def test_default_surrogate_reaches_held_out_kendall_tau(data_dir):
     assert json.loads(bench.metadata["held_out"])["kendall_tau"] == pytest.approx(tau, abs=1e-3)
 
 
+@pytest.mark.slow  # ~5 CPU-s of its own: out of the fast lane
 def test_the_default_path_never_imports_xgboost(data_dir, tmp_path):
     # A fresh data directory (only the enumeration, linked from the session's) in a process
     # where `import xgboost` fails: the default benchmark is read from the package and queried,

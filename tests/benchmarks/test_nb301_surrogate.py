@@ -103,6 +103,7 @@ def test_a_damaged_or_missing_package_file_is_one_clear_error(built, tmp_path):
         nb301_surrogate.load(package_dir=tmp_path)
 
 
+@pytest.mark.slow  # ~13 CPU-s of its own: out of the fast lane
 @pytest.mark.parametrize("policy_name", ["random_walk", "local_search"])
 def test_episodes_run_on_the_nb301_environment(built, policy_name):
     _, _, bench = built

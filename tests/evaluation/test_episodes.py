@@ -32,6 +32,7 @@ def _starts(world, count):
 WALKS = 256  # episodes of the random walks on ``params``: one compiled program for the tests
 
 
+@pytest.mark.slow  # ~14 CPU-s of its own: out of the fast lane
 def test_random_walk_episodes(params, small_world):
     out = episodes.run_episodes(random_walk.make_policy(), params, _starts(small_world, WALKS),
                                 jax.random.key(0))
@@ -70,6 +71,7 @@ def one_by_one(params, small_world):
 
 # Each case compiles its own program, so the schedules are chosen rather than crossed: one
 # episode in few slots, fewer episodes than the policy's own slots, and many refills of few slots.
+@pytest.mark.slow  # ~56 CPU-s of its own: out of the fast lane
 @pytest.mark.parametrize("agent", ["random_walk", "local_search"])
 @pytest.mark.parametrize("count, slots", [(1, 3), (5, None), (REFILL_EPISODES, 3)])
 def test_refilled_slots_give_each_episode_its_own_numbers(params, small_world, one_by_one, agent,
@@ -141,6 +143,7 @@ def test_an_agent_without_per_step_queries_pays_one_an_episode(params, small_wor
     assert (episodes.start_queries(per_step=False), episodes.start_queries(per_step=True)) == (1, 0)
 
 
+@pytest.mark.slow  # ~7 CPU-s of its own: out of the fast lane
 def test_random_search_is_one_sampled_cell(params, small_world):
     out = episodes.run_episodes(random_search.make_policy(), params, _starts(small_world, 8),
                                 jax.random.key(0))
@@ -165,6 +168,7 @@ def test_an_invalid_initial_architecture_is_refused(params, small_world):
         episodes.run_episodes(random_walk.make_policy(), params, cyclic, jax.random.key(0))
 
 
+@pytest.mark.slow  # ~5 CPU-s of its own: out of the fast lane
 def test_episodes_are_traced_once(params, small_world):
     policy = random_walk.make_policy()
     run = jax.jit(chex.assert_max_traces(
@@ -173,6 +177,7 @@ def test_episodes_are_traced_once(params, small_world):
         run(params, small_world["cells"]["start"], jax.random.key(seed))
 
 
+@pytest.mark.slow  # ~9 CPU-s of its own: out of the fast lane
 def test_best_vs_queries_curves_of_local_search(small_world):
     params = world_params(small_world)
     out = episodes.run_episodes(local_search.make_policy(params), params,
@@ -186,6 +191,7 @@ def test_best_vs_queries_curves_of_local_search(small_world):
     np.testing.assert_allclose(curves, np.stack([expected] * 2), rtol=1e-6)
 
 
+@pytest.mark.slow  # ~7 CPU-s of its own: out of the fast lane
 def test_a_stream_shorter_than_one_trial_gives_no_curve(small_world):
     params = world_params(small_world)
     out = episodes.run_episodes(random_walk.make_policy(), params, _starts(small_world, 4),

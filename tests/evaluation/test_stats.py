@@ -233,6 +233,7 @@ def test_symmetric_interval_is_the_central_percentile_range():
 GOF_TEST = dict(gof_max_samples=50, gof_mc_samples=19)
 
 
+@pytest.mark.slow  # ~7 CPU-s of its own: out of the fast lane
 def test_improvement_tests_match_scipy_and_subsample_the_t_fit():
     rng = np.random.default_rng(7)
     final = rng.normal(size=300)
@@ -245,6 +246,7 @@ def test_improvement_tests_match_scipy_and_subsample_the_t_fit():
     assert again["t_gof_pvalue"] == result["t_gof_pvalue"]
 
 
+@pytest.mark.slow  # ~7 CPU-s of its own: out of the fast lane
 def test_improvement_stats_all_tests_every_agent_as_alone():
     # The agents' t tests run in one call, each with the seed's Monte-Carlo draws: an agent's
     # p-value does not depend on the other agents.
@@ -315,6 +317,7 @@ def scipy_gof() -> dict:
         return {key: stored[key] for key in stored.files}
 
 
+@pytest.mark.slow  # ~8 CPU-s of its own: out of the fast lane
 @pytest.mark.parametrize("name", sorted(T_DATA))
 def test_t_goodness_of_fit_reproduces_scipy(name, scipy_gof):
     data = T_DATA[name]

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -18,6 +20,7 @@ def _launch(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
                                "NASJAX_DATA": str(tmp_path / "data")})
 
 
+@pytest.mark.slow  # ~5 CPU-s of its own: out of the fast lane
 def test_a_file_or_another_runs_directory_is_refused_before_running(tmp_path):
     (tmp_path / "file").write_text("x")
     result = _launch(tmp_path, "--workdir=file")
@@ -33,6 +36,7 @@ def test_a_file_or_another_runs_directory_is_refused_before_running(tmp_path):
     assert sorted(p.name for p in (tmp_path / "other").iterdir()) == ["summary.json"]
 
 
+@pytest.mark.slow  # ~7 CPU-s of its own: out of the fast lane
 def test_a_run_writes_its_directory_complete(tmp_path):
     result = _launch(tmp_path, "--workdir=out")
     assert result.returncode == 0, result.stderr[-2000:]

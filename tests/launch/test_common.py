@@ -105,6 +105,7 @@ def test_help_of_a_launch_without_config_exits_0(tmp_path):
     (["--data_dir="], ("the data directory given is empty; pass a directory, or leave it unset "
                        "for $NASJAX_DATA or ~/.cache/nasjax")),
 ])
+@pytest.mark.slow  # ~18 CPU-s of its own: out of the fast lane
 def test_bad_command_lines_give_one_line_and_exit_2_before_any_file(tmp_path, args, message):
     result = _launch(tmp_path, "--workdir=run", *args)
     assert (result.returncode, result.stderr) == (2, f"error: {message}\n")
@@ -119,6 +120,7 @@ def test_an_unusable_data_dir_gives_one_line(tmp_path):
                              "($NASJAX_DATA or --data_dir)\n")
 
 
+@pytest.mark.slow  # ~5 CPU-s of its own: out of the fast lane
 def test_a_non_empty_workdir_needs_overwrite(tmp_path):
     assert _launch(tmp_path, "--workdir=run").returncode == 0
     result = _launch(tmp_path, "--workdir=run", "--config.num_trials=5")
@@ -218,6 +220,7 @@ def test_a_config_file_of_another_launch_is_one_line(tmp_path):
     ("nb301", "python -m nasjax.launch.prepare_data --benchmark=nb301 --source=PATH/nb_models/"
               "xgb_v1.0"),
 ])
+@pytest.mark.slow  # ~10 CPU-s of its own: out of the fast lane
 def test_an_official_benchmark_not_converted_names_the_command_and_writes_nothing(
         tmp_path, name, command):
     result = subprocess.run(

@@ -65,6 +65,7 @@ def _evaluate(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
                           env={**os.environ, "JAX_PLATFORMS": "cpu"})
 
 
+@pytest.mark.slow  # ~5 CPU-s of its own: out of the fast lane
 def test_an_unfinished_apex_run_is_refused_unless_allowed(tmp_path):
     apex = tmp_path / "apex"
     (apex / "checkpoints").mkdir(parents=True)
@@ -79,6 +80,7 @@ def test_an_unfinished_apex_run_is_refused_unless_allowed(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["apex"]
 
 
+@pytest.mark.slow  # ~7 CPU-s of its own: out of the fast lane
 def test_a_bad_value_found_while_building_leaves_no_partial_directory(tmp_path):
     result = _evaluate(tmp_path, "--config.agents=apex", "--config.apex_checkpoints=")
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr[-2000:]

@@ -70,6 +70,7 @@ def _launch_measured(module: str, tmp_path: Path,
      r"samples a batch from the replay; lower config.batch_size or raise "
      r"config.replay_capacity\n$"),
 ])
+@pytest.mark.slow  # ~17 CPU-s of its own: out of the fast lane
 def test_impossible_sizes_are_one_line_before_any_file(module, args, message, tmp_path):
     if module == "launch.evaluate":
         args = [f"--config={ROOT / 'configs' / 'evaluate.py'}", "--config.num_sets=1", *args]
@@ -89,6 +90,7 @@ def test_check_memory_names_the_estimate_and_the_fields():
     common.check_memory(1024, "a few things", "config.x")
 
 
+@pytest.mark.slow  # ~4 CPU-s of its own: out of the fast lane
 def test_total_steps_rounded_up_to_whole_chunks_is_said_in_one_line(tmp_path):
     (tmp_path / "file").write_text("x")  # a data directory that stops the launch after the note
     args = [f"--config={ROOT / 'configs' / 'apex.py'}:smoke", f"--config.data_dir={tmp_path}/file"]

@@ -74,6 +74,7 @@ def test_nasjax_help_lists_the_jobs(monkeypatch, capsys):
     assert all(importlib.util.find_spec(f"nasjax.launch.{job}") for job in cli.JOBS)
 
 
+@pytest.mark.slow  # ~4 CPU-s of its own: out of the fast lane
 def test_a_job_takes_a_packaged_preset_without_a_path(tmp_path):
     result = _run([sys.executable, "-m", "nasjax.launch", "search", "--config=:remaade_short",
                    "--help"], tmp_path)

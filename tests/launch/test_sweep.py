@@ -76,6 +76,7 @@ def _search(args, data_dir, env=None):
         env={**os.environ, "JAX_PLATFORMS": "cpu", **(env or {})})
 
 
+@pytest.mark.slow  # ~4 CPU-s of its own: out of the fast lane
 def test_a_bad_value_stops_before_any_file(tmp_path, data_dir):
     result = _search(["--sweep=remaade.learning_rate=1e-3,-1", f"--workdir={tmp_path / 'w'}"],
                      data_dir)

@@ -58,6 +58,7 @@ def runs(tmp_path_factory, data_dir, jax_env) -> dict:
     ("--config.devices=64", "devices=64: this process sees"),
     ("--config.replay_ratio=0.0001", "replay_ratio=0.0001 with 8 environments"),
 ])
+@pytest.mark.slow  # ~6 CPU-s of its own: out of the fast lane
 def test_an_impossible_device_count_or_schedule_is_one_line_before_any_file(
         setting, named, tmp_path, jax_env):
     result = _run([CONFIG, setting, f"--workdir={tmp_path / 'run'}"], jax_env)

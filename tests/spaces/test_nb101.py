@@ -75,6 +75,7 @@ def test_official_hash_reproduces_the_real_keys(real_specs):
         assert nb101.official_hash(matrix, ops) == key
 
 
+@pytest.mark.slow  # ~6 CPU-s of its own: out of the fast lane
 def test_real_cells_are_valid_and_already_pruned(real_specs):
     cells = stack([nb101.from_official(m, o) for m, o, _ in real_specs])
     assert bool(nb101.is_valid(cells).all())
@@ -144,6 +145,7 @@ def random_topological_order(adj: np.ndarray, n: int, rng) -> np.ndarray:
     return np.concatenate([placed, np.arange(n, 7)]).astype(int)
 
 
+@pytest.mark.slow  # ~5 CPU-s of its own: out of the fast lane
 def test_hash_is_invariant_to_the_choice_of_topological_order():
     rng = np.random.default_rng(0)
     cells = nb101.sample(jax.random.key(1), (200,))
@@ -155,6 +157,7 @@ def test_hash_is_invariant_to_the_choice_of_topological_order():
     np.testing.assert_array_equal(nb101.hash_cells(cells), nb101.hash_cells(relabelled))
 
 
+@pytest.mark.slow  # ~6 CPU-s of its own: out of the fast lane
 def test_non_isomorphic_cells_hash_differently(real_specs):
     cells = stack([nb101.from_official(m, o) for m, o, _ in real_specs])
     hashes = graph.hash_to_uint64(np.asarray(nb101.hash_cells(cells)))
@@ -283,6 +286,7 @@ def _valid_by_hand(adj: np.ndarray, ops: np.ndarray) -> bool:
                                                               for v in range(n - 1))
 
 
+@pytest.mark.slow  # ~5 CPU-s of its own: out of the fast lane
 def test_is_valid_agrees_with_the_rules_on_garbage_and_near_misses():
     key_adj, key_ops, key_flip = jax.random.split(jax.random.key(11), 3)
     garbage = nb101.Cell(adj=jax.random.bernoulli(key_adj, 0.12, (3000, 7, 7)),

@@ -54,12 +54,14 @@ def test_every_valid_cell_is_at_its_own_position(keys, every_valid_cell):
     np.testing.assert_array_equal(at, np.arange(nb101.num_sampler_cells()))
 
 
+@pytest.mark.slow  # ~4 CPU-s of its own: out of the fast lane
 def test_position_of_a_sampler_draw_is_its_sampler_index(keys):
     draws = nb101.sampler_draws(jax.random.key(3), (2048,))
     cells = nb101.sample(jax.random.key(3), (2048,))
     np.testing.assert_array_equal(position(keys, cells), nb101.sampler_index(*draws))
 
 
+@pytest.mark.slow  # ~8 CPU-s of its own: out of the fast lane
 @pytest.mark.parametrize("make", [_garbage, _near_misses], ids=["garbage", "near-misses"])
 def test_position_is_minus_one_exactly_where_is_valid_is_false(keys, make):
     cells = make(7, 200_000)
@@ -97,6 +99,7 @@ def _rows_by_hash(table: base.TableBenchmark, cells: nb101.Cell) -> np.ndarray:
     return np.asarray(rows(table, cells))
 
 
+@pytest.mark.slow  # ~14 CPU-s of its own: out of the fast lane
 def test_a_table_finds_the_same_rows_by_dense_index_as_by_hash(every_valid_cell):
     # A table of every 7th valid cell (isomorphic duplicates dropped) against every valid cell,
     # garbage and near misses: the same row, or -1, for each.

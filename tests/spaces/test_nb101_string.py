@@ -82,6 +82,7 @@ def test_nine_edges_after_pruning_is_valid_even_with_more_before():
     assert int(nb101.num_edges(cell)) == 9
 
 
+@pytest.mark.slow  # ~5 CPU-s of its own: out of the fast lane
 def test_decode_agrees_with_the_official_modelspec_on_random_strings():
     strings = np.asarray(_uniform(jax.random.key(0), (300,)))
     cells, valid = strings_lib.decode(jnp.asarray(strings))
@@ -121,6 +122,7 @@ def test_encode_is_canonical():
     np.testing.assert_array_equal(strings_lib.encode(cell), expected)
 
 
+@pytest.mark.slow  # ~6 CPU-s of its own: out of the fast lane
 def test_sampled_cells_round_trip():
     cells = nb101.sample(jax.random.key(3), (500,))
     back, valid = strings_lib.decode(strings_lib.encode(cells))
@@ -128,6 +130,7 @@ def test_sampled_cells_round_trip():
     np.testing.assert_array_equal(nb101.hash_cells(back), nb101.hash_cells(cells))
 
 
+@pytest.mark.slow  # ~13 CPU-s of its own: out of the fast lane
 def test_valid_fraction_of_uniform_strings():
     # Validity ignores the ops, so the exact fraction is a count over the 2^21 edge sets.
     exact = strings_lib.valid_fraction_exact()
@@ -143,6 +146,7 @@ def test_uniform_respects_cardinalities():
         assert set(np.unique(strings[:, i]).tolist()) == set(range(cardinality))
 
 
+@pytest.mark.slow  # ~7 CPU-s of its own: out of the fast lane
 def test_decode_and_encode_jit_without_retracing():
     decode = jax.jit(chex.assert_max_traces(strings_lib.decode, n=1))
     encode = jax.jit(chex.assert_max_traces(strings_lib.encode, n=1))

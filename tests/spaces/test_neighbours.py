@@ -23,6 +23,7 @@ def official_keys(cells: nb101.Cell, mask) -> list[str]:
     return [nb101._md5_module_hash(*spec_of(cells[i])) for i in np.flatnonzero(np.asarray(mask))]
 
 
+@pytest.mark.slow  # ~5 CPU-s of its own: out of the fast lane
 def test_fig2_vertex_removal_rewires_predecessors_to_successors():
     # Cassimon et al. Fig. 2: remove vertex 2 of 0->1->2, 0->2, 2->3->4, 2->4; its
     # predecessors {0, 1} and successors {3, 4} give 4 rewiring edges and 10 selections that
@@ -51,6 +52,7 @@ def test_fig2_vertex_removal_rewires_predecessors_to_successors():
     assert removed_two == expected and len(expected) == 10
 
 
+@pytest.mark.slow  # ~11 CPU-s of its own: out of the fast lane
 @pytest.mark.parametrize("seed", range(4))
 def test_neighbours_equal_the_plain_python_reference(seed):
     cells = nb101.sample(jax.random.key(seed), (75,))  # 300 cells over the four seeds
@@ -84,6 +86,7 @@ def test_every_neighbour_is_valid_distinct_and_not_the_cell():
         assert bool(mask[index, :count].all()) and not bool(mask[index, count:].any())
 
 
+@pytest.mark.slow  # ~6 CPU-s of its own: out of the fast lane
 def test_an_edge_against_the_vertex_order_is_added_when_it_closes_no_cycle():
     # 0->1->2->3->5, 0->3, 1->3, 0->4->5: the edge 4 -> 1 closes no cycle (no path 1 -> 4),
     # so it is a neighbour although it points backwards in this vertex order; 3 -> 1 is not.
@@ -101,6 +104,7 @@ def test_an_edge_against_the_vertex_order_is_added_when_it_closes_no_cycle():
     assert nb101._md5_module_hash(cycle, labels) not in keys
 
 
+@pytest.mark.slow  # ~5 CPU-s of its own: out of the fast lane
 def test_a_vertex_against_the_vertex_order_is_added_when_it_closes_no_cycle():
     # The diamond 0 -> {1 conv3x3, 2 maxpool} -> 3: a new conv1x1 on maxpool -> new -> conv3x3
     # goes against this vertex order but closes no cycle; no forward addition gives it.
@@ -113,6 +117,7 @@ def test_a_vertex_against_the_vertex_order_is_added_when_it_closes_no_cycle():
     assert nb101._md5_module_hash(grown, labels) in official_keys(found, mask)
 
 
+@pytest.mark.slow  # ~5 CPU-s of its own: out of the fast lane
 def test_all_neighbours_does_not_retrace():
     fn = jax.jit(chex.assert_max_traces(lambda c: all_neighbours(c), n=1))
     for seed in range(3):

@@ -72,6 +72,7 @@ def _td(net, online, batch, selector_params, value_params, env_params):
     return target - jnp.take_along_axis(q_tm1, items.a_tm1[:, None], 1)[:, 0]
 
 
+@pytest.mark.slow  # ~24 CPU-s of its own: out of the fast lane
 def test_online_network_selects_and_target_network_values(setup):
     config, net, buffer, learn, state, env_params = setup
     key = jax.random.key(1)
@@ -89,6 +90,7 @@ def test_online_network_selects_and_target_network_values(setup):
     np.testing.assert_allclose(loss, jnp.mean(batch.weights * huber), rtol=1e-5)
 
 
+@pytest.mark.slow  # the learner steps of the module's setup (~30 CPU-s): out of the fast lane
 def test_sampled_priorities_are_rewritten_and_the_rest_kept(setup):
     config, _, buffer, learn, state, _ = setup
     key = jax.random.key(2)
@@ -101,6 +103,7 @@ def test_sampled_priorities_are_rewritten_and_the_rest_kept(setup):
     assert (np.abs(after[sampled] - before[sampled]) > 1e-6).all()
 
 
+@pytest.mark.slow  # the learner steps of the module's setup (~30 CPU-s): out of the fast lane
 def test_target_network_is_copied_every_target_update_period(setup):
     config, _, _, learn, state, _ = setup
     leaves = jax.tree.leaves
@@ -119,6 +122,7 @@ def test_target_network_is_copied_every_target_update_period(setup):
                for a, b in zip(leaves(three.params), leaves(two.params), strict=True))
 
 
+@pytest.mark.slow  # the learner steps of the module's setup (~30 CPU-s): out of the fast lane
 def test_actor_parameters_follow_actor_update_period(setup):
     config, _, _, learn, state, _ = setup
     assert config.weight_sync == "learner_steps" and config.actor_update_period == 2

@@ -69,6 +69,7 @@ def test_dueling_identity_by_hand():
 # ----------------------------------------------------------------------------- network
 
 
+@pytest.mark.slow  # ~9 CPU-s of its own: out of the fast lane
 def test_shapes_and_masking(net_params):
     _, params, apply = net_params
     tokens, mask = _observation(2, valid=4)
@@ -88,6 +89,7 @@ def test_latent_dims_of_the_paper():
         assert shapes["params"]["positions"].shape == (N + 1, latent)
 
 
+@pytest.mark.slow  # ~8 CPU-s of its own: out of the fast lane
 def test_dueling_identity_in_the_network(net_params):
     net, params, _ = net_params
     tokens, mask = _observation(3, valid=7)
@@ -98,6 +100,7 @@ def test_dueling_identity_in_the_network(net_params):
     np.testing.assert_allclose(q[:7].mean(), value, rtol=1e-5, atol=1e-6)  # mean Q = V
 
 
+@pytest.mark.slow  # ~7 CPU-s of its own: out of the fast lane
 @pytest.mark.parametrize("garbage", [-1e6, np.nan])
 def test_padded_rows_cannot_change_valid_q(net_params, garbage):
     net, params, apply = net_params
@@ -179,6 +182,7 @@ def test_bad_input_is_one_clear_error(kwargs, tokens_shape, mask_shape, match):
         net.init(jax.random.key(0), jnp.zeros(tokens_shape), jnp.ones(mask_shape, bool))
 
 
+@pytest.mark.slow  # ~6 CPU-s of its own: out of the fast lane
 def test_first_token_head_reads_output_0_alone():
     # Cassimon et al. §3.2.3: the first transformer output feeds the whole dueling head, so
     # the advantage layer maps one T-vector to N + 1 advantages, and the other outputs reach

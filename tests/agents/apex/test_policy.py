@@ -20,6 +20,7 @@ def test_agent_seeds_are_its_run_directories():
     assert agent.seeds("") == 0
 
 
+@pytest.mark.slow  # ~11 CPU-s of its own: out of the fast lane
 def test_an_untrained_policy_is_the_paper_presets_network():
     # The network's defaults live in the library; configs/apex.py builds its presets on them.
     assert network.network_config() == apex_config.get_config("paper").network
@@ -41,6 +42,7 @@ def test_bad_run_directories_are_one_line_errors(tmp_path):
         policy.make_policy(params, str(tmp_path), seed=0)
 
 
+@pytest.mark.slow  # ~17 CPU-s of its own: out of the fast lane
 def test_greedy_action_is_the_best_valid_one():
     net = network.QNetwork(latent_dim=16, num_heads=2, num_layers=1)
     params = make_env_params()
