@@ -475,19 +475,24 @@ def _select(flag: jax.Array, new, old):
 COUNTERS = ("env_steps", "trained_samples", "learner_steps")
 
 
+def _over_points(counter: Callable[[str], Any], own: Callable[[str], Any]) -> TrainState:
+    """A state over points field by field: ``counter(name)`` for :data:`COUNTERS` (shared by
+    the points), ``own(name)`` for every other field (one per point)."""
+    return TrainState(**{field.name: (counter if field.name in COUNTERS else own)(field.name)
+                         for field in dataclasses.fields(TrainState)})
+
+
 def point_axes() -> TrainState:
     """``vmap`` axes of a state over sweep points: 0 for every field but :data:`COUNTERS`."""
-    return TrainState(**{field.name: None if field.name in COUNTERS else 0
-                         for field in dataclasses.fields(TrainState)})
+    return _over_points(lambda _: None, lambda _: 0)
 
 
 def point_state(state, index: int) -> TrainState:
     """Point ``index``'s state of a state over points (:func:`stack_points`)."""
     if isinstance(state, tuple):  # the points in turn
         return state[index]
-    return TrainState(**{field.name: getattr(state, field.name) if field.name in COUNTERS
-                         else jax.tree.map(lambda leaf: leaf[index], getattr(state, field.name))
-                         for field in dataclasses.fields(TrainState)})
+    return _over_points(lambda name: getattr(state, name),
+                        lambda name: jax.tree.map(lambda leaf: leaf[index], getattr(state, name)))
 
 
 POINTS = "points"  # the mesh axis of sweep points trained together
@@ -542,8 +547,7 @@ def points_chunk(trainer: Trainer, hypers: list[Hyperparams]) -> Callable:
     devices = point_devices(len(hypers))
     if devices > 1:
         spec = jax.sharding.PartitionSpec
-        state_specs = TrainState(**{field.name: spec() if field.name in COUNTERS
-                                    else spec(POINTS) for field in dataclasses.fields(TrainState)})
+        state_specs = _over_points(lambda _: spec(), lambda _: spec(POINTS))
         batched = jax.shard_map(batched, mesh=sharding.mesh(devices, POINTS),
                                 in_specs=(state_specs, spec(POINTS)),
                                 out_specs=(state_specs, spec(POINTS)), check_vma=False)
@@ -578,7 +582,6 @@ def stack_points(states: list[TrainState]):
     axis."""
     if points_in_turn(len(states)):
         return tuple(states)
-    return TrainState(**{field.name: getattr(states[0], field.name) if field.name in COUNTERS
-                         else jax.tree.map(lambda *leaves: jnp.stack(leaves),
-                                           *(getattr(s, field.name) for s in states))
-                         for field in dataclasses.fields(TrainState)})
+    return _over_points(lambda name: getattr(states[0], name),
+                        lambda name: jax.tree.map(lambda *leaves: jnp.stack(leaves),
+                                                  *(getattr(s, name) for s in states)))
