@@ -148,7 +148,7 @@ def smoke_seeds(data_dir) -> dict:
     params = _train_env(config, data_dir)
     configs = [sweep_lib.apply(config, point) for point in TOGETHER_POINTS]
     trainer = train.make_train(config, params)
-    single = train.make_train(configs[-1], params)  # gamma = 0.95, a constant of its program
+    single = train.make_train(configs[-1], params)  # gamma = 0.95 from its config
     alone = jax.jit(single.init)(jax.random.PRNGKey(1))
     init = jax.jit(trainer.init_with)
     together = train.stack_points([init(jax.random.PRNGKey(c.seed), train.hyperparams(c))
@@ -174,7 +174,7 @@ def _largest_difference(a, b) -> float:
 
 
 @pytest.mark.long
-@pytest.mark.slow  # compiles the smoke chunk twice (single and vmapped)
+@pytest.mark.slow  # trains the smoke preset alone and 4 points together
 def test_points_trained_together_start_equal_and_stay_within_float_reordering(smoke_seeds):
     from nasjax.agents.apex import train
 

@@ -527,7 +527,7 @@ def points_chunk(trainer: Trainer, hypers: list[Hyperparams]) -> Callable:
     turn, so each point is bit-identical to its single run. Over ``D = point_devices(P) > 1``
     devices the points split into ``D`` equal groups, one per device (``shard_map``; the
     points are independent, so no device waits for another), each group vmapped, or in turn
-    inside the program on CPU (:func:`_points_in_turn`)."""
+    inside the program on CPU (:func:`_points_mapped`)."""
     if points_in_turn(len(hypers)):
         single = jax.jit(trainer.chunk_with, donate_argnums=0)
 
@@ -540,7 +540,7 @@ def points_chunk(trainer: Trainer, hypers: list[Hyperparams]) -> Callable:
         return in_turn
     stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves), *hypers)
     if jax.default_backend() == "cpu":
-        batched = functools.partial(_points_in_turn, trainer.chunk_with)
+        batched = functools.partial(_points_mapped, trainer.chunk_with)
     else:
         batched = jax.vmap(trainer.chunk_with, in_axes=(point_axes(), 0),
                            out_axes=(point_axes(), 0))
@@ -555,11 +555,12 @@ def points_chunk(trainer: Trainer, hypers: list[Hyperparams]) -> Callable:
     return lambda state: jitted(state, stacked)
 
 
-def _points_in_turn(chunk_with: Callable, state: TrainState, hyper: Hyperparams
+def _points_mapped(chunk_with: Callable, state: TrainState, hyper: Hyperparams
                     ) -> tuple[TrainState, dict]:
-    """``chunk_with`` of each point in turn inside one program (``lax.map``; state on
-    :func:`point_axes`): on CPU, vmapping the replay's scatters and gathers over the points
-    ran slower than the points one after another (``launch.benchmark --only=sweep_seeds``)."""
+    """``chunk_with`` of each point in turn inside one program (``lax.map`` over stacked
+    points; state on :func:`point_axes`), for a device's group of points on CPU: vmapping the
+    replay's scatters and gathers over the points ran slower there
+    (``launch.benchmark --only=sweep_seeds``)."""
     counters = {name: getattr(state, name) for name in COUNTERS}
     own = {field.name: getattr(state, field.name) for field in dataclasses.fields(TrainState)
            if field.name not in COUNTERS}
