@@ -40,6 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nasjax import fusion, paths, spaces
+from nasjax.spaces import base as spaces_base
 from nasjax.spaces import graph, nb101_space, neighbour_table
 from nasjax.spaces.base import NO_HASH, DenseIndex, SearchSpace
 
@@ -201,7 +202,7 @@ def make_table(space: SearchSpace, *, hashes: jax.Array, val_acc: jax.Array,
     dense_keys = dense_rows = None
     if space.dense is not None:
         dense_keys = _dense_keys(space.dense)
-        dense_rows = jnp.asarray(_join_dense(space.dense, space.hash, host_hashes))
+        dense_rows = jnp.asarray(spaces_base.dense_rows(space.dense, space.hash, host_hashes))
     return TableBenchmark(
         hashes=jnp.asarray(hashes), val_acc=val_acc, test_acc=test_acc,
         train_seconds=train_seconds, params=params, num_values=jnp.asarray(num_values),
@@ -214,38 +215,6 @@ def make_table(space: SearchSpace, *, hashes: jax.Array, val_acc: jax.Array,
 def _dense_keys(dense: DenseIndex):
     """A dense index's keys on the device, one copy shared by every table."""
     return jax.tree.map(jnp.asarray, dense.keys())
-
-
-_JOIN_CHUNK = 1 << 16  # architectures hashed per jitted call when joining a dense index
-
-
-@functools.cache
-def _dense_hashes(dense: DenseIndex, hash_arch) -> tuple[np.ndarray, np.ndarray]:
-    """``(uint64[P] sorted hashes, int64[P] dense positions in that order)`` of every valid
-    architecture of a dense index, by the space's ``hash`` (computed once per process)."""
-    archs = dense.archs()
-    size = len(jax.tree.leaves(archs)[0])
-    hash_fn = jax.jit(hash_arch)
-    hashes = np.empty(size, np.uint64)
-    for start in range(0, size, _JOIN_CHUNK):
-        chunk = jax.tree.map(lambda x: np.resize(x[start:start + _JOIN_CHUNK],
-                                                 (_JOIN_CHUNK,) + x.shape[1:]), archs)
-        stop = min(start + _JOIN_CHUNK, size)
-        hashes[start:stop] = graph.hash_to_uint64(np.asarray(hash_fn(chunk)))[:stop - start]
-    order = np.argsort(hashes, kind="stable")
-    return hashes[order], order
-
-
-def _join_dense(dense: DenseIndex, hash_arch, table: np.ndarray) -> np.ndarray:
-    """int32[P]: the row of a sorted hash table (uint32[K, 2]) that holds each dense position's
-    architecture, -1 where the table lacks it."""
-    hashes, order = _dense_hashes(dense, hash_arch)  # sorted: a cache-friendly search
-    rows = np.full(len(hashes), -1, np.int32)
-    keys = graph.hash_to_uint64(table)
-    if len(keys):
-        found = np.minimum(np.searchsorted(keys, hashes), len(keys) - 1)
-        rows[order] = np.where(keys[found] == hashes, found, -1)
-    return rows
 
 
 @jax.jit

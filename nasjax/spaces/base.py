@@ -18,11 +18,15 @@ they reach ``jit`` as arguments, not as baked-in constants.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from nasjax.spaces import graph
 
 Arch = Any  # a pytree of arrays with leading batch dimensions
 Node = Any  # a neighbourhood's handle of an architecture (pytree)
@@ -72,13 +76,46 @@ class DenseIndex:
       ``is_valid`` is False;
     - ``archs() -> Arch[P]``: every valid architecture, in position order (host side).
 
-    A table benchmark joins positions to its rows once, by the hash of ``archs()``
-    (:func:`nasjax.benchmarks.base.make_table`).
+    A table (a benchmark's, a neighbour table's) joins positions to its rows once, by the hash
+    of ``archs()`` (:func:`dense_rows`).
     """
 
     keys: Callable[[], Any]
     position: Callable[[Any, Arch], jax.Array]
     archs: Callable[[], Arch]
+
+
+_JOIN_CHUNK = 1 << 16  # architectures hashed per jitted call when joining a dense index
+
+
+@functools.cache
+def _dense_hashes(dense: DenseIndex, hash_arch: Callable) -> tuple[np.ndarray, np.ndarray]:
+    """``(uint64[P] sorted hashes, int64[P] dense positions in that order)`` of every valid
+    architecture of a dense index, by the space's ``hash`` (computed once per process)."""
+    archs = dense.archs()
+    size = len(jax.tree.leaves(archs)[0])
+    hash_fn = jax.jit(hash_arch)
+    hashes = np.empty(size, np.uint64)
+    for start in range(0, size, _JOIN_CHUNK):
+        chunk = jax.tree.map(lambda x: np.resize(x[start:start + _JOIN_CHUNK],
+                                                 (_JOIN_CHUNK,) + x.shape[1:]), archs)
+        stop = min(start + _JOIN_CHUNK, size)
+        hashes[start:stop] = graph.hash_to_uint64(np.asarray(hash_fn(chunk)))[:stop - start]
+    order = np.argsort(hashes, kind="stable")
+    return hashes[order], order
+
+
+def dense_rows(dense: DenseIndex, hash_arch: Callable, table) -> np.ndarray:
+    """int32[P]: the row of a sorted hash table (uint32[K, 2], host or device) that holds each
+    dense position's architecture, -1 where the table lacks it (host side; the positions are
+    hashed once per process, each join is a NumPy search)."""
+    hashes, order = _dense_hashes(dense, hash_arch)  # sorted: a cache-friendly search
+    rows = np.full(len(hashes), -1, np.int32)
+    keys = graph.hash_to_uint64(np.asarray(table))
+    if len(keys):
+        found = np.minimum(np.searchsorted(keys, hashes), len(keys) - 1)
+        rows[order] = np.where(keys[found] == hashes, found, -1)
+    return rows
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

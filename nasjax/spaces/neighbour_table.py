@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nasjax import paths
-from nasjax.spaces import graph, nb101, nb101_neighbours, presentation
+from nasjax.spaces import base, graph, nb101, nb101_dense, nb101_neighbours, presentation
 
 # Tied to the enumeration order (SPACE_FILE) and the edits; v3: every acyclic edge and vertex
 # addition (v2 added them only forward in the vertex order).
@@ -127,20 +127,9 @@ def make_table(offsets: np.ndarray, rows: np.ndarray, adj_packed: np.ndarray, op
 def sampler_rows(hashes) -> np.ndarray:
     """int32[1293208]: the row of every labelled cell the sampler can draw
     (:func:`nb101.sampler_cells` order) in a table of sorted hashes ``uint32[K, 2]``, -1 where
-    the table lacks it."""
-    hashes = np.asarray(hashes)
-    buckets, steps = graph.bucket_index(hashes)
-    cells = nb101.sampler_cells()
-
-    @jax.jit
-    def locate(table, buckets, batch):
-        rows = graph.sorted_lookup(table, nb101.hash_cells(batch), buckets, steps)
-        return jnp.where(nb101.is_valid(batch), rows, -1)
-
-    batch = _BATCH * 16
-    rows = [np.asarray(locate(hashes, buckets, jax.tree.map(lambda x: x[i:i + batch], cells)))
-            for i in range(0, len(cells.ops), batch)]
-    return np.concatenate(rows).astype(np.int32)
+    the table lacks it: the dense index's join (:func:`base.dense_rows`; its positions are the
+    sampler's cells, all valid)."""
+    return base.dense_rows(nb101_dense.INDEX, nb101.hash_cells, hashes)
 
 
 def _load_sampler_rows(data_dir, hashes: np.ndarray) -> np.ndarray:
@@ -224,7 +213,7 @@ def from_lists(cells: nb101.Cell, neighbours) -> NeighbourTable:
     Raises:
       ValueError on isomorphic cells, a bad index or too many neighbours.
     """
-    hashes = np.asarray(nb101.hash_cells(cells))
+    hashes = np.asarray(jax.jit(nb101.hash_cells)(cells))  # one program, not 6,000 ops eagerly
     order = np.lexsort((hashes[:, 1], hashes[:, 0]))
     if len(np.unique(hashes, axis=0)) != len(hashes):
         raise ValueError("from_lists: two cells are isomorphic (equal hashes)")
