@@ -10,7 +10,7 @@ import pytest
 from configs import apex as apex_config
 from nasjax import env
 from nasjax.agents.apex import actors, checkpoint, train
-from tests.agents.apex.conftest import make_env_params
+from nasjax.launch import train_apex
 
 # ----------------------------------------------------------------------------- actors
 
@@ -110,7 +110,7 @@ def test_hyperparams_carry_alpha_and_its_reward_scale_as_the_constants_were():
 
 
 @pytest.mark.long  # CI time: test_reward_factor checks the factor in the default run
-@pytest.mark.slow  # compiles the paper scale's warm-up (the unit scale's is test_replay_items')
+@pytest.mark.slow  # compiles the actors' warm-up at both reward scales
 def test_paper_reward_scale_multiplies_stored_rewards_by_e_to_the_alpha(trainer):
     trainer, params = trainer
     paper_config = apex_config.get_config("smoke")
@@ -126,32 +126,37 @@ def test_paper_reward_scale_multiplies_stored_rewards_by_e_to_the_alpha(trainer)
     np.testing.assert_array_equal(paper_stats.final_acc_sum, unit_stats.final_acc_sum)
 
 
-@pytest.mark.slow  # compiles the actors' warm-up (~1 min on 2 busy cores)
-def test_warmup_steps_and_episodes_are_counted():
-    # One-step episodes: each of the n - 1 = 2 warm-up steps of the 8 environments ends one.
-    config = apex_config.get_config("smoke")
-    params = make_env_params(max_neighbours=config.env.max_neighbours, episode_length=1)
-    state = jax.jit(train.make_train(config, params).init)(jax.random.PRNGKey(0))
-    assert int(state.env_steps) == 2 * 8 and int(state.episodes) == 2 * 8
+@pytest.mark.slow  # runs the launches' init (compiled once per session)
+def test_warmup_steps_and_episodes_are_counted(trainer):
+    # The n - 1 = 2 warm-up steps of the 8 environments fill their histories after a blank
+    # first step; every episode they end is counted.
+    trainer, _ = trainer
+    state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
+    history = jax.tree.map(lambda x: x[0], state.actors.history)  # one shard: [8, n = 3]
+    ended = np.asarray(history.terminated | history.truncated)
+    assert not ended[:, 0].any()  # the blank first step
+    assert int(state.env_steps) == 2 * 8
+    assert int(state.episodes) == ended.sum() > 0
 
 
 # ----------------------------------------------------------------------------- training
 
 
 @pytest.fixture(scope="module")
-def trainer():
-    """The smoke preset on the SYNTHETIC token benchmark (no data files)."""
+def trainer(synthetic_bench, data_dir):
+    """The smoke preset as ``launch.train_apex`` builds it (the SYNTHETIC benchmark over the
+    enumeration): its ``init`` and chunk are the launches' programs, compiled once per session
+    (the persistent compilation cache, ``tests/conftest.py``)."""
     config = apex_config.get_config("smoke")
-    params = make_env_params(max_neighbours=config.env.max_neighbours,
-                             episode_length=config.env.train_episode_length)
+    params, _ = train_apex.make_env_params(config, data_dir)
     return train.make_train(config, params), params
 
 
-@pytest.mark.slow  # compiles the actors (~1 min on 2 busy cores)
+@pytest.mark.slow  # runs the launches' init (compiled once per session)
 def test_replay_items_rebuild_the_observations(trainer):
     trainer, params = trainer
-    state, _ = jax.jit(trainer.actors.init)(jax.random.PRNGKey(0), jax.jit(trainer.init)(
-        jax.random.PRNGKey(1)).params)
+    # The environments after the actors' warm-up (one shard: leaves [1, E, ...]).
+    state = jax.tree.map(lambda x: x[0], jax.jit(trainer.init)(jax.random.PRNGKey(1)).actors)
     rebuilt = jax.vmap(actors.observation, in_axes=(0, None))(
         actors.presented_state(state.env_state), params)
     direct = jax.vmap(env.observe, in_axes=(0, None))(state.env_state, params)
@@ -159,7 +164,7 @@ def test_replay_items_rebuild_the_observations(trainer):
     np.testing.assert_array_equal(rebuilt.action_mask, direct.action_mask)
 
 
-@pytest.mark.slow  # compiles a training chunk (~1 min on 2 busy cores)
+@pytest.mark.slow  # runs the launches' chunk (compiled once per session)
 def test_resumed_training_ends_with_the_same_parameters(trainer, tmp_path):
     trainer, _ = trainer
     key = jax.random.PRNGKey(0)
