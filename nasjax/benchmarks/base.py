@@ -28,7 +28,6 @@ a query and gives the figures.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 from pathlib import Path
@@ -42,7 +41,7 @@ import numpy as np
 from nasjax import fusion, paths, spaces
 from nasjax.spaces import base as spaces_base
 from nasjax.spaces import graph, nb101_space, neighbour_table
-from nasjax.spaces.base import NO_HASH, DenseIndex, SearchSpace
+from nasjax.spaces.base import NO_HASH, SearchSpace
 
 TABLE_FORMAT = 1  # version of the on-disk table layout written by save_table
 QUERY_MODES = ("mean", "noisy")
@@ -201,7 +200,7 @@ def make_table(space: SearchSpace, *, hashes: jax.Array, val_acc: jax.Array,
                                                                  train_seconds, params))
     dense_keys = dense_rows = None
     if space.dense is not None:
-        dense_keys = _dense_keys(space.dense)
+        dense_keys = spaces_base.device_keys(space.dense)
         dense_rows = jnp.asarray(spaces_base.dense_rows(space.dense, space.hash, host_hashes))
     return TableBenchmark(
         hashes=jnp.asarray(hashes), val_acc=val_acc, test_acc=test_acc,
@@ -209,12 +208,6 @@ def make_table(space: SearchSpace, *, hashes: jax.Array, val_acc: jax.Array,
         means=_row_means(val_acc, test_acc, train_seconds, params),
         buckets=jnp.asarray(buckets), dense_keys=dense_keys, dense_rows=dense_rows,
         search_space=space, name=name, info=info, search_steps=steps)
-
-
-@functools.cache
-def _dense_keys(dense: DenseIndex):
-    """A dense index's keys on the device, one copy shared by every table."""
-    return jax.tree.map(jnp.asarray, dense.keys())
 
 
 @jax.jit

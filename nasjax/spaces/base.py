@@ -89,6 +89,12 @@ _JOIN_CHUNK = 1 << 16  # architectures hashed per jitted call when joining a den
 
 
 @functools.cache
+def device_keys(dense: DenseIndex):
+    """A dense index's keys on the device, one copy shared by every table that reads them."""
+    return jax.tree.map(jnp.asarray, dense.keys())
+
+
+@functools.cache
 def _dense_hashes(dense: DenseIndex, hash_arch: Callable) -> tuple[np.ndarray, np.ndarray]:
     """``(uint64[P] sorted hashes, int64[P] dense positions in that order)`` of every valid
     architecture of a dense index, by the space's ``hash`` (computed once per process)."""

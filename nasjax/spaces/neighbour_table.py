@@ -43,6 +43,7 @@ class NeighbourTable:
     hashes: jax.Array  # uint32[K, 2], sorted: the table of nb101.index_of
     buckets: jax.Array  # int32[2^BUCKET_BITS + 1], first-level index of hashes
     sampled: jax.Array  # int32[1293208]: row of each cell the sampler can draw
+    dense_keys: jax.Array  # int32[2^21]: nb101_dense.keys(), where locate finds positions
     search_steps: int = flax.struct.field(pytree_node=False)  # halvings within a bucket
 
     def index_of(self, cells: nb101.Cell) -> jax.Array:
@@ -74,8 +75,13 @@ class NeighbourTable:
     # The Neighbourhood strategy (nasjax.spaces.base): a node is an enumeration row, -1 padding.
 
     def locate(self, arch: nb101.Cell) -> jax.Array:
-        """int32[...]: enumeration rows of cells (any representation); -1 when not valid."""
-        return jnp.where(nb101.is_valid(arch), self.index_of(arch), -1)
+        """int32[...]: enumeration rows of cells (any representation); -1 when not valid.
+
+        The row of the cell's dense position (:mod:`nb101_dense`, -1 exactly where
+        :func:`nb101.is_valid` is False): the sampler's cells are those positions, so this is
+        :meth:`index_of` by two gathers instead of a hash and a binary search."""
+        position = nb101_dense.position(self.dense_keys, arch)
+        return jnp.where(position >= 0, self.sampled[jnp.maximum(position, 0)], -1)
 
     def settle(self, node: jax.Array) -> jax.Array:
         """Rows are already representatives."""
@@ -121,7 +127,8 @@ def make_table(offsets: np.ndarray, rows: np.ndarray, adj_packed: np.ndarray, op
     return NeighbourTable(offsets=jnp.asarray(offsets), rows=jnp.asarray(rows),
                           adj_packed=jnp.asarray(adj_packed), ops=jnp.asarray(ops),
                           hashes=jnp.asarray(hashes), buckets=jnp.asarray(buckets),
-                          sampled=jnp.asarray(sampled), search_steps=steps)
+                          sampled=jnp.asarray(sampled),
+                          dense_keys=base.device_keys(nb101_dense.INDEX), search_steps=steps)
 
 
 def sampler_rows(hashes) -> np.ndarray:

@@ -10,7 +10,7 @@ import pytest
 
 from nasjax import fusion, spaces
 from nasjax.benchmarks import base
-from nasjax.spaces import nb101, nb101_dense
+from nasjax.spaces import nb101, nb101_canonical, nb101_dense, neighbour_table
 
 position = jax.jit(nb101_dense.position)
 is_valid = jax.jit(nb101.is_valid)
@@ -113,6 +113,23 @@ def test_a_table_finds_the_same_rows_by_dense_index_as_by_hash(every_valid_cell)
     for cells in (every_valid_cell, _garbage(1, 50_000), _near_misses(2, 50_000)):
         np.testing.assert_array_equal(rows(table, cells), _rows_by_hash(table, cells))
     found = np.asarray(rows(table, every_valid_cell))
+    assert 0 < (found >= 0).mean() < 1  # the table lacks most cells
+
+
+@pytest.mark.slow  # ~19 CPU-s of its own: out of the fast lane
+def test_a_neighbour_table_locates_cells_by_dense_position_as_by_hash(every_valid_cell):
+    # A neighbour table of every 7th representative: locate (dense position, then the sampler
+    # rows) gives index_of's row (hash, then binary search) for valid cells, -1 elsewhere.
+    cells = nb101_canonical.canonical(jax.tree.map(lambda x: x[::97], every_valid_cell))
+    hashes = np.asarray(jax.jit(nb101.hash_cells)(cells))
+    _, first = np.unique(hashes.view(np.uint64), return_index=True)
+    cells = jax.tree.map(lambda x: x[np.sort(first)], cells)
+    table = neighbour_table.from_lists(cells, [[] for _ in range(len(first))])
+    locate = jax.jit(lambda t, c: t.locate(c))
+    by_hash = jax.jit(lambda t, c: jnp.where(nb101.is_valid(c), t.index_of(c), -1))
+    for probe in (every_valid_cell, _garbage(3, 50_000), _near_misses(4, 50_000)):
+        np.testing.assert_array_equal(locate(table, probe), by_hash(table, probe))
+    found = np.asarray(locate(table, every_valid_cell))
     assert 0 < (found >= 0).mean() < 1  # the table lacks most cells
 
 
