@@ -135,7 +135,9 @@ def data_dir(tmp_path_factory) -> Path:
     shared by the pytest-xdist workers (files are written atomically, and the slow builds below
     hold :func:`build_lock`, so each cache is built once)."""
     if os.environ.get("NASJAX_DATA"):
-        return Path(os.environ["NASJAX_DATA"])
+        path = Path(os.environ["NASJAX_DATA"])
+        path.mkdir(parents=True, exist_ok=True)  # the build locks live in it
+        return path
     root = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         root = root.parent  # the workers' common base
