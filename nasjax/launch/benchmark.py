@@ -411,17 +411,12 @@ def bench_sweep_seeds(quick: bool, data_dir) -> dict:
     """5 seeds of the Ape-X ``smoke`` preset trained together (``--sweep=seeds``: vmapped, or
     in turn through one compiled chunk on one CPU device) against the same 5 runs one after
     another, compilation included."""
-    from nasjax import benchmarks, env, spaces
+    from nasjax.agents.apex import train
     from nasjax.configs import apex as apex_config
     from nasjax.speed import sweeps as sweep_speed
 
     config = apex_config.get_config("smoke")
-    bench = benchmarks.load(config.benchmark, data_dir, progress=False)
-    space = spaces.get(bench.space, config.env.neighbourhood, data_dir)
-    params = env.make_params(space, bench, max_neighbours=config.env.max_neighbours,
-                             alpha=config.env.alpha,
-                             episode_length=config.env.train_episode_length,
-                             query_mode=config.env.query_mode)
+    params, _ = train.make_env_params(config, data_dir, progress=False)
     found = sweep_speed.sweep_seeds(params, config, seeds=2 if quick else 5)
     return {**found, "device": device_name()}
 

@@ -30,7 +30,7 @@ import jax
 from absl import flags, logging
 from tqdm.auto import tqdm
 
-from nasjax import benchmarks, distributed, env, paths, spaces
+from nasjax import distributed, paths
 from nasjax.agents.apex import checkpoint, train
 from nasjax.evaluation import apex_training as apex_report
 from nasjax.evaluation import interrupts
@@ -149,17 +149,6 @@ def check_sizes(config) -> None:
               "actor steps per iteration x environments)")
 
 
-def make_env_params(config, data_dir):
-    """The training environment of a config (and its benchmark's label)."""
-    bench = benchmarks.load(config.benchmark, data_dir)
-    space = spaces.get(bench.space, config.env.neighbourhood, data_dir)
-    params = env.make_params(space, bench, max_neighbours=config.env.max_neighbours,
-                             alpha=config.env.alpha,
-                             episode_length=config.env.train_episode_length,
-                             query_mode=config.env.query_mode)
-    return params, bench.label
-
-
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)  # Orbax logs every step at INFO
@@ -170,7 +159,7 @@ def main(argv):
     check_sizes(config)
     data_dir = paths.usable_dir(paths.data_dir(config.data_dir or None))
     with common.missing_data(), common.config_errors():  # before any file is written
-        env_params, label = make_env_params(config, data_dir)
+        env_params, label = train.make_env_params(config, data_dir)
         trainer = train.make_train(config, env_params)
     run_dir, resuming, checkpoints = open_shared_run_dir(config_dict)
     with run_dir:
@@ -262,7 +251,7 @@ def train_together(configs: list, workdirs: list[Path], overwrite: bool) -> bool
     check_sizes(config)
     data_dir = paths.usable_dir(paths.data_dir(config.data_dir or None))
     with common.missing_data(), common.config_errors():
-        env_params, label = make_env_params(config, data_dir)
+        env_params, label = train.make_env_params(config, data_dir)
         trainer = train.make_train(config, env_params)
     keys = [jax.random.PRNGKey(c.seed) for c in configs]  # uint32[2] each
     hypers = [train.hyperparams(c) for c in configs]

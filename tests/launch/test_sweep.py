@@ -125,17 +125,6 @@ def test_search_sweep_points_run_together_equal_single_runs_and_a_rerun_keeps_th
 TOGETHER_POINTS = [{"seed": seed, "gamma": gamma} for seed in (0, 1) for gamma in (0.9, 0.95)]
 
 
-def _train_env(config, data_dir):
-    """A config's training environment, as ``launch.train_apex`` builds it."""
-    from nasjax import benchmarks, env, spaces
-
-    bench = benchmarks.load(config.benchmark, data_dir)
-    space = spaces.get(bench.space, config.env.neighbourhood, data_dir)
-    return env.make_params(space, bench, max_neighbours=config.env.max_neighbours,
-                           alpha=config.env.alpha, episode_length=config.env.train_episode_length,
-                           query_mode=config.env.query_mode)
-
-
 @pytest.fixture(scope="module")
 def smoke_seeds(data_dir) -> dict:
     """The smoke preset trained for seeds 0, 1 x gamma 0.9, 0.95 together
@@ -145,7 +134,7 @@ def smoke_seeds(data_dir) -> dict:
     from nasjax.agents.apex import checkpoint, train
 
     config = apex.get_config("smoke")
-    params = _train_env(config, data_dir)
+    params, _ = train.make_env_params(config, data_dir)
     configs = [sweep_lib.apply(config, point) for point in TOGETHER_POINTS]
     trainer = train.make_train(config, params)
     single = train.make_train(configs[-1], params)  # gamma = 0.95 from its config
@@ -241,7 +230,7 @@ def test_points_over_alpha_trained_together_equal_their_single_runs(data_dir, re
     configs = [sweep_lib.apply(apex.get_config("smoke"),
                                {"env.alpha": alpha, "reward_scale": reward_scale})
                for alpha in (2.0, 6.0)]
-    singles = [train.make_train(c, _train_env(c, data_dir)) for c in configs]
+    singles = [train.make_train(c, train.make_env_params(c, data_dir)[0]) for c in configs]
     key = jax.random.PRNGKey(configs[0].seed)
     hypers = [train.hyperparams(c) for c in configs]
     init = jax.jit(singles[0].init_with)  # as launch.train_apex.train_together
@@ -288,10 +277,10 @@ import jax, numpy as np
 from configs import apex
 from nasjax import sweep as sweep_lib
 from nasjax.agents.apex import checkpoint, train
-from tests.launch.test_sweep import _largest_difference, _train_env
+from tests.launch.test_sweep import _largest_difference
 
 config = apex.get_config("smoke")
-params = _train_env(config, sys.argv[1])
+params, _ = train.make_env_params(config, sys.argv[1])
 configs = [sweep_lib.apply(config, {"seed": seed}) for seed in (0, 1)]
 trainer = train.make_train(config, params)
 init = jax.jit(trainer.init_with)

@@ -65,7 +65,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from nasjax import distributed, env, sharding
+from nasjax import benchmarks, distributed, env, sharding, spaces
 from nasjax.agents.apex import actors as actors_lib
 from nasjax.agents.apex import losses, network, replay
 
@@ -143,6 +143,18 @@ class Trainer:
     chunk_with: Callable[[TrainState, Hyperparams], tuple[TrainState, dict]]  # (vmappable)
     train: Callable[[jax.Array, Hyperparams], tuple[TrainState, dict]]
     placement: Any = None  # the state's shardings over the devices (None: one device)
+
+
+def make_env_params(config, data_dir, progress: bool = True) -> tuple[env.EnvParams, str]:
+    """The training environment of a config (``train_episode_length`` steps), and its
+    benchmark's label (``progress``: bars while a missing cache is built)."""
+    bench = benchmarks.load(config.benchmark, data_dir, progress=progress)
+    space = spaces.get(bench.space, config.env.neighbourhood, data_dir)
+    params = env.make_params(space, bench, max_neighbours=config.env.max_neighbours,
+                             alpha=config.env.alpha,
+                             episode_length=config.env.train_episode_length,
+                             query_mode=config.env.query_mode)
+    return params, bench.label
 
 
 def make_network(config) -> network.QNetwork:

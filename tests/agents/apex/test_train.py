@@ -10,7 +10,6 @@ import pytest
 from configs import apex as apex_config
 from nasjax import env
 from nasjax.agents.apex import actors, checkpoint, train
-from nasjax.launch import train_apex
 
 # ----------------------------------------------------------------------------- actors
 
@@ -148,7 +147,7 @@ def trainer(synthetic_bench, data_dir):
     enumeration): its ``init`` and chunk are the launches' programs, compiled once per session
     (the persistent compilation cache, ``tests/conftest.py``)."""
     config = apex_config.get_config("smoke")
-    params, _ = train_apex.make_env_params(config, data_dir)
+    params, _ = train.make_env_params(config, data_dir)
     return train.make_train(config, params), params
 
 
