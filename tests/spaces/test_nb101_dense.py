@@ -93,6 +93,13 @@ def test_cells_off_the_compact_pruned_form_have_no_position(keys):
     assert int(position(keys, chain)) >= 0
 
 
+def _distinct(cells: nb101.Cell) -> nb101.Cell:
+    """The first cell of each isomorphism class among ``cells`` (by hash), in their order."""
+    hashes = np.asarray(jax.jit(nb101.hash_cells)(cells))
+    _, first = np.unique(hashes.view(np.uint64), return_index=True)
+    return jax.tree.map(lambda x: x[np.sort(first)], cells)
+
+
 def _rows_by_hash(table: base.TableBenchmark, cells: nb101.Cell) -> np.ndarray:
     space = spaces.get("nb101")
     rows = jax.jit(lambda t, c: jnp.where(space.is_valid(c), t.lookup(space.hash(c)), -1))
@@ -103,11 +110,8 @@ def _rows_by_hash(table: base.TableBenchmark, cells: nb101.Cell) -> np.ndarray:
 def test_a_table_finds_the_same_rows_by_dense_index_as_by_hash(every_valid_cell):
     # A table of every 7th valid cell (isomorphic duplicates dropped) against every valid cell,
     # garbage and near misses: the same row, or -1, for each.
-    subset = jax.tree.map(lambda x: x[::7], every_valid_cell)
-    hashes = np.asarray(jax.jit(nb101.hash_cells)(subset))
-    _, first = np.unique(hashes.view(np.uint64), return_index=True)
-    subset = jax.tree.map(lambda x: x[np.sort(first)], subset)
-    table = base.from_function(subset, np.linspace(0.8, 0.9, len(first)), name="every 7th")
+    subset = _distinct(jax.tree.map(lambda x: x[::7], every_valid_cell))
+    table = base.from_function(subset, np.linspace(0.8, 0.9, len(subset.ops)), name="every 7th")
     assert table.dense_rows is not None
     rows = jax.jit(lambda t, c: t.rows(c))
     for cells in (every_valid_cell, _garbage(1, 50_000), _near_misses(2, 50_000)):
@@ -118,13 +122,12 @@ def test_a_table_finds_the_same_rows_by_dense_index_as_by_hash(every_valid_cell)
 
 @pytest.mark.slow  # ~19 CPU-s of its own: out of the fast lane
 def test_a_neighbour_table_locates_cells_by_dense_position_as_by_hash(every_valid_cell):
-    # A neighbour table of every 7th representative: locate (dense position, then the sampler
-    # rows) gives index_of's row (hash, then binary search) for valid cells, -1 elsewhere.
-    cells = nb101_canonical.canonical(jax.tree.map(lambda x: x[::97], every_valid_cell))
-    hashes = np.asarray(jax.jit(nb101.hash_cells)(cells))
-    _, first = np.unique(hashes.view(np.uint64), return_index=True)
-    cells = jax.tree.map(lambda x: x[np.sort(first)], cells)
-    table = neighbour_table.from_lists(cells, [[] for _ in range(len(first))])
+    # A neighbour table of every 97th valid cell's representative: locate (dense position,
+    # then the sampler rows) gives index_of's row (hash, then binary search) for valid cells,
+    # -1 elsewhere.
+    cells = _distinct(nb101_canonical.canonical(jax.tree.map(lambda x: x[::97],
+                                                             every_valid_cell)))
+    table = neighbour_table.from_lists(cells, [[] for _ in range(len(cells.ops))])
     locate = jax.jit(lambda t, c: t.locate(c))
     by_hash = jax.jit(lambda t, c: jnp.where(nb101.is_valid(c), t.index_of(c), -1))
     for probe in (every_valid_cell, _garbage(3, 50_000), _near_misses(4, 50_000)):
