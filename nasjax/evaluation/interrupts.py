@@ -8,7 +8,8 @@ from ``backend.compile_and_load``). Here a signal only records the request; :cla
 is raised where that is safe:
 
 - by the handler itself when no JAX, XLA or other native-library frame is on the stack (plain
-  Python: statistics, plots, file writing), and outside :func:`critical` sections;
+  Python: statistics, plots, file writing), and outside :func:`critical` and :func:`deferred`
+  sections;
 - otherwise at the next :func:`check`, which host loops call between jitted calls, or before
   the next file is put in place (:func:`check_before_write`, called by
   :func:`nasjax.paths.atomic_write`).
@@ -64,6 +65,7 @@ class _State:
     signum: int | None = None  # first signal received, None when none
     raised: bool = False  # the handler raised Interrupted already
     critical: int = 0  # depth of critical() sections in the main thread
+    deferred: int = 0  # depth of deferred() sections in the main thread
     lock: threading.RLock = dataclasses.field(default_factory=threading.RLock)
     callbacks: list = dataclasses.field(default_factory=list)
     notice: threading.Timer | None = None
@@ -87,7 +89,8 @@ def _handler(signum: int, frame: FrameType | None) -> None:
         return
     if state.signum is None:
         state.signum = signum
-    if not state.raised and state.critical == 0 and not _native(frame):
+    if (not state.raised and state.critical == 0 and state.deferred == 0
+            and not _native(frame)):
         state.raised = True
         raise Interrupted(state.signum)
 
@@ -215,6 +218,22 @@ def critical() -> Iterator[None]:
             yield
         finally:
             state.critical -= 1
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """A section the handler never interrupts, while a second signal still stops at once: e.g.
+    a training loop that calls :func:`check` before each chunk and, after one, keeps it where
+    :func:`requested` says a stop was asked for."""
+    state = _state
+    if state is None:
+        yield
+        return
+    state.deferred += 1
+    try:
+        yield
+    finally:
+        state.deferred -= 1
 
 
 def on_abort(callback: Callable[[], str]) -> Callable[[], None]:

@@ -14,8 +14,9 @@ not complete; ``summary.json`` appears only at the end). Rerunning the same comm
 workdir that holds checkpoints continues from the newest one and ends with the same
 parameters as an uninterrupted run; a workdir whose ``config.json`` differs is refused.
 ``--max_chunks=K`` stops after K chunks of this invocation (at a checkpoint), to split a long
-run into jobs. ``--overwrite`` starts afresh in a staging directory and replaces the workdir at
-the end.
+run into jobs. SIGINT or SIGTERM during a chunk lets it finish and checkpoints it before the
+process stops (a second signal stops at once), so a rerun loses no finished chunk.
+``--overwrite`` starts afresh in a staging directory and replaces the workdir at the end.
 """
 
 from __future__ import annotations
@@ -189,7 +190,10 @@ def main(argv):
         stop = trainer.num_chunks if _MAX_CHUNKS.value is None else min(
             trainer.num_chunks, done + _MAX_CHUNKS.value)
         fresh = True  # the first chunk of this process compiles
-        with tqdm(total=trainer.num_chunks, initial=done, desc="chunks", unit="chunk") as bar:
+        # A stop asked for within the loop is taken at its next check(), after the chunk that
+        # was running has been checkpointed (_checkpoint_due).
+        with interrupts.deferred(), tqdm(total=trainer.num_chunks, initial=done, desc="chunks",
+                                         unit="chunk") as bar:
             for index in range(done, stop):
                 interrupts.check()
                 start = time.perf_counter()
@@ -202,7 +206,7 @@ def main(argv):
                 rows.append(row)
                 bar.update(1)
                 bar.set_postfix(acc=row["final_val_acc"], steps_s=row["env_steps_per_s"])
-                if (index + 1) % config.checkpoint_every == 0 or index + 1 == stop:
+                if _checkpoint_due(index + 1, config.checkpoint_every, stop):
                     with interrupts.critical():
                         store.save(index + 1, state, rows)
                         apex_report.write_csv(rows, run_dir.staging / "metrics.csv")
@@ -286,7 +290,8 @@ def train_together(configs: list, workdirs: list[Path], overwrite: bool) -> bool
         chunk = train.points_chunk(trainer, hypers)
         stop = trainer.num_chunks if _MAX_CHUNKS.value is None else min(
             trainer.num_chunks, done + _MAX_CHUNKS.value)
-        with tqdm(total=trainer.num_chunks, initial=done, desc="chunks", unit="chunk") as bar:
+        with interrupts.deferred(), tqdm(total=trainer.num_chunks, initial=done, desc="chunks",
+                                         unit="chunk") as bar:  # as in main
             for index in range(done, stop):
                 interrupts.check()
                 start = time.perf_counter()
@@ -301,7 +306,7 @@ def train_together(configs: list, workdirs: list[Path], overwrite: bool) -> bool
                     row["resumed"] = index == done and done > 0
                     point_rows.append(row)
                 bar.update(1)
-                if (index + 1) % config.checkpoint_every == 0 or index + 1 == stop:
+                if _checkpoint_due(index + 1, config.checkpoint_every, stop):
                     with interrupts.critical():
                         for point, (store, run_dir) in enumerate(zip(stores, run_dirs)):
                             store.save(index + 1, train.point_state(state, point), rows[point])
@@ -323,6 +328,12 @@ def train_together(configs: list, workdirs: list[Path], overwrite: bool) -> bool
             run_dir.write_summary(summary)
             print(f"{run_dir.path.name}: final_params_sha256 {summary['final_params_sha256']}")
     return True
+
+
+def _checkpoint_due(chunks: int, every: int, stop: int) -> bool:
+    """Whether the state after ``chunks`` chunks is checkpointed: every ``every`` chunks, at the
+    ``stop`` of this invocation, and when a stop was asked for (a signal during the chunk)."""
+    return chunks % every == 0 or chunks == stop or interrupts.requested() is not None
 
 
 def _latest_chunk(workdir: Path) -> int | None:

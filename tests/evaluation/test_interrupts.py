@@ -75,6 +75,18 @@ def test_a_signal_in_a_critical_section_waits_for_the_next_check():
     assert error.value.exit_code == 130
 
 
+def test_a_signal_in_a_deferred_section_lets_it_finish_then_the_next_check_raises():
+    # launch.train_apex: a signal during a chunk lets the chunk's result be checkpointed.
+    finished = False
+    with interrupts.handled():
+        with interrupts.deferred():
+            signal.raise_signal(signal.SIGINT)
+            finished = True
+        assert finished and interrupts.requested() == signal.SIGINT
+        with pytest.raises(interrupts.Interrupted, match="interrupted by SIGINT"):
+            interrupts.check()
+
+
 def test_handlers_are_restored_afterwards():
     before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     with interrupts.handled():

@@ -8,6 +8,7 @@ import csv
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -115,6 +116,29 @@ def test_a_damaged_newest_checkpoint_resumes_from_the_previous_one(runs, tmp_pat
     again = json.loads((workdir / "summary.json").read_text())
     assert again["final_params_sha256"] == straight["final_params_sha256"]
     assert sorted(p.name for p in (workdir / "checkpoints").iterdir()) == ["1", "2", "2.corrupt"]
+
+
+@pytest.mark.slow  # one more training process
+def test_a_signal_during_a_chunk_checkpoints_it_before_the_run_stops(tmp_path, data_dir,
+                                                                    jax_env):
+    # 1,000 chunks with no checkpoint due before the end: the stop keeps the chunks done.
+    workdir = tmp_path / "stopped"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "launch.train_apex", CONFIG, f"--config.data_dir={data_dir}",
+         "--config.total_steps=128000", "--config.checkpoint_every=1000",
+         f"--workdir={workdir}"], cwd=ROOT, env=jax_env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    progress = ""
+    while "chunks:" not in progress:  # the bar appears as the loop starts
+        progress += process.stderr.read(1) or pytest.fail(f"ended early: {progress[-3000:]}")
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr[-3000:]
+    assert "Traceback" not in stderr and (workdir / "PARTIAL").is_file()
+    (kept,) = [int(p.name) for p in (workdir / "checkpoints").iterdir()]
+    assert 1 <= kept < 1000
+    with open(workdir / "metrics.csv") as handle:
+        assert len(list(csv.DictReader(handle))) == kept
 
 
 @pytest.mark.slow
