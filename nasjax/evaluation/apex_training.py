@@ -9,18 +9,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from nasjax import sweep
 from nasjax.config_rules import ConfigError
+from nasjax.evaluation import plots
 from nasjax.evaluation import report as report_lib
 
 COLUMNS = ("chunk", "env_steps", "episodes", "final_val_acc", "loss", "mean_q",
            "env_steps_per_s", "trained_samples", "learner_steps", "seconds")
 UNLEARNED_FIELDS = ("data_dir",)  # config fields that do not change what a run learns
 SMOOTHING = 10  # moving-average window of the curve (Cassimon et al. Figs. 17-19 use N = 10)
-_DPI = 120
 
 
 def metrics_row(chunk: int, metrics: Mapping, seconds: float, env_steps: int) -> dict:
@@ -79,7 +77,7 @@ def training_curve(rows: Sequence[Mapping], path: str | Path, benchmark: str) ->
     """Mean final validation accuracy of training episodes vs environment steps (the quantity
     of Cassimon et al. Figs. 17-19), raw and smoothed."""
     steps, acc = accuracy_percent(rows)
-    fig = Figure(figsize=(6.0, 4.0), layout="constrained")
+    fig = plots.figure(6.0, 4.0)
     ax = fig.subplots()
     ax.plot(steps, acc, color="0.7", lw=0.8, label="per chunk")
     ax.plot(steps, moving_average(acc, SMOOTHING), color="C0", lw=1.6,
@@ -107,7 +105,7 @@ def comparison_curves(runs: Mapping[str, Sequence[Mapping]], path: str | Path,
       path: the PNG to write.
       title: the figure's title (the benchmark, what varies).
     """
-    fig = Figure(figsize=(6.0, 4.0), layout="constrained")
+    fig = plots.figure(6.0, 4.0)
     ax = fig.subplots()
     for label, rows in runs.items():
         steps, acc = accuracy_percent(rows)
@@ -116,16 +114,13 @@ def comparison_curves(runs: Mapping[str, Sequence[Mapping]], path: str | Path,
                                  path)
 
 
-def _save_accuracy_figure(fig: Figure, ax, title: str, path: str | Path) -> Path:
+def _save_accuracy_figure(fig, ax, title: str, path: str | Path) -> Path:
     """Labels the accuracy-vs-steps axes, writes the figure as PNG and returns its path."""
     ax.set_xlabel("environment steps")
     ax.set_ylabel("mean final validation accuracy (%)")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
-    path = Path(path)
-    FigureCanvasAgg(fig)
-    fig.savefig(path, format="png", dpi=_DPI)
-    return path
+    return plots.save(fig, path)
 
 
 def run_labels(configs: Sequence[Mapping], names: Sequence[str]) -> list[str]:

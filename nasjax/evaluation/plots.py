@@ -1,7 +1,8 @@
 """Figures of the evaluation (Cassimon et al. Figs. 7, 8, 10-11, 14-16), written as PNG files.
 
 Each function takes host arrays and an output path, draws on a standalone Agg figure (no pyplot
-state, no display needed), writes the PNG and returns its path. Accuracies come in as
+state, no display needed), writes the PNG and returns its path. matplotlib and scipy.stats are
+imported on first use: 0.7 s that a launch refused on its config does not pay. Accuracies come in as
 fractions in [0, 1] and are drawn in percent; improvements in percentage points (pp).
 """
 
@@ -9,14 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
-from scipy import stats as sps
 
 from nasjax.evaluation import literature, stats
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 BAND_RESAMPLES = 1000  # bootstrap resamples per query for the CI band (Table 1 uses 5,000)
 HIST_RANGE_PP = 12.5  # Fig. 8 shows improvements in [-12.5, +12.5] pp
@@ -27,8 +29,17 @@ _MARKERS = ("s", "D", "^", "v", "<", ">", "P", "X", "*", "h")  # literature base
 _SIDE_STEP = 0.01  # papers' points at one #Q step aside by this fraction of the largest #Q
 
 
-def _save(fig: Figure, path: str | Path) -> Path:
+def figure(width: float, height: float) -> Figure:
+    """A standalone figure of ``width`` x ``height`` inches with constrained layout."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def save(fig: Figure, path: str | Path) -> Path:
     """Writes ``fig`` as PNG to ``path`` (parent folders created) and returns the path."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
@@ -43,7 +54,7 @@ def _check_nonempty(name: str, mapping: Mapping) -> None:
 
 def _panels(count: int, width: float = 4.5, height: float = 3.6) -> tuple[Figure, list]:
     """A figure with ``count`` side-by-side axes."""
-    fig = Figure(figsize=(width * count, height), layout="constrained")
+    fig = figure(width * count, height)
     return fig, list(fig.subplots(1, count, squeeze=False)[0])
 
 
@@ -78,7 +89,7 @@ def best_vs_queries(curves: Mapping[str, ArrayLike], path: str | Path, benchmark
       ValueError: on no curves or a curve that is not a non-empty 2-D array.
     """
     _check_nonempty("curves", curves)
-    fig = Figure(figsize=(9.5 if references else 7.0, 4.5), layout="constrained")
+    fig = figure(9.5 if references else 7.0, 4.5)
     ax = fig.subplots()
     colours = {}
     for name, curve in curves.items():
@@ -105,7 +116,7 @@ def best_vs_queries(curves: Mapping[str, ArrayLike], path: str | Path, benchmark
                          f"paper's own runs,\nbars = 95% CI (± std where none is printed)")
     else:
         ax.legend()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def _draw_references(ax, references: Sequence[literature.Point], colours: Mapping[str, str]):
@@ -156,6 +167,8 @@ def improvement_hist(improvements: Mapping[str, ArrayLike], path: str | Path, be
     Raises:
       ValueError: on no agents or an agent without finite improvements.
     """
+    from scipy import stats as sps
+
     _check_nonempty("improvements", improvements)
     fig, axes = _panels(len(improvements))
     colours = ("tab:red", "tab:orange", "tab:green", "tab:blue", "tab:purple")
@@ -177,7 +190,7 @@ def improvement_hist(improvements: Mapping[str, ArrayLike], path: str | Path, be
         ax.set_ylabel("Episodes (%)")
         ax.legend(fontsize=7)
     fig.suptitle(f"{benchmark}: improvement over an episode")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def _subsample(rng: np.random.Generator, size: int, limit: int) -> np.ndarray:
@@ -240,7 +253,7 @@ def initial_vs_improvement(initial: Mapping[str, ArrayLike], improvement: Mappin
         ax.set_ylabel("Improvement in accuracy (pp)")
         ax.legend(fontsize=7, loc="lower left")
     fig.suptitle(f"{benchmark}: initial accuracy vs improvement")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def neighbours_vs_accuracy(num_neighbours: ArrayLike, accuracy: ArrayLike, path: str | Path,
@@ -265,7 +278,7 @@ def neighbours_vs_accuracy(num_neighbours: ArrayLike, accuracy: ArrayLike, path:
     """
     corr = stats.correlations(num_neighbours, accuracy)
     x, y = stats.finite_pairs(num_neighbours, accuracy, ("num_neighbours", "accuracy"))
-    fig = Figure(figsize=(6.5, 4.5), layout="constrained")
+    fig = figure(6.5, 4.5)
     ax = fig.subplots()
     cells = ax.hexbin(x, 100.0 * y, gridsize=60, bins="log", mincnt=1, cmap="viridis")
     fig.colorbar(cells, ax=ax, label="Architectures (count, log scale)")
@@ -276,7 +289,7 @@ def neighbours_vs_accuracy(num_neighbours: ArrayLike, accuracy: ArrayLike, path:
                  f"(Pearson r = {corr['pearson_r']:.3f}, Kendall tau = {corr['kendall_tau']:.3f})",
                  fontsize=10)
     ax.legend(loc="lower right")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def throughput(records: Sequence[Mapping], path: str | Path,
@@ -305,7 +318,7 @@ def throughput(records: Sequence[Mapping], path: str | Path,
         if not (envs > 0 and rate > 0):
             raise ValueError(f"num_envs and steps_per_second must be positive: {dict(record)}")
         lines.setdefault(str(record["mode"]), []).append((envs, rate))
-    fig = Figure(figsize=(6.5, 4.5), layout="constrained")
+    fig = figure(6.5, 4.5)
     ax = fig.subplots()
     for mode, points in lines.items():
         envs, rate = np.array(sorted(points)).T
@@ -317,4 +330,4 @@ def throughput(records: Sequence[Mapping], path: str | Path,
     ax.set_title(title)
     ax.grid(alpha=0.3, which="both")
     ax.legend()
-    return _save(fig, path)
+    return save(fig, path)

@@ -17,7 +17,6 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy import special as jsp
 from numpy.typing import ArrayLike
-from scipy import stats as sps
 
 BUDGETS = (50, 100, 150, 300)  # Table 1 query budgets
 BUDGET_RESAMPLES = 5000  # bootstrap resamples behind Table 1 and Fig. 10 ("5x10^3")
@@ -601,6 +600,8 @@ def improvement_stats_all(episodes: Mapping[str, tuple[ArrayLike, ArrayLike]], s
     if gof_max_samples < 8 or gof_mc_samples < 0:
         raise ValueError(f"need gof_max_samples >= 8 and gof_mc_samples >= 0, "
                          f"got {gof_max_samples}, {gof_mc_samples}")
+    from scipy import stats as sps  # imported on first use: 0.5 s
+
     results, subsets = {}, {}
     for agent, (initial, final) in episodes.items():
         initial, final = finite_pairs(initial, final, ("initial", "final"))
@@ -660,6 +661,8 @@ def correlations(x: ArrayLike, y: ArrayLike) -> dict:
         nan = float("nan")
         return {"pearson_r": nan, "pearson_pvalue": nan, "kendall_tau": nan,
                 "kendall_pvalue": nan, "n": int(x.size)}
+    from scipy import stats as sps  # imported on first use: 0.5 s
+
     pearson = sps.pearsonr(x, y)
     kendall = sps.kendalltau(x, y)
     return {"pearson_r": float(pearson.statistic), "pearson_pvalue": float(pearson.pvalue),

@@ -35,8 +35,8 @@ def test_best_vs_queries_writes_png_with_nan_before_first_valid_query(tmp_path, 
 def test_best_vs_queries_draws_the_papers_points_with_their_intervals(tmp_path, rng,
                                                                       monkeypatch):
     drawn = []
-    save = plots._save
-    monkeypatch.setattr(plots, "_save", lambda fig, path: drawn.append(fig) or save(fig, path))
+    save = plots.save
+    monkeypatch.setattr(plots, "save", lambda fig, path: drawn.append(fig) or save(fig, path))
     best, _ = stats.best_so_far(rng.uniform(0.90, 0.94, size=(8, 300)))
     points = literature.points([literature.CASSIMON_TABLE_1], max_queries=300)
     out = tmp_path / "best.png"

@@ -112,6 +112,30 @@ def test_bad_command_lines_give_one_line_and_exit_2_before_any_file(tmp_path, ar
     assert list(tmp_path.iterdir()) == []
 
 
+# A refused launch reports in about a second: what only a run needs (figures, statistics,
+# checkpoints) is imported when the run gets there.
+_REFUSED = """
+import atexit, runpy, sys
+atexit.register(lambda: print("imported:", [m for m in {heavy} if m in sys.modules]))
+sys.argv = ["{job}", "--config.seed=-1", "--workdir=run"]
+runpy.run_module("nasjax.launch.{job}", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("job, heavy", [
+    ("search", ("scipy", "matplotlib")),
+    ("evaluate", ("scipy", "matplotlib", "orbax.checkpoint")),
+    ("train_apex", ("scipy", "matplotlib")),
+])
+def test_a_launch_refused_on_its_config_imports_nothing_only_a_run_needs(tmp_path, job, heavy):
+    code = _REFUSED.format(job=job, heavy=heavy)
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 2 and "config.seed = -1" in result.stderr, result.stderr
+    assert result.stdout == "imported: []\n"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_unusable_data_dir_gives_one_line(tmp_path):
     (tmp_path / "file").write_text("x")
     result = _launch(tmp_path, "--workdir=run", data=tmp_path / "file")
