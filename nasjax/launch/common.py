@@ -53,6 +53,7 @@ from typing import NoReturn
 import ml_collections
 from absl import app, flags
 from ml_collections import config_flags
+from ml_collections.config_flags import config_path
 
 from nasjax.config_rules import ConfigError, check_config, field_paths
 from nasjax.distributed import DistributedError
@@ -482,6 +483,21 @@ def _check_overrides(config: ml_collections.ConfigDict, argv: Sequence[str], nam
                               "fields")
 
 
+def _without_none_overrides(argv: list[str], name: str) -> tuple[list[str], list[str]]:
+    """``(argv, paths)``: the fields whose last override is ``--name.FIELD=None`` (absl would
+    parse None as the field's type and fail); argv without any None override and without the
+    other overrides of those fields."""
+    overrides = _overrides(argv, name)
+    last = {path: arg for arg, path in overrides}
+
+    def none(arg: str) -> bool:
+        return arg.partition("=")[2].strip() in sweep.NONE
+
+    nones = [path for path, arg in last.items() if none(arg)]
+    dropped = {arg for arg, path in overrides if none(arg) or path in nones}
+    return [arg for arg in argv if arg not in dropped], nones
+
+
 def _parse_flags(config: ConfigFlag | None, argv: list[str]) -> list[str]:
     """absl ``flags_parser``: help, the default config, override names, then the flags."""
     args = argv[1:argv.index("--")] if "--" in argv else argv[1:]
@@ -498,7 +514,11 @@ def _parse_flags(config: ConfigFlag | None, argv: list[str]) -> list[str]:
                 value = config.default
                 argv = [argv[0], f"--{config.name}={value}", *argv[1:]]
             _check_overrides(_load_config(value), argv, config.name)
-        return flags.FLAGS(argv)
+            argv, nones = _without_none_overrides(argv, config.name)
+        remaining = flags.FLAGS(argv)
+        for path in nones if config is not None else ():
+            config_path.set_value(path, config.value, None)  # the rules decide (run_main)
+        return remaining
     except ONE_LINE_ERRORS as error:
         _fail(str(error))
     except (TypeError, ValueError, AttributeError, KeyError) as error:  # an override's value

@@ -23,6 +23,9 @@ FIELDS = config_fields.block(
                "loop in plain Python until interrupted (interrupt tests)"),
     inner=config_fields.block(rate=field(0.5, rules.number(0.0, 1.0, low_open=True),
                                          "a learning rate")),
+    shaping=field(2.0, rules.Rule("a number, or None (no shaping)",
+                                  lambda v: v is None or isinstance(v, float)),
+                  "a field whose rule allows None"),
 )
 RULES = FIELDS.rules()
 

@@ -104,6 +104,7 @@ def test_help_of_a_launch_without_config_exits_0(tmp_path):
     (["--nosuchflag"], "Unknown command line flag 'nosuchflag'"),
     (["--data_dir="], ("the data directory given is empty; pass a directory, or leave it unset "
                        "for $NASJAX_DATA or ~/.cache/nasjax")),
+    (["--config.inner.rate=None"], "config.inner.rate = None: must be a number in (0, 1]"),
 ])
 @pytest.mark.slow  # ~18 CPU-s of its own: out of the fast lane
 def test_bad_command_lines_give_one_line_and_exit_2_before_any_file(tmp_path, args, message):
@@ -134,6 +135,17 @@ def test_a_launch_refused_on_its_config_imports_nothing_only_a_run_needs(tmp_pat
     assert result.returncode == 2 and "config.seed = -1" in result.stderr, result.stderr
     assert result.stdout == "imported: []\n"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args, shaping", [
+    (["--config.shaping=None"], None),
+    (["--config.shaping=3.0", "--config.shaping=none"], None),
+    (["--config.shaping=None", "--config.shaping=3.0"], 3.0),  # the last override wins
+])
+def test_none_overrides_a_field_whose_rule_allows_it(tmp_path, args, shaping):
+    result = _launch(tmp_path, "--workdir=run", *args)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["shaping"] == shaping
 
 
 def test_an_unusable_data_dir_gives_one_line(tmp_path):
