@@ -1,9 +1,9 @@
 """Figures of the evaluation (Cassimon et al. Figs. 7, 8, 10-11, 14-16), written as PNG files.
 
 Each function takes host arrays and an output path, draws on a standalone Agg figure (no pyplot
-state, no display needed), writes the PNG and returns its path. matplotlib and scipy.stats are
-imported on first use: 0.7 s that a launch refused on its config does not pay. Accuracies come in as
-fractions in [0, 1] and are drawn in percent; improvements in percentage points (pp).
+state, no display needed), writes the PNG and returns its path. Accuracies come in as fractions
+in [0, 1] and are drawn in percent; improvements in percentage points (pp). matplotlib and
+scipy.stats are imported on first use: 0.7 s that a launch refused on its config does not pay.
 """
 
 from __future__ import annotations
