@@ -505,6 +505,7 @@ def _parse_flags(config: ConfigFlag | None, argv: list[str]) -> list[str]:
     if value is not None and value.startswith(":"):  # a preset of the packaged config file
         value = config.default + value
         argv = _with_config_value(argv, config.name, value)
+    nones: list[str] = []  # fields set to None on the command line
     try:
         if any(arg in HELP_FLAGS for arg in args):
             sys.stdout.write(render_help(config, value))
@@ -516,7 +517,7 @@ def _parse_flags(config: ConfigFlag | None, argv: list[str]) -> list[str]:
             _check_overrides(_load_config(value), argv, config.name)
             argv, nones = _without_none_overrides(argv, config.name)
         remaining = flags.FLAGS(argv)
-        for path in nones if config is not None else ():
+        for path in nones:
             config_path.set_value(path, config.value, None)  # the rules decide (run_main)
         return remaining
     except ONE_LINE_ERRORS as error:
