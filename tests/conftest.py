@@ -23,7 +23,11 @@ from nasjax.spaces import nb101
 # set; compilations under the threshold are not worth a file.
 COMPILE_CACHE_ENV = "JAX_COMPILATION_CACHE_DIR"
 COMPILE_CACHE_MIN_SECONDS = "0.2"
-_OWN_CACHE = pytest.StashKey[str]()  # the cache directory this session created
+# The data directory of the session, set the same way: a test or launch that names no data
+# directory must not read or fill the user's ~/.cache/nasjax (where a missing table would be
+# built in the middle of a test).
+DATA_ENV = "NASJAX_DATA"
+_OWN_DIRS = pytest.StashKey[list]()  # the variables whose directories this session created
 
 # XGBoost fits in tests: idle OpenMP threads sleep instead of spinning (on a busy 2-core machine
 # spinning made fits ~100x slower); the trees are the same.
@@ -104,14 +108,17 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_configure(config):
-    """Creates the session's compilation cache (in the controller, before workers start)."""
-    if os.environ.get(COMPILE_CACHE_ENV) or hasattr(config, "workerinput"):
-        path = os.environ.get(COMPILE_CACHE_ENV)
-    else:
-        path = tempfile.mkdtemp(prefix="nasjax-jax-cache-")
-        config.stash[_OWN_CACHE] = path
-        os.environ[COMPILE_CACHE_ENV] = path
-        os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = COMPILE_CACHE_MIN_SECONDS
+    """Creates the session's data directory and compilation cache where the caller set none
+    (in the controller, before workers start: they and the launches inherit the variables)."""
+    if not hasattr(config, "workerinput"):
+        for variable, prefix in ((DATA_ENV, "nasjax-data-"),
+                                 (COMPILE_CACHE_ENV, "nasjax-jax-cache-")):
+            if not os.environ.get(variable):
+                os.environ[variable] = tempfile.mkdtemp(prefix=prefix)
+                config.stash.setdefault(_OWN_DIRS, []).append(variable)
+        if COMPILE_CACHE_ENV in config.stash.get(_OWN_DIRS, []):
+            os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = COMPILE_CACHE_MIN_SECONDS
+    path = os.environ.get(COMPILE_CACHE_ENV)
     if os.environ.get(PROFILE_ENV):
         jax.monitoring.register_event_duration_secs_listener(_count_compiles)
     if path:  # this process imported jax before the variables were set
@@ -122,27 +129,20 @@ def pytest_configure(config):
 
 
 def pytest_unconfigure(config):
-    """Removes the cache this session created."""
-    path = config.stash.get(_OWN_CACHE, None)
-    if path:
-        shutil.rmtree(path, ignore_errors=True)
-        os.environ.pop(COMPILE_CACHE_ENV, None)
+    """Removes the directories this session created."""
+    for variable in config.stash.get(_OWN_DIRS, []):
+        shutil.rmtree(os.environ.pop(variable), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def data_dir(tmp_path_factory) -> Path:
-    """A data directory for the session: $NASJAX_DATA when set (reuses caches), else one temp dir
-    shared by the pytest-xdist workers (files are written atomically, and the slow builds below
-    hold :func:`build_lock`, so each cache is built once)."""
-    if os.environ.get("NASJAX_DATA"):
-        path = Path(os.environ["NASJAX_DATA"])
-        path.mkdir(parents=True, exist_ok=True)  # the build locks live in it
-        return path
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent  # the workers' common base
-    path = root / "nasjax_data"
-    path.mkdir(exist_ok=True)
+def data_dir() -> Path:
+    """The session's data directory, $NASJAX_DATA: the one set by the caller (reuses its
+    caches), else a temporary one that :func:`pytest_configure` made for the session. Workers
+    and every launch a test starts use it, never ``~/.cache/nasjax``; files are written
+    atomically, and the slow builds below hold :func:`build_lock`, so each cache is built
+    once."""
+    path = Path(os.environ[DATA_ENV])
+    path.mkdir(parents=True, exist_ok=True)  # the build locks live in it
     return path
 
 

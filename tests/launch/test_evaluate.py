@@ -81,7 +81,10 @@ def test_an_unfinished_apex_run_is_refused_unless_allowed(tmp_path):
 
 
 @pytest.mark.slow  # ~7 CPU-s of its own: out of the fast lane
-def test_a_bad_value_found_while_building_leaves_no_partial_directory(tmp_path):
+def test_a_bad_value_found_while_building_leaves_no_partial_directory(tmp_path,
+                                                                      full_neighbour_table):
+    # The launch loads the preset's data (the session's $NASJAX_DATA) before the bad value is
+    # found; the fixture builds it first, so that the one line on stderr is the error alone.
     result = _evaluate(tmp_path, "--config.agents=apex", "--config.apex_checkpoints=")
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr[-2000:]
     assert "the apex agent needs trained runs" in result.stderr
