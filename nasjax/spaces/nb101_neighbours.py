@@ -25,7 +25,9 @@ Each flagged result is valid and pruned by construction (in a DAG, every vertex 
 input -> output path exactly when all but the input have an in-edge and all but the
 output an out-edge); the tests check it with :func:`nb101.is_valid`. The valid
 candidates are packed into ``MAX_CANDIDATES`` slots, hashed, and duplicates under
-isomorphism (and the cell itself) removed, keeping the first in candidate order.
+isomorphism (and the cell itself) removed, keeping the first in candidate order
+(:func:`distinct_neighbours` takes another isomorphism key: the neighbour table's build
+uses enumeration rows, found without hashing).
 
 Bounds, derived by exhausting all 423,624 cells (a slow test re-checks them):
 ``FREE_PAIRS = 6`` (most rewiring pairs of one removed vertex), at most
@@ -223,19 +225,40 @@ def _pack(cells: Cell, keep: jax.Array, size: int):
     return packed, mask
 
 
-def _all_neighbours_one(cell: Cell):
+def _distinct_one(cell: Cell, key):
     cells, ok = _candidates(cell)
     cells, ok = _pack(cells, ok, MAX_CANDIDATES)
-    # One hash of the cell and its candidates together: one copy of the unrolled hash in every
-    # program that presents neighbours (it dominates their compile time), the same values.
-    both = nb101.hash_cells(jax.tree.map(lambda one, many: jnp.concatenate([one[None], many]),
-                                         cell, cells))  # [1 + C, 2]
-    own, hashes = both[0], both[1:]
-    same = (hashes[:, None, :] == hashes[None, :, :]).all(-1)  # [C, C]
+    # One key of the cell and its candidates together: with the hash, one copy of the unrolled
+    # hash in every program that presents neighbours (it dominates their compile time).
+    both = key(jax.tree.map(lambda one, many: jnp.concatenate([one[None], many]),
+                            cell, cells))  # [1 + C, k]
+    own, keys = both[0], both[1:]
+    same = (keys[:, None, :] == keys[None, :, :]).all(-1)  # [C, C]
     earlier = jnp.tril(jnp.ones((MAX_CANDIDATES, MAX_CANDIDATES), bool), k=-1)
     duplicate = (same & earlier & ok[None, :]).any(-1)
-    keep = ok & ~duplicate & ~(hashes == own).all(-1)
+    keep = ok & ~duplicate & ~(keys == own).all(-1)
     return _pack(cells, keep, MAX_NEIGHBOURS)
+
+
+def distinct_neighbours(cells: Cell, key) -> tuple[Cell, jax.Array]:
+    """:func:`all_neighbours` with another isomorphism key (not jitted: the caller's program).
+
+    Args:
+      cells: Cell[...], valid.
+      key: ``Cell[N] -> array[N, k]``, equal for two valid cells exactly when they are
+        isomorphic (its values on invalid cells are never read), e.g. :func:`nb101.hash_cells`,
+        or the enumeration row that a precomputed dense join gives without hashing.
+    Returns:
+      ``(Cell[..., M], bool[..., M])``, as :func:`all_neighbours`.
+    """
+    batch = cells.shape
+    flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[len(batch):]), cells)
+    out, mask = jax.vmap(lambda cell: _distinct_one(cell, key))(flat)
+
+    def unflatten(x):
+        return x.reshape(batch + x.shape[1:])
+
+    return jax.tree.map(unflatten, out), unflatten(mask)
 
 
 @jax.jit
@@ -249,11 +272,4 @@ def all_neighbours(cells: Cell) -> tuple[Cell, jax.Array]:
       the deterministic order of the module docstring, packed to the front, and
       their mask. Each is valid, pruned, not isomorphic to the cell or to another.
     """
-    batch = cells.shape
-    flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[len(batch):]), cells)
-    out, mask = jax.vmap(_all_neighbours_one)(flat)
-
-    def unflatten(x):
-        return x.reshape(batch + x.shape[1:])
-
-    return jax.tree.map(unflatten, out), unflatten(mask)
+    return distinct_neighbours(cells, nb101.hash_cells)

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nasjax import paths
+from nasjax import fusion, paths
 from nasjax.spaces import base, graph, nb101, nb101_dense, nb101_neighbours, presentation
 
 # Tied to the enumeration order (SPACE_FILE) and the edits; v3: every acyclic edge and vertex
@@ -168,19 +168,28 @@ def _compute(data_dir, progress: bool) -> tuple[np.ndarray, np.ndarray]:
     from tqdm.auto import tqdm
 
     cells = nb101.enumerate_cells(data_dir, progress=progress)
-    table = nb101.space_hashes(data_dir, progress=False)
+    hashes = nb101.space_hashes(data_dir, progress=False)
+    sampled = jnp.asarray(_load_sampler_rows(data_dir, np.asarray(hashes)))
 
     @jax.jit
-    def batch_rows(batch, table):  # the table an argument: a closed-over constant compiles slowly
-        found, mask = nb101_neighbours.all_neighbours(batch)
-        rows = nb101.index_of(table, found)
-        return jnp.where(mask, rows, -1), mask.sum(-1)
+    def batch_rows(batch, sampled, dense_keys):  # arrays as arguments: constants compile slowly
+        def row(found):  # a valid cell's enumeration row, its class, from its dense position
+            position = nb101_dense.position(dense_keys, found)
+            # Materialised: fused into the [C, C] comparison, it would be computed C times.
+            return fusion.materialize(jnp.where(position >= 0,
+                                                sampled[jnp.maximum(position, 0)], -1))
 
+        # The rows are isomorphism keys (equal rows, equal hashes): the same neighbours as
+        # all_neighbours, without hashing the candidates and then the neighbours again.
+        found, mask = nb101_neighbours.distinct_neighbours(batch, lambda c: row(c)[..., None])
+        return jnp.where(mask, row(found), -1), mask.sum(-1)
+
+    dense_keys = base.device_keys(nb101_dense.INDEX)
     counts, flat = [], []
     for start in tqdm(range(0, nb101.NUM_CELLS, _BATCH), desc="neighbour table",
                       unit="batch", disable=not progress):
         index = np.arange(start, start + _BATCH) % nb101.NUM_CELLS
-        rows, count = map(np.asarray, batch_rows(cells[index], table))
+        rows, count = map(np.asarray, batch_rows(cells[index], sampled, dense_keys))
         size = min(_BATCH, nb101.NUM_CELLS - start)
         rows, count = rows[:size], count[:size]
         if (rows[np.arange(rows.shape[1]) < count[:, None]] < 0).any():
