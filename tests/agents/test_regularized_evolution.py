@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -17,6 +19,21 @@ from nasjax.spaces import nb101
 from nasjax.spaces import nb101_string as strings_lib
 
 SPACE = spaces.get("nb101")
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _sampled_strings(key: jax.Array, count: int) -> jax.Array:
+    """int32[count, 26]: the strings of ``count`` sampled cells (one program: run op by op,
+    sampling, encoding, decoding and hashing cost the tests below ~10 CPU-s each)."""
+    return strings_lib.encode(nb101.sample(key, (count,)))
+
+
+@jax.jit
+def _valid_and_hashes(strings: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(bool[B], uint32[B, 2])``: whether strings ``int32[B, 26]`` decode to valid cells, and
+    the hashes of those cells."""
+    cells, valid = strings_lib.decode(strings)
+    return valid, nb101.hash_cells(cells)
 
 
 def metrics(val_acc: float) -> bench_lib.Metrics:
@@ -59,15 +76,14 @@ def test_ageing_removes_the_oldest_member():
 
 @pytest.mark.slow  # ~11 CPU-s of its own: out of the fast lane
 def test_mutations_with_require_change_are_valid_and_differ_from_the_parent():
-    parents = strings_lib.encode(nb101.sample(jax.random.key(1), (64,)))
+    parents = _sampled_strings(jax.random.key(1), 64)
     direct = jnp.zeros(26, jnp.int32).at[strings_lib.NUM_OP_SLOTS + 5].set(1)  # input -> output
     parents = jnp.concatenate([parents, direct[None]])
     keys = jax.random.split(jax.random.key(2), len(parents))
     children = jax.jit(jax.vmap(lambda k, p: re_lib.mutate(SPACE, k, p, 1.0, True)))(keys, parents)
-    cells, valid = strings_lib.decode(children)
-    assert bool(valid.all())
-    parent_cells, _ = strings_lib.decode(parents)
-    same = (nb101.hash_cells(cells) == nb101.hash_cells(parent_cells)).all(-1)
+    valid, hashes = _valid_and_hashes(jnp.concatenate([children, parents]))
+    assert bool(valid[:len(children)].all())
+    same = (hashes[:len(children)] == hashes[len(children):]).all(-1)
     assert not bool(same.any())
 
 
@@ -76,13 +92,12 @@ def test_official_mutation_may_keep_the_cell():
     # Without require_change (the official mutate_spec, and the default), some children
     # repeat the parent's cell: e.g. flips of edges that pruning removes again.
     assert not agent_configs.regularized_evolution().require_change
-    parent = strings_lib.encode(nb101.sample(jax.random.key(3)))
+    parent = _sampled_strings(jax.random.key(3), 1)[0]
     keys = jax.random.split(jax.random.key(4), 400)
     children = jax.jit(jax.vmap(lambda k: re_lib.mutate(SPACE, k, parent, 1.0, False)))(keys)
-    cells, valid = strings_lib.decode(children)
-    assert bool(valid.all())
-    parent_hash = nb101.hash_cells(strings_lib.decode(parent)[0])
-    assert bool((nb101.hash_cells(cells) == parent_hash).all(-1).any())
+    valid, hashes = _valid_and_hashes(jnp.concatenate([children, parent[None]]))
+    assert bool(valid[:-1].all())
+    assert bool((hashes[:-1] == hashes[-1]).all(-1).any())
 
 
 @pytest.mark.slow  # ~5 CPU-s of its own: out of the fast lane

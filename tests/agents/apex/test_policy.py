@@ -48,9 +48,10 @@ def test_greedy_action_is_the_best_valid_one():
     params = make_env_params()
     obs, _ = jax.jit(jax.vmap(lambda k: env.reset(k, params)))(
         jax.random.split(jax.random.key(0), 4))
-    weights = net.init(jax.random.key(1), obs.tokens, obs.action_mask)
-    act = jax.vmap(policy.make_act(net), in_axes=(None, 0, None))
+    # Compiled: op by op the network's init and apply cost ~15 CPU-s more.
+    weights = jax.jit(net.init)(jax.random.key(1), obs.tokens, obs.action_mask)
+    act = jax.jit(jax.vmap(policy.make_act(net), in_axes=(None, 0, None)))
     actions = np.asarray(act(weights, obs, jax.random.key(2)))
-    q = np.array(net.apply(weights, obs.tokens, obs.action_mask))
+    q = np.array(jax.jit(net.apply)(weights, obs.tokens, obs.action_mask))
     q[~np.asarray(obs.action_mask)] = -np.inf
     np.testing.assert_array_equal(actions, q.argmax(-1))
