@@ -328,3 +328,41 @@ def cached(path: str | os.PathLike, remake: str) -> bool:
             _log.warning("%s: %s; rebuilding it", error.path, error.problem)
     writable_dir(path.parent)
     return False
+
+
+def read_package_npz(path: str | os.PathLike, names: tuple[str, ...], *, what: str, remake: str,
+                 layout: int, count: int, unit: str) -> tuple[dict, dict]:
+    """The arrays of a data file shipped in the package (an ``.npz`` with a JSON ``meta``).
+
+    Args:
+      path: the file.
+      names: the arrays to read, ``"meta"`` among them.
+      what: the file in words, for errors (``"real NAS-Bench-101"``).
+      remake: the maintainers' command that rebuilds it.
+      layout: the expected ``meta["format"]``.
+      count: the expected leading length of every array.
+      unit: what the rows are, for errors (``"cells"``).
+    Returns:
+      ``(arrays without meta, meta)``.
+    Raises:
+      FileNotFoundError / ValueError naming the file when it is missing, corrupt, of another
+      layout or length.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"the shipped {what} file {path} is missing; reinstall nasjax, "
+                                f"or (maintainers) rebuild it with:\n  {remake}")
+    import numpy as np  # paths itself needs no NumPy
+
+    try:
+        with np.load(path) as data:
+            arrays = {name: data[name] for name in names}
+        meta = json.loads(arrays.pop("meta").tobytes().decode())
+    except Exception as error:
+        raise ValueError(f"the shipped {what} file {path} is corrupt: {error}; "
+                         "reinstall nasjax") from error
+    if meta.get("format") != layout:
+        raise ValueError(f"{path} has format {meta.get('format')}, expected {layout}")
+    if any(len(a) != count for a in arrays.values()):
+        raise ValueError(f"{path} does not hold {count} {unit}")
+    return arrays, meta

@@ -27,7 +27,7 @@ import numpy as np
 
 from nasjax import spaces
 from nasjax.benchmarks import base
-from nasjax.paths import PACKAGE_DATA, atomic_write
+from nasjax.paths import PACKAGE_DATA, atomic_write, read_package_npz
 from nasjax.spaces import graph, nb101, nb101_space
 
 NAME = "nb101-real-20k"
@@ -140,24 +140,10 @@ def read_shipped(path: str | os.PathLike = SHIPPED) -> dict[str, np.ndarray]:
     Raises:
       FileNotFoundError / ValueError naming the file when it is missing or corrupt.
     """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"the shipped real NAS-Bench-101 file {path} is missing; "
-                                f"reinstall nasjax, or (maintainers) rebuild it with:\n  "
-                                f"{PREPARE_COMMAND}")
     names = ("adj_packed", "ops", "key", "train_seconds", "params", "meta") + tuple(
         f"val_acc_{e}" for e in EPOCH_BUDGETS)
-    try:
-        with np.load(path) as data:
-            arrays = {name: data[name] for name in names}
-        meta = json.loads(arrays.pop("meta").tobytes().decode())
-    except Exception as error:
-        raise ValueError(f"the shipped real NAS-Bench-101 file {path} is corrupt: {error}; "
-                         f"reinstall nasjax") from error
-    if meta.get("format") != SHIPPED_FORMAT:
-        raise ValueError(f"{path} has format {meta.get('format')}, expected {SHIPPED_FORMAT}")
-    if any(len(a) != NUM_REAL for a in arrays.values()):
-        raise ValueError(f"{path} does not hold {NUM_REAL} cells")
+    arrays, meta = read_package_npz(path, names, what="real NAS-Bench-101", remake=PREPARE_COMMAND,
+                                    layout=SHIPPED_FORMAT, count=NUM_REAL, unit="cells")
     packed = arrays.pop("adj_packed")
     arrays["cells"] = nb101.Cell(adj=nb101.unpack_adjacency(packed), ops=arrays.pop("ops"))
     arrays["key"] = np.asarray([row.tobytes().hex() for row in arrays["key"]], dtype="U32")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nasjax.paths import PACKAGE_DATA, atomic_write
+from nasjax.paths import PACKAGE_DATA, atomic_write, read_package_npz
 from nasjax.spaces import nb301
 
 SOURCE_FILE = "nb301_val_725.json"  # in the maintainers' folder of real subsets
@@ -89,23 +89,9 @@ def read_shipped(path: str | os.PathLike = SHIPPED) -> dict:
     Raises:
       FileNotFoundError / ValueError naming the file when it is missing or corrupt.
     """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"the shipped real NAS-Bench-301 file {path} is missing; "
-                                f"reinstall nasjax, or (maintainers) rebuild it with:\n  "
-                                f"{PREPARE_COMMAND}")
     names = ("inputs", "ops", "val_acc", "params_m", "flops_m", "meta")
-    try:
-        with np.load(path) as data:
-            arrays = {name: data[name] for name in names}
-        meta = json.loads(arrays.pop("meta").tobytes().decode())
-    except Exception as error:
-        raise ValueError(f"the shipped real NAS-Bench-301 file {path} is corrupt: {error}; "
-                         f"reinstall nasjax") from error
-    if meta.get("format") != SHIPPED_FORMAT:
-        raise ValueError(f"{path} has format {meta.get('format')}, expected {SHIPPED_FORMAT}")
-    if any(len(a) != NUM_REAL for a in arrays.values()):
-        raise ValueError(f"{path} does not hold {NUM_REAL} genotypes")
+    arrays, meta = read_package_npz(path, names, what="real NAS-Bench-301", remake=PREPARE_COMMAND,
+                                    layout=SHIPPED_FORMAT, count=NUM_REAL, unit="genotypes")
     genotypes = nb301.Genotype(inputs=arrays.pop("inputs"), ops=arrays.pop("ops"))
     return {"genotypes": genotypes, **arrays, "meta": meta}
 

@@ -65,6 +65,13 @@ class Checkpointer:
         """The newest saved chunk count, or None."""
         return self._manager.latest_step()
 
+    def _step(self, chunks: int | None) -> int:
+        """``chunks``, or the newest step when None; FileNotFoundError when there is none."""
+        chunks = self.latest() if chunks is None else chunks
+        if chunks is None:
+            raise FileNotFoundError(f"no checkpoint in {self.directory}")
+        return chunks
+
     def save(self, chunks: int, state: Any, rows: list[dict]) -> None:
         """Saves the state after ``chunks`` chunks and the metrics rows so far (blocking).
 
@@ -97,9 +104,7 @@ class Checkpointer:
           FileNotFoundError: when there is no checkpoint.
           CorruptCheckpointError: when the step cannot be read back.
         """
-        chunks = self.latest() if chunks is None else chunks
-        if chunks is None:
-            raise FileNotFoundError(f"no checkpoint in {self.directory}")
+        chunks = self._step(chunks)
         leaves, treedef = jax.tree.flatten(abstract_state)
         restored = self._read(chunks, ocp.args.Composite(
             state=ocp.args.StandardRestore(leaves), metrics=ocp.args.JsonRestore()))
@@ -180,9 +185,7 @@ class Checkpointer:
           FileNotFoundError: when there is no checkpoint.
           CorruptCheckpointError: when the step cannot be read back.
         """
-        chunks = self.latest() if chunks is None else chunks
-        if chunks is None:
-            raise FileNotFoundError(f"no checkpoint in {self.directory}")
+        chunks = self._step(chunks)
         restored = self._read(chunks, ocp.args.Composite(
             params=ocp.args.StandardRestore(abstract_params)))
         return restored.params
