@@ -35,7 +35,6 @@ from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
-import scipy.stats
 
 from nasjax import paths, spaces
 from nasjax.benchmarks import base, nb101_features, nb101_real, trees
@@ -110,11 +109,6 @@ def split(num: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(permutation[held:]), np.sort(permutation[:held])
 
 
-def _rank_quality(prediction: np.ndarray, truth: np.ndarray) -> dict:
-    return {"kendall_tau": float(scipy.stats.kendalltau(prediction, truth)[0]),
-            "spearman": float(scipy.stats.spearmanr(prediction, truth)[0])}
-
-
 def refit(data_dir, progress: bool = True, config: Nb101Fit = DEFAULT_FIT) -> dict:
     """Fit the ensembles with the installed XGBoost, measure them on the held-out real cells,
     derive the table from them (:func:`derive_table`) and write the package
@@ -143,9 +137,9 @@ def refit(data_dir, progress: bool = True, config: Nb101Fit = DEFAULT_FIT) -> di
         held_predictions[:, m] = _from_target(boosters[-1].inplace_predict(real_x[held]))
     held_mean = held_predictions.mean(-1)
     quality = {
-        **_rank_quality(held_mean, acc[held]),
+        **trees.rank_quality(held_mean, acc[held]),
         "rmse": float(np.sqrt(np.mean((held_mean - acc[held]) ** 2))),
-        "member_kendall_tau": [_rank_quality(p, acc[held])["kendall_tau"]
+        "member_kendall_tau": [trees.rank_quality(p, acc[held])["kendall_tau"]
                                for p in held_predictions.T],
         "held_out_cells": len(held), "train_cells": len(train),
     }
@@ -155,7 +149,7 @@ def refit(data_dir, progress: bool = True, config: Nb101Fit = DEFAULT_FIT) -> di
         aux.append(_fit(real_x[train], log_value[train], config.aux_trees, config.seed, config))
         held_value = np.exp(aux[-1].inplace_predict(real_x[held]))
         relative = np.abs(held_value / np.exp(log_value[held]) - 1.0)
-        quality[name] = {**_rank_quality(held_value, log_value[held]),
+        quality[name] = {**trees.rank_quality(held_value, log_value[held]),
                          "median_relative_error": float(np.median(relative)),
                          "p95_relative_error": float(np.quantile(relative, 0.95))}
 

@@ -27,7 +27,6 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.stats
 
 from nasjax import paths
 from nasjax.benchmarks import nb301_ensemble, nb301_features, nb301_real, trees
@@ -109,8 +108,7 @@ def _mean_prediction(boosters: list, x: np.ndarray) -> np.ndarray:
 
 def quality(prediction: np.ndarray, truth: np.ndarray) -> dict:
     """Kendall tau, Spearman and RMSE (percentage points) of predictions against the truth."""
-    return {"kendall_tau": float(scipy.stats.kendalltau(prediction, truth)[0]),
-            "spearman": float(scipy.stats.spearmanr(prediction, truth)[0]),
+    return {**trees.rank_quality(prediction, truth),
             "rmse_percent": float(np.sqrt(np.mean((prediction - truth) ** 2))),
             "n": len(truth)}
 

@@ -668,3 +668,12 @@ def _check_shapes(ens: TreeEnsemble, path: Path) -> None:
     if ((leaf & (left != np.arange(size))) | (feature > ens.num_features)
             | (~leaf & ((left < 0) | (left + 1 >= size)))).any():
         raise ValueError(f"{path}: a node word points outside the node arrays")
+
+
+def rank_quality(prediction: np.ndarray, truth: np.ndarray) -> dict:
+    """Kendall tau and Spearman rank correlation of a fitted surrogate's predictions against
+    the truth (the surrogate papers' measures of fit; scipy imported here, on a refit)."""
+    import scipy.stats
+
+    return {"kendall_tau": float(scipy.stats.kendalltau(prediction, truth)[0]),
+            "spearman": float(scipy.stats.spearmanr(prediction, truth)[0])}

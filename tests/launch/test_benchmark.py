@@ -42,3 +42,20 @@ def test_a_run_writes_its_directory_complete(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["benchmark.json"]
     assert not (tmp_path / "out.partial").exists() and not (tmp_path / "out.lock").exists()
+
+
+_REFUSED = """
+import atexit, runpy, sys
+heavy = ("scipy", "matplotlib")
+atexit.register(lambda: print("imported:", [m for m in heavy if m in sys.modules]))
+sys.argv = ["benchmark", "--only=bogus"]
+runpy.run_module("nasjax.launch.benchmark", run_name="__main__")
+"""
+
+
+def test_an_unknown_benchmark_is_refused_in_one_line_without_scipy_or_matplotlib(tmp_path):
+    result = subprocess.run([sys.executable, "-c", _REFUSED], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 2 and result.stderr.startswith(
+        "error: unknown benchmark(s) ['bogus']; choose from ['apex_eval_episodes', "), result.stderr
+    assert result.stdout == "imported: []\n" and list(tmp_path.iterdir()) == []
