@@ -29,7 +29,7 @@ TABLE_FILE = "nb101_neighbours_v3.npz"
 # The table row of every labelled cell the sampler can draw: tied to the enumeration order and
 # the sampler, not to the edits.
 SAMPLER_ROWS_FILE = "nb101_sampler_rows_v1.npz"
-# Cells per jitted batch of the build: 512 builds the table in 22 s on 2 CPU cores where 8,192
+# Cells per jitted batch of the build: 512 built the table in 22 s on 2 CPU cores where 8,192
 # took 28-30 s (the 519 raw candidates of each cell stay in cache), with the same bytes.
 _BATCH = 512
 
