@@ -273,13 +273,17 @@ def test_apex_two_processes_of_one_device_equal_one_process_of_two(tmp_path, dat
 
 
 @pytest.mark.slow  # 2 evaluation processes, one killed
-def test_a_killed_process_stops_the_other_naming_it(tmp_path, data_dir, full_neighbour_table):
+def test_a_killed_process_stops_the_other_naming_it(tmp_path, data_dir, full_neighbour_table,
+                                                    monkeypatch):
     """Process 0 stops at its next exchange (exit 1) or, while it computes, when process 1
     misses its heartbeats (the runtime aborts it: SIGABRT); either way within the heartbeat,
     with one line naming process 1, leaving nothing that looks complete."""
     workdir = tmp_path / "run"
     args = ["--config=configs/evaluate.py:quick", "--config.agents=random_walk",
             "--config.agent_seeds=40", f"--config.data_dir={data_dir}", f"--workdir={workdir}"]
+    scratch = tmp_path / "tmp"  # the killed process cannot remove its scratch run directory
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
     procs = launch("evaluate", args, processes=2, extra=("--heartbeat_timeout=30",))
     marker = workdir.with_name("run.partial") / "PARTIAL"
     deadline = time.monotonic() + 600
@@ -296,3 +300,5 @@ def test_a_killed_process_stops_the_other_naming_it(tmp_path, data_dir, full_nei
     assert err.count("error:") == 1 and "Check failure" not in err and " client.h:" not in err
     assert seconds < 30 + 15  # the heartbeat timeout, and the runtime's polling
     assert not workdir.exists() and marker.is_file()
+    # Process 1's scratch run (if it got that far) is left in the test's TMPDIR, not in /tmp.
+    assert {p.name for p in scratch.glob("nasjax-process-*/*")} <= {"run.partial"}
