@@ -331,7 +331,7 @@ def cached(path: str | os.PathLike, remake: str) -> bool:
 
 
 def read_package_npz(path: str | os.PathLike, names: tuple[str, ...], *, what: str, remake: str,
-                 layout: int, count: int, unit: str) -> tuple[dict, dict]:
+                     layout: int, count: int, unit: str) -> tuple[dict, dict]:
     """The arrays of a data file shipped in the package (an ``.npz`` with a JSON ``meta``).
 
     Args:
