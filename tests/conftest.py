@@ -7,6 +7,8 @@ import fcntl
 import os
 import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +30,18 @@ COMPILE_CACHE_MIN_SECONDS = "0.2"
 # built in the middle of a test).
 DATA_ENV = "NASJAX_DATA"
 _OWN_DIRS = pytest.StashKey[list]()  # the variables whose directories this session created
+# XLA's code generator (LLVM) at -O0 for the session, its workers and every launch a test starts,
+# unless the caller's XLA_FLAGS name a level: compiling is most of the suite's time, and -O0
+# halves it (docs/test-suite.md). The programs are the same HLO, less optimised as machine code,
+# so floating-point results may differ in their last bits from an optimised build's (FMA
+# contraction), and every number a test compares is computed in the session. Work that runs
+# compiled code for long asks for the optimised build: the neighbour table is built by a
+# prepare_data process with the caller's flags (:func:`prepare_data`), and a whole-space sweep
+# jits with ``compiler_options=OPTIMISED``.
+XLA_FLAGS_ENV = "XLA_FLAGS"
+OPT_LEVEL_FLAG = "--xla_backend_optimization_level"
+SESSION_XLA_FLAG = f"{OPT_LEVEL_FLAG}=0"
+OPTIMISED = {"xla_backend_optimization_level": 3}  # XLA's default level, for jax.jit
 
 # XGBoost fits in tests: idle OpenMP threads sleep instead of spinning (on a busy 2-core machine
 # spinning made fits ~100x slower); the trees are the same.
@@ -118,6 +132,8 @@ def pytest_configure(config):
                 config.stash.setdefault(_OWN_DIRS, []).append(variable)
         if COMPILE_CACHE_ENV in config.stash.get(_OWN_DIRS, []):
             os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = COMPILE_CACHE_MIN_SECONDS
+        if OPT_LEVEL_FLAG not in os.environ.get(XLA_FLAGS_ENV, ""):
+            os.environ[XLA_FLAGS_ENV] = xla_flags(SESSION_XLA_FLAG)
     path = os.environ.get(COMPILE_CACHE_ENV)
     if os.environ.get(PROFILE_ENV):
         jax.monitoring.register_event_duration_secs_listener(_count_compiles)
@@ -126,6 +142,12 @@ def pytest_configure(config):
         jax.config.update("jax_persistent_cache_min_compile_time_secs",
                           float(os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
                                                COMPILE_CACHE_MIN_SECONDS)))
+
+
+def xla_flags(*flags: str) -> str:
+    """The session's XLA_FLAGS followed by ``flags`` (a subprocess with more CPU devices keeps
+    the session's code generation)."""
+    return " ".join([os.environ.get(XLA_FLAGS_ENV, ""), *flags]).strip()
 
 
 def pytest_unconfigure(config):
@@ -239,6 +261,18 @@ def small_world() -> dict:
             "cells": dict(zip(names, cells)), "val": dict(zip(names, val))}
 
 
+def prepare_data(data_dir: Path, target: str) -> None:
+    """Builds ``target``'s caches into ``data_dir`` with ``prepare_data`` in a process compiled
+    with the caller's XLA_FLAGS, not the session's -O0 (under which the neighbour table's build
+    takes 7 times as long)."""
+    flags = os.environ.get(XLA_FLAGS_ENV, "").replace(SESSION_XLA_FLAG, "").strip()
+    result = subprocess.run(
+        [sys.executable, "-m", "nasjax.launch.prepare_data", f"--benchmark={target}",
+         f"--data_dir={data_dir}"], env={**os.environ, XLA_FLAGS_ENV: flags},
+        capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
 @pytest.fixture(scope="session")
 def full_neighbour_table(data_dir):
     """The precomputed NAS-Bench-101 neighbour table (built once into ``data_dir``; slow)."""
@@ -246,7 +280,9 @@ def full_neighbour_table(data_dir):
 
     with build_lock(data_dir, "enumeration"):  # seconds; the launches' SYNTHETIC benchmark
         nb101.load_enumeration(data_dir, progress=False)
-    with build_lock(data_dir, "neighbours"):  # half a minute, waited for by its users alone
+    with build_lock(data_dir, "neighbours"):  # a minute, waited for by its users alone
+        if not (data_dir / neighbour_table.TABLE_FILE).is_file():
+            prepare_data(data_dir, "nb101-neighbours")
         return neighbour_table.load(data_dir, progress=False)
 
 

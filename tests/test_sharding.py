@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import xla_flags
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # Runs a few random-walk and local-search episodes on the hand-built world and a few random
@@ -66,7 +68,7 @@ np.savez(sys.argv[1], **out)
 @pytest.mark.slow  # one subprocess compiles the episodes and trials for 1 and for 8 devices
 def test_the_same_numbers_on_one_and_eight_devices(tmp_path):
     env = {**os.environ, "JAX_PLATFORMS": "cpu",
-           "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+           "XLA_FLAGS": xla_flags("--xla_force_host_platform_device_count=8")}
     path = tmp_path / "numbers.npz"
     result = subprocess.run([sys.executable, "-c", PROGRAM, str(path)], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=900)

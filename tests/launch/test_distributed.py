@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from nasjax import distributed
+from tests.conftest import xla_flags
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMINGS = ("seconds", "per_s")  # summary fields that measure time, not results
@@ -33,7 +34,7 @@ def _env(devices: int = 1, cache: Path | None = None) -> dict:
     cached = {} if cache is None else {"JAX_COMPILATION_CACHE_DIR": str(cache),
                                        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
     return {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT),
-            "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}", **cached}
+            "XLA_FLAGS": xla_flags(f"--xla_force_host_platform_device_count={devices}"), **cached}
 
 
 def launch(module: str, args: list[str], processes: int = 1, devices: int = 1,

@@ -16,6 +16,7 @@ import pytest
 from configs import apex, search
 from launch import sweep as sweep_launch
 from nasjax.config_rules import ConfigError
+from tests.conftest import xla_flags
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -310,7 +311,7 @@ print(json.dumps({
 @pytest.mark.slow
 def test_points_trained_together_spread_over_devices_one_point_each(data_dir):
     env = {**os.environ, "JAX_PLATFORMS": "cpu",
-           "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+           "XLA_FLAGS": xla_flags("--xla_force_host_platform_device_count=2")}
     result = subprocess.run([sys.executable, "-c", POINTS_OVER_DEVICES, str(data_dir)],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -10,6 +12,7 @@ import pytest
 
 from nasjax.spaces import graph, nb101, nb101_reference
 from nasjax.spaces.nb101_neighbours import MAX_NEIGHBOURS, all_neighbours
+from tests.conftest import OPTIMISED
 
 C3, C1, MP = nb101.OP_NAMES
 
@@ -132,7 +135,7 @@ def test_derived_bounds_hold_over_the_whole_space(data_dir, full_neighbour_table
 
     cells = nb101.enumerate_cells(data_dir, progress=False)
 
-    @jax.jit
+    @functools.partial(jax.jit, compiler_options=OPTIMISED)  # 26 batches: 6x faster than -O0
     def counts(batch):
         def one(cell):
             _, ok = edits._candidates(cell)

@@ -14,6 +14,7 @@ import pytest
 from configs import apex as apex_config
 from nasjax.agents.apex import train
 from tests.agents.apex.conftest import make_env_params
+from tests.conftest import xla_flags
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -67,7 +68,7 @@ print(json.dumps({
 @pytest.mark.slow  # a subprocess compiles the sharded chunk (about a minute)
 def test_actors_and_replay_shard_over_four_devices(tmp_path):
     env = {**os.environ, "JAX_PLATFORMS": "cpu",
-           "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+           "XLA_FLAGS": xla_flags("--xla_force_host_platform_device_count=4")}
     result = subprocess.run([sys.executable, "-c", PROGRAM, str(tmp_path / "checkpoints")],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
