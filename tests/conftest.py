@@ -30,18 +30,18 @@ COMPILE_CACHE_MIN_SECONDS = "0.2"
 # built in the middle of a test).
 DATA_ENV = "NASJAX_DATA"
 _OWN_DIRS = pytest.StashKey[list]()  # the variables whose directories this session created
-# XLA's code generator (LLVM) at -O0 for the session, its workers and every launch a test starts,
-# unless the caller's XLA_FLAGS name a level: compiling is most of the suite's time, and -O0
-# halves it (docs/test-suite.md). The programs are the same HLO, less optimised as machine code,
-# so floating-point results may differ in their last bits from an optimised build's (FMA
-# contraction), and every number a test compares is computed in the session. Work that runs
-# compiled code for long asks for the optimised build: the neighbour table is built by a
-# prepare_data process with the caller's flags (:func:`prepare_data`), and a whole-space sweep
-# jits with ``compiler_options=OPTIMISED``.
+# XLA's code generation made cheap for the session, its workers and every launch a test starts:
+# LLVM at -O0 and XLA's older elemental emitters instead of its fusion emitters (each setting
+# unless the caller's XLA_FLAGS name it). Compiling is most of the suite's time, and these
+# compile in a third of it (docs/test-suite.md). The programs are the same HLO, less optimised
+# as machine code, so floating-point results may differ in their last bits from the default
+# build's (FMA contraction, other code for exp or tanh); every number a test compares is
+# computed in the session. Work that runs compiled code for long asks for the default build:
+# the neighbour table is built by a prepare_data process with the caller's flags
+# (:func:`prepare_data`), and a whole-space sweep jits with ``compiler_options=OPTIMISED``.
 XLA_FLAGS_ENV = "XLA_FLAGS"
-OPT_LEVEL_FLAG = "--xla_backend_optimization_level"
-SESSION_XLA_FLAG = f"{OPT_LEVEL_FLAG}=0"
-OPTIMISED = {"xla_backend_optimization_level": 3}  # XLA's default level, for jax.jit
+SESSION_XLA_FLAGS = {"xla_backend_optimization_level": "0", "xla_cpu_use_fusion_emitters": "false"}
+OPTIMISED = {"xla_backend_optimization_level": 3, "xla_cpu_use_fusion_emitters": True}  # defaults
 
 # XGBoost fits in tests: idle OpenMP threads sleep instead of spinning (on a busy 2-core machine
 # spinning made fits ~100x slower); the trees are the same.
@@ -132,8 +132,9 @@ def pytest_configure(config):
                 config.stash.setdefault(_OWN_DIRS, []).append(variable)
         if COMPILE_CACHE_ENV in config.stash.get(_OWN_DIRS, []):
             os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = COMPILE_CACHE_MIN_SECONDS
-        if OPT_LEVEL_FLAG not in os.environ.get(XLA_FLAGS_ENV, ""):
-            os.environ[XLA_FLAGS_ENV] = xla_flags(SESSION_XLA_FLAG)
+        caller = os.environ.get(XLA_FLAGS_ENV, "")
+        os.environ[XLA_FLAGS_ENV] = xla_flags(*(
+            f"--{name}={value}" for name, value in SESSION_XLA_FLAGS.items() if name not in caller))
     path = os.environ.get(COMPILE_CACHE_ENV)
     if os.environ.get(PROFILE_ENV):
         jax.monitoring.register_event_duration_secs_listener(_count_compiles)
@@ -263,9 +264,10 @@ def small_world() -> dict:
 
 def prepare_data(data_dir: Path, target: str) -> None:
     """Builds ``target``'s caches into ``data_dir`` with ``prepare_data`` in a process compiled
-    with the caller's XLA_FLAGS, not the session's -O0 (under which the neighbour table's build
-    takes 7 times as long)."""
-    flags = os.environ.get(XLA_FLAGS_ENV, "").replace(SESSION_XLA_FLAG, "").strip()
+    with XLA's default code generation (the session's makes the neighbour table's build 7 times
+    as long): the caller's XLA_FLAGS, less :data:`SESSION_XLA_FLAGS`."""
+    flags = " ".join(flag for flag in os.environ.get(XLA_FLAGS_ENV, "").split()
+                     if flag.lstrip("-").split("=")[0] not in SESSION_XLA_FLAGS)
     result = subprocess.run(
         [sys.executable, "-m", "nasjax.launch.prepare_data", f"--benchmark={target}",
          f"--data_dir={data_dir}"], env={**os.environ, XLA_FLAGS_ENV: flags},
