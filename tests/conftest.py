@@ -132,7 +132,7 @@ def pytest_configure(config):
                 config.stash.setdefault(_OWN_DIRS, []).append(variable)
         if COMPILE_CACHE_ENV in config.stash.get(_OWN_DIRS, []):
             os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = COMPILE_CACHE_MIN_SECONDS
-        caller = os.environ.get(XLA_FLAGS_ENV, "")
+        caller = {_flag_name(flag) for flag in os.environ.get(XLA_FLAGS_ENV, "").split()}
         os.environ[XLA_FLAGS_ENV] = xla_flags(*(
             f"--{name}={value}" for name, value in SESSION_XLA_FLAGS.items() if name not in caller))
     path = os.environ.get(COMPILE_CACHE_ENV)
@@ -143,6 +143,11 @@ def pytest_configure(config):
         jax.config.update("jax_persistent_cache_min_compile_time_secs",
                           float(os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
                                                COMPILE_CACHE_MIN_SECONDS)))
+
+
+def _flag_name(flag: str) -> str:
+    """The setting an XLA flag names: ``--name=value`` -> ``name``."""
+    return flag.lstrip("-").split("=")[0]
 
 
 def xla_flags(*flags: str) -> str:
@@ -267,7 +272,7 @@ def prepare_data(data_dir: Path, target: str) -> None:
     with XLA's default code generation (the session's makes the neighbour table's build 7 times
     as long): the caller's XLA_FLAGS, less :data:`SESSION_XLA_FLAGS`."""
     flags = " ".join(flag for flag in os.environ.get(XLA_FLAGS_ENV, "").split()
-                     if flag.lstrip("-").split("=")[0] not in SESSION_XLA_FLAGS)
+                     if _flag_name(flag) not in SESSION_XLA_FLAGS)
     result = subprocess.run(
         [sys.executable, "-m", "nasjax.launch.prepare_data", f"--benchmark={target}",
          f"--data_dir={data_dir}"], env={**os.environ, XLA_FLAGS_ENV: flags},

@@ -135,7 +135,7 @@ def test_derived_bounds_hold_over_the_whole_space(data_dir, full_neighbour_table
 
     cells = nb101.enumerate_cells(data_dir, progress=False)
 
-    @functools.partial(jax.jit, compiler_options=OPTIMISED)  # 26 batches: 6x faster than -O0
+    @functools.partial(jax.jit, compiler_options=OPTIMISED)  # 26 batches, 9x faster than at -O0
     def counts(batch):
         def one(cell):
             _, ok = edits._candidates(cell)
