@@ -178,14 +178,17 @@ class TableBenchmark(_Described):
 
 def make_table(space: SearchSpace, *, hashes: jax.Array, val_acc: jax.Array,
                test_acc: jax.Array, train_seconds: jax.Array, params: jax.Array,
-               num_values: jax.Array, name: str, info: tuple = ()) -> TableBenchmark:
+               num_values: jax.Array, name: str, info: tuple = (),
+               dense_classes: tuple[np.ndarray, np.ndarray] | None = None) -> TableBenchmark:
     """A :class:`TableBenchmark` of ``space`` over rows given in hash order (host or device
     arrays): ``hashes`` uint32[K, 2] sorted and unique; ``val_acc``, ``test_acc`` and
     ``train_seconds`` float32[K, R] NaN-padded; ``params`` float32[K]; ``num_values`` int32[K].
 
     Computes what makes a query a few gathers: the first-level hash index, the per-row means
     (mode ``"mean"`` is one gather) and, where the space has a dense index, the row of each
-    dense position (hashing every architecture of the index once per process: seconds).
+    dense position: from ``dense_classes`` where the caller has them cached (see
+    :func:`~nasjax.spaces.base.dense_rows`), else by hashing every architecture of the index
+    (once per process: seconds).
 
     Raises:
       ValueError: when ``hashes`` holds :data:`~nasjax.spaces.base.NO_HASH`, the key of
@@ -201,7 +204,8 @@ def make_table(space: SearchSpace, *, hashes: jax.Array, val_acc: jax.Array,
     dense_keys = dense_rows = None
     if space.dense is not None:
         dense_keys = spaces_base.device_keys(space.dense)
-        dense_rows = jnp.asarray(spaces_base.dense_rows(space.dense, space.hash, host_hashes))
+        dense_rows = jnp.asarray(spaces_base.dense_rows(space.dense, space.hash, host_hashes,
+                                                        dense_classes))
     return TableBenchmark(
         hashes=jnp.asarray(hashes), val_acc=val_acc, test_acc=test_acc,
         train_seconds=train_seconds, params=params, num_values=jnp.asarray(num_values),

@@ -38,7 +38,7 @@ import numpy as np
 
 from nasjax import paths, spaces
 from nasjax.benchmarks import base, nb101_features, nb101_real, trees
-from nasjax.spaces import nb101, nb101_space
+from nasjax.spaces import nb101, nb101_space, neighbour_table
 
 NAME = "nb101-surrogate"
 STEM = "nb101_surrogate_v3"  # shipped package: <STEM>.json, <STEM>_{val_acc,aux,table}.npz
@@ -277,4 +277,5 @@ def load(data_dir, progress: bool = True,
         train_seconds=jnp.asarray(np.repeat(aux[:, :1], val_acc.shape[1], -1)),
         params=jnp.asarray(aux[:, 1]),
         num_values=jnp.full(len(hashes), val_acc.shape[1], jnp.int32),
-        name=NAME, info=base.info_items(info))
+        name=NAME, info=base.info_items(info),
+        dense_classes=neighbour_table.dense_classes(data_dir, hashes))

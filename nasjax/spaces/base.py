@@ -111,17 +111,34 @@ def _dense_hashes(dense: DenseIndex, hash_arch: Callable) -> tuple[np.ndarray, n
     return hashes[order], order
 
 
-def dense_rows(dense: DenseIndex, hash_arch: Callable, table) -> np.ndarray:
+def dense_rows(dense: DenseIndex, hash_arch: Callable, table,
+               classes: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """int32[P]: the row of a sorted hash table (uint32[K, 2], host or device) that holds each
-    dense position's architecture, -1 where the table lacks it (host side; the positions are
-    hashed once per process, each join is a NumPy search)."""
-    hashes, order = _dense_hashes(dense, hash_arch)  # sorted: a cache-friendly search
-    rows = np.full(len(hashes), -1, np.int32)
+    dense position's architecture, -1 where the table lacks it (host side, NumPy searches).
+
+    Without ``classes`` the positions are hashed (once per process: seconds). With
+    ``classes = (int32[P] class of each position, uint32[C, 2] sorted class hashes)``, the
+    isomorphism class of each position from a cache (NAS-Bench-101: the enumeration and its
+    sampler rows), only the C class hashes are searched: the same rows, without hashing.
+    """
     keys = graph.hash_to_uint64(np.asarray(table))
-    if len(keys):
-        found = np.minimum(np.searchsorted(keys, hashes), len(keys) - 1)
-        rows[order] = np.where(keys[found] == hashes, found, -1)
+    if classes is not None:
+        position_class, class_hashes = classes
+        class_rows = _rows_of(keys, graph.hash_to_uint64(np.asarray(class_hashes)))
+        return np.where(position_class >= 0, class_rows[np.maximum(position_class, 0)],
+                        -1).astype(np.int32)
+    hashes, order = _dense_hashes(dense, hash_arch)  # sorted: a cache-friendly search
+    rows = np.empty(len(hashes), np.int32)
+    rows[order] = _rows_of(keys, hashes)
     return rows
+
+
+def _rows_of(keys: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+    """int32[N]: the row of each uint64 hash in the sorted uint64 ``keys``, -1 where absent."""
+    if not len(keys):
+        return np.full(len(hashes), -1, np.int32)
+    found = np.minimum(np.searchsorted(keys, hashes), len(keys) - 1)
+    return np.where(keys[found] == hashes, found, -1).astype(np.int32)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

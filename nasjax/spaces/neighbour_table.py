@@ -141,9 +141,10 @@ def sampler_rows(hashes) -> np.ndarray:
     return base.dense_rows(nb101_dense.INDEX, nb101.hash_cells, hashes)
 
 
-def _load_sampler_rows(data_dir, hashes: np.ndarray) -> np.ndarray:
-    """The cached :func:`sampler_rows` of the enumeration, computed and cached when missing
-    or when it fails its checksum (with a warning)."""
+def load_sampler_rows(data_dir, hashes: np.ndarray) -> np.ndarray:
+    """The cached :func:`sampler_rows` of the enumeration (``hashes``, its sorted hashes),
+    computed and cached when missing or when it fails its checksum (with a warning): the
+    enumeration row, so the isomorphism class, of each dense position."""
     path = paths.data_dir(data_dir) / SAMPLER_ROWS_FILE
     remake = (f"python -m nasjax.launch.prepare_data --benchmark=nb101-neighbours "
               f"--data_dir={path.parent}")
@@ -164,12 +165,23 @@ def _load_sampler_rows(data_dir, hashes: np.ndarray) -> np.ndarray:
     return rows
 
 
+def dense_classes(data_dir, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``make_table``'s ``dense_classes`` of a benchmark over the space: the cached sampler rows
+    (:func:`load_sampler_rows`) and the enumeration's sorted ``hashes``. None where they are
+    not cached and the data directory is read-only: the join then hashes the dense index, as
+    building them would."""
+    try:
+        return load_sampler_rows(data_dir, hashes), hashes
+    except paths.DataDirError:
+        return None
+
+
 def _compute(data_dir, progress: bool) -> tuple[np.ndarray, np.ndarray]:
     from tqdm.auto import tqdm
 
     cells = nb101.enumerate_cells(data_dir, progress=progress)
     hashes = nb101.space_hashes(data_dir, progress=False)
-    sampled = jnp.asarray(_load_sampler_rows(data_dir, np.asarray(hashes)))
+    sampled = jnp.asarray(load_sampler_rows(data_dir, np.asarray(hashes)))
 
     @jax.jit
     def batch_rows(batch, sampled, dense_keys):  # arrays as arguments: constants compile slowly
@@ -270,4 +282,4 @@ def load(data_dir=None, progress: bool = True) -> NeighbourTable:
                          "rebuilt")
     packed, ops, hashes = nb101.load_enumeration(data_dir, progress=False)
     return make_table(offsets, rows, packed, ops, hashes,
-                      sampled=_load_sampler_rows(data_dir, hashes))
+                      sampled=load_sampler_rows(data_dir, hashes))

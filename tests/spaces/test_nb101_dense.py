@@ -136,6 +136,33 @@ def test_a_neighbour_table_locates_cells_by_dense_position_as_by_hash(every_vali
     assert 0 < (found >= 0).mean() < 1  # the table lacks most cells
 
 
+@pytest.mark.slow  # hashes every valid cell once (seconds), and needs the sampler rows
+def test_the_join_through_cached_classes_gives_the_rows_of_hashing(data_dir):
+    # The enumeration, every 5th of its cells, and hashes it lacks: make_table's dense rows
+    # through the sampler rows (each position's enumeration row) equal those of hashing the
+    # 1,293,208 positions.
+    from nasjax.spaces import base as spaces_base
+
+    _, _, hashes = nb101.load_enumeration(data_dir, progress=False)
+    classes = neighbour_table.dense_classes(data_dir, hashes)
+    assert classes is not None and (data_dir / neighbour_table.SAMPLER_ROWS_FILE).exists()
+    foreign = np.random.default_rng(0).integers(0, 2**32, (1000, 2), np.uint64).astype(np.uint32)
+    space = spaces.get("nb101")
+    for table in (hashes, hashes[::5], _sorted_hashes(np.concatenate([hashes[::5], foreign]))):
+        joined = spaces_base.dense_rows(space.dense, space.hash, table, classes)
+        hashed = spaces_base.dense_rows(space.dense, space.hash, table)
+        assert joined.dtype == hashed.dtype == np.int32
+        np.testing.assert_array_equal(joined, hashed)
+    assert (joined >= 0).mean() > 0.15 and (joined < 0).any()
+
+
+def _sorted_hashes(hashes: np.ndarray) -> np.ndarray:
+    """uint32[K, 2] hashes in the (lane 0, lane 1) order of a table."""
+    from nasjax.spaces import graph
+
+    return hashes[np.argsort(graph.hash_to_uint64(hashes), kind="stable")]
+
+
 def test_a_table_keeps_its_dense_join_through_tree_maps_and_jit():
     cells = nb101.sample(jax.random.key(0), (64,))
     table = base.from_function(cells, np.full(64, 0.9), name="tiny")
