@@ -398,19 +398,34 @@ _CHUNK = 1 << 16
 
 
 def _valid_adjacencies(n: int) -> np.ndarray:
-    """uint32[A]: packed adjacencies of n-vertex DAGs needing no pruning, with <= 9 edges."""
+    """uint32[A]: packed adjacencies of n-vertex DAGs needing no pruning, with <= 9 edges, in
+    ascending order of their bits over the pairs of the first n vertices."""
     pairs = np.flatnonzero(TRIU_COLS < n)  # pair indices inside the first n vertices
-    codes = np.arange(1 << len(pairs), dtype=np.uint32)
-    bits = ((codes[:, None] >> np.arange(len(pairs), dtype=np.uint32)) & 1).astype(bool)
-    rows, cols = TRIU_ROWS[pairs], TRIU_COLS[pairs]
-    keep = bits.sum(1) <= MAX_EDGES
+    codes = np.arange(1 << len(pairs), dtype=np.uint32)  # bit i: the edge of pairs[i]
+
+    def any_edge(chosen: np.ndarray) -> np.ndarray:  # bool[2^len(pairs)]: an edge among them
+        mask = np.uint32(sum(1 << i for i in np.flatnonzero(chosen)))
+        return (codes & mask) != 0
+
+    keep = _popcount(codes) <= MAX_EDGES
     for v in range(n):
         if v > 0:
-            keep &= bits[:, cols == v].any(1)
+            keep &= any_edge(TRIU_COLS[pairs] == v)  # an in-edge
         if v < n - 1:
-            keep &= bits[:, rows == v].any(1)
-    packed = (bits[keep].astype(np.uint32) << pairs.astype(np.uint32)).sum(1, dtype=np.uint32)
+            keep &= any_edge(TRIU_ROWS[pairs] == v)  # an out-edge
+    kept = codes[keep]
+    packed = np.zeros(len(kept), np.uint32)
+    for i, pair in enumerate(pairs):
+        packed |= ((kept >> np.uint32(i)) & np.uint32(1)) << np.uint32(pair)
     return packed
+
+
+def _popcount(x: np.ndarray) -> np.ndarray:
+    """uint32[...]: the set bits of each uint32 (NumPy < 2 has no ``bitwise_count``)."""
+    x = x - ((x >> np.uint32(1)) & np.uint32(0x55555555))
+    x = (x & np.uint32(0x33333333)) + ((x >> np.uint32(2)) & np.uint32(0x33333333))
+    x = (x + (x >> np.uint32(4))) & np.uint32(0x0F0F0F0F)
+    return (x * np.uint32(0x01010101)) >> np.uint32(24)
 
 
 def _labelings(n: int) -> np.ndarray:
