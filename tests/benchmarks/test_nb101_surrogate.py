@@ -21,7 +21,7 @@ import xgboost
 
 from nasjax import paths
 from nasjax.benchmarks import base, nb101_features, nb101_real, nb101_surrogate, trees
-from nasjax.spaces import graph, nb101
+from nasjax.spaces import graph, nb101, neighbour_table
 
 C3, C1, MP = nb101.OP_NAMES
 SMALL = nb101_surrogate.Nb101Fit(members=2, trees=20, aux_trees=10)  # fast, for plumbing only
@@ -238,11 +238,14 @@ def test_default_surrogate_reaches_held_out_kendall_tau(data_dir):
 
 @pytest.mark.slow  # ~5 CPU-s of its own: out of the fast lane
 def test_the_default_path_never_imports_xgboost(data_dir, tmp_path):
-    # A fresh data directory (only the enumeration, linked from the session's) in a process
-    # where `import xgboost` fails: the default benchmark is read from the package and queried,
-    # and nothing is written to the data directory.
-    nb101.load_enumeration(data_dir, progress=False)
-    for name in (nb101.SPACE_FILE, paths.sidecar(nb101.SPACE_FILE).name):
+    # A fresh data directory (only the enumeration and its sampler rows, linked from the
+    # session's) in a process where `import xgboost` fails: the default benchmark is read from
+    # the package and queried, and nothing is written to the data directory.
+    _, _, hashes = nb101.load_enumeration(data_dir, progress=False)
+    neighbour_table.load_sampler_rows(data_dir, hashes)
+    caches = [name for file in (nb101.SPACE_FILE, neighbour_table.SAMPLER_ROWS_FILE)
+              for name in (file, paths.sidecar(file).name)]
+    for name in caches:
         (tmp_path / name).symlink_to(data_dir / name)
     code = """
         import sys
@@ -258,8 +261,7 @@ def test_the_default_path_never_imports_xgboost(data_dir, tmp_path):
                             text=True, cwd=Path(__file__).parents[2], timeout=1800,
                             env={**os.environ, "NASJAX_DATA": str(tmp_path)})
     assert result.returncode == 0, result.stderr[-2000:]
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [nb101.SPACE_FILE, paths.sidecar(nb101.SPACE_FILE).name])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(caches)
     session = nb101_surrogate.load(data_dir, progress=False)
     cells = jax.tree.map(lambda x: x[:8], nb101_real.read_shipped()["cells"])
     expected = np.asarray(jax.jit(base.query)(session, cells).val_acc).tolist()
