@@ -96,14 +96,31 @@ def valid_fraction_exact() -> float:
     Validity does not depend on the ops, so this is the fraction of the 2^21 upper-triangular
     7x7 matrices whose pruned graph connects input to output with at most 9 edges.
     """
-    codes = np.arange(1 << nb101.NUM_PAIRS, dtype=np.uint32)
-    valid = jax.jit(_valid_packed)(jnp.asarray(codes))
-    return float(np.asarray(valid).mean())
+    return float(valid_edge_sets(np.arange(1 << nb101.NUM_PAIRS, dtype=np.uint32)).mean())
 
 
-def _valid_packed(codes: jax.Array) -> jax.Array:
-    adj = nb101.unpack_adjacency(codes)
-    ops = jnp.broadcast_to(
-        jnp.asarray([nb101.INPUT] + [UNUSED_OP] * NUM_OP_SLOTS + [nb101.OUTPUT], jnp.int8),
-        codes.shape + (nb101.NUM_VERTICES,))
-    return nb101.is_valid(nb101.prune(nb101.Cell(adj=adj, ops=ops)))
+def valid_edge_sets(codes: np.ndarray) -> np.ndarray:
+    """bool[...]: whether strings with these edges are valid, whatever their ops (host side).
+
+    Args:
+      codes: uint32[...], edge sets packed in :func:`nb101.pack_adjacency` bit order.
+    Returns:
+      True where the output is reachable from the input and at most ``nb101.MAX_EDGES`` edges
+      lie on input -> output paths: those pruning keeps (an edge ``u -> v`` with ``u``
+      reachable from the input and ``v`` reaching the output lies on such a path).
+    """
+    codes = np.asarray(codes, np.uint32)
+    vertices = nb101.NUM_VERTICES
+    edge = {(int(u), int(v)): ((codes >> np.uint32(bit)) & np.uint32(1)).astype(bool)
+            for bit, (u, v) in enumerate(zip(nb101.TRIU_ROWS, nb101.TRIU_COLS))}
+    everywhere = np.ones(codes.shape, bool)
+    from_input = [everywhere]
+    for v in range(1, vertices):
+        from_input.append(np.logical_or.reduce([from_input[u] & edge[u, v] for u in range(v)]))
+    to_output = {vertices - 1: everywhere}
+    for u in range(vertices - 2, -1, -1):
+        to_output[u] = np.logical_or.reduce([edge[u, v] & to_output[v]
+                                             for v in range(u + 1, vertices)])
+    kept = sum((on & from_input[u] & to_output[v]).astype(np.int32)
+               for (u, v), on in edge.items())
+    return from_input[-1] & (kept <= nb101.MAX_EDGES)
