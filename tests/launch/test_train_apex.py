@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -131,6 +132,14 @@ def test_a_signal_during_a_chunk_checkpoints_it_before_the_run_stops(tmp_path, d
     progress = ""
     while "chunks:" not in progress:  # the bar appears as the loop starts
         progress += process.stderr.read(1) or pytest.fail(f"ended early: {progress[-3000:]}")
+    # The first chunk starts right after the bar (a signal before it stops the run with nothing
+    # to keep): half a CPU-second more of the process is the chunk's work, on a loaded machine
+    # too, where the bar's write can be the last thing it did before being descheduled.
+    started = _cpu_seconds(process.pid)
+    while _cpu_seconds(process.pid) < started + 0.5:
+        if process.poll() is not None:
+            pytest.fail(f"ended early: {process.communicate()[1][-3000:]}")
+        time.sleep(0.05)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr[-3000:]
@@ -139,6 +148,12 @@ def test_a_signal_during_a_chunk_checkpoints_it_before_the_run_stops(tmp_path, d
     assert 1 <= kept < 1000
     with open(workdir / "metrics.csv") as handle:
         assert len(list(csv.DictReader(handle))) == kept
+
+
+def _cpu_seconds(pid: int) -> float:
+    """The user + system CPU seconds of a live process (Linux: /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 @pytest.mark.slow
