@@ -135,8 +135,8 @@ def test_a_signal_during_a_chunk_checkpoints_it_before_the_run_stops(tmp_path, d
     # The first chunk starts right after the bar (a signal before it stops the run with nothing
     # to keep): half a CPU-second more of the process is the chunk's work, on a loaded machine
     # too, where the bar's write can be the last thing it did before being descheduled.
-    started = _cpu_seconds(process.pid)
-    while _cpu_seconds(process.pid) < started + 0.5:
+    started = _cpu_seconds_of(process.pid)
+    while _cpu_seconds_of(process.pid) < started + 0.5:
         if process.poll() is not None:
             pytest.fail(f"ended early: {process.communicate()[1][-3000:]}")
         time.sleep(0.05)
@@ -150,7 +150,7 @@ def test_a_signal_during_a_chunk_checkpoints_it_before_the_run_stops(tmp_path, d
         assert len(list(csv.DictReader(handle))) == kept
 
 
-def _cpu_seconds(pid: int) -> float:
+def _cpu_seconds_of(pid: int) -> float:
     """The user + system CPU seconds of a live process (Linux: /proc/PID/stat)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
