@@ -126,19 +126,19 @@ def bootstrap_ci_columns(samples: ArrayLike, num_resamples: int = BUDGET_RESAMPL
     finite_f = finite[:, partial].astype(np.float64)
     zeroed = np.where(finite, samples, 0.0)  # [T, B]
     rng = np.random.default_rng(seed)
-    chunk = max(1, _BOOTSTRAP_CHUNK // num_rows)
-    means = []
+    chunk = min(max(1, _BOOTSTRAP_CHUNK // num_rows), num_resamples)
+    buffer = np.empty((chunk, num_rows))  # reused: a fresh one per chunk costs page faults
+    means = np.empty((num_resamples, samples.shape[1]))
     for start in range(0, num_resamples, chunk):
         rows = min(chunk, num_resamples - start)
         picks = rng.integers(0, num_rows, size=(rows, num_rows))
-        flat = picks + num_rows * np.arange(rows)[:, None]
-        weights = np.bincount(flat.ravel(), minlength=rows * num_rows)
-        weights = weights.reshape(rows, num_rows).astype(np.float64)  # [rows, T] draw counts
+        weights = buffer[:rows]  # [rows, T] draw counts, a row at a time (it stays in cache)
+        for row, drawn in enumerate(picks):
+            weights[row] = np.bincount(drawn, minlength=num_rows)
         counts = np.full((rows, samples.shape[1]), float(num_rows))  # a resample draws T rows
         counts[:, partial] = weights @ finite_f  # [rows, B]: the finite ones among them
         with np.errstate(invalid="ignore", divide="ignore"):
-            means.append((weights @ zeroed) / counts)
-    means = np.concatenate(means)  # [R, B], NaN where a resample has no finite entry
+            means[start:start + rows] = (weights @ zeroed) / counts  # NaN: no finite entry
     tail = 100.0 * (1.0 - level) / 2.0
     low = np.full(samples.shape[1], np.nan)
     high = np.full(samples.shape[1], np.nan)
