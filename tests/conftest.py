@@ -25,6 +25,9 @@ from nasjax.spaces import nb101
 # set; compilations under the threshold are not worth a file.
 COMPILE_CACHE_ENV = "JAX_COMPILATION_CACHE_DIR"
 COMPILE_CACHE_MIN_SECONDS = "0.2"
+# A launch that drops that variable compiles without a cache rather than into the user's
+# (nasjax.launch.compile_cache), unless the caller names one.
+os.environ.setdefault("NASJAX_COMPILATION_CACHE", "off")
 # The data directory of the session, set the same way: a test or launch that names no data
 # directory must not read or fill the user's ~/.cache/nasjax (where a missing table would be
 # built in the middle of a test).

@@ -16,6 +16,7 @@ a record says otherwise.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -440,32 +441,47 @@ def bench_evaluate_launch(quick: bool, data_dir) -> dict:
     episodes of 3 agents, the t goodness-of-fit test with 1,000 Monte-Carlo samples, figures,
     report; start-up and compilation included) beside the time its episodes take (the agents'
     ``seconds`` in its summary.json). ``ratio`` = episodes / whole process: the share of the
-    evaluation that is its episodes (1 = nothing else costs time). ``--quick``: the ``quick``
-    preset with the t test kept on."""
+    evaluation that is its episodes (1 = nothing else costs time). The run starts with an empty
+    compilation cache (:mod:`nasjax.launch.compile_cache`); ``warm_value`` is the same
+    evaluation run again, reading its programs back from that cache, as a user's next run of
+    the preset does. ``--quick``: the ``quick`` preset with the t test kept on."""
     import subprocess
     import sys
     import tempfile
 
+    from nasjax.launch import compile_cache
+
     preset = "quick" if quick else "full"
-    with tempfile.TemporaryDirectory() as workdir:
-        command = [sys.executable, "-m", "nasjax.launch.evaluate",
-                   f"--config=:{preset}", f"--workdir={workdir}", "--config.gof_mc_samples=1000"]
-        if data_dir is not None:
-            command.append(f"--config.data_dir={data_dir}")
-        start = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True,
-                       cwd=Path(__file__).resolve().parents[2])  # where nasjax is imported from
-        seconds = time.perf_counter() - start
-        summary = json.loads((Path(workdir) / "summary.json").read_text())
-    agents = summary["agents"]
+    seconds, summaries = [], []
+    with tempfile.TemporaryDirectory() as scratch:
+        env = {key: value for key, value in os.environ.items()
+               if key != "JAX_COMPILATION_CACHE_DIR"}
+        env[compile_cache.ENV] = str(Path(scratch) / "compiled")
+        for run in ("cold", "warm"):
+            workdir = Path(scratch) / run
+            command = [sys.executable, "-m", "nasjax.launch.evaluate", f"--config=:{preset}",
+                       f"--workdir={workdir}", "--config.gof_mc_samples=1000"]
+            if data_dir is not None:
+                command.append(f"--config.data_dir={data_dir}")
+            start = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True, env=env,
+                           cwd=Path(__file__).resolve().parents[2])  # where nasjax is imported
+            seconds.append(time.perf_counter() - start)
+            summaries.append(json.loads((workdir / "summary.json").read_text()))
+    agents = summaries[0]["agents"]
     episode_seconds = sum(info["seconds"] for info in agents.values())
-    return {"name": "evaluate_launch", "value": seconds, "unit": "s",
+    return {"name": "evaluate_launch", "value": seconds[0], "unit": "s",
             "baseline": "the episodes of the same run (sum of its agents' seconds)",
-            "baseline_value": episode_seconds, "ratio": episode_seconds / seconds,
+            "baseline_value": episode_seconds, "ratio": episode_seconds / seconds[0],
+            "warm_value": seconds[1],
+            "warm_baseline_value": sum(info["seconds"]
+                                       for info in summaries[1]["agents"].values()),
             "device": device_name(),
-            "settings": {"preset": preset, "benchmark": summary["benchmark"],
+            "settings": {"preset": preset, "benchmark": summaries[0]["benchmark"],
                          "episodes": sum(info["episodes"] for info in agents.values()),
-                         "gof_mc_samples": 1000, "compilation": "included"}}
+                         "gof_mc_samples": 1000,
+                         "compilation": "included (value: an empty compilation cache; "
+                                        "warm_value: the cache the first run filled)"}}
 
 
 def bench_multiprocess_eval(quick: bool, data_dir) -> dict:
@@ -477,7 +493,6 @@ def bench_multiprocess_eval(quick: bool, data_dir) -> dict:
     aside). NumPy's BLAS runs one thread in both (a process pinned to one core would, and the
     summary's Pearson r then differs from a 2-thread one in its last bit: not the runtime's
     doing). ``--quick``: the ``quick`` preset (2,000 episodes)."""
-    import os
     import socket
     import subprocess
     import sys
@@ -602,11 +617,14 @@ def main(argv):
     from absl import app
 
     from nasjax import paths
+    from nasjax.launch import compile_cache
 
     unknown = sorted(set(_ONLY.value or ()) - set(BENCHMARKS))
     if unknown:
         raise app.UsageError(f"unknown benchmark(s) {unknown}; choose from {sorted(BENCHMARKS)}")
     data_dir = paths.usable_dir(paths.data_dir(_DATA_DIR.value))
+    # Records time compilation: their launches compile too (evaluate_launch sets its own cache).
+    os.environ[compile_cache.ENV] = "off"
     with _RUN.open() as run_dir:  # checked, locked and staged before the benchmarks run
         records = run(_ONLY.value, run_dir.staging, _QUICK.value, data_dir)
     print(json.dumps(records, indent=2))
@@ -614,4 +632,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    common.run_main(main)
+    common.run_main(main, cache_compilations=False)

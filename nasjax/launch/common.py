@@ -27,7 +27,9 @@
   (:mod:`nasjax.evaluation.interrupts`);
 - a run directory is locked for the life of the run (:class:`RunLock`, ``DIR.lock`` beside it):
   a second launch on the same directory is refused, even with ``--overwrite``, naming the
-  process that holds it.
+  process that holds it;
+- compiled programs are cached across launches (:mod:`nasjax.launch.compile_cache`,
+  ``~/.cache/nasjax-compiled``; ``NASJAX_COMPILATION_CACHE=off`` turns it off).
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ from ml_collections.config_flags import config_path
 from nasjax.config_rules import ConfigError, check_config, field_paths
 from nasjax.distributed import DistributedError
 from nasjax.evaluation import interrupts, report
-from nasjax.launch import multihost, sweep
+from nasjax.launch import compile_cache, multihost, sweep
 from nasjax.paths import DataDirError, DataFileError
 
 CONFIG_PACKAGE = "nasjax.configs"
@@ -623,7 +625,8 @@ def check_family(config: ConfigFlag) -> None:
 
 
 def run_main(main: Callable[[list[str]], object], config: ConfigFlag | None = None,
-             together: sweep.Together | None = None, done: str = multihost.DONE) -> None:
+             together: sweep.Together | None = None, done: str = multihost.DONE,
+             cache_compilations: bool = True) -> None:
     """``app.run(main)`` with the launch conventions of the module docstring.
 
     Args:
@@ -631,7 +634,11 @@ def run_main(main: Callable[[list[str]], object], config: ConfigFlag | None = No
       config: its config flag: checked against the config module's ``RULES`` before ``main``.
       together: how the launch runs sweep points together (:mod:`launch.sweep`), if it can.
       done: what the line of a process other than 0 says after ``done;`` (multi-process runs).
+      cache_compilations: read and write the persistent compilation cache
+        (:mod:`nasjax.launch.compile_cache`); a launch that times compilation says False.
     """
+    if cache_compilations:
+        compile_cache.enable()
     def checked_main(argv: list[str]) -> object:
         try:
             with interrupts.clean_stop():
