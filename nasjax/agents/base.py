@@ -139,6 +139,33 @@ class TrialResult:
     arch_hash: jax.Array  # [..., H]: the space's (isomorphism-invariant) hash of the query
 
 
+def _trial_parts(searcher: Searcher, bench, budget: int, mode: str, report_metric: str):
+    """A trial's two functions (the arguments as :func:`run_trial`'s):
+    ``start(key) -> (state, key[S])``, the searcher's state and the keys of its ``S`` steps;
+    ``step(state, key) -> (state, TrialResult[batch])``, one batch proposed, queried and learnt.
+    """
+    space = spaces.get(bench.space)
+    steps = -(-budget // searcher.batch)
+
+    def start(key):
+        key_init, key_scan = jax.random.split(key)
+        return searcher.init(key_init), jax.random.split(key_scan, steps)
+
+    def step(state, key):
+        key_propose, key_query = jax.random.split(key)
+        archs = searcher.propose(state, key_propose)
+        seen = bench_lib.query(bench, archs, key_query, mode)
+        state = searcher.update(state, archs, seen)
+        if report_metric == "test":
+            reported = seen.test_acc
+        else:
+            reported = (seen if mode == "mean" else bench_lib.query(bench, archs)).val_acc
+        return state, TrialResult(seen.val_acc, reported, seen.valid, seen.train_seconds,
+                                  space.hash(archs))
+
+    return start, step
+
+
 def run_trial(searcher: Searcher, bench, key: jax.Array, budget: int, mode: str = "mean",
               report_metric: str = "test") -> TrialResult:
     """One trial of ``budget`` queries as one ``lax.scan`` (``budget`` rounded up to batches).
@@ -155,23 +182,8 @@ def run_trial(searcher: Searcher, bench, key: jax.Array, budget: int, mode: str 
     Returns:
       TrialResult with leading axis ``[budget]``, hashes ``[budget, H]``.
     """
-    space = spaces.get(bench.space)
-    steps = -(-budget // searcher.batch)
-    key_init, key_scan = jax.random.split(key)
-
-    def step(state, key):
-        key_propose, key_query = jax.random.split(key)
-        archs = searcher.propose(state, key_propose)
-        seen = bench_lib.query(bench, archs, key_query, mode)
-        state = searcher.update(state, archs, seen)
-        if report_metric == "test":
-            reported = seen.test_acc
-        else:
-            reported = (seen if mode == "mean" else bench_lib.query(bench, archs)).val_acc
-        return state, TrialResult(seen.val_acc, reported, seen.valid, seen.train_seconds,
-                                  space.hash(archs))
-
-    _, result = jax.lax.scan(step, searcher.init(key_init), jax.random.split(key_scan, steps))
+    start, step = _trial_parts(searcher, bench, budget, mode, report_metric)
+    _, result = jax.lax.scan(step, *start(key))  # [S, batch, ...]
     return jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:])[:budget], result)
 
 
@@ -187,7 +199,16 @@ def run_trials(searcher: Searcher, bench, keys: jax.Array, budget: int, mode: st
 
 
 def _trials(keys, bench, searcher, budget, mode, report_metric):
-    return jax.vmap(lambda k: run_trial(searcher, bench, k, budget, mode, report_metric))(keys)
+    """:func:`run_trial` of every key, its steps vmapped inside one scan over the steps.
+
+    The same numbers as vmapping whole trials, traced in about half the time: vmapping a scan
+    batches its body again until it knows which of its carries are batched, and each pass
+    batches every loop inside the body once more (a ReMAADE program 5.6 -> 3.3 s)."""
+    start, step = _trial_parts(searcher, bench, budget, mode, report_metric)
+    state, step_keys = jax.vmap(start)(keys)  # every leaf [T, ...], key[T, S]
+    _, result = jax.lax.scan(jax.vmap(step), state, step_keys.swapaxes(0, 1))  # [S, T, batch..]
+    return jax.tree.map(
+        lambda x: x.swapaxes(0, 1).reshape((x.shape[1], -1) + x.shape[3:])[:, :budget], result)
 
 
 def run_point_trials(make: Callable[[dict], Searcher], hypers: dict[str, jax.Array], bench,
