@@ -6,7 +6,8 @@ Where: ``$NASJAX_COMPILATION_CACHE``, else ``~/.cache/nasjax-compiled``; ``off``
 empty) turns it off. JAX's own ``JAX_COMPILATION_CACHE_DIR`` (or ``jax_compilation_cache_dir``
 set before the launch) wins over both. The directory is kept under ``MAX_BYTES`` by JAX, least
 recently used entries first, unless ``JAX_COMPILATION_CACHE_MAX_SIZE`` says otherwise.
-A directory that cannot be created or written leaves the cache off, without a word.
+A directory that cannot be created or written (or a ``~`` without a home directory) leaves the
+cache off, without a word.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ MAX_BYTES = 2 << 30  # an Ape-X config's programs take ~20 MB, an evaluation's ~
 
 def directory(environ: Mapping[str, str] = os.environ) -> Path | None:
     """The cache directory ``environ`` asks for (see the module docstring), None when off."""
-    value = environ.get(ENV)
-    if value is None:
-        return Path(DEFAULT_DIR).expanduser()
+    value = environ.get(ENV, DEFAULT_DIR)
     if value.strip().lower() in OFF:
         return None
-    return Path(value).expanduser()
+    try:
+        return Path(value).expanduser()
+    except RuntimeError:  # "~" and no home directory to expand it to
+        return None
 
 
 def enable(environ: Mapping[str, str] = os.environ) -> Path | None:

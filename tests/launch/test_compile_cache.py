@@ -21,6 +21,14 @@ def test_the_default_directory_is_in_the_users_cache():
     assert compile_cache.directory({compile_cache.ENV: "/x/y"}) == Path("/x/y")
 
 
+def test_no_home_directory_leaves_the_default_off(monkeypatch):
+    def no_home(path):
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "expanduser", no_home)
+    assert compile_cache.directory({}) is None
+
+
 @pytest.mark.parametrize("value", ["off", "OFF", "0", "", "no", "false"])
 def test_off_turns_the_cache_off(value):
     assert compile_cache.directory({compile_cache.ENV: value}) is None
