@@ -617,14 +617,11 @@ def main(argv):
     from absl import app
 
     from nasjax import paths
-    from nasjax.launch import compile_cache
 
     unknown = sorted(set(_ONLY.value or ()) - set(BENCHMARKS))
     if unknown:
         raise app.UsageError(f"unknown benchmark(s) {unknown}; choose from {sorted(BENCHMARKS)}")
     data_dir = paths.usable_dir(paths.data_dir(_DATA_DIR.value))
-    # Records time compilation: their launches compile too (evaluate_launch sets its own cache).
-    os.environ[compile_cache.ENV] = "off"
     with _RUN.open() as run_dir:  # checked, locked and staged before the benchmarks run
         records = run(_ONLY.value, run_dir.staging, _QUICK.value, data_dir)
     print(json.dumps(records, indent=2))
@@ -632,4 +629,9 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    common.run_main(main, cache_compilations=False)
+    from nasjax.launch import compile_cache
+
+    # Records time compilation, this process's and its launches' (evaluate_launch sets its own
+    # cache): no compilation cache unless JAX_COMPILATION_CACHE_DIR names one.
+    os.environ[compile_cache.ENV] = "off"
+    common.run_main(main)

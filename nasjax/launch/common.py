@@ -625,8 +625,7 @@ def check_family(config: ConfigFlag) -> None:
 
 
 def run_main(main: Callable[[list[str]], object], config: ConfigFlag | None = None,
-             together: sweep.Together | None = None, done: str = multihost.DONE,
-             cache_compilations: bool = True) -> None:
+             together: sweep.Together | None = None, done: str = multihost.DONE) -> None:
     """``app.run(main)`` with the launch conventions of the module docstring.
 
     Args:
@@ -634,17 +633,14 @@ def run_main(main: Callable[[list[str]], object], config: ConfigFlag | None = No
       config: its config flag: checked against the config module's ``RULES`` before ``main``.
       together: how the launch runs sweep points together (:mod:`launch.sweep`), if it can.
       done: what the line of a process other than 0 says after ``done;`` (multi-process runs).
-      cache_compilations: read and write the persistent compilation cache
-        (:mod:`nasjax.launch.compile_cache`); a launch that times compilation says False.
     """
-    if cache_compilations:
-        compile_cache.enable()
     def checked_main(argv: list[str]) -> object:
         try:
             with interrupts.clean_stop():
                 if config is not None:
                     check_family(config)
                     check_config(config.value, config.module.RULES, config.name)
+                compile_cache.enable()  # once the command line is accepted, before compiling
                 multihost.start()
                 with multihost.running(done):
                     if config is not None and sweep.requested():

@@ -80,12 +80,27 @@ common.run_main(main)
 """
 
 
-def test_a_launch_reads_back_what_an_earlier_one_compiled(tmp_path):
-    cache = tmp_path / "compiled"
+def _env_caching_in(cache: Path) -> dict:
+    """A launch's environment with ``cache`` its compilation cache (the session's dropped)."""
     env = {key: value for key, value in os.environ.items()
            if key != "JAX_COMPILATION_CACHE_DIR"}
     env.update({compile_cache.ENV: str(cache), "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu",
                 "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"})
+    return env
+
+
+def test_a_launch_refused_on_its_command_line_creates_no_cache(tmp_path):
+    cache = tmp_path / "compiled"
+    result = subprocess.run([sys.executable, "-m", "tests.launch.fake_launch",
+                             "--config.inner.rate=None"], cwd=tmp_path, env=_env_caching_in(cache),
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2 and result.stderr.startswith("error: config.inner.rate")
+    assert not cache.exists()
+
+
+def test_a_launch_reads_back_what_an_earlier_one_compiled(tmp_path):
+    cache = tmp_path / "compiled"
+    env = _env_caching_in(cache)
 
     def launch() -> str:
         result = subprocess.run([sys.executable, "-c", _LAUNCH], cwd=tmp_path, env=env,
