@@ -8,9 +8,12 @@ All functions are pure, batch over leading axes, and are safe under ``jit``/``vm
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 # Odd 32-bit constants of the two independent hash lanes (murmur3/splitmix style).
 _LANE_SEEDS = np.array([0x9E3779B9, 0x7F4A7C15], dtype=np.uint32)
@@ -24,12 +27,13 @@ WL_ROUNDS = 3
 
 
 def fmix32(x: jax.Array) -> jax.Array:
-    """Murmur3's 32-bit finaliser: a cheap bijective avalanche mix of ``uint32`` values."""
-    x = x ^ (x >> 16)
-    x = x * jnp.uint32(0x85EBCA6B)
-    x = x ^ (x >> 13)
-    x = x * jnp.uint32(0xC2B2AE35)
-    return x ^ (x >> 16)
+    """Murmur3's 32-bit finaliser: a cheap bijective avalanche mix of ``uint32`` values (lax
+    primitives: traced in every hash, where jnp's operators cost three times as much)."""
+    x = lax.bitwise_xor(x, lax.shift_right_logical(x, np.uint32(16)))
+    x = lax.mul(x, np.uint32(0x85EBCA6B))
+    x = lax.bitwise_xor(x, lax.shift_right_logical(x, np.uint32(13)))
+    x = lax.mul(x, np.uint32(0xC2B2AE35))
+    return lax.bitwise_xor(x, lax.shift_right_logical(x, np.uint32(16)))
 
 
 def transitive_closure(adj: jax.Array) -> jax.Array:
@@ -109,49 +113,52 @@ def wl_hash(adj: jax.Array, labels: jax.Array, present: jax.Array) -> jax.Array:
     """
     batch_shape, num_vertices = labels.shape[:-1], labels.shape[-1]
     # Unrolled over lanes, rounds, vertices and edges, each term a [B] vector: the whole
-    # hash is elementwise XLA code that vectorises across cells (8x a looped version).
+    # hash is elementwise XLA code that vectorises across cells (8x a looped version). Written
+    # in lax primitives on uint32 (wrapping arithmetic, so the order of the sums is free): the
+    # ~3,300 operations trace in a third of the time that jnp's operators take.
     adj = adj.reshape(-1, num_vertices, num_vertices)
     present = present.reshape(-1, num_vertices)
     labels = labels.reshape(-1, num_vertices)
+    add, xor, u32 = lax.add, lax.bitwise_xor, np.uint32
+    zeros = jnp.zeros(adj.shape[:1], jnp.uint32)
+
+    def muladd(x, factor, term):  # x * factor + term
+        return add(lax.mul(x, u32(factor)), term)
+
+    def total(terms):
+        return functools.reduce(add, terms, zeros)
+
     pairs = [(u, v) for u in range(num_vertices) for v in range(u + 1, num_vertices)]
     edge = {(u, v): adj[:, u, v] & present[:, u] & present[:, v] for u, v in pairs}
-    zero = jnp.uint32(0)
-    in_degree = [sum((edge[u, v].astype(jnp.uint32) for u in range(v)), zero)
-                 for v in range(num_vertices)]
-    out_degree = [
-        sum((edge[u, v].astype(jnp.uint32) for v in range(u + 1, num_vertices)), zero)
-        for u in range(num_vertices)
-    ]
+    counts = {pair: lax.convert_element_type(e, jnp.uint32) for pair, e in edge.items()}
+    in_degree = [total(counts[u, v] for u in range(v)) for v in range(num_vertices)]
+    out_degree = [total(counts[u, v] for v in range(u + 1, num_vertices))
+                  for u in range(num_vertices)]
+    label = [(labels[:, v].astype(jnp.int32) + 64).astype(jnp.uint32) for v in range(num_vertices)]
     n = present.sum(-1)
     lanes = []
     for lane in range(2):  # two independent 32-bit lanes
-        seed = jnp.uint32(_LANE_SEEDS[lane])
-        colour = [
-            fmix32(((out_degree[v] * jnp.uint32(4099) + in_degree[v]) * jnp.uint32(257)
-                    + (labels[:, v].astype(jnp.int32) + 64).astype(jnp.uint32))
-                   * jnp.uint32(2654435761) + seed)
-            for v in range(num_vertices)
-        ]
+        seed = u32(_LANE_SEEDS[lane])
+        colour = [fmix32(muladd(muladd(muladd(out_degree[v], 4099, in_degree[v]), 257, label[v]),
+                                2654435761, seed))
+                  for v in range(num_vertices)]
         for step in range(min(num_vertices, WL_ROUNDS)):
-            to_succ = [fmix32(c ^ jnp.uint32(_IN_SALT[lane])) for c in colour]
-            to_pred = [fmix32(c ^ jnp.uint32(_OUT_SALT[lane])) for c in colour]
-            from_in = [zero] * num_vertices
-            from_out = [zero] * num_vertices
-            for u, v in pairs:
-                from_in[v] = from_in[v] + jnp.where(edge[u, v], to_succ[u], zero)
-                from_out[u] = from_out[u] + jnp.where(edge[u, v], to_pred[v], zero)
+            to_succ = [fmix32(xor(c, u32(_IN_SALT[lane]))) for c in colour]
+            to_pred = [fmix32(xor(c, u32(_OUT_SALT[lane]))) for c in colour]
+            from_in = [total(lax.select(edge[u, v], to_succ[u], zeros) for u in range(v))
+                       for v in range(num_vertices)]
+            from_out = [total(lax.select(edge[u, v], to_pred[v], zeros)
+                              for v in range(u + 1, num_vertices)) for u in range(num_vertices)]
+            neighbourhood = [fmix32(xor(fmix32(muladd(from_in[v], 3, seed)),
+                                        lax.mul(from_out[v], u32(0x2F0B3A49))))
+                             for v in range(num_vertices)]
             active = step < n
-            colour = [
-                jnp.where(active, fmix32(
-                    fmix32(fmix32(from_in[v] * jnp.uint32(3) + seed)
-                           ^ (from_out[v] * jnp.uint32(0x2F0B3A49)))
-                    + colour[v] * jnp.uint32(0x9E3779B1)), colour[v])
-                for v in range(num_vertices)
-            ]
-        final = [jnp.where(present[:, v], fmix32(colour[v] ^ jnp.uint32(_FINAL_SALT[lane])), zero)
+            colour = [lax.select(active, fmix32(muladd(colour[v], 0x9E3779B1, neighbourhood[v])),
+                                 colour[v])
+                      for v in range(num_vertices)]
+        final = [lax.select(present[:, v], fmix32(xor(colour[v], u32(_FINAL_SALT[lane]))), zeros)
                  for v in range(num_vertices)]
-        total = sum(final[1:], final[0])
-        lanes.append(fmix32(total + n.astype(jnp.uint32) * jnp.uint32(0x632BE5AB)))
+        lanes.append(fmix32(muladd(n.astype(jnp.uint32), 0x632BE5AB, total(final))))
     # The barrier materialises the hash: otherwise XLA may fuse (and so recompute) this long
     # elementwise expression into every consumer, e.g. each step of a binary search.
     return jax.lax.optimization_barrier(jnp.stack(lanes, -1).reshape(batch_shape + (2,)))
