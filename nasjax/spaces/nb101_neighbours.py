@@ -225,14 +225,15 @@ def _pack(cells: Cell, keep: jax.Array, size: int):
     return packed, mask
 
 
-def _distinct_one(cell: Cell, key):
+def _packed_candidates(cell: Cell) -> tuple[Cell, jax.Array]:
+    """One cell's candidates packed to the front: (Cell[C], bool[C])."""
     cells, ok = _candidates(cell)
-    cells, ok = _pack(cells, ok, MAX_CANDIDATES)
-    # One key of the cell and its candidates together: with the hash, one copy of the unrolled
-    # hash in every program that presents neighbours (it dominates their compile time).
-    both = key(jax.tree.map(lambda one, many: jnp.concatenate([one[None], many]),
-                            cell, cells))  # [1 + C, k]
-    own, keys = both[0], both[1:]
+    return _pack(cells, ok, MAX_CANDIDATES)
+
+
+def _distinct_one(cells: Cell, ok: jax.Array, keys: jax.Array, own: jax.Array):
+    """One cell's packed candidates (Cell[C], bool[C]) less repeats and the cell itself, by
+    their keys (array[C, k]) and the cell's (array[k])."""
     same = (keys[:, None, :] == keys[None, :, :]).all(-1)  # [C, C]
     earlier = jnp.tril(jnp.ones((MAX_CANDIDATES, MAX_CANDIDATES), bool), k=-1)
     duplicate = (same & earlier & ok[None, :]).any(-1)
@@ -253,7 +254,15 @@ def distinct_neighbours(cells: Cell, key) -> tuple[Cell, jax.Array]:
     """
     batch = cells.shape
     flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[len(batch):]), cells)
-    out, mask = jax.vmap(lambda cell: _distinct_one(cell, key))(flat)
+    candidates, ok = jax.vmap(_packed_candidates)(flat)  # Cell[N, C], bool[N, C]
+    # One key of every cell and its candidates together, outside the vmap (traced once, not
+    # batched again): with the hash, one copy of the unrolled hash in every program that
+    # presents neighbours (it dominates their compile time).
+    both = jax.tree.map(lambda one, many: jnp.concatenate([one[:, None], many], 1),
+                        flat, candidates)  # Cell[N, 1 + C]
+    keys = key(jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), both))
+    keys = keys.reshape(both.ops.shape[:2] + keys.shape[1:])  # [N, 1 + C, k]
+    out, mask = jax.vmap(_distinct_one)(candidates, ok, keys[:, 1:], keys[:, 0])
 
     def unflatten(x):
         return x.reshape(batch + x.shape[1:])
