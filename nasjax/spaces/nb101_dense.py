@@ -42,7 +42,6 @@ def keys() -> np.ndarray:
     return out
 
 
-@jax.jit
 def position(table: jax.Array, cells: nb101.Cell) -> jax.Array:
     """int32[...]: the position of each cell among :func:`nb101.sampler_cells`, -1 where
     :func:`nb101.is_valid` is False.
