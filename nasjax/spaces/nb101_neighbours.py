@@ -70,28 +70,43 @@ def _one_edge(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return (_SLOTS[:, None] == u[:, None, None]) & (_SLOTS == v[:, None, None])
 
 
-_PAIR_EDGES = _one_edge(_PAIRS[:, 0], _PAIRS[:, 1])  # [21, 7, 7]
-_ORDERED_EDGES = _one_edge(_ORDERED[:, 0], _ORDERED[:, 1])  # [42, 7, 7]
-_GROWN_EDGES = (_one_edge(_ORDERED[:, 0], np.full(len(_ORDERED), _NEW))
-                | _one_edge(np.full(len(_ORDERED), _NEW), _ORDERED[:, 1]))  # i -> new -> j
+# Inside the edits, a cell's adjacency is 7 row words: bit b of row a is the edge a -> b. An
+# edit then costs a few integer operations per row instead of one per vertex pair (a third of
+# the time of boolean matrices on CPU); the words are unpacked once, after packing.
+_BIT = 1 << _SLOTS  # int32[7]: the bit of each slot in a row word
 
 
-def _change_label(cell: Cell, n, edges, reach):
+def _to_rows(adj):
+    """int32[..., 7] row words of ``adj`` (bool[..., 7, 7])."""
+    return jnp.where(adj, _BIT, 0).sum(-1)
+
+
+def _from_rows(rows):
+    """bool[..., 7, 7] adjacency of row words (int32[..., 7])."""
+    return (rows[..., None] >> _SLOTS) & 1 == 1
+
+
+_PAIR_ROWS = np.where(_one_edge(_PAIRS[:, 0], _PAIRS[:, 1]), _BIT, 0).sum(-1)  # [21, 7]
+_ORDERED_ROWS = np.where(_one_edge(_ORDERED[:, 0], _ORDERED[:, 1]), _BIT, 0).sum(-1)  # [42, 7]
+_GROWN_ROWS = np.where(_one_edge(_ORDERED[:, 0], np.full(len(_ORDERED), _NEW))
+                       | _one_edge(np.full(len(_ORDERED), _NEW), _ORDERED[:, 1]),
+                       _BIT, 0).sum(-1)  # [42, 7]: i -> new -> j
+
+
+def _change_label(cell: Cell, rows, n, edges, reach):
     slot, shift = _LABEL_EDITS[:, 0], _LABEL_EDITS[:, 1]
-    rows = jnp.arange(len(slot))
+    index = jnp.arange(len(slot))
     ops = jnp.broadcast_to(cell.ops, (len(slot), NUM_VERTICES))
-    new = ((ops[rows, slot].astype(jnp.int32) + shift) % NUM_OPS).astype(jnp.int8)
-    ops = ops.at[rows, slot].set(new)
-    adj = jnp.broadcast_to(cell.adj, (len(slot),) + cell.adj.shape)
-    return Cell(adj=adj, ops=ops), jnp.asarray(slot) < n - 1
+    new = ((ops[index, slot].astype(jnp.int32) + shift) % NUM_OPS).astype(jnp.int8)
+    ops = ops.at[index, slot].set(new)
+    return jnp.broadcast_to(rows, (len(slot), NUM_VERTICES)), ops, jnp.asarray(slot) < n - 1
 
 
-def _remove_edge(cell: Cell, n, edges, reach):
+def _remove_edge(cell: Cell, rows, n, edges, reach):
     u, v = _PAIRS[:, 0], _PAIRS[:, 1]
-    adj = cell.adj & ~_PAIR_EDGES
     ops = jnp.broadcast_to(cell.ops, (len(u), NUM_VERTICES))
     ok = cell.adj[u, v] & (cell.adj.sum(1)[u] > 1) & (cell.adj.sum(0)[v] > 1)
-    return Cell(adj=adj, ops=ops), ok
+    return rows & ~_PAIR_ROWS, ops, ok
 
 
 def _topological_keys(reach, u, v):
@@ -107,92 +122,98 @@ def _topological_keys(reach, u, v):
     return jnp.where(moved, stride * u[:, None] + 1 + _SLOTS, stride * _SLOTS)
 
 
-def _permute(adj, ops, keys):
+def _permute(rows, ops, keys):
     """Cells with their vertices sorted by ``keys``, ties in slot order.
 
     Args:
-      adj: bool[P, 7, 7]; ops: int8[P, 7]; keys: int32[P, 7].
+      rows: int32[P, 7] row words; ops: int8[P, 7]; keys: int32[P, 7].
     Returns:
-      ``(Cell[P], int32[P, 7])``: the sorted cells and each old slot's new slot. Written as
-      boolean selections by a one-hot permutation (3x a gather on CPU).
+      ``(rows, ops, rank)``: the sorted cells' row words and ops, and each old slot's new slot
+      (int32[P, 7]). Written as selections by a one-hot permutation (3x a gather on CPU).
     """
     before = (keys[:, None, :] < keys[:, :, None]) | (
         (keys[:, None, :] == keys[:, :, None]) & (_SLOTS[None, :] < _SLOTS[:, None]))
     rank = before.sum(-1)  # [P, 7]: new slot of each old slot
     moves = rank[:, :, None] == _SLOTS  # [P, old, new]
-    rows = (moves[:, :, :, None] & adj[:, :, None, :]).any(1)  # [P, new, old]
-    adj = (rows[:, :, :, None] & moves[:, None, :, :]).any(2)  # [P, new, new]
+    renamed = (((rows[:, :, None] >> _SLOTS) & 1) << rank[:, None, :]).sum(-1)  # [P, old]
+    rows = jnp.where(moves, renamed[:, :, None], 0).sum(1)  # [P, new]
     ops = jnp.where(moves, ops[:, :, None], 0).sum(1).astype(jnp.int8)
-    return Cell(adj=adj, ops=ops), rank
+    return rows, ops, rank
 
 
-def _add_edge(cell: Cell, n, edges, reach):
+def _add_edge(cell: Cell, rows, n, edges, reach):
     u, v = _ORDERED[:, 0], _ORDERED[:, 1]
-    adj = cell.adj | _ORDERED_EDGES
     ops = jnp.broadcast_to(cell.ops, (len(u), NUM_VERTICES))
     ok = ~cell.adj[u, v] & ~reach[v, u] & (jnp.asarray(_ORDERED) < n).all(-1)
     ok &= edges < MAX_EDGES
-    return _permute(adj, ops, _topological_keys(reach, jnp.asarray(u), jnp.asarray(v)))[0], ok
+    keys = _topological_keys(reach, jnp.asarray(u), jnp.asarray(v))
+    return *_permute(rows | _ORDERED_ROWS, ops, keys)[:2], ok
 
 
-def _add_vertex(cell: Cell, n, edges, reach):
+def _add_vertex(cell: Cell, rows, n, edges, reach):
     i, j = _ORDERED[:, 0], _ORDERED[:, 1]
-    rows = jnp.arange(len(i))
-    adj = cell.adj | _GROWN_EDGES
+    index = jnp.arange(len(i))
     keys = _topological_keys(reach, jnp.asarray(i), jnp.asarray(j))
-    keys = keys.at[:, _NEW].set(keys[rows, j] - 1)  # just before j (keys are a stride apart)
+    keys = keys.at[:, _NEW].set(keys[index, j] - 1)  # just before j (keys are a stride apart)
     ok = ~reach[j, i] & (jnp.asarray(_ORDERED) < n).all(-1)
     ok &= (n < NUM_VERTICES) & (edges + 2 <= MAX_EDGES)
     ops = jnp.broadcast_to(cell.ops, (len(i), NUM_VERTICES))
-    grown, rank = _permute(adj, ops, keys)
+    rows, grown_ops, rank = _permute(rows | _GROWN_ROWS, ops, keys)
     new_slot = rank[:, _NEW, None, None] == _SLOTS  # [42, 1, 7]
     op = jnp.arange(NUM_OPS, dtype=jnp.int8)[None, :, None]
-    ops = jnp.where(new_slot, op, grown.ops[:, None, :]).reshape(-1, NUM_VERTICES)  # [126, 7]
-    adj = jnp.repeat(grown.adj, NUM_OPS, 0)
-    return Cell(adj=adj, ops=ops), jnp.repeat(ok, NUM_OPS)
-
-
-def _delete_slot(x, v: int, axis: int, fill):
-    """Delete the slot at static index ``v`` along ``axis``, appending a ``fill`` slot."""
-    x = jnp.moveaxis(x, axis, 0)
-    x = jnp.concatenate([x[:v], x[v + 1:], jnp.full_like(x[:1], fill)])
-    return jnp.moveaxis(x, 0, axis)
+    ops = jnp.where(new_slot, op, grown_ops[:, None, :]).reshape(-1, NUM_VERTICES)  # [126, 7]
+    return jnp.repeat(rows, NUM_OPS, 0), ops, jnp.repeat(ok, NUM_OPS)
 
 
 # Every selection of rewiring pairs (bit k: the pair of rank k), and how many it selects.
 _SUBSETS = np.arange(1 << FREE_PAIRS, dtype=np.int32)[:, None]  # [64, 1]
 _SELECTED = np.array([bin(s).count("1") for s in range(1 << FREE_PAIRS)])  # [64]
+_RANKS = np.arange(FREE_PAIRS)[:, None]  # [6, 1]
+# The slots left when interior vertex _INTERIOR[r] is removed, then slot 7: a padding slot
+# (read from a cell padded to 8 slots).
+_KEPT = np.array([[s for s in range(NUM_VERTICES + 1) if s != v] for v in _INTERIOR])  # [5, 7]
+_KEPT_ROWS, _KEPT_COLS = _KEPT[:, :, None], _KEPT[:, None, :]  # [5, 7, 1], [5, 1, 7]
 
 
-def _remove_vertex(cell: Cell, n, edges, reach):
-    cells, oks = [], []
-    for v in _INTERIOR:  # static
-        free = cell.adj[:, v][:, None] & cell.adj[v, :][None, :] & ~cell.adj  # [7, 7]
-        # Vertex v is not in a rewiring pair: delete it first (row-major order, so the rank
-        # of each pair, its bit in a selection, is unchanged).
-        free = _delete_slot(_delete_slot(free, v, 0, False), v, 1, False).reshape(-1)  # [49]
-        base = _delete_slot(_delete_slot(cell.adj, v, 0, False), v, 1, False)  # [7, 7]
-        rank = jnp.maximum(jnp.cumsum(free) - 1, 0)  # [49]
-        chosen = free & ((_SUBSETS >> rank) & 1 == 1)  # [64, 49]
-        adj = base | chosen.reshape(-1, NUM_VERTICES, NUM_VERTICES)  # [64, 7, 7]
-        # A vertex keeps an in- (out-) edge when the base has one or the selection holds a
-        # rewiring pair into (out of) it: [64, 7] tests of bit masks, not [64, 7, 7] reductions.
-        bits = jnp.where(free, 1 << rank, 0).reshape(NUM_VERTICES, NUM_VERTICES)
-        into, out_of = bits.sum(0), bits.sum(1)  # distinct bits: the sums are bitwise ors
-        remaining = _SLOTS < n - 1  # vertices left after the removal, the output at n - 2
-        has_in = (base.any(0) | (_SUBSETS & into != 0) | (_SLOTS == 0) | ~remaining).all(-1)
-        has_out = (base.any(1) | (_SUBSETS & out_of != 0) | (_SLOTS == n - 2)
-                   | ~remaining).all(-1)
-        ok = (v < n - 1) & (_SUBSETS[:, 0] < (1 << free.sum())) & has_in & has_out
-        ok &= base.sum() + _SELECTED <= MAX_EDGES
-        ops = _delete_slot(cell.ops, v, 0, PAD)
-        cells.append(Cell(adj=adj, ops=jnp.broadcast_to(ops, (len(_SUBSETS), NUM_VERTICES))))
-        oks.append(ok)
-    return jax.tree.map(lambda *x: jnp.concatenate(x), *cells), jnp.concatenate(oks)
+def _remove_vertex(cell: Cell, rows, n, edges, reach):
+    """The rewirings of every interior vertex at once, [5, 64] selections in slot-major order."""
+    interior = jnp.asarray(_INTERIOR)
+    free = (cell.adj[:, interior].T[:, :, None] & cell.adj[interior][:, None, :]
+            & ~cell.adj)  # [5, 7, 7]: pairs predecessor -> successor of v that are not edges
+    # Vertex v is not in a rewiring pair: delete it first (row-major order, so the rank of each
+    # pair, its bit in a selection, is unchanged).
+    free = jnp.pad(free, ((0, 0), (0, 1), (0, 1)))[
+        np.arange(len(_INTERIOR))[:, None, None], _KEPT_ROWS, _KEPT_COLS].reshape(
+            len(_INTERIOR), -1)  # [5, 49]
+    base = jnp.pad(cell.adj, ((0, 1), (0, 1)))[_KEPT_ROWS, _KEPT_COLS]  # [5, 7, 7]
+    rank = jnp.maximum(jnp.cumsum(free, -1) - 1, 0)  # [5, 49]
+    # The row words of pair k alone (k < FREE_PAIRS), then of every selection, doubling:
+    # selection s | 2^k is selection s plus pair k, so position s holds selection s.
+    words = jnp.where(free[:, None] & (rank[:, None] == _RANKS), np.tile(_BIT, NUM_VERTICES), 0)
+    words = words.reshape(len(_INTERIOR), FREE_PAIRS, NUM_VERTICES, NUM_VERTICES).sum(-1)
+    chosen = jnp.zeros((len(_INTERIOR), 1, NUM_VERTICES), jnp.int32)
+    for k in range(FREE_PAIRS):
+        chosen = jnp.concatenate([chosen, chosen | words[:, k, None]], 1)  # [5, 2^(k+1), 7]
+    # A vertex keeps an in- (out-) edge when the base has one or the selection holds a
+    # rewiring pair into (out of) it: [5, 64, 7] tests of bit masks, not reductions over pairs.
+    bits = jnp.where(free, 1 << rank, 0).reshape(len(_INTERIOR), NUM_VERTICES, NUM_VERTICES)
+    into, out_of = bits.sum(1)[:, None], bits.sum(2)[:, None]  # distinct bits: bitwise ors
+    remaining = _SLOTS < n - 1  # vertices left after the removal, the output at n - 2
+    has_in = (base.any(1)[:, None] | (_SUBSETS & into != 0) | (_SLOTS == 0)
+              | ~remaining).all(-1)  # [5, 64]
+    has_out = (base.any(2)[:, None] | (_SUBSETS & out_of != 0) | (_SLOTS == n - 2)
+               | ~remaining).all(-1)
+    ok = ((interior[:, None] < n - 1) & (_SUBSETS[:, 0] < (1 << free.sum(-1)[:, None]))
+          & has_in & has_out & (base.sum((1, 2))[:, None] + _SELECTED <= MAX_EDGES))
+    ops = jnp.broadcast_to(jnp.append(cell.ops, PAD)[_KEPT][:, None], chosen.shape)
+    size = len(_INTERIOR) * len(_SUBSETS)
+    return ((_to_rows(base)[:, None] | chosen).reshape(size, NUM_VERTICES),
+            ops.reshape(size, NUM_VERTICES), ok.reshape(size))
 
 
 def _candidates(cell: Cell):
-    """All raw candidates of one cell: (Cell[519], bool[519]) in the documented order.
+    """All raw candidates of one cell in the documented order: their row words
+    (int32[519, 7]), ops (int8[519, 7]) and flags (bool[519]).
 
     The flags are exact validity conditions of each edit (see the module docstring),
     so every flagged candidate is a valid, pruned cell.
@@ -200,14 +221,15 @@ def _candidates(cell: Cell):
     n = nb101.num_vertices(cell)
     edges = nb101.num_edges(cell)
     reach = graph.transitive_closure(cell.adj)  # [7, 7], paths of length >= 1
-    blocks = [edit(cell, n, edges, reach)
+    rows = _to_rows(cell.adj)
+    blocks = [edit(cell, rows, n, edges, reach)
               for edit in (_change_label, _remove_edge, _add_edge, _add_vertex, _remove_vertex)]
-    cells = jax.tree.map(lambda *x: jnp.concatenate(x), *[b[0] for b in blocks])
-    return cells, jnp.concatenate([b[1] for b in blocks])
+    return tuple(jnp.concatenate(parts) for parts in zip(*blocks))
 
 
-def _pack(cells: Cell, keep: jax.Array, size: int):
-    """Move kept entries to the front (stable) into ``size`` slots; PAD-fill the rest.
+def _pack(parts: tuple, keep: jax.Array, size: int, fills: tuple):
+    """Move kept entries of ``parts`` (arrays [K, ...]) to the front (stable) into ``size``
+    slots; fill the rest with ``fills`` (one value per part). Returns (parts, bool[size]).
 
     Slot ``j`` gathers the ``j``-th kept entry, found by a binary search of the running count
     (on CPU 4x faster than scattering every entry to its slot)."""
@@ -215,20 +237,16 @@ def _pack(cells: Cell, keep: jax.Array, size: int):
     mask = jnp.arange(size) < kept[-1]
     source = jnp.searchsorted(kept, jnp.arange(1, size + 1), side="left", method="scan")
     source = jnp.minimum(source, keep.shape[0] - 1)
-    empty = Cell(
-        adj=jnp.zeros((size, NUM_VERTICES, NUM_VERTICES), bool),
-        ops=jnp.full((size, NUM_VERTICES), PAD, jnp.int8),
-    )
-    packed = jax.tree.map(
-        lambda e, x: jnp.where(mask.reshape((size,) + (1,) * (x.ndim - 1)), x[source], e),
-        empty, cells)
+    packed = tuple(jnp.where(mask.reshape((size,) + (1,) * (x.ndim - 1)), x[source],
+                             jnp.asarray(fill, x.dtype)) for x, fill in zip(parts, fills))
     return packed, mask
 
 
 def _packed_candidates(cell: Cell) -> tuple[Cell, jax.Array]:
     """One cell's candidates packed to the front: (Cell[C], bool[C])."""
-    cells, ok = _candidates(cell)
-    return _pack(cells, ok, MAX_CANDIDATES)
+    rows, ops, ok = _candidates(cell)
+    (rows, ops), mask = _pack((rows, ops), ok, MAX_CANDIDATES, (0, PAD))
+    return Cell(adj=_from_rows(rows), ops=ops), mask
 
 
 def _distinct_one(cells: Cell, ok: jax.Array, keys: jax.Array, own: jax.Array):
@@ -238,7 +256,8 @@ def _distinct_one(cells: Cell, ok: jax.Array, keys: jax.Array, own: jax.Array):
     earlier = jnp.tril(jnp.ones((MAX_CANDIDATES, MAX_CANDIDATES), bool), k=-1)
     duplicate = (same & earlier & ok[None, :]).any(-1)
     keep = ok & ~duplicate & ~(keys == own).all(-1)
-    return _pack(cells, keep, MAX_NEIGHBOURS)
+    (adj, ops), mask = _pack((cells.adj, cells.ops), keep, MAX_NEIGHBOURS, (False, PAD))
+    return Cell(adj=adj, ops=ops), mask
 
 
 def distinct_neighbours(cells: Cell, key) -> tuple[Cell, jax.Array]:
