@@ -172,20 +172,27 @@ _RANKS = np.arange(FREE_PAIRS)[:, None]  # [6, 1]
 # The slots left when interior vertex _INTERIOR[r] is removed, then slot 7: a padding slot
 # (read from a cell padded to 8 slots).
 _KEPT = np.array([[s for s in range(NUM_VERTICES + 1) if s != v] for v in _INTERIOR])  # [5, 7]
-_KEPT_ROWS, _KEPT_COLS = _KEPT[:, :, None], _KEPT[:, None, :]  # [5, 7, 1], [5, 1, 7]
+_BELOW = (1 << _INTERIOR[:, None]) - 1  # [5, 1]: the bits of the slots before each vertex
+
+
+def _delete_vertex(words):
+    """Row words (int32[5, 8], the padding row last) less the rows and the bit of each
+    interior vertex in turn: int32[5, 7], the bits above it moved down one."""
+    words = jnp.take_along_axis(words, jnp.asarray(_KEPT), 1)
+    return (words & _BELOW) | ((words >> 1) & ~_BELOW)
 
 
 def _remove_vertex(cell: Cell, rows, n, edges, reach):
     """The rewirings of every interior vertex at once, [5, 64] selections in slot-major order."""
     interior = jnp.asarray(_INTERIOR)
-    free = (cell.adj[:, interior].T[:, :, None] & cell.adj[interior][:, None, :]
-            & ~cell.adj)  # [5, 7, 7]: pairs predecessor -> successor of v that are not edges
+    # The rewiring pairs predecessor -> successor of v that are not edges, as row words.
+    free = jnp.where(cell.adj[:, interior].T, rows[interior][:, None], 0) & ~rows  # [5, 7]
     # Vertex v is not in a rewiring pair: delete it first (row-major order, so the rank of each
     # pair, its bit in a selection, is unchanged).
-    free = jnp.pad(free, ((0, 0), (0, 1), (0, 1)))[
-        np.arange(len(_INTERIOR))[:, None, None], _KEPT_ROWS, _KEPT_COLS].reshape(
-            len(_INTERIOR), -1)  # [5, 49]
-    base = jnp.pad(cell.adj, ((0, 1), (0, 1)))[_KEPT_ROWS, _KEPT_COLS]  # [5, 7, 7]
+    free = _from_rows(_delete_vertex(jnp.pad(free, ((0, 0), (0, 1))))).reshape(
+        len(_INTERIOR), -1)  # [5, 49]
+    base = _delete_vertex(jnp.broadcast_to(jnp.append(rows, 0), (len(_INTERIOR), 8)))
+    base_adj = _from_rows(base)  # [5, 7, 7]
     rank = jnp.maximum(jnp.cumsum(free, -1) - 1, 0)  # [5, 49]
     # The row words of pair k alone (k < FREE_PAIRS), then of every selection, doubling:
     # selection s | 2^k is selection s plus pair k, so position s holds selection s.
@@ -199,15 +206,15 @@ def _remove_vertex(cell: Cell, rows, n, edges, reach):
     bits = jnp.where(free, 1 << rank, 0).reshape(len(_INTERIOR), NUM_VERTICES, NUM_VERTICES)
     into, out_of = bits.sum(1)[:, None], bits.sum(2)[:, None]  # distinct bits: bitwise ors
     remaining = _SLOTS < n - 1  # vertices left after the removal, the output at n - 2
-    has_in = (base.any(1)[:, None] | (_SUBSETS & into != 0) | (_SLOTS == 0)
+    has_in = (base_adj.any(1)[:, None] | (_SUBSETS & into != 0) | (_SLOTS == 0)
               | ~remaining).all(-1)  # [5, 64]
-    has_out = (base.any(2)[:, None] | (_SUBSETS & out_of != 0) | (_SLOTS == n - 2)
+    has_out = ((base != 0)[:, None] | (_SUBSETS & out_of != 0) | (_SLOTS == n - 2)
                | ~remaining).all(-1)
     ok = ((interior[:, None] < n - 1) & (_SUBSETS[:, 0] < (1 << free.sum(-1)[:, None]))
-          & has_in & has_out & (base.sum((1, 2))[:, None] + _SELECTED <= MAX_EDGES))
+          & has_in & has_out & (base_adj.sum((1, 2))[:, None] + _SELECTED <= MAX_EDGES))
     ops = jnp.broadcast_to(jnp.append(cell.ops, PAD)[_KEPT][:, None], chosen.shape)
     size = len(_INTERIOR) * len(_SUBSETS)
-    return ((_to_rows(base)[:, None] | chosen).reshape(size, NUM_VERTICES),
+    return ((base[:, None] | chosen).reshape(size, NUM_VERTICES),
             ops.reshape(size, NUM_VERTICES), ok.reshape(size))
 
 
