@@ -186,7 +186,7 @@ def main(argv):
             print(f"resuming after chunk {done} of {trainer.num_chunks}")
         else:
             done, rows = 0, []
-            state = trainer.init(key)
+            state = jax.jit(trainer.init)(key)
         stop = trainer.num_chunks if _MAX_CHUNKS.value is None else min(
             trainer.num_chunks, done + _MAX_CHUNKS.value)
         fresh = True  # the first chunk of this process compiles

@@ -45,7 +45,7 @@ def train_steps(env_params: env.EnvParams, config: ml_collections.ConfigDict,
     config.learning_starts = 0  # every timed iteration learns
     config.iterations_per_chunk = iterations
     trainer = train.make_train(config, env_params)
-    state = jax.block_until_ready(trainer.init(jax.random.PRNGKey(seed)))
+    state = jax.block_until_ready(jax.jit(trainer.init)(jax.random.PRNGKey(seed)))
     start = time.perf_counter()
     state, _ = jax.block_until_ready(trainer.chunk(state))
     compile_seconds = time.perf_counter() - start

@@ -30,7 +30,8 @@ def _together(env_params: env.EnvParams, config: ml_collections.ConfigDict,
     """Seconds to train every seed of ``keys`` (uint32[P, 2]) together, compilation included."""
     start = time.perf_counter()
     trainer = train.make_train(config, env_params)
-    state = train.stack_points([trainer.init(key) for key in keys])
+    init = jax.jit(trainer.init)
+    state = train.stack_points([init(key) for key in keys])
     chunk = train.points_chunk(trainer, [trainer.hyper] * len(keys))
     for _ in range(trainer.num_chunks):
         state, metrics = chunk(state)
@@ -43,8 +44,9 @@ def _one_after_another(env_params: env.EnvParams, config: ml_collections.ConfigD
     """Seconds to train the seeds of ``keys`` (uint32[P, 2]) in turn, compilation included."""
     start = time.perf_counter()
     trainer = train.make_train(config, env_params)
+    init = jax.jit(trainer.init)
     for key in keys:
-        state = trainer.init(key)
+        state = init(key)
         for _ in range(trainer.num_chunks):
             state, metrics = trainer.chunk(state)
         jax.block_until_ready((state, metrics))

@@ -190,15 +190,10 @@ def test_trained_runs_evaluate_as_the_apex_agent(runs, tmp_path, jax_env):
 
 @pytest.mark.slow  # one more training process
 def test_runs_that_differ_in_gamma_compare_in_one_figure(runs, tmp_path, jax_env):
-    # Cassimon et al. Fig. 17: the same run with gamma 0.95, labelled by what differs. Its
-    # hyperparameters are arguments of the programs, so it reads the straight run's init and
-    # chunk back from the compilation cache instead of compiling them again.
+    # Cassimon et al. Fig. 17: the same run with gamma 0.95, labelled by what differs.
     other = tmp_path / "gamma"
-    result = _run([CONFIG, runs["data"], "--config.gamma=0.95", f"--workdir={other}"],
-                  {**jax_env, "JAX_LOG_COMPILES": "1"})
+    result = _run([CONFIG, runs["data"], "--config.gamma=0.95", f"--workdir={other}"], jax_env)
     assert result.returncode == 0, result.stderr[-3000:]
-    for program in ("jit_init_with", "jit_chunk_with"):
-        assert f"Persistent compilation cache hit for '{program}'" in result.stderr, program
     workdir = tmp_path / "compared"
     result = _run([f"--runs={runs['straight']},{other}", f"--workdir={workdir}"], jax_env,
                   module="launch.compare_apex")

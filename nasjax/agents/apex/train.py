@@ -137,8 +137,7 @@ class Trainer:
     env_steps_per_chunk: int
     num_chunks: int
     hyper: Hyperparams  # the config's
-    init: Callable[[jax.Array], TrainState]  # jitted, with ``hyper`` as its argument (not
-    # constants: runs that differ only in hyperparameters share the program); call it as is
+    init: Callable[[jax.Array], TrainState]  # with ``hyper``
     chunk: Callable[[TrainState], tuple[TrainState, dict]]  # jitted, with ``hyper``
     init_with: Callable[[jax.Array, Hyperparams], TrainState]  # a point's (vmappable)
     chunk_with: Callable[[TrainState, Hyperparams], tuple[TrainState, dict]]  # (vmappable)
@@ -414,7 +413,6 @@ def make_train(config, env_params: env.EnvParams) -> Trainer:
 
     hyper = hyperparams(config)
     jitted = jax.jit(chunk_with, donate_argnums=0)
-    jitted_init = jax.jit(init_with)
     if placement is None:
         def chunk(state: TrainState) -> tuple[TrainState, dict]:
             """The jitted chunk with the config's hyperparameters."""
@@ -432,7 +430,7 @@ def make_train(config, env_params: env.EnvParams) -> Trainer:
                    learner_steps=learner_steps,
                    env_steps_per_chunk=iterations * env_steps_per_iteration,
                    num_chunks=num_chunks, hyper=hyper,
-                   init=lambda key: jitted_init(key, hyper), chunk=chunk, init_with=init_with,
+                   init=lambda key: init_with(key, hyper), chunk=chunk, init_with=init_with,
                    chunk_with=chunk_with, train=train, placement=placement)
 
 

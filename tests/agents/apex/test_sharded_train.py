@@ -35,7 +35,7 @@ trainer = train.make_train(config, params)
 key = jax.random.PRNGKey(0)
 
 def run(chunks, state=None):
-    state = trainer.init(key) if state is None else state
+    state = jax.jit(trainer.init)(key) if state is None else state
     for _ in range(chunks):
         state, metrics = trainer.chunk(state)
     return state, metrics

@@ -115,7 +115,7 @@ def test_paper_reward_scale_multiplies_stored_rewards_by_e_to_the_alpha(trainer)
     paper_config = apex_config.get_config("smoke")
     paper_config.reward_scale = "paper"
     paper = train.make_train(paper_config, params)
-    net_params = trainer.init(jax.random.PRNGKey(1)).params
+    net_params = jax.jit(trainer.init)(jax.random.PRNGKey(1)).params
     unit, unit_stats = jax.jit(trainer.actors.init)(jax.random.PRNGKey(0), net_params)
     paper, paper_stats = jax.jit(paper.actors.init)(jax.random.PRNGKey(0), net_params)
     rewards = np.asarray(unit.history.reward)[:, 1:]  # after the blank first step
@@ -130,7 +130,7 @@ def test_warmup_steps_and_episodes_are_counted(trainer):
     # The n - 1 = 2 warm-up steps of the 8 environments fill their histories after a blank
     # first step; every episode they end is counted.
     trainer, _ = trainer
-    state = trainer.init(jax.random.PRNGKey(0))
+    state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
     history = jax.tree.map(lambda x: x[0], state.actors.history)  # one shard: [8, n = 3]
     ended = np.asarray(history.terminated | history.truncated)
     assert not ended[:, 0].any()  # the blank first step
@@ -155,7 +155,7 @@ def trainer(synthetic_bench, data_dir):
 def test_replay_items_rebuild_the_observations(trainer):
     trainer, params = trainer
     # The environments after the actors' warm-up (one shard: leaves [1, E, ...]).
-    state = jax.tree.map(lambda x: x[0], trainer.init(jax.random.PRNGKey(1)).actors)
+    state = jax.tree.map(lambda x: x[0], jax.jit(trainer.init)(jax.random.PRNGKey(1)).actors)
     rebuilt = jax.vmap(actors.observation, in_axes=(0, None))(
         actors.presented_state(state.env_state), params)
     direct = jax.vmap(env.observe, in_axes=(0, None))(state.env_state, params)
@@ -167,7 +167,8 @@ def test_replay_items_rebuild_the_observations(trainer):
 def test_resumed_training_ends_with_the_same_parameters(trainer, tmp_path):
     trainer, _ = trainer
     key = jax.random.PRNGKey(0)
-    state, first = trainer.chunk(trainer.init(key))
+    init = jax.jit(trainer.init)
+    state, first = trainer.chunk(init(key))
     state, second = trainer.chunk(state)
     straight = checkpoint.params_sha256(state.params)
     assert set(second) == set(train.METRICS)
@@ -177,7 +178,7 @@ def test_resumed_training_ends_with_the_same_parameters(trainer, tmp_path):
     assert 0.0 < float(first["final_val_acc"]) < 1.0
 
     store = checkpoint.Checkpointer(tmp_path / "checkpoints", keep=2)
-    state, _ = trainer.chunk(trainer.init(key))
+    state, _ = trainer.chunk(init(key))
     store.save(1, state, [{"chunk": 1}])
     store.close()
     del state
