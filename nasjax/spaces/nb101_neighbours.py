@@ -65,11 +65,6 @@ _LABEL_EDITS = np.array(list(itertools.product(_INTERIOR, range(1, NUM_OPS))))  
 _NEW = NUM_VERTICES - 1  # a new vertex is first written into the last slot (free when n < 7)
 
 
-def _one_edge(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """bool[P, 7, 7]: pair ``p`` holds the one edge ``u[p] -> v[p]`` (a constant mask)."""
-    return (_SLOTS[:, None] == u[:, None, None]) & (_SLOTS == v[:, None, None])
-
-
 # Inside the edits, a cell's adjacency is 7 row words: bit b of row a is the edge a -> b. An
 # edit then costs a few integer operations per row instead of one per vertex pair (a third of
 # the time of boolean matrices on CPU); the words are unpacked once, after packing.
@@ -86,11 +81,15 @@ def _from_rows(rows):
     return (rows[..., None] >> _SLOTS) & 1 == 1
 
 
-_PAIR_ROWS = np.where(_one_edge(_PAIRS[:, 0], _PAIRS[:, 1]), _BIT, 0).sum(-1)  # [21, 7]
-_ORDERED_ROWS = np.where(_one_edge(_ORDERED[:, 0], _ORDERED[:, 1]), _BIT, 0).sum(-1)  # [42, 7]
-_GROWN_ROWS = np.where(_one_edge(_ORDERED[:, 0], np.full(len(_ORDERED), _NEW))
-                       | _one_edge(np.full(len(_ORDERED), _NEW), _ORDERED[:, 1]),
-                       _BIT, 0).sum(-1)  # [42, 7]: i -> new -> j
+def _one_edge(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """int[P, 7] row words: pair ``p`` holds the one edge ``u[p] -> v[p]`` (a constant)."""
+    return np.where(_SLOTS == u[:, None], 1 << v[:, None], 0)
+
+
+_PAIR_ROWS = _one_edge(_PAIRS[:, 0], _PAIRS[:, 1])  # [21, 7]
+_ORDERED_ROWS = _one_edge(_ORDERED[:, 0], _ORDERED[:, 1])  # [42, 7]
+_GROWN_ROWS = (_one_edge(_ORDERED[:, 0], np.full(len(_ORDERED), _NEW))
+               | _one_edge(np.full(len(_ORDERED), _NEW), _ORDERED[:, 1]))  # i -> new -> j
 
 
 def _change_label(cell: Cell, rows, n, edges, reach):
@@ -196,8 +195,8 @@ def _remove_vertex(cell: Cell, rows, n, edges, reach):
     rank = jnp.maximum(jnp.cumsum(free, -1) - 1, 0)  # [5, 49]
     # The row words of pair k alone (k < FREE_PAIRS), then of every selection, doubling:
     # selection s | 2^k is selection s plus pair k, so position s holds selection s.
-    words = jnp.where(free[:, None] & (rank[:, None] == _RANKS), np.tile(_BIT, NUM_VERTICES), 0)
-    words = words.reshape(len(_INTERIOR), FREE_PAIRS, NUM_VERTICES, NUM_VERTICES).sum(-1)
+    words = _to_rows((free[:, None] & (rank[:, None] == _RANKS)).reshape(
+        len(_INTERIOR), FREE_PAIRS, NUM_VERTICES, NUM_VERTICES))  # [5, 6, 7]
     chosen = jnp.zeros((len(_INTERIOR), 1, NUM_VERTICES), jnp.int32)
     for k in range(FREE_PAIRS):
         chosen = jnp.concatenate([chosen, chosen | words[:, k, None]], 1)  # [5, 2^(k+1), 7]
