@@ -484,6 +484,26 @@ def bench_evaluate_launch(quick: bool, data_dir) -> dict:
                                         "warm_value: the cache the first run filled)"}}
 
 
+def bench_t_draws(quick: bool, data_dir) -> dict:
+    """The Student t draws of the goodness-of-fit test's Monte-Carlo samples (3 agents x 1,000
+    samples x 1,000 values, float64) vs ``jax.random.t`` vmapped over the agents' df, the same
+    bits (:mod:`nasjax.evaluation.t_draws`)."""
+    import jax.numpy as jnp
+
+    from nasjax.evaluation import t_draws
+
+    shape = (100, 1000) if quick else (1000, 1000)
+    with jax.enable_x64(True):
+        key, df = jax.random.key(0), jnp.array([2.5, 4.0, 30.0])
+        ours = jax.jit(lambda k, d: t_draws.t(k, d, shape))
+        plain = jax.jit(lambda k, d: jax.vmap(lambda a: jax.random.t(k, a, shape, d.dtype))(d))
+        seconds = timed(lambda: ours(key, df))
+        baseline = timed(lambda: plain(key, df))
+    draws = df.size * shape[0] * shape[1]
+    return record("t_draws", draws / seconds, "draws/s", "jax.random.t vmapped over the df",
+                  draws / baseline, {"agents": int(df.size), "shape": list(shape)})
+
+
 def bench_multiprocess_eval(quick: bool, data_dir) -> dict:
     """The 250,000-episode evaluation (``launch.evaluate``, random walk: 5 seeds x 5 sets x
     10^4 initial states) in 2 processes of 1 device and 1 core each (jax.distributed, gloo)
@@ -578,6 +598,7 @@ BENCHMARKS: dict[str, Callable[[bool, object], dict | list[dict]]] = {
     "env_steps": bench_env_steps,
     "eval_250k": bench_eval_250k,
     "evaluate_launch": bench_evaluate_launch,
+    "t_draws": bench_t_draws,
     "multiprocess_eval": bench_multiprocess_eval,
     "remaade_trials": bench_remaade_trials,
     "apex_train_steps": bench_apex_train_steps,
