@@ -2,9 +2,10 @@
 
 Every agent runs from the same fixed sets of initial architectures (§4.1.1: 5 sets of 10^4,
 one stream per agent seed and set); :func:`evaluate_agent` runs the streams in jitted chunks,
-:func:`summarise` turns them into the improvement statistics (Fig. 8), the best-vs-queries
-table (Table 1, Fig. 10) and the neighbour-count correlation (Fig. 11); :func:`write_figures`
-and :func:`render_report` write what a person reads.
+:func:`improvements` (Fig. 8), :func:`agent_curves`, :func:`budget_rows` and :func:`summarise`
+turn them into the improvement statistics, the best-vs-queries table (Table 1, Fig. 10) and the
+neighbour-count correlation (Fig. 11); :func:`write_figures` and :func:`render_report` write
+what a person reads.
 """
 
 from __future__ import annotations
@@ -121,33 +122,54 @@ def _initial_once(results: dict, config) -> list:
     return next(iter(results.values()))[:config.num_sets]
 
 
-def summarise(results: dict, per_step: dict, seconds: dict, config, label: str,
-              metric: str, uniform: tuple[np.ndarray, np.ndarray]) -> tuple[dict, dict]:
-    """Per agent: improvement statistics, Table-1 rows, timings; plus the neighbour-count
-    correlations (Fig. 11) over uniform architectures of the benchmark and over the initial
-    states.
+def agent_curves(results: dict, per_step: dict, config) -> dict:
+    """Each agent's best-so-far curves ``float[trials, max_queries]`` (Table 1, Fig. 10).
 
     Args:
       results: agent -> its streams (:func:`evaluate_agent`).
       per_step: agent -> whether it spends queries at every step (local search).
+      config: the evaluation config.
+    """
+    return {agent: query_curves.agent_curves(streams, per_step[agent], config.max_queries)
+            for agent, streams in results.items()}
+
+
+def improvements(results: dict, config) -> dict:
+    """Each agent's improvement statistics (Fig. 8, :func:`stats.improvement_stats_all`):
+    every agent's t test in one jitted call, which keeps both cores busy for seconds, so that
+    a caller may run it beside the numpy work of the table and the figures."""
+    return stats.improvement_stats_all(
+        {agent: (flat(streams, "initial"), flat(streams, "final"))
+         for agent, streams in results.items()},
+        seed=config.seed, gof_max_samples=config.gof_max_samples,
+        gof_mc_samples=config.gof_mc_samples)
+
+
+def budget_rows(curves: dict, config) -> list[dict]:
+    """Table 1's rows (:func:`stats.budget_table`) of the agents with a complete trial, at the
+    config's budgets up to ``max_queries``; ``curves`` are :func:`agent_curves`."""
+    complete = _with_trials(curves)
+    return stats.budget_table(complete, [b for b in config.budgets if b <= config.max_queries],
+                              seed=config.seed) if complete else []
+
+
+def summarise(results: dict, curves: dict, rows: list[dict], improvement: dict, seconds: dict,
+              config, label: str, metric: str, uniform: tuple[np.ndarray, np.ndarray]) -> dict:
+    """The run's JSON summary. Per agent: improvement statistics, Table-1 rows, timings; plus
+    the neighbour-count correlations (Fig. 11) over uniform architectures of the benchmark and
+    over the initial states.
+
+    Args:
+      results: agent -> its streams (:func:`evaluate_agent`).
+      curves: :func:`agent_curves` of ``results``.
+      rows: :func:`budget_rows` of ``curves``.
+      improvement: :func:`improvements` of ``results``.
       seconds: agent -> wall-clock seconds.
       config: the evaluation config.
       label: the benchmark's label; metric: the reported accuracy's name.
       uniform: :func:`neighbour_counts` of :func:`uniform_architectures`.
-    Returns:
-      ``(summary, curves)``: the JSON summary and each agent's best-so-far curves
-      ``float[trials, max_queries]``.
     """
-    curves = {agent: query_curves.agent_curves(streams, per_step[agent], config.max_queries)
-              for agent, streams in results.items()}
     complete = _with_trials(curves)
-    rows = stats.budget_table(complete, [b for b in config.budgets if b <= config.max_queries],
-                              seed=config.seed) if complete else []
-    improvements = stats.improvement_stats_all(
-        {agent: (flat(streams, "initial"), flat(streams, "final"))
-         for agent, streams in results.items()},
-        seed=config.seed, gof_max_samples=config.gof_max_samples,
-        gof_mc_samples=config.gof_mc_samples)  # every agent's t test in one jitted call
     agents = {}
     for agent, streams in results.items():
         agents[agent] = {
@@ -155,16 +177,15 @@ def summarise(results: dict, per_step: dict, seconds: dict, config, label: str,
             "seconds": seconds[agent],
             "mean_steps": float(flat(streams, "steps").mean()),
             "mean_queries": float(flat(streams, "queries").mean()),
-            "improvement": improvements[agent],
+            "improvement": improvement[agent],
             "trials": int(len(curves[agent])),
         }
     once = _initial_once(results, config)
     correlation = {"uniform": _correlation(*uniform),
                    "initial": _correlation(flat(once, "num_neighbours"), flat(once, "initial"))}
-    summary = {"benchmark": label, "metric": metric, "agents": agents, "table": rows,
-               "neighbour_correlation": correlation,
-               "curves_mean": {agent: np.nanmean(curve, 0) for agent, curve in complete.items()}}
-    return summary, curves
+    return {"benchmark": label, "metric": metric, "agents": agents, "table": rows,
+            "neighbour_correlation": correlation,
+            "curves_mean": {agent: np.nanmean(curve, 0) for agent, curve in complete.items()}}
 
 
 def _with_trials(curves: dict) -> dict:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent import futures
 from pathlib import Path
 
 import flax.serialization
@@ -154,21 +155,27 @@ def main(argv):
                 results[name] = protocol.evaluate_agent(seeds, params, sets, config, bar)
                 seconds[name] = time.perf_counter() - start
         per_step = {name: seeds[0].queries is not None for name, seeds in policies.items()}
-        archs = protocol.uniform_architectures(space, bench, config.correlation_samples,
-                                               jax.random.key(config.seed), data_dir)
-        uniform = protocol.neighbour_counts(params, archs)
-        summary, curves = protocol.summarise(results, per_step, seconds, config, bench.label,
-                                             metric, uniform)
+        # The t tests (JAX, both cores) run beside the bootstraps of the figures and the table
+        # (numpy, one core): the same numbers, in the time of the longer.
+        with futures.ThreadPoolExecutor(1) as pool:
+            improvements = pool.submit(protocol.improvements, results, config)
+            archs = protocol.uniform_architectures(space, bench, config.correlation_samples,
+                                                   jax.random.key(config.seed), data_dir)
+            uniform = protocol.neighbour_counts(params, archs)
+            curves = protocol.agent_curves(results, per_step, config)
+            run_dir.save_arrays("episodes", **{
+                f"{agent}/{field}": protocol.flat(streams, field)
+                for agent, streams in results.items() for field in protocol.EPISODE_FIELDS})
+            run_dir.save_arrays("curves", **curves)
+            protocol.write_figures(results, curves, run_dir.figure_path, bench.label, metric,
+                                   uniform, protocol.paper_points(config, metric))
+            rows = protocol.budget_rows(curves, config)
+            summary = protocol.summarise(results, curves, rows, improvements.result(), seconds,
+                                         config, bench.label, metric, uniform)
         summary["extrapolation"] = report_lib.extrapolation(
             bench.metadata, {agent: protocol.flat(s, "best_val") for agent, s in results.items()})
         if apex_runs:
             summary["apex_checkpoints"] = apex_runs
-        run_dir.save_arrays("episodes", **{
-            f"{agent}/{field}": protocol.flat(streams, field)
-            for agent, streams in results.items() for field in protocol.EPISODE_FIELDS})
-        run_dir.save_arrays("curves", **curves)
-        protocol.write_figures(results, curves, run_dir.figure_path, bench.label, metric,
-                               uniform, protocol.paper_points(config, metric))
         text = common.without_missing_figures(protocol.render_report(summary, config),
                                               run_dir.staging)
         if apex_runs:
