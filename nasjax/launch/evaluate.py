@@ -143,21 +143,25 @@ def main(argv):
         metric = "test accuracy" if params.report_metric == "test" else "validation accuracy"
         print(f"benchmark: {bench.label}; reporting {metric}; "
               f"neighbours: {config.env.neighbourhood}")
-        sets = protocol.initial_sets(space, config)
-        run_dir.save_arrays("initial_states", **{
-            f"set{s}/{field}": np.asarray(value) for s, archs in enumerate(sets)
-            for field, value in flax.serialization.to_state_dict(archs).items()})
-        total = sum(map(len, policies.values())) * config.num_sets * config.episodes_per_set
-        results, seconds = {}, {}
-        with tqdm(total=total, desc="episodes", unit="ep") as bar:
-            for name, seeds in policies.items():
-                start = time.perf_counter()
-                results[name] = protocol.evaluate_agent(seeds, params, sets, config, bar)
-                seconds[name] = time.perf_counter() - start
-        per_step = {name: seeds[0].queries is not None for name, seeds in policies.items()}
-        # The t tests (JAX, both cores) run beside the bootstraps of the figures and the table
-        # (numpy, one core): the same numbers, in the time of the longer.
+        # One thread compiles the t tests' program while the episodes are set up and run, then
+        # runs the tests (JAX, both cores) while this one computes the bootstraps of the figures
+        # and the table (numpy, one core): the same numbers, in less time.
         with futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(protocol.compile_improvements, {
+                name: len(seeds) * config.num_sets * config.episodes_per_set
+                for name, seeds in policies.items()}, config)
+            sets = protocol.initial_sets(space, config)
+            run_dir.save_arrays("initial_states", **{
+                f"set{s}/{field}": np.asarray(value) for s, archs in enumerate(sets)
+                for field, value in flax.serialization.to_state_dict(archs).items()})
+            total = sum(map(len, policies.values())) * config.num_sets * config.episodes_per_set
+            results, seconds = {}, {}
+            with tqdm(total=total, desc="episodes", unit="ep") as bar:
+                for name, seeds in policies.items():
+                    start = time.perf_counter()
+                    results[name] = protocol.evaluate_agent(seeds, params, sets, config, bar)
+                    seconds[name] = time.perf_counter() - start
+            per_step = {name: seeds[0].queries is not None for name, seeds in policies.items()}
             improvements = pool.submit(protocol.improvements, results, config)
             archs = protocol.uniform_architectures(space, bench, config.correlation_samples,
                                                    jax.random.key(config.seed), data_dir)
