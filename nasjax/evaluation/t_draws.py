@@ -66,9 +66,11 @@ def _step(lanes: _Lanes) -> _Lanes:
 
 
 def gamma(keys: jax.Array, alpha: jax.Array, batch_share: int = BATCH_SHARE) -> jax.Array:
-    """``jax.random.gamma`` draws of every lane: lane i gives the draw ``jax.random.gamma``
-    makes with the key ``keys[i]`` and the shape ``alpha[i]`` (``keys: key[L]``,
-    ``alpha: float[L]``), bit for bit; ``ceil(L / batch_share)`` lanes are stepped at a time."""
+    """Gamma draws of every lane (``keys: key[L]``, ``alpha: float[L]``), bit for bit those of
+    ``jax.random.gamma``'s per-element sampler: ``jax.random.gamma(key, a)`` splits ``key`` into
+    one key per element of ``a`` (``jax.random.split(key, a.size)``), and lane i is the element
+    drawn with ``keys[i]`` and shape ``alpha[i]``. ``ceil(L / batch_share)`` lanes are stepped
+    at a time."""
     dtype, num = alpha.dtype, alpha.shape[0]
     batch = -(-num // batch_share)
     boost = alpha >= 1  # below 1: Gamma(alpha) = Gamma(alpha + 1) U^(1 / alpha)
