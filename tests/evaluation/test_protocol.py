@@ -7,6 +7,7 @@ import types
 import jax
 import ml_collections
 import numpy as np
+import pytest
 from jax._src import monitoring  # unregister_event_duration_listener: not in jax.monitoring
 
 from nasjax.evaluation import protocol
@@ -26,6 +27,7 @@ def test_neighbour_counts_are_the_environment_s(small_world):
                                rtol=1e-6)
 
 
+@pytest.mark.slow  # ~5 CPU-s of its own (a t test program): out of the fast lane
 def test_the_t_tests_compiled_ahead_are_not_compiled_again():
     # launch.evaluate compiles the t tests while the episodes run: a program per sample size,
     # min(episodes, gof_max_samples) (an agent with too few episodes is not tested), which the

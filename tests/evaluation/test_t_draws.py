@@ -9,6 +9,7 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from nasjax.evaluation import t_draws
 from tests.conftest import OPTIMISED
@@ -24,6 +25,7 @@ def _plain_t(key, df, shape):
     return jax.vmap(lambda a: jax.random.t(key, a, shape, df.dtype))(df)
 
 
+@pytest.mark.slow  # ~8 CPU-s of its own (both samplers compiled optimised): out of the fast lane
 def test_the_draws_are_jax_random_t_bit_for_bit():
     ours = jax.jit(t_draws.t, static_argnums=2, compiler_options=OPTIMISED)
     with jax.enable_x64(True):  # the goodness-of-fit test draws in float64
