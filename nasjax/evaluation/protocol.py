@@ -10,7 +10,6 @@ what a person reads.
 
 from __future__ import annotations
 
-import collections
 from typing import Any
 
 import jax
@@ -125,15 +124,8 @@ def _initial_once(results: dict, config) -> list:
 
 def compile_improvements(episodes: dict, config) -> None:
     """Compiles the t tests :func:`improvements` will run for agents with these numbers of
-    episodes (agent -> count), ahead of it (:func:`stats.compile_t_goodness_of_fit`): the
-    agents whose improvements vary are tested together per sample size,
-    ``min(count, gof_max_samples)``."""
-    if config.gof_mc_samples < 1:
-        return
-    sizes = collections.Counter(min(count, config.gof_max_samples)
-                                for count in episodes.values() if count >= 8)
-    for size, rows in sorted(sizes.items()):
-        stats.compile_t_goodness_of_fit(rows, size, config.gof_mc_samples)
+    episodes (agent -> count), ahead of it (:func:`stats.compile_improvement_tests`)."""
+    stats.compile_improvement_tests(episodes, config.gof_max_samples, config.gof_mc_samples)
 
 
 def agent_curves(results: dict, per_step: dict, config) -> dict:

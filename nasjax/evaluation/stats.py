@@ -9,6 +9,7 @@ query, a trial without any valid query yet) and is ignored, never propagated int
 
 from __future__ import annotations
 
+import collections
 import functools
 from collections.abc import Mapping, Sequence
 
@@ -26,6 +27,7 @@ CI_LEVEL = 0.95
 INTERVALS = (0.5, 0.8, 0.9, 0.95, 0.99)  # Fig. 8 symmetric intervals around the median
 GOF_MC_SAMPLES = 1000  # Monte-Carlo samples of the paper's t goodness-of-fit test
 GOF_MAX_SAMPLES = 1000  # subsample size for that test (seconds per 1k points, not hours)
+MIN_TESTED = 8  # episodes the normality and t tests need (scipy.stats.normaltest's minimum)
 _BOOTSTRAP_CHUNK = 1 << 22  # resample-weight entries materialised at once
 # Student-t maximum likelihood (the fit scipy.stats.t.fit performs by Nelder-Mead): damped
 # Newton steps on (1 / df, loc, log scale) of data standardised by its median and std.
@@ -544,13 +546,28 @@ def t_goodness_of_fit(samples: ArrayLike, seed: int,
         return np.asarray(statistic), np.asarray(pvalue)
 
 
-def compile_t_goodness_of_fit(rows: int, size: int, mc_samples: int) -> None:
-    """Compiles the program :func:`t_goodness_of_fit` runs on ``rows`` samples of ``size``
-    values ahead of the call (e.g. in a thread while other work runs): the call then finds it
-    in JAX's compilation cache. The same program, the same numbers."""
+def t_test_size(count: int, gof_max_samples: int) -> int:
+    """Values the t test of :func:`improvement_stats_all` sees of an agent with ``count``
+    finite episodes: all of them, at most ``gof_max_samples`` (a subsample), and none (no
+    test) below ``MIN_TESTED``."""
+    return min(count, gof_max_samples) if count >= MIN_TESTED else 0
+
+
+def compile_improvement_tests(counts: Mapping[str, int], gof_max_samples: int = GOF_MAX_SAMPLES,
+                              gof_mc_samples: int = GOF_MC_SAMPLES) -> None:
+    """Compiles the t tests :func:`improvement_stats_all` will run on agents with these numbers
+    of episodes (agent -> count), ahead of it (e.g. in a thread while other work runs): the
+    agents whose improvements vary are tested together per :func:`t_test_size`, and each
+    call then finds its program in JAX's compilation cache. The same programs, the same
+    numbers."""
+    if gof_mc_samples < 1:
+        return
+    sizes = collections.Counter(t_test_size(count, gof_max_samples) for count in counts.values())
+    sizes.pop(0, None)
     with jax.enable_x64(True):
-        _t_goodness_of_fit.lower(jax.ShapeDtypeStruct((rows, size), jnp.float64),
-                                 jax.random.key(0), int(mc_samples)).compile()
+        for size, rows in sorted(sizes.items()):
+            _t_goodness_of_fit.lower(jax.ShapeDtypeStruct((rows, size), jnp.float64),
+                                     jax.random.key(0), int(gof_mc_samples)).compile()
 
 
 def improvement_stats(initial: ArrayLike, final: ArrayLike, seed: int = 0,
@@ -609,8 +626,8 @@ def improvement_stats_all(episodes: Mapping[str, tuple[ArrayLike, ArrayLike]], s
     Raises:
       ValueError: on mis-shaped or empty input, no finite pair, or a bad test size.
     """
-    if gof_max_samples < 8 or gof_mc_samples < 0:
-        raise ValueError(f"need gof_max_samples >= 8 and gof_mc_samples >= 0, "
+    if gof_max_samples < MIN_TESTED or gof_mc_samples < 0:
+        raise ValueError(f"need gof_max_samples >= {MIN_TESTED} and gof_mc_samples >= 0, "
                          f"got {gof_max_samples}, {gof_mc_samples}")
     from scipy import stats as sps  # imported on first use: 0.5 s
 
@@ -619,10 +636,11 @@ def improvement_stats_all(episodes: Mapping[str, tuple[ArrayLike, ArrayLike]], s
         initial, final = finite_pairs(initial, final, ("initial", "final"))
         delta = final - initial  # [E]
         constant = bool(np.all(delta == delta[0]))
-        testable = delta.size >= 8 and not constant
+        testable = delta.size >= MIN_TESTED and not constant
         if testable and gof_mc_samples > 0:
-            subset = delta if delta.size <= gof_max_samples else np.random.default_rng(
-                seed).choice(delta, gof_max_samples, replace=False)
+            size = t_test_size(delta.size, gof_max_samples)
+            subset = delta if size == delta.size else np.random.default_rng(seed).choice(
+                delta, size, replace=False)
             if np.ptp(subset) > 0:
                 subsets[agent] = subset
         results[agent] = {

@@ -146,17 +146,16 @@ def main(argv):
         # One thread compiles the t tests' program while the episodes are set up and run, then
         # runs the tests (JAX, both cores) while this one computes the bootstraps of the figures
         # and the table (numpy, one core): the same numbers, in less time.
+        counts = {name: len(seeds) * config.num_sets * config.episodes_per_set
+                  for name, seeds in policies.items()}  # each agent's episodes
         with futures.ThreadPoolExecutor(1) as pool:
-            pool.submit(protocol.compile_improvements, {
-                name: len(seeds) * config.num_sets * config.episodes_per_set
-                for name, seeds in policies.items()}, config)
+            pool.submit(protocol.compile_improvements, counts, config)
             sets = protocol.initial_sets(space, config)
             run_dir.save_arrays("initial_states", **{
                 f"set{s}/{field}": np.asarray(value) for s, archs in enumerate(sets)
                 for field, value in flax.serialization.to_state_dict(archs).items()})
-            total = sum(map(len, policies.values())) * config.num_sets * config.episodes_per_set
             results, seconds = {}, {}
-            with tqdm(total=total, desc="episodes", unit="ep") as bar:
+            with tqdm(total=sum(counts.values()), desc="episodes", unit="ep") as bar:
                 for name, seeds in policies.items():
                     start = time.perf_counter()
                     results[name] = protocol.evaluate_agent(seeds, params, sets, config, bar)
